@@ -1,0 +1,211 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Sentinel errors. Callers branch on them with errors.Is.
+var (
+	// ErrClosed is returned by writes after Close.
+	ErrClosed = errors.New("audit: store closed")
+	// ErrNotFound is returned when no event has the requested ID.
+	ErrNotFound = errors.New("audit: event not found")
+	// ErrAmbiguousID is returned by Get when an ID prefix matches several events.
+	ErrAmbiguousID = errors.New("audit: ambiguous event id prefix")
+)
+
+// pragmas are applied to every connection. busy_timeout comes first so the
+// others wait for a lock instead of failing. _txlock=immediate makes every
+// transaction take the write lock at BEGIN: a deferred transaction that reads
+// and then writes can fail with SQLITE_BUSY without waiting.
+const pragmas = "_pragma=busy_timeout(5000)" +
+	"&_pragma=journal_mode(WAL)" +
+	"&_pragma=synchronous(NORMAL)" +
+	"&_pragma=foreign_keys(on)" +
+	"&_txlock=immediate"
+
+// Store is the audit store: events in one SQLite file. Writes go through a
+// single writer goroutine that commits them in groups; reads use a separate
+// pool of connections, which WAL mode lets run alongside the writer.
+type Store struct {
+	path   string
+	logger *slog.Logger
+	ids    idGenerator
+
+	writeDB *sql.DB // one connection, used only by the writer goroutine
+	stmts   writeStmts
+	readDB  *sql.DB // reads, and other stores sharing the file (see DB)
+	file    os.FileInfo
+
+	mu     sync.RWMutex // held for reading while submitting an op; Close takes it to close ops
+	closed bool
+	ops    chan *op
+	done   chan struct{} // closed when the writer goroutine has returned
+
+	closeOnce sync.Once
+	closeErr  error
+
+	commits atomic.Int64 // transactions the writer committed, for benchmarks
+}
+
+// Open opens the store named by dsn, creating the file and its directory if
+// they are missing, and applies pending migrations. dsn is
+// sqlite:///abs/path.db, sqlite://relative/path.db or a plain file path;
+// relative paths are relative to the working directory. A nil logger
+// discards logs.
+func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	path, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(ctx, path, logger)
+	if err != nil {
+		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// parseDSN returns the database file a DSN names.
+func parseDSN(dsn string) (string, error) {
+	scheme, rest, hasScheme := strings.Cut(dsn, "://")
+	path := dsn
+	if hasScheme {
+		switch strings.ToLower(scheme) {
+		case "sqlite", "sqlite3":
+			path = rest
+		case "postgres", "postgresql":
+			return "", errors.New("audit: postgres store not implemented yet")
+		default:
+			return "", fmt.Errorf("audit: store %q: unknown scheme %q (want sqlite:// or a file path)", dsn, scheme)
+		}
+	}
+	switch {
+	case path == "":
+		return "", fmt.Errorf("audit: store %q: no file path", dsn)
+	case path == ":memory:" || strings.HasPrefix(path, "file:"):
+		return "", fmt.Errorf("audit: store %q: need a plain file path: the writer and the readers must share one file", dsn)
+	case strings.Contains(path, "?"):
+		return "", fmt.Errorf("audit: store %q: file path must not contain '?'", dsn)
+	}
+	return path, nil
+}
+
+func open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create directory: %w", err)
+	}
+	// Create the file ourselves so that it is private; SQLite gives the WAL
+	// and shared-memory files the same permissions as the database file.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("create file: %w", err)
+	}
+
+	ms, err := loadMigrations(migrationFS)
+	if err != nil {
+		return nil, err
+	}
+
+	writeDB, err := sql.Open("sqlite", path+"?"+pragmas)
+	if err != nil {
+		return nil, err
+	}
+	writeDB.SetMaxOpenConns(1)
+	writeDB.SetMaxIdleConns(1)
+	writeDB.SetConnMaxLifetime(0)
+	writeDB.SetConnMaxIdleTime(0)
+
+	version, err := migrate(ctx, writeDB, ms, logger)
+	if err != nil {
+		_ = writeDB.Close()
+		return nil, err
+	}
+
+	stmts, err := prepareWrites(ctx, writeDB)
+	if err != nil {
+		_ = writeDB.Close()
+		return nil, err
+	}
+
+	readDB, err := sql.Open("sqlite", path+"?"+pragmas)
+	if err != nil {
+		_ = writeDB.Close()
+		return nil, err
+	}
+	readDB.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	if err := readDB.PingContext(ctx); err != nil {
+		_ = writeDB.Close()
+		_ = readDB.Close()
+		return nil, err
+	}
+
+	// Remember which file we opened, so the writer can notice that it was
+	// removed or replaced underneath us (see checkFile).
+	info, err := os.Stat(path)
+	if err != nil {
+		_ = writeDB.Close()
+		_ = readDB.Close()
+		return nil, err
+	}
+
+	s := &Store{
+		path:    path,
+		logger:  logger,
+		writeDB: writeDB,
+		stmts:   stmts,
+		readDB:  readDB,
+		file:    info,
+		ops:     make(chan *op, maxBatch),
+		done:    make(chan struct{}),
+	}
+	go s.run()
+	logger.Info("audit store opened", "path", path, "schema_version", version)
+	return s, nil
+}
+
+// DB returns the pool that other stores sharing this database (leases,
+// approvals) use for their own tables. Its transactions begin IMMEDIATE and
+// wait up to busy_timeout for the audit writer, so keep them short. Do not
+// write to the events table through it.
+func (s *Store) DB() *sql.DB { return s.readDB }
+
+// Path returns the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close commits the writes already submitted, stops the writer and closes
+// the database. Writes after Close return ErrClosed. Close is idempotent and
+// every call returns the result of the first.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.ops)
+		s.mu.Unlock()
+
+		<-s.done
+		s.closeErr = errors.Join(s.stmts.close(), s.writeDB.Close(), s.readDB.Close())
+		if s.closeErr != nil {
+			s.closeErr = fmt.Errorf("audit: close %s: %w", s.path, s.closeErr)
+		}
+		s.logger.Info("audit store closed", "path", s.path)
+	})
+	return s.closeErr
+}

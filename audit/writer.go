@@ -1,0 +1,289 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// maxBatch is the most operations the writer commits in one transaction.
+const maxBatch = 256
+
+type opKind int
+
+const (
+	opInsert opKind = iota // Begin and Record
+	opFinish
+)
+
+// op is one write waiting for the writer goroutine. done receives exactly
+// one value: nil once the transaction holding the write has committed, or
+// the error that stopped it.
+type op struct {
+	kind opKind
+	row  row
+	done chan error
+}
+
+// Begin records the intent to run an operation, before it runs. It assigns
+// e.ID if empty and e.Time if zero, sets e.Status to StatusRunning, and
+// returns once the event is committed. If Begin returns an error the caller
+// must not run the operation: an operation that cannot be recorded does not
+// happen.
+//
+// If ctx ends first Begin returns ctx.Err(); the event may still be committed.
+func (s *Store) Begin(ctx context.Context, e *Event) error {
+	s.stamp(e)
+	e.Status = StatusRunning
+	return s.submit(ctx, opInsert, e)
+}
+
+// Finish records the outcome of the operation Begin recorded as e.ID:
+// status, duration, rows, truncated, masked counts and error. Decision, rule,
+// reason, credential and approval are updated only where e sets them, so
+// values known at Begin are kept. e.Status must be an outcome (StatusOK,
+// StatusDenied, StatusFailed or StatusError). Finish returns ErrNotFound,
+// wrapped, if no event has e.ID.
+func (s *Store) Finish(ctx context.Context, e *Event) error {
+	if e.ID == "" {
+		return errors.New("audit: finish event: no id")
+	}
+	if !isOutcome(e.Status) {
+		return fmt.Errorf("audit: finish event %s: status %q is not an outcome", e.ID, e.Status)
+	}
+	return s.submit(ctx, opFinish, e)
+}
+
+// Record stores a complete event in one step, for operations that never ran
+// (a denied call). It assigns e.ID and e.Time like Begin; e.Status must be
+// an outcome.
+func (s *Store) Record(ctx context.Context, e *Event) error {
+	if !isOutcome(e.Status) {
+		return fmt.Errorf("audit: record event: status %q is not an outcome", e.Status)
+	}
+	s.stamp(e)
+	return s.submit(ctx, opInsert, e)
+}
+
+// stamp fills in the time and ID of a new event. The ID is made from the
+// time, so IDs sort like times.
+func (s *Store) stamp(e *Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC()
+	if e.ID == "" {
+		e.ID = s.ids.next(e.Time)
+	}
+}
+
+// submit hands e to the writer and waits for its transaction to commit.
+func (s *Store) submit(ctx context.Context, kind opKind, e *Event) error {
+	r, err := encodeRow(e)
+	if err != nil {
+		return fmt.Errorf("audit: write event: %w", err)
+	}
+	o := &op{kind: kind, row: r, done: make(chan error, 1)}
+
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.ops <- o:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run is the writer goroutine. It takes whatever is queued, up to maxBatch
+// operations, commits it as one transaction, and repeats until Close closes
+// the queue and it is empty.
+func (s *Store) run() {
+	defer close(s.done)
+	batch := make([]*op, 0, maxBatch)
+	for o := range s.ops {
+		batch = append(batch[:0], o)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case o, ok := <-s.ops:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit writes batch in one transaction and tells every op how it went.
+// An op that fails on its own (a duplicate ID, a Finish of an unknown event)
+// gets its own error and the rest still commit. Any other failure (disk full,
+// read-only file, database gone) fails the whole batch.
+func (s *Store) commit(batch []*op) {
+	errs := make([]error, len(batch))
+	err := s.writeBatch(batch, errs)
+	if err != nil {
+		s.logger.Error("audit write failed", "path", s.path, "ops", len(batch), "err", err)
+		err = fmt.Errorf("audit: write event: %s: %w", s.path, err)
+	}
+	for i, o := range batch {
+		switch {
+		case err != nil:
+			o.done <- err
+		case errs[i] != nil:
+			o.done <- fmt.Errorf("audit: write event %s: %w", o.row.id, errs[i])
+		default:
+			o.done <- nil
+		}
+	}
+}
+
+func (s *Store) writeBatch(batch []*op, errs []error) error {
+	if err := s.checkFile(); err != nil {
+		return err
+	}
+	// Not the callers' contexts: one caller giving up must not abort the
+	// others' writes. busy_timeout bounds the wait for a lock.
+	ctx := context.Background()
+	tx, err := s.writeDB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	for i, o := range batch {
+		err := o.exec(ctx, tx, s.stmts)
+		if err == nil {
+			continue
+		}
+		if !isOpError(err) {
+			_ = tx.Rollback()
+			return err
+		}
+		errs[i] = err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	s.commits.Add(1)
+	return nil
+}
+
+// checkFile fails if the database file was removed or replaced since Open.
+// SQLite would go on writing to the unlinked file, and the events would be
+// lost with it.
+func (s *Store) checkFile() error {
+	info, err := os.Stat(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return errors.New("database file was removed since the store was opened")
+	}
+	if err != nil {
+		return fmt.Errorf("check database file: %w", err)
+	}
+	if !os.SameFile(info, s.file) {
+		return errors.New("database file was replaced since the store was opened")
+	}
+	return nil
+}
+
+// isOpError reports whether err belongs to one op only and leaves the
+// transaction usable: SQLite aborts just the failing statement on a
+// constraint violation.
+func isOpError(err error) bool {
+	if errors.Is(err, ErrNotFound) {
+		return true
+	}
+	var serr *sqlite.Error
+	return errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}
+
+const insertSQL = `INSERT INTO events (
+	id, time, session, transport, identity, groups_json, issuer, tool, connection,
+	arguments, statement, decision, rule, reason, status, duration_us, row_count,
+	truncated, masked_json, credential, error, approval
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+const finishSQL = `UPDATE events SET
+	status      = ?,
+	decision    = coalesce(nullif(?, ''), decision),
+	rule        = coalesce(nullif(?, ''), rule),
+	reason      = coalesce(nullif(?, ''), reason),
+	duration_us = ?,
+	row_count   = ?,
+	truncated   = ?,
+	masked_json = ?,
+	error       = ?,
+	credential  = coalesce(nullif(?, ''), credential),
+	approval    = coalesce(nullif(?, ''), approval)
+WHERE id = ?`
+
+// writeStmts are the writer's statements, prepared once: parsing the SQL
+// costs more than running it.
+type writeStmts struct {
+	insert, finish *sql.Stmt
+}
+
+func prepareWrites(ctx context.Context, db *sql.DB) (writeStmts, error) {
+	insert, err := db.PrepareContext(ctx, insertSQL)
+	if err != nil {
+		return writeStmts{}, fmt.Errorf("prepare insert: %w", err)
+	}
+	finish, err := db.PrepareContext(ctx, finishSQL)
+	if err != nil {
+		_ = insert.Close()
+		return writeStmts{}, fmt.Errorf("prepare finish: %w", err)
+	}
+	return writeStmts{insert: insert, finish: finish}, nil
+}
+
+func (w writeStmts) close() error {
+	return errors.Join(w.insert.Close(), w.finish.Close())
+}
+
+func (o *op) exec(ctx context.Context, tx *sql.Tx, stmts writeStmts) error {
+	r := &o.row
+	switch o.kind {
+	case opInsert:
+		_, err := tx.StmtContext(ctx, stmts.insert).ExecContext(ctx,
+			r.id, r.time, r.session, r.transport, r.identity, r.groups, r.issuer, r.tool, r.connection,
+			r.arguments, r.statement, r.decision, r.rule, r.reason, r.status, r.durationUS, r.rows,
+			r.truncated, r.masked, r.credential, r.errorText, r.approval)
+		return err
+	case opFinish:
+		res, err := tx.StmtContext(ctx, stmts.finish).ExecContext(ctx,
+			r.status, r.decision, r.rule, r.reason, r.durationUS, r.rows,
+			r.truncated, r.masked, r.errorText, r.credential, r.approval, r.id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown op kind %d", o.kind)
+}

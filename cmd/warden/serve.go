@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/wardenhq/warden/identity"
+	"github.com/wardenhq/warden/mcp"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", "serve --config warden.yaml [--listen host:port]", stdout)
+	cfgPath := configFlag(fs)
+	listen := fs.String("listen", "", "address for MCP over HTTP (default: listen.mcp from the config)")
+	logger := logFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := logger(stderr)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, *cfgPath, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	addr := a.cfg.Listen.MCP
+	if *listen != "" {
+		addr = *listen
+	}
+	return serveHTTP(ctx, a, addr, log, func(url string) {
+		fmt.Fprintf(stdout, "Warden is serving MCP at %s\n", url)
+	})
+}
+
+// serveHTTP serves the HTTP front door until ctx ends, then shuts down
+// gracefully.
+func serveHTTP(ctx context.Context, a *app, addr string, log *slog.Logger, ready func(url string)) error {
+	var ident identity.Identifier = identity.Refuse{}
+	if a.cfg.Identity.AllowAnonymousLoopback {
+		p, err := a.localPrincipal()
+		if err != nil {
+			return err
+		}
+		ident = identity.Loopback{Principal: identity.Principal{Subject: p.Subject, Groups: p.Groups, Issuer: "anonymous-loopback"}}
+	} else {
+		log.Warn("no identity provider is configured for HTTP: every request will get 401 (set identity.allow_anonymous_loopback for local use)")
+	}
+	mcp.Version = version
+	srv := mcp.New(a.pipeline, log)
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", srv.HTTPHandler(mcp.HTTPOptions{Identifier: ident}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	url := "http://" + ln.Addr().String() + "/mcp"
+	log.Info("serving MCP over HTTP", "url", url)
+	if ready != nil {
+		ready(url)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/identity"
+	"github.com/wardenhq/warden/policy"
+	"github.com/wardenhq/warden/tools"
+)
+
+// app is a wired Warden: configuration, store and pipeline.
+type app struct {
+	cfg      *config.Config
+	store    *audit.Store
+	pipeline *tools.Pipeline
+	users    identity.Directory
+	logger   *slog.Logger
+}
+
+// loadConfig loads and checks configuration and policy together.
+func loadConfig(path string) (*config.Config, *policy.Engine, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	engine, err := policy.Compile(cfg, tools.Names())
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, engine, nil
+}
+
+func openApp(ctx context.Context, path string, logger *slog.Logger) (*app, error) {
+	cfg, engine, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	store, err := audit.Open(ctx, cfg.Store, logger.With("component", "audit"))
+	if err != nil {
+		return nil, err
+	}
+	conns, err := builtin.Registry().Open(ctx, cfg.Connections, logger)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	p, err := tools.New(tools.Options{
+		Connections: conns,
+		Decider:     engine,
+		Recorder:    store,
+		Limits:      cfg.Limits,
+		Logger:      logger.With("component", "pipeline"),
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	users := identity.Directory{}
+	for _, u := range cfg.Identity.Users {
+		users[u.Name] = u.Groups
+	}
+	for _, w := range cfg.Warnings() {
+		logger.Warn(w)
+	}
+	logger.Info("warden ready", "config", cfg.Path, "connections", len(cfg.Connections), "rules", len(cfg.Rules), "policy_version", engine.Version(), "store", cfg.Store)
+	return &app{cfg: cfg, store: store, pipeline: p, users: users, logger: logger}, nil
+}
+
+func (a *app) Close() error {
+	err := a.pipeline.Close()
+	if serr := a.store.Close(); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// localPrincipal is the identity of a stdio client.
+func (a *app) localPrincipal() (identity.Principal, error) {
+	if a.cfg.Identity.Local == "" {
+		return identity.Principal{}, fmt.Errorf("%s: identity.local is not set, so a stdio client has no identity", a.cfg.Path)
+	}
+	return a.users.Principal(a.cfg.Identity.Local, "local"), nil
+}

@@ -1,0 +1,243 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+// Effects a rule may have.
+var Effects = []string{"allow", "deny", "review"}
+
+// validate applies defaults, resolves relative paths and checks every
+// value. It returns all problems, not just the first.
+func (c *Config) validate() Errors {
+	var errs Errors
+	add := func(path, format string, args ...any) { errs = append(errs, c.Errorf(path, format, args...)) }
+
+	if c.Listen.MCP == "" {
+		c.Listen.MCP = DefaultListen
+	} else if _, _, err := net.SplitHostPort(c.Listen.MCP); err != nil {
+		add("listen.mcp", "listen.mcp: expected host:port, got %q", c.Listen.MCP)
+	}
+
+	switch {
+	case c.Store == "":
+		c.Store = "sqlite://" + filepath.Join(c.Dir, "warden.db")
+	case strings.HasPrefix(c.Store, "sqlite://"):
+		p := strings.TrimPrefix(c.Store, "sqlite://")
+		if p == "" {
+			add("store", "store: expected sqlite://PATH, got %q", c.Store)
+		}
+		c.Store = "sqlite://" + c.resolve(p)
+	case strings.HasPrefix(c.Store, "postgres://"), strings.HasPrefix(c.Store, "postgresql://"):
+	default:
+		add("store", "store: expected sqlite://PATH or postgres://..., got %q", c.Store)
+	}
+
+	if c.Identity.Local != "" && !validIdentity(c.Identity.Local) {
+		add("identity.local", "identity.local: %q is not a valid identity name", c.Identity.Local)
+	}
+	users := map[string]bool{}
+	for i, u := range c.Identity.Users {
+		p := fmt.Sprintf("identity.users[%d]", i)
+		switch {
+		case u.Name == "":
+			add(p, "%s: name is required", p)
+		case !validIdentity(u.Name):
+			add(p+".name", "%s.name: %q is not a valid identity name", p, u.Name)
+		case users[u.Name]:
+			add(p+".name", "%s.name: identity %q is listed twice", p, u.Name)
+		}
+		users[u.Name] = true
+	}
+
+	l := &c.Limits
+	if l.MaxSQLBytes == 0 {
+		l.MaxSQLBytes = DefaultMaxSQLBytes
+	}
+	if l.DefaultMaxRows == 0 {
+		l.DefaultMaxRows = DefaultDefaultMaxRows
+	}
+	if l.MaxRows == 0 {
+		l.MaxRows = DefaultMaxRows
+	}
+	if l.StatementTimeout == 0 {
+		l.StatementTimeout = DefaultStatementTimeout
+	}
+	if l.MaxSQLBytes < 0 {
+		add("limits.max_sql_bytes", "limits.max_sql_bytes: must be positive, got %d", l.MaxSQLBytes)
+	}
+	if l.MaxRows < 0 || l.DefaultMaxRows < 0 {
+		add("limits", "limits: max_rows and default_max_rows must be positive")
+	}
+	if l.DefaultMaxRows > l.MaxRows {
+		add("limits.default_max_rows", "limits.default_max_rows (%d) is larger than limits.max_rows (%d)", l.DefaultMaxRows, l.MaxRows)
+	}
+	if l.StatementTimeout < 0 {
+		add("limits.statement_timeout", "limits.statement_timeout: must be positive, got %s", l.StatementTimeout)
+	}
+
+	names := map[string]bool{}
+	for i := range c.Connections {
+		errs = append(errs, c.validateConnection(i, names)...)
+	}
+
+	rules := map[string]bool{}
+	for i := range c.Rules {
+		r := &c.Rules[i]
+		p := fmt.Sprintf("rules[%d]", i)
+		r.Line = c.Pos(p).Line
+		switch {
+		case r.Name == "":
+			add(p, "%s: name is required", p)
+		case rules[r.Name]:
+			add(p+".name", "%s.name: rule %q is defined twice", p, r.Name)
+		}
+		rules[r.Name] = true
+		if !contains(Effects, r.Effect) {
+			add(p+".effect", "%s.effect: expected one of %s, got %q", p, strings.Join(Effects, ", "), r.Effect)
+		}
+		for j, n := range r.Connections.Names {
+			if _, ok := c.Connection(n); !ok {
+				add(fmt.Sprintf("%s.connections.names[%d]", p, j), "%s.connections.names: no connection named %q", p, n)
+			}
+		}
+		if r.MaxRows < 0 {
+			add(p+".max_rows", "%s.max_rows: must be positive, got %d", p, r.MaxRows)
+		}
+		if r.Timeout < 0 {
+			add(p+".timeout", "%s.timeout: must be positive, got %s", p, r.Timeout)
+		}
+		if r.Effect == "deny" && (r.ReadOnly != nil || r.MaxRows != 0 || r.Timeout != 0) {
+			add(p, "%s: a deny rule takes no read_only, max_rows or timeout", p)
+		}
+	}
+	return errs
+}
+
+func (c *Config) validateConnection(i int, names map[string]bool) Errors {
+	var errs Errors
+	cn := &c.Connections[i]
+	p := fmt.Sprintf("connections[%d]", i)
+	add := func(path, format string, args ...any) { errs = append(errs, c.Errorf(path, format, args...)) }
+
+	switch {
+	case cn.Name == "":
+		add(p, "%s: name is required", p)
+	case !namePattern.MatchString(cn.Name):
+		add(p+".name", "%s.name: %q must be lower-case letters, digits, '.', '_' or '-'", p, cn.Name)
+	case names[cn.Name]:
+		add(p+".name", "%s.name: connection %q is defined twice", p, cn.Name)
+	}
+	names[cn.Name] = true
+
+	switch cn.Credentials {
+	case "":
+		cn.Credentials = "static"
+	case "static":
+	case "jit":
+		add(p+".credentials", "%s.credentials: jit credentials are not available in this build yet; use static", p)
+	default:
+		add(p+".credentials", "%s.credentials: expected static or jit, got %q", p, cn.Credentials)
+	}
+	if cn.Admin.Env != "" && cn.Admin.File != "" {
+		add(p+".admin", "%s.admin: set password_env or password_file, not both", p)
+	}
+	if cn.Admin.File != "" {
+		cn.Admin.File = c.resolve(cn.Admin.File)
+	}
+
+	switch cn.Kind {
+	case KindPostgres:
+		if cn.Address == "" {
+			add(p, "%s: address (host:port) is required for a postgres connection", p)
+		} else if _, _, err := net.SplitHostPort(cn.Address); err != nil {
+			add(p+".address", "%s.address: expected host:port, got %q", p, cn.Address)
+		}
+		if cn.Database == "" {
+			add(p, "%s: database is required for a postgres connection", p)
+		}
+		if cn.Admin.User == "" {
+			add(p+".admin", "%s.admin.user is required for a postgres connection", p)
+		}
+		if cn.Admin.SecretRef.IsZero() {
+			add(p+".admin", "%s.admin: password_env or password_file is required (passwords are never written in this file)", p)
+		}
+		if cn.SSLMode != "" && !contains(sslModes, cn.SSLMode) {
+			add(p+".sslmode", "%s.sslmode: expected one of %s, got %q", p, strings.Join(sslModes, ", "), cn.SSLMode)
+		}
+		if cn.Path != "" {
+			add(p+".path", "%s.path: a postgres connection has an address and database, not a path", p)
+		}
+	case KindSQLite:
+		if cn.Path == "" {
+			add(p, "%s: path is required for a sqlite connection", p)
+		} else {
+			cn.Path = c.resolve(cn.Path)
+		}
+		if cn.Address != "" || cn.Database != "" || cn.Admin.User != "" || !cn.Admin.SecretRef.IsZero() || cn.SSLMode != "" {
+			add(p, "%s: a sqlite connection takes only a path (no address, database, admin or sslmode)", p)
+		}
+	case "":
+		add(p, "%s: kind is required (postgres or sqlite)", p)
+	default:
+		add(p+".kind", "%s.kind: expected postgres or sqlite, got %q", p, cn.Kind)
+	}
+	if cn.MaxConns < 0 {
+		add(p+".max_conns", "%s.max_conns: must be positive, got %d", p, cn.MaxConns)
+	}
+	return errs
+}
+
+func (c *Config) resolve(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+// validIdentity accepts names, e-mail addresses and OIDC subjects, but no
+// control characters or whitespace.
+func validIdentity(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Warnings lists configurations that are valid but weaker than they could
+// be, for `warden config check`.
+func (c *Config) Warnings() []string {
+	var out []string
+	for i, cn := range c.Connections {
+		if cn.Kind == KindPostgres && cn.Credentials == "static" {
+			p := c.Pos(fmt.Sprintf("connections[%d]", i))
+			out = append(out, fmt.Sprintf("%s:%d: connection %q uses static credentials: agents' SQL runs as %s, not as a just-in-time role scoped to each decision (weaker)", c.Path, p.Line, cn.Name, cn.Admin.User))
+		}
+	}
+	if c.Identity.AllowAnonymousLoopback {
+		out = append(out, fmt.Sprintf("%s:%d: identity.allow_anonymous_loopback is on: any local process can act as %q over HTTP", c.Path, c.Pos("identity.allow_anonymous_loopback").Line, c.Identity.Local))
+	}
+	return out
+}

@@ -1,0 +1,227 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors"
+)
+
+// Postgres is a connector for one PostgreSQL database.
+type Postgres struct {
+	info   connectors.Info
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+
+	types sync.Map // uint32 OID -> string type name
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// Open builds the connector. It does not connect: the pool dials lazily,
+// so Warden starts even when a target is down.
+func Open(ctx context.Context, cfg config.Connection, logger *slog.Logger) (connectors.Connector, error) {
+	password, err := cfg.Admin.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("admin credential: %w", err)
+	}
+	host, port, err := net.SplitHostPort(cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("address %q: %w", cfg.Address, err)
+	}
+	sslmode := cfg.SSLMode
+	if sslmode == "" {
+		sslmode = "prefer"
+	}
+	// Only non-secret parts go through the connection string; the password
+	// is set on the parsed config so it can never be echoed by a parse error.
+	dsn := fmt.Sprintf("host=%s port=%s dbname=%s user=%s sslmode=%s application_name=warden connect_timeout=5",
+		quoteDSN(host), quoteDSN(port), quoteDSN(cfg.Database), quoteDSN(cfg.Admin.User), sslmode)
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("connection settings: %w", err)
+	}
+	pc.ConnConfig.Password = password.Reveal()
+	pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = int32(cfg.MaxConns)
+	} else {
+		pc.MaxConns = 32
+	}
+	pc.MaxConnIdleTime = 5 * time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("connection pool: %w", err)
+	}
+	return &Postgres{
+		info: connectors.Info{
+			Name:   cfg.Name,
+			Kind:   config.KindPostgres,
+			Labels: cfg.Labels,
+			Target: cfg.Address + "/" + cfg.Database,
+		},
+		pool:   pool,
+		logger: logger,
+	}, nil
+}
+
+func quoteDSN(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// Info implements connectors.Connector.
+func (p *Postgres) Info() connectors.Info { return p.info }
+
+// Ping implements connectors.Connector.
+func (p *Postgres) Ping(ctx context.Context) error {
+	if err := p.pool.Ping(ctx); err != nil {
+		return mapError(err)
+	}
+	return nil
+}
+
+// Close implements connectors.Connector.
+func (p *Postgres) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		p.pool.Close()
+	}
+	return nil
+}
+
+func (p *Postgres) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// Query implements connectors.SQL.
+func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (connectors.Rows, error) {
+	if p.isClosed() {
+		return nil, connectors.ErrClosed
+	}
+	if req.Credential.Mode != "" && req.Credential.Mode != "static" {
+		return nil, fmt.Errorf("postgres: credential mode %q is not supported by this build", req.Credential.Mode)
+	}
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	pg := conn.Conn().PgConn()
+
+	// One round trip opens the transaction, bounds it, and takes the first
+	// snapshot so that the agent's statement can no longer switch the
+	// transaction to read-write (PostgreSQL allows SET TRANSACTION READ
+	// WRITE only before the first query).
+	mode := "READ WRITE"
+	if req.ReadOnly {
+		mode = "READ ONLY"
+	}
+	begin := fmt.Sprintf("BEGIN ISOLATION LEVEL READ COMMITTED %s; SET LOCAL statement_timeout = %d; SELECT",
+		mode, req.Timeout.Milliseconds())
+	if _, err := pg.Exec(ctx, begin).ReadAll(); err != nil {
+		conn.Conn().Close(context.Background())
+		conn.Release()
+		return nil, mapError(err)
+	}
+
+	rr := pg.ExecParams(ctx, req.SQL, nil, nil, nil, nil)
+	r := &rows{p: p, ctx: ctx, conn: conn, rr: rr, readOnly: req.ReadOnly}
+	fds := rr.FieldDescriptions()
+	r.cols = make([]connectors.Column, len(fds))
+	r.oids = make([]uint32, len(fds))
+	for i, fd := range fds {
+		r.oids[i] = fd.DataTypeOID
+		r.cols[i] = connectors.Column{
+			Name:      fd.Name,
+			Type:      p.typeName(ctx, conn, fd.DataTypeOID),
+			TableOID:  fd.TableOID,
+			Attribute: fd.TableAttributeNumber,
+		}
+	}
+	r.vals = make([]any, len(fds))
+	if fds == nil {
+		// No row description: either a statement without rows or an
+		// error. Finish it now so the error surfaces from Query.
+		tag, err := rr.Close()
+		r.tag, r.done = tag.String(), true
+		if err != nil {
+			r.err = mapError(err)
+			r.Close()
+			return nil, r.err
+		}
+	}
+	return r, nil
+}
+
+// typeName returns the SQL name of a type OID, asking the catalog (once per
+// OID) for types pgx does not know, such as enums and domains.
+func (p *Postgres) typeName(ctx context.Context, conn *pgxpool.Conn, oid uint32) string {
+	if n, ok := builtinTypes[oid]; ok {
+		return n
+	}
+	if n, ok := p.types.Load(oid); ok {
+		return n.(string)
+	}
+	if t, ok := conn.Conn().TypeMap().TypeForOID(oid); ok {
+		p.types.Store(oid, t.Name)
+		return t.Name
+	}
+	var name string
+	lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := p.pool.QueryRow(lctx, "SELECT format_type($1::oid, NULL)", oid).Scan(&name); err != nil {
+		return "oid:" + strconv.FormatUint(uint64(oid), 10)
+	}
+	p.types.Store(oid, name)
+	return name
+}
+
+// mapError turns driver errors into connector errors safe to show.
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		var sentinel error
+		switch pgErr.Code {
+		case "57014":
+			sentinel = connectors.ErrTimeout
+		case "25006":
+			sentinel = connectors.ErrReadOnly
+		case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004":
+			sentinel = connectors.ErrUnavailable
+		}
+		return connectors.NewTargetError(pgErr.Code, pgErr.Message, pgErr.Detail, pgErr.Hint, sentinel)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", connectors.ErrTimeout, err)
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) {
+		return fmt.Errorf("%w: %v", connectors.ErrUnavailable, err)
+	}
+	return err
+}
+
+var _ connectors.SQL = (*Postgres)(nil)

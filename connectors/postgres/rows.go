@@ -1,0 +1,150 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wardenhq/warden/connectors"
+)
+
+// rows streams one statement's result and ends its transaction on Close.
+type rows struct {
+	p        *Postgres
+	ctx      context.Context
+	conn     *pgxpool.Conn
+	rr       *pgconn.ResultReader
+	readOnly bool
+
+	cols []connectors.Column
+	oids []uint32
+	vals []any
+
+	tag    string
+	err    error
+	done   bool // the statement has concluded
+	closed bool
+}
+
+func (r *rows) Columns() []connectors.Column { return r.cols }
+func (r *rows) Values() []any                { return r.vals }
+func (r *rows) Err() error                   { return r.err }
+func (r *rows) Tag() string                  { return r.tag }
+
+func (r *rows) Next() bool {
+	if r.done || r.closed {
+		return false
+	}
+	if !r.rr.NextRow() {
+		tag, err := r.rr.Close()
+		r.done, r.tag = true, tag.String()
+		if err != nil {
+			r.err = mapError(err)
+		}
+		return false
+	}
+	raw := r.rr.Values()
+	for i, b := range raw {
+		r.vals[i] = decodeText(r.oids[i], b)
+	}
+	return true
+}
+
+// Close ends the statement and the transaction. A statement abandoned
+// early (the caller hit its row limit) is cancelled on the server rather
+// than drained, so a huge result costs nothing past the limit.
+func (r *rows) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	pg := r.conn.Conn().PgConn()
+	healthy := true
+	if !r.done {
+		// PostgreSQL ignores a cancel that arrives once the backend is idle,
+		// so this cannot hit our ROLLBACK or a later statement.
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := pg.CancelRequest(cctx); err != nil {
+			healthy = false
+		}
+		cancel()
+		tag, err := r.rr.Close()
+		r.done, r.tag = true, tag.String()
+		if err != nil && !isCancel(err) && r.err == nil {
+			r.err = mapError(err)
+		}
+	}
+	end := "ROLLBACK"
+	if !r.readOnly && r.err == nil {
+		end = "COMMIT"
+	}
+	var endErr error
+	if healthy {
+		ectx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, endErr = pg.Exec(ectx, end).ReadAll()
+		cancel()
+	}
+	if !healthy || endErr != nil || pg.TxStatus() != 'I' {
+		// A connection in an unknown state is never reused.
+		r.conn.Conn().Close(context.Background())
+	}
+	r.conn.Release()
+	if endErr != nil && end == "COMMIT" && r.err == nil {
+		r.err = mapError(endErr)
+	}
+	return r.err
+}
+
+func isCancel(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "57014"
+}
+
+// Built-in type OIDs and their names, so the common case needs no lookup.
+var builtinTypes = map[uint32]string{
+	16: "boolean", 17: "bytea", 18: "char", 19: "name", 20: "bigint", 21: "smallint",
+	23: "integer", 25: "text", 26: "oid", 114: "json", 142: "xml", 700: "real",
+	701: "double precision", 869: "inet", 650: "cidr", 1042: "character", 1043: "character varying",
+	1082: "date", 1083: "time without time zone", 1114: "timestamp without time zone",
+	1184: "timestamp with time zone", 1186: "interval", 1266: "time with time zone",
+	1700: "numeric", 2950: "uuid", 3802: "jsonb", 1000: "boolean[]", 1005: "smallint[]",
+	1007: "integer[]", 1016: "bigint[]", 1009: "text[]", 1015: "character varying[]",
+	1021: "real[]", 1022: "double precision[]", 1231: "numeric[]", 2951: "uuid[]",
+	3807: "jsonb[]", 199: "json[]", 2249: "record", 705: "unknown", 1560: "bit", 1562: "bit varying",
+	790: "money", 829: "macaddr", 3614: "tsvector", 3904: "int4range", 3926: "int8range",
+}
+
+// decodeText turns a text-format value into a JSON-friendly Go value. It
+// copies: the driver's buffer is reused by the next row.
+func decodeText(oid uint32, b []byte) any {
+	if b == nil {
+		return nil
+	}
+	switch oid {
+	case 16:
+		return len(b) == 1 && b[0] == 't'
+	case 20, 21, 23, 26:
+		if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			return n
+		}
+	case 700, 701:
+		if f, err := strconv.ParseFloat(string(b), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return f
+		}
+	case 1700:
+		s := string(b)
+		if json.Valid(b) {
+			return json.Number(s)
+		}
+		return s
+	case 114, 3802:
+		return json.RawMessage(append([]byte(nil), b...))
+	}
+	return string(b)
+}

@@ -1,0 +1,261 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+
+	sqlite "modernc.org/sqlite"
+
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors"
+)
+
+// SQLite is a connector for one SQLite database file.
+type SQLite struct {
+	info   connectors.Info
+	path   string
+	logger *slog.Logger
+
+	ro *sql.DB
+
+	mu     sync.Mutex
+	rw     *sql.DB
+	closed bool
+}
+
+// Open builds the connector. The file must exist: Warden never creates a
+// target database.
+func Open(_ context.Context, cfg config.Connection, logger *slog.Logger) (connectors.Connector, error) {
+	if _, err := os.Stat(cfg.Path); err != nil {
+		return nil, fmt.Errorf("sqlite database %s: %w", cfg.Path, errors.Unwrap(err))
+	}
+	ro, err := sql.Open("sqlite", dsn(cfg.Path, true))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", cfg.Path, err)
+	}
+	ro.SetMaxOpenConns(8)
+	ro.SetMaxIdleConns(8)
+	return &SQLite{
+		info:   connectors.Info{Name: cfg.Name, Kind: config.KindSQLite, Labels: cfg.Labels, Target: cfg.Path},
+		path:   cfg.Path,
+		logger: logger,
+		ro:     ro,
+	}, nil
+}
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	if readOnly {
+		q.Set("mode", "ro")
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("mode", "rw")
+		q.Add("_pragma", "journal_mode(WAL)")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Info implements connectors.Connector.
+func (s *SQLite) Info() connectors.Info { return s.info }
+
+// Ping implements connectors.Connector.
+func (s *SQLite) Ping(ctx context.Context) error {
+	if err := s.ro.PingContext(ctx); err != nil {
+		return fmt.Errorf("%w: %v", connectors.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close implements connectors.Connector.
+func (s *SQLite) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.ro.Close()
+	if s.rw != nil {
+		err = errors.Join(err, s.rw.Close())
+	}
+	return err
+}
+
+func (s *SQLite) handle(readOnly bool) (*sql.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, connectors.ErrClosed
+	}
+	if readOnly {
+		return s.ro, nil
+	}
+	if s.rw == nil {
+		rw, err := sql.Open("sqlite", dsn(s.path, false))
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s read-write: %w", s.path, err)
+		}
+		rw.SetMaxOpenConns(1)
+		s.rw = rw
+	}
+	return s.rw, nil
+}
+
+// Query implements connectors.SQL.
+func (s *SQLite) Query(ctx context.Context, req connectors.QueryRequest) (connectors.Rows, error) {
+	db, err := s.handle(req.ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	if req.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
+	}
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: req.ReadOnly})
+	if err != nil {
+		cancel()
+		return nil, mapError(ctx, err)
+	}
+	rs, err := tx.QueryContext(ctx, req.SQL)
+	if err != nil {
+		tx.Rollback()
+		err = mapError(ctx, err)
+		cancel()
+		return nil, err
+	}
+	cts, err := rs.ColumnTypes()
+	if err != nil {
+		rs.Close()
+		tx.Rollback()
+		cancel()
+		return nil, mapError(ctx, err)
+	}
+	r := &rows{ctx: ctx, cancel: cancel, tx: tx, rs: rs, readOnly: req.ReadOnly}
+	r.cols = make([]connectors.Column, len(cts))
+	for i, ct := range cts {
+		t := strings.ToLower(ct.DatabaseTypeName())
+		r.cols[i] = connectors.Column{Name: ct.Name(), Type: t}
+	}
+	r.vals = make([]any, len(cts))
+	r.scan = make([]any, len(cts))
+	for i := range r.scan {
+		r.scan[i] = new(any)
+	}
+	return r, nil
+}
+
+type rows struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	tx       *sql.Tx
+	rs       *sql.Rows
+	readOnly bool
+	cols     []connectors.Column
+	vals     []any
+	scan     []any
+	n        int64
+	err      error
+	closed   bool
+}
+
+func (r *rows) Columns() []connectors.Column { return r.cols }
+func (r *rows) Values() []any                { return r.vals }
+func (r *rows) Err() error                   { return r.err }
+
+func (r *rows) Tag() string {
+	return fmt.Sprintf("SELECT %d", r.n)
+}
+
+func (r *rows) Next() bool {
+	if r.closed || r.err != nil {
+		return false
+	}
+	if !r.rs.Next() {
+		if err := r.rs.Err(); err != nil {
+			r.err = mapError(r.ctx, err)
+		}
+		return false
+	}
+	if err := r.rs.Scan(r.scan...); err != nil {
+		r.err = mapError(r.ctx, err)
+		return false
+	}
+	for i, p := range r.scan {
+		r.vals[i] = jsonValue(*(p.(*any)))
+	}
+	r.n++
+	return true
+}
+
+func (r *rows) Close() error {
+	if r.closed {
+		return r.err
+	}
+	r.closed = true
+	if err := r.rs.Close(); err != nil && r.err == nil {
+		r.err = mapError(r.ctx, err)
+	}
+	if r.readOnly || r.err != nil {
+		r.tx.Rollback()
+	} else if err := r.tx.Commit(); err != nil {
+		r.err = mapError(r.ctx, err)
+	}
+	r.cancel()
+	return r.err
+}
+
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case nil, int64, float64, bool, string:
+		return x
+	case []byte:
+		if json.Valid(x) && len(x) > 0 && (x[0] == '{' || x[0] == '[') {
+			return json.RawMessage(append([]byte(nil), x...))
+		}
+		return string(x)
+	}
+	return fmt.Sprint(v)
+}
+
+func mapError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", connectors.ErrTimeout, err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		var sentinel error
+		code := se.Code() & 0xff
+		switch code {
+		case 8: // SQLITE_READONLY
+			sentinel = connectors.ErrReadOnly
+		case 9: // SQLITE_INTERRUPT
+			sentinel = connectors.ErrTimeout
+		}
+		return connectors.NewTargetError(fmt.Sprintf("SQLITE_%d", code), sqliteMessage(se), "", "", sentinel)
+	}
+	return err
+}
+
+// sqliteMessage drops the driver's "SQL logic error: " style prefix noise
+// but keeps SQLite's own words.
+func sqliteMessage(se *sqlite.Error) string {
+	msg := se.Error()
+	if i := strings.LastIndex(msg, " ("); i > 0 && strings.HasSuffix(msg, ")") {
+		msg = msg[:i]
+	}
+	return msg
+}
+
+var _ connectors.SQL = (*SQLite)(nil)

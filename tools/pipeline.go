@@ -1,0 +1,292 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/wardenhq/warden/approvals"
+	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/identity"
+	"github.com/wardenhq/warden/masking"
+	"github.com/wardenhq/warden/policy"
+)
+
+// Transports a call can arrive on.
+const (
+	TransportStdio = "stdio"
+	TransportHTTP  = "http"
+	TransportProxy = "proxy"
+)
+
+// Caller is an identified caller, as the front door established it.
+type Caller struct {
+	Principal identity.Principal
+	Transport string
+	// Session groups calls for credentials and audit: the MCP session, the
+	// stdio process, or the proxy client connection.
+	Session string
+}
+
+// Options wires the stages of a Pipeline.
+type Options struct {
+	Connections map[string]connectors.Connector
+	Decider     Decider
+	Holder      approvals.Holder // default: approvals.Disabled
+	Minter      Minter           // default: StaticCredentials
+	Masker      masking.Masker   // default: masking.None
+	Recorder    Recorder
+	Limits      config.Limits
+	Logger      *slog.Logger
+}
+
+// Pipeline runs governed operations. It is safe for concurrent use.
+type Pipeline struct {
+	conns    map[string]connectors.Connector
+	names    []string
+	decider  Decider
+	holder   approvals.Holder
+	minter   Minter
+	masker   masking.Masker
+	recorder Recorder
+	limits   config.Limits
+	logger   *slog.Logger
+}
+
+// New builds a pipeline. Decider and Recorder are required: there is no
+// default that allows, and no running without an audit trail.
+func New(o Options) (*Pipeline, error) {
+	if o.Decider == nil {
+		return nil, errors.New("tools: a Decider is required")
+	}
+	if o.Recorder == nil {
+		return nil, errors.New("tools: a Recorder is required")
+	}
+	p := &Pipeline{
+		conns:    o.Connections,
+		decider:  o.Decider,
+		holder:   o.Holder,
+		minter:   o.Minter,
+		masker:   o.Masker,
+		recorder: o.Recorder,
+		limits:   o.Limits,
+		logger:   o.Logger,
+	}
+	if p.holder == nil {
+		p.holder = approvals.Disabled{}
+	}
+	if p.minter == nil {
+		p.minter = StaticCredentials{}
+	}
+	if p.masker == nil {
+		p.masker = masking.None{}
+	}
+	if p.logger == nil {
+		p.logger = slog.New(slog.DiscardHandler)
+	}
+	l := &p.limits
+	if l.MaxSQLBytes <= 0 {
+		l.MaxSQLBytes = config.DefaultMaxSQLBytes
+	}
+	if l.MaxRows <= 0 {
+		l.MaxRows = config.DefaultMaxRows
+	}
+	if l.DefaultMaxRows <= 0 || l.DefaultMaxRows > l.MaxRows {
+		l.DefaultMaxRows = min(config.DefaultDefaultMaxRows, l.MaxRows)
+	}
+	if l.StatementTimeout <= 0 {
+		l.StatementTimeout = config.DefaultStatementTimeout
+	}
+	for n := range p.conns {
+		p.names = append(p.names, n)
+	}
+	sort.Strings(p.names)
+	return p, nil
+}
+
+// Close closes every connector.
+func (p *Pipeline) Close() error {
+	var errs []error
+	for _, c := range p.conns {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// op is one governed call in flight: it carries the audit event from the
+// first stage to the last.
+type op struct {
+	p        *Pipeline
+	caller   Caller
+	tool     string
+	conn     connectors.Connector
+	ev       *audit.Event
+	start    time.Time
+	decision policy.Decision
+	begun    bool
+}
+
+func (p *Pipeline) newOp(caller Caller, tool, connection string, args json.RawMessage, statement string) *op {
+	if len(args) > p.limits.MaxSQLBytes+4096 {
+		args = nil // the statement (cut below) is what matters in the record
+	}
+	if len(statement) > p.limits.MaxSQLBytes {
+		statement = statement[:p.limits.MaxSQLBytes]
+	}
+	now := time.Now()
+	return &op{
+		p:      p,
+		caller: caller,
+		tool:   tool,
+		start:  now,
+		ev: &audit.Event{
+			Time:       now.UTC(),
+			Session:    caller.Session,
+			Transport:  caller.Transport,
+			Identity:   caller.Principal.Subject,
+			Groups:     caller.Principal.Groups,
+			Issuer:     caller.Principal.Issuer,
+			Tool:       tool,
+			Connection: connection,
+			Arguments:  args,
+			Statement:  statement,
+		},
+	}
+}
+
+// authorize runs the decide and hold stages and, when the call may run,
+// records its intent. A refusal is recorded and returned as an *Error.
+func (o *op) authorize(ctx context.Context, statement string) error {
+	name := o.ev.Connection
+	conn, ok := o.p.conns[name]
+	if !ok || name == "" {
+		return o.refuse(ctx, "invalid", newError(CodeNotFound,
+			"Call list_connections to see the connections you may use",
+			"no connection named %q", name))
+	}
+	o.conn = conn
+	info := conn.Info()
+	d, err := o.p.decider.Decide(ctx, policy.Input{
+		Subject:    o.caller.Principal.Subject,
+		Groups:     o.caller.Principal.Groups,
+		Connection: policy.Connection{Name: info.Name, Kind: info.Kind, Labels: info.Labels},
+		Tool:       o.tool,
+		Statement:  statement,
+	})
+	if err != nil {
+		o.p.logger.Error("policy evaluation failed", "tool", o.tool, "connection", name, "err", err)
+		return o.refuse(ctx, "error", &Error{Code: CodeInternal,
+			Message: "the policy could not be evaluated, so the call was refused (Warden fails closed)", err: err})
+	}
+	o.decision = d
+	o.ev.Decision, o.ev.Rule, o.ev.Reason = string(d.Effect), d.Rule, d.Reason
+	switch d.Effect {
+	case policy.Allow:
+	case policy.Review:
+		out, err := o.p.holder.Hold(ctx, approvals.Request{
+			Subject: o.caller.Principal.Subject, Groups: o.caller.Principal.Groups,
+			Connection: name, Tool: o.tool, Arguments: o.ev.Arguments,
+			Rule: d.Rule, PolicyVersion: o.p.decider.Version(),
+		})
+		o.ev.Approval = out.ID
+		if err != nil {
+			return o.refuse(ctx, "error", &Error{Code: CodeInternal, Rule: d.Rule,
+				Message: "the approval workflow failed, so the call was refused", err: err})
+		}
+		if !out.Approved {
+			return o.refuse(ctx, "denied", &Error{Code: CodeApprovalRequired, Rule: d.Rule, Message: out.Reason,
+				Hint: "Ask a human to approve the call, or use a narrower call that policy allows"})
+		}
+	default:
+		return o.refuse(ctx, "denied", &Error{Code: CodeDenied, Rule: d.Rule,
+			Message: "refused by policy: " + d.Reason,
+			Hint:    "Call list_connections to see what you may do on each connection"})
+	}
+	if err := o.p.recorder.Begin(ctx, o.ev); err != nil {
+		o.p.logger.Error("audit intent not written; call refused", "tool", o.tool, "connection", name, "err", err)
+		return &Error{Code: CodeUnavailable, Rule: d.Rule,
+			Message: "the audit trail cannot be written, so the call was refused (Warden fails closed)",
+			Hint:    "Try again later; operators: check the audit store", err: err}
+	}
+	o.begun = true
+	return nil
+}
+
+// refuse records a call that will not run and returns err with the event id.
+func (o *op) refuse(ctx context.Context, status string, e *Error) error {
+	o.ev.Status = status
+	o.ev.Error = e.Message
+	o.ev.Duration = time.Since(o.start)
+	if err := o.p.recorder.Record(ctx, o.ev); err != nil {
+		o.p.logger.Error("audit event for refused call not written", "tool", o.tool, "err", err)
+	} else {
+		e.AuditID = o.ev.ID
+	}
+	return e
+}
+
+// fail completes the record of a call that ran and failed.
+func (o *op) fail(ctx context.Context, err error) error {
+	e := targetError(err)
+	e.Rule = o.decision.Rule
+	o.ev.Status = "failed"
+	if e.Code == CodeInternal {
+		o.ev.Status = "error"
+	}
+	o.ev.Error = e.Message
+	o.complete(ctx)
+	e.AuditID = o.ev.ID
+	return e
+}
+
+// succeed completes the record of a call that ran.
+func (o *op) succeed(ctx context.Context) {
+	o.ev.Status = "ok"
+	o.complete(ctx)
+}
+
+func (o *op) complete(ctx context.Context) {
+	o.ev.Duration = time.Since(o.start)
+	// The outcome is recorded even if the caller went away.
+	ctx = context.WithoutCancel(ctx)
+	if err := o.p.recorder.Finish(ctx, o.ev); err != nil {
+		o.p.logger.Error("audit outcome not written", "event", o.ev.ID, "err", err)
+	}
+}
+
+// targetError words an execution error for the agent.
+func targetError(err error) *Error {
+	var te *Error
+	if errors.As(err, &te) {
+		return te
+	}
+	var tge *connectors.TargetError
+	switch {
+	case errors.Is(err, connectors.ErrTimeout):
+		return &Error{Code: CodeTimeout, Message: "the statement was cancelled because it ran longer than its time limit",
+			Hint: "Narrow the query (filters, LIMIT) or ask for a longer timeout in policy", err: err}
+	case errors.Is(err, connectors.ErrReadOnly):
+		return &Error{Code: CodeDenied, Message: "the target refused a write: this call runs in a read-only transaction",
+			Hint: "Only reads are allowed here; use SELECT", err: err}
+	case errors.As(err, &tge):
+		msg := "the database returned an error: " + tge.Error()
+		if tge.Detail != "" {
+			msg += "; detail: " + tge.Detail
+		}
+		return &Error{Code: CodeTargetError, Message: msg, Hint: tge.Hint, err: err}
+	case errors.Is(err, connectors.ErrUnavailable):
+		return &Error{Code: CodeUnavailable, Message: "the target is unavailable: " + err.Error(),
+			Hint: "Try again later", err: err}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &Error{Code: CodeTimeout, Message: "the call ran out of time", err: err}
+	case errors.Is(err, context.Canceled):
+		return &Error{Code: CodeUnavailable, Message: "the call was cancelled", err: err}
+	}
+	return &Error{Code: CodeInternal, Message: fmt.Sprintf("the call failed: %v", err), err: err}
+}

@@ -1,0 +1,189 @@
+package tools
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxCellWidth bounds a cell in the text rendering; the structured result
+// always carries the full value.
+const maxCellWidth = 80
+
+// renderQuery renders a result as an aligned text table, like psql.
+func renderQuery(r *QueryResult) string {
+	var b strings.Builder
+	if len(r.Columns) == 0 {
+		fmt.Fprintf(&b, "%s\n", nonEmpty(r.CommandTag, "OK"))
+	} else {
+		cells := make([][]string, len(r.Rows))
+		width := make([]int, len(r.Columns))
+		for i, c := range r.Columns {
+			width[i] = utf8.RuneCountInString(c.Name)
+		}
+		for i, row := range r.Rows {
+			cells[i] = make([]string, len(row))
+			for j, v := range row {
+				s := cellText(v)
+				cells[i][j] = s
+				width[j] = max(width[j], utf8.RuneCountInString(s))
+			}
+		}
+		for i, c := range r.Columns {
+			if i > 0 {
+				b.WriteString(" | ")
+			}
+			pad(&b, c.Name, width[i])
+		}
+		b.WriteByte('\n')
+		for i := range r.Columns {
+			if i > 0 {
+				b.WriteString("-+-")
+			}
+			b.WriteString(strings.Repeat("-", width[i]))
+		}
+		b.WriteByte('\n')
+		for _, row := range cells {
+			for j, s := range row {
+				if j > 0 {
+					b.WriteString(" | ")
+				}
+				pad(&b, s, width[j])
+			}
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "(%d row%s", r.RowCount, plural(r.RowCount))
+		if r.Truncated {
+			fmt.Fprintf(&b, "; truncated at max_rows=%d, more rows exist", r.MaxRows)
+		}
+		b.WriteString(")\n")
+	}
+	if len(r.Masked) > 0 {
+		keys := make([]string, 0, len(r.Masked))
+		for k := range r.Masked {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf("%s=%d", k, r.Masked[k])
+		}
+		fmt.Fprintf(&b, "masked: %s\n", strings.Join(parts, ", "))
+	}
+	mode := "read-only"
+	if !r.ReadOnly {
+		mode = "read-write"
+	}
+	fmt.Fprintf(&b, "connection %s, %s, %.1f ms, audit %s\n", r.Connection, mode, r.ElapsedMs, r.AuditID)
+	return b.String()
+}
+
+func cellText(v any) string {
+	var s string
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		s = x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case json.Number:
+		return string(x)
+	case json.RawMessage:
+		s = string(x)
+	default:
+		s = fmt.Sprint(x)
+	}
+	if strings.ContainsAny(s, "\n\r\t") {
+		s = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(s)
+	}
+	if utf8.RuneCountInString(s) > maxCellWidth {
+		s = string([]rune(s)[:maxCellWidth-1]) + "…"
+	}
+	return s
+}
+
+func pad(b *strings.Builder, s string, w int) {
+	b.WriteString(s)
+	for n := utf8.RuneCountInString(s); n < w; n++ {
+		b.WriteByte(' ')
+	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func renderSchema(r *SchemaResult) string {
+	var b strings.Builder
+	if len(r.Tables) == 0 {
+		fmt.Fprintf(&b, "No tables you may read on %s match.\n", r.Connection)
+		return b.String()
+	}
+	for _, t := range r.Tables {
+		fmt.Fprintf(&b, "%s.%s (%s)\n", t.Schema, t.Name, t.Kind)
+		for _, c := range t.Columns {
+			null := ""
+			if !c.Nullable {
+				null = " not null"
+			}
+			fmt.Fprintf(&b, "  %-30s %s%s\n", c.Name, c.Type, null)
+		}
+	}
+	return b.String()
+}
+
+func renderConnections(r *ConnectionsResult) string {
+	var b strings.Builder
+	if len(r.Connections) == 0 {
+		b.WriteString("No connections are available to you. Ask an operator for access.\n")
+		return b.String()
+	}
+	for _, c := range r.Connections {
+		fmt.Fprintf(&b, "%s (%s)", c.Name, c.Kind)
+		if len(c.Labels) > 0 {
+			keys := make([]string, 0, len(c.Labels))
+			for k := range c.Labels {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for i, k := range keys {
+				keys[i] = k + "=" + c.Labels[k]
+			}
+			fmt.Fprintf(&b, " [%s]", strings.Join(keys, ", "))
+		}
+		b.WriteByte('\n')
+		for _, t := range c.Tools {
+			mode := "read-only"
+			if !t.ReadOnly {
+				mode = "read-write"
+			}
+			line := fmt.Sprintf("  %s: %s, %s", t.Tool, t.Effect, mode)
+			if t.Effect == "review" {
+				line += " (needs human approval)"
+			}
+			if t.MaxRows > 0 {
+				line += fmt.Sprintf(", up to %d rows", t.MaxRows)
+			}
+			fmt.Fprintf(&b, "%s\n", line)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,55 @@
+package tools
+
+import (
+	"context"
+
+	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/policy"
+)
+
+// Decider is the decide stage (package policy). It returns an error only
+// for a technical failure, which the pipeline treats as a denial.
+type Decider interface {
+	Decide(ctx context.Context, in policy.Input) (policy.Decision, error)
+	// Version identifies the rule set, for approvals and audit.
+	Version() string
+}
+
+// MintRequest asks for the credential a decided call runs with.
+type MintRequest struct {
+	Session    string
+	Subject    string
+	Connection string
+	Decision   policy.Decision
+}
+
+// Minter is the mint stage: it returns the credential a call runs with.
+type Minter interface {
+	Mint(ctx context.Context, req MintRequest) (connectors.Credential, error)
+}
+
+// StaticCredentials is the Minter for connections configured with
+// credentials: static. The connector uses its configured credential; every
+// audit event says so.
+type StaticCredentials struct{}
+
+// Mint implements Minter.
+func (StaticCredentials) Mint(context.Context, MintRequest) (connectors.Credential, error) {
+	return connectors.Credential{Mode: "static"}, nil
+}
+
+// Recorder is the record stage (package audit).
+type Recorder interface {
+	// Begin durably records the intent of a call before it runs.
+	Begin(ctx context.Context, ev *audit.Event) error
+	// Finish records the outcome of a call recorded with Begin.
+	Finish(ctx context.Context, ev *audit.Event) error
+	// Record writes a complete event (a call refused before it ran).
+	Record(ctx context.Context, ev *audit.Event) error
+}
+
+var (
+	_ Decider = (*policy.Engine)(nil)
+	_ Minter  = StaticCredentials{}
+)
