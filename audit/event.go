@@ -28,6 +28,7 @@ const (
 	StatusDenied  = "denied"
 	StatusFailed  = "failed"
 	StatusError   = "error"
+	StatusInvalid = "invalid" // refused for bad input before policy ran
 )
 
 // Event is one governed operation: who asked for what, what policy decided,
@@ -90,7 +91,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 // isOutcome reports whether status is one an operation can end with.
 func isOutcome(status string) bool {
 	switch status {
-	case StatusOK, StatusDenied, StatusFailed, StatusError:
+	case StatusOK, StatusDenied, StatusFailed, StatusError, StatusInvalid:
 		return true
 	}
 	return false

@@ -1,0 +1,38 @@
+# Warden's developer entry points. See README.md.
+GO       ?= go
+BIN      := bin/warden
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+export GOTOOLCHAIN := local
+export CGO_ENABLED := 1
+
+.PHONY: build test test-unit lint bench demo clean pg-start pg-stop
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/warden
+
+# Everything: unit, integration (real PostgreSQL) and end-to-end tests.
+test:
+	scripts/test.sh
+
+# Tests that need no server (integration tests skip).
+test-unit:
+	$(GO) test ./...
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+bench: build
+	scripts/bench.sh
+
+demo: build
+	./$(BIN) demo
+
+pg-start:
+	@scripts/pg.sh start
+pg-stop:
+	@scripts/pg.sh stop
+
+clean:
+	rm -rf bin

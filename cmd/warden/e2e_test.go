@@ -1,0 +1,474 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/wardenhq/warden/internal/demo"
+	"github.com/wardenhq/warden/internal/testenv"
+)
+
+// wardenBin is the binary under test, built once by TestMain.
+var wardenBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "warden-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	wardenBin = filepath.Join(dir, "warden")
+	out, err := exec.Command("go", "build", "-o", wardenBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build warden: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is one end-to-end setup: a PostgreSQL database, the demo SQLite
+// database, and a configuration governing both.
+type env struct {
+	dir      string
+	config   string
+	password string // the PostgreSQL admin password: must never leak
+}
+
+const pgSetup = `CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text, balance numeric(10,2), tags jsonb, active boolean, created timestamptz)`
+const pgRows = `INSERT INTO customers SELECT g, 'customer ' || g, 'c' || g || '@example.com', g * 1.5, '{"tier": "gold"}', g % 2 = 0, '2026-01-01T00:00:00Z' FROM generate_series(1, 1500) g`
+
+func newEnv(t *testing.T, extraRules string) env {
+	t.Helper()
+	pg := testenv.PG(t)
+	db := pg.CreateDatabase(t, pgSetup, pgRows)
+	dir := t.TempDir()
+	if _, err := demo.CreateDatabase(context.Background(), filepath.Join(dir, "demo.db")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`
+store: sqlite://./audit.db
+identity:
+  local: agent
+  allow_anonymous_loopback: true
+  users:
+    - {name: agent, groups: [agents]}
+limits:
+  max_sql_bytes: 4096
+connections:
+  - name: pg
+    kind: postgres
+    address: %s
+    database: %s
+    sslmode: disable
+    labels: {env: test}
+    admin: {user: %s, password_file: %s}
+  - name: demo
+    kind: sqlite
+    path: ./demo.db
+  - name: down
+    kind: postgres
+    address: 127.0.0.1:1
+    database: nothing
+    admin: {user: %s, password_file: %s}
+rules:
+  - name: agents-read
+    subjects: {groups: [agents]}
+    connections: {names: [pg, demo, down]}
+    tools: [describe_schema, run_query]
+    effect: allow
+    max_rows: 1000
+  - name: slow-pg
+    subjects: {groups: [agents]}
+    connections: {labels: {env: slow}}
+    effect: allow
+%s`, pg.Addr, db, pg.User, pg.PasswordFile, pg.User, pg.PasswordFile, extraRules)
+	path := filepath.Join(dir, "warden.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return env{dir: dir, config: path, password: pg.Password}
+}
+
+// syncBuffer collects a subprocess's stderr.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startStdio(t *testing.T, e env) (*client.Client, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	c, err := client.NewStdioMCPClientWithOptions(wardenBin, os.Environ(), []string{"mcp", "--config", e.config},
+		transport.WithCommandStderrWriter(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	initialize(t, c)
+	return c, logs
+}
+
+func startHTTP(t *testing.T, e env) (*client.Client, *syncBuffer, string) {
+	t.Helper()
+	logs := &syncBuffer{}
+	cmd := exec.Command(wardenBin, "serve", "--config", e.config, "--listen", "127.0.0.1:0")
+	cmd.Stderr = logs
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "Warden is serving MCP at "); ok {
+				urlc <- u
+			}
+		}
+	}()
+	var url string
+	select {
+	case url = <-urlc:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("warden serve did not start; logs:\n%s", logs)
+	}
+	c, err := client.NewStreamableHttpClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	initialize(t, c)
+	return c, logs, url
+}
+
+func initialize(t *testing.T, c *client.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := mcpgo.InitializeRequest{}
+	req.Params.ProtocolVersion = mcpgo.LATEST_PROTOCOL_VERSION
+	req.Params.ClientInfo = mcpgo.Implementation{Name: "warden-e2e", Version: "1"}
+	if _, err := c.Initialize(ctx, req); err != nil {
+		t.Fatalf("initialize: %v", err)
+	}
+}
+
+// call invokes a tool and returns its result, its text and its structured
+// content decoded into a map.
+func call(t *testing.T, c *client.Client, tool string, args any) (*mcpgo.CallToolResult, string, map[string]any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req := mcpgo.CallToolRequest{}
+	req.Params.Name = tool
+	req.Params.Arguments = args
+	res, err := c.CallTool(ctx, req)
+	if err != nil {
+		t.Fatalf("%s: protocol error: %v", tool, err)
+	}
+	var text strings.Builder
+	for _, ct := range res.Content {
+		if tc, ok := ct.(mcpgo.TextContent); ok {
+			text.WriteString(tc.Text)
+		}
+	}
+	var structured map[string]any
+	if res.StructuredContent != nil {
+		b, _ := json.Marshal(res.StructuredContent)
+		json.Unmarshal(b, &structured)
+	} else if len(res.RawStructuredContent) > 0 {
+		json.Unmarshal(res.RawStructuredContent, &structured)
+	}
+	return res, text.String(), structured
+}
+
+func TestStdio(t *testing.T) {
+	e := newEnv(t, "")
+	c, logs := startStdio(t, e)
+	exercise(t, c, e)
+	c.Close()
+	checkAudit(t, e, "stdio")
+	checkNoSecret(t, e, logs.String())
+}
+
+func TestHTTP(t *testing.T) {
+	e := newEnv(t, "")
+	c, logs, _ := startHTTP(t, e)
+	exercise(t, c, e)
+	checkAudit(t, e, "http")
+	checkNoSecret(t, e, logs.String())
+}
+
+// exercise drives every tool through a real MCP client, the same way over
+// either transport.
+func exercise(t *testing.T, c *client.Client, e env) {
+	t.Run("tools/list", func(t *testing.T) {
+		res, err := c.ListTools(context.Background(), mcpgo.ListToolsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]mcpgo.Tool{}
+		for _, tl := range res.Tools {
+			byName[tl.Name] = tl
+		}
+		for _, name := range []string{"list_connections", "describe_schema", "run_query"} {
+			tl, ok := byName[name]
+			if !ok {
+				t.Fatalf("tool %s missing", name)
+			}
+			// Policy here never allows writes, so every tool is read-only.
+			if tl.Annotations.ReadOnlyHint == nil || !*tl.Annotations.ReadOnlyHint {
+				t.Errorf("%s: readOnlyHint should be true", name)
+			}
+			if tl.Annotations.DestructiveHint == nil || *tl.Annotations.DestructiveHint {
+				t.Errorf("%s: destructiveHint should be false", name)
+			}
+		}
+	})
+
+	t.Run("list_connections", func(t *testing.T) {
+		res, text, s := call(t, c, "list_connections", map[string]any{})
+		if res.IsError {
+			t.Fatal(text)
+		}
+		conns := s["connections"].([]any)
+		if len(conns) != 3 {
+			t.Fatalf("connections = %v", conns)
+		}
+		first := conns[0].(map[string]any)
+		if first["name"] != "demo" || first["kind"] != "sqlite" {
+			t.Errorf("first connection = %v", first)
+		}
+		if !strings.Contains(text, "run_query: allow, read-only, up to 1000 rows") {
+			t.Errorf("text = %s", text)
+		}
+	})
+
+	t.Run("describe_schema", func(t *testing.T) {
+		res, text, s := call(t, c, "describe_schema", map[string]any{"connection": "pg"})
+		if res.IsError {
+			t.Fatal(text)
+		}
+		tables := s["tables"].([]any)
+		if len(tables) != 1 || tables[0].(map[string]any)["name"] != "customers" {
+			t.Fatalf("tables = %v", tables)
+		}
+		cols := tables[0].(map[string]any)["columns"].([]any)
+		if len(cols) != 7 || cols[3].(map[string]any)["type"] != "numeric(10,2)" {
+			t.Errorf("columns = %v", cols)
+		}
+		_, text, s = call(t, c, "describe_schema", map[string]any{"connection": "demo", "table": "orders"})
+		if tables := s["tables"].([]any); len(tables) != 1 || !strings.Contains(text, "customer_id") {
+			t.Errorf("demo orders: %s", text)
+		}
+	})
+
+	t.Run("run_query postgres", func(t *testing.T) {
+		res, text, s := call(t, c, "run_query", map[string]any{"connection": "pg",
+			"sql": "SELECT id, name, balance, tags, active FROM customers WHERE id <= 3 ORDER BY id", "justification": "e2e"})
+		if res.IsError {
+			t.Fatal(text)
+		}
+		if s["row_count"].(float64) != 3 || s["truncated"].(bool) || !s["read_only"].(bool) {
+			t.Errorf("result = %v", s)
+		}
+		rows := s["rows"].([]any)
+		r0 := rows[0].([]any)
+		if r0[0].(float64) != 1 || r0[1] != "customer 1" || r0[2].(float64) != 1.5 || r0[3].(map[string]any)["tier"] != "gold" || r0[4] != false {
+			t.Errorf("row 0 = %v", r0)
+		}
+		cols := s["columns"].([]any)
+		if cols[2].(map[string]any)["type"] != "numeric" {
+			t.Errorf("columns = %v", cols)
+		}
+		if _, ok := s["elapsed_ms"].(float64); !ok {
+			t.Error("elapsed_ms missing")
+		}
+		if !strings.Contains(text, "customer 1") || !strings.Contains(text, "(3 rows)") {
+			t.Errorf("text rendering:\n%s", text)
+		}
+	})
+
+	t.Run("run_query truncates at max_rows", func(t *testing.T) {
+		_, text, s := call(t, c, "run_query", map[string]any{"connection": "pg", "sql": "SELECT * FROM customers ORDER BY id", "max_rows": 10})
+		if s["row_count"].(float64) != 10 || !s["truncated"].(bool) {
+			t.Errorf("result = %v", s["row_count"])
+		}
+		if !strings.Contains(text, "truncated at max_rows=10") {
+			t.Errorf("text: %s", text)
+		}
+		// Asking for more than policy allows is capped, not refused.
+		_, _, s = call(t, c, "run_query", map[string]any{"connection": "pg", "sql": "SELECT * FROM customers", "max_rows": 5000})
+		if s["row_count"].(float64) != 1000 || s["max_rows"].(float64) != 1000 || !s["truncated"].(bool) {
+			t.Errorf("capped result: rows %v max %v", s["row_count"], s["max_rows"])
+		}
+	})
+
+	t.Run("run_query sqlite", func(t *testing.T) {
+		res, text, s := call(t, c, "run_query", map[string]any{"connection": "demo",
+			"sql": "SELECT country, count(*) AS n FROM customers GROUP BY country ORDER BY n DESC"})
+		if res.IsError {
+			t.Fatal(text)
+		}
+		if s["row_count"].(float64) < 5 {
+			t.Errorf("result = %v", s)
+		}
+	})
+
+	refusals := []struct {
+		name string
+		tool string
+		args map[string]any
+		want []string
+	}{
+		{"write on postgres", "run_query", map[string]any{"connection": "pg", "sql": "DELETE FROM customers"}, []string{"denied:", "read-only transaction"}},
+		{"write on sqlite", "run_query", map[string]any{"connection": "demo", "sql": "DELETE FROM orders"}, []string{"denied:", "read-only"}},
+		{"ddl on postgres", "run_query", map[string]any{"connection": "pg", "sql": "DROP TABLE customers"}, []string{"read-only"}},
+		{"unknown connection", "run_query", map[string]any{"connection": "nope", "sql": "SELECT 1"}, []string{"not_found:", `no connection named "nope"`, "list_connections"}},
+		{"missing connection", "run_query", map[string]any{"sql": "SELECT 1"}, []string{"invalid_argument:", `"connection" is required`}},
+		{"unknown argument", "run_query", map[string]any{"connection": "pg", "sql": "SELECT 1", "database": "x"}, []string{"invalid_argument:", `unknown argument "database"`}},
+		{"wrong type", "run_query", map[string]any{"connection": "pg", "sql": "SELECT 1", "max_rows": "ten"}, []string{"invalid_argument:", `"max_rows" must be an integer`}},
+		{"empty sql", "run_query", map[string]any{"connection": "pg", "sql": "  "}, []string{"invalid_argument:", `"sql" is empty`}},
+		{"huge sql", "run_query", map[string]any{"connection": "pg", "sql": "SELECT '" + strings.Repeat("x", 5000) + "'"}, []string{"invalid_argument:", "over this Warden's limit of 4096 bytes"}},
+		{"zero max_rows", "run_query", map[string]any{"connection": "pg", "sql": "SELECT 1", "max_rows": 0}, []string{"must be at least 1"}},
+		{"syntax error", "run_query", map[string]any{"connection": "pg", "sql": "SELEC 1"}, []string{"target_error:", "syntax error", "42601"}},
+		{"target down", "run_query", map[string]any{"connection": "down", "sql": "SELECT 1"}, []string{"unavailable:", "Try again later"}},
+		{"no rule for connection", "run_query", map[string]any{"connection": "pg", "sql": "SELECT 1"}, nil}, // placeholder, replaced below
+	}
+	refusals = refusals[:len(refusals)-1]
+	for _, r := range refusals {
+		t.Run("refuses "+r.name, func(t *testing.T) {
+			res, text, _ := call(t, c, r.tool, r.args)
+			if !res.IsError {
+				t.Fatalf("expected a tool error, got %s", text)
+			}
+			for _, w := range r.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("error text does not contain %q:\n%s", w, text)
+				}
+			}
+			if !strings.Contains(text, "Audit event: ") {
+				t.Errorf("a refusal names its audit event:\n%s", text)
+			}
+		})
+	}
+
+	t.Run("data unchanged after refused writes", func(t *testing.T) {
+		_, _, s := call(t, c, "run_query", map[string]any{"connection": "pg", "sql": "SELECT count(*) FROM customers"})
+		if n := s["rows"].([]any)[0].([]any)[0].(float64); n != 1500 {
+			t.Errorf("customers = %v, want 1500", n)
+		}
+		_, _, s = call(t, c, "run_query", map[string]any{"connection": "demo", "sql": "SELECT count(*) FROM orders"})
+		if n := s["rows"].([]any)[0].([]any)[0].(float64); n != demo.Orders {
+			t.Errorf("orders = %v, want %d", n, demo.Orders)
+		}
+	})
+}
+
+// checkAudit reads the trail back through the CLI, as an operator would.
+func checkAudit(t *testing.T, e env, transport string) {
+	t.Helper()
+	out, err := exec.Command(wardenBin, "audit", "list", "--config", e.config, "--json", "--limit", "1000").Output()
+	if err != nil {
+		t.Fatalf("audit list: %v", err)
+	}
+	counts := map[string]int{}
+	var n int
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	var deleteEvent string
+	for sc.Scan() {
+		var ev map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("audit line %q: %v", sc.Text(), err)
+		}
+		n++
+		counts[ev["status"].(string)]++
+		if ev["transport"] != transport || ev["identity"] != "agent" {
+			t.Errorf("event %v: wrong transport or identity", ev)
+		}
+		if ev["statement"] == "DELETE FROM customers" {
+			deleteEvent = ev["id"].(string)
+			if ev["status"] != "failed" || ev["decision"] != "allow" || ev["rule"] != "agents-read" || ev["credential"] != "static" {
+				t.Errorf("refused write event = %v", ev)
+			}
+		}
+	}
+	if n < 20 || counts["ok"] < 8 || counts["invalid"] < 5 || counts["failed"] < 4 || counts["running"] != 0 {
+		t.Errorf("audit: %d events, by status %v", n, counts)
+	}
+	if deleteEvent == "" {
+		t.Fatal("no audit event for the refused DELETE")
+	}
+	show, err := exec.Command(wardenBin, "audit", "show", "--config", e.config, deleteEvent).Output()
+	if err != nil || !strings.Contains(string(show), "DELETE FROM customers") || !strings.Contains(string(show), "read-only") {
+		t.Errorf("audit show: %v\n%s", err, show)
+	}
+	text, err := exec.Command(wardenBin, "audit", "list", "--config", e.config, "--connection", "demo").Output()
+	if err != nil || !strings.Contains(string(text), "DELETE FROM orders") || strings.Contains(string(text), "DELETE FROM customers") {
+		t.Errorf("audit list --connection demo: %v\n%s", err, text)
+	}
+}
+
+// checkNoSecret proves the admin password reached no log, no audit record
+// and no file Warden wrote.
+func checkNoSecret(t *testing.T, e env, logs string) {
+	t.Helper()
+	if strings.Contains(logs, e.password) {
+		t.Error("the admin password appears in Warden's logs")
+	}
+	filepath.Walk(e.dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		b, _ := os.ReadFile(path)
+		if bytes.Contains(b, []byte(e.password)) {
+			t.Errorf("the admin password appears in %s", path)
+		}
+		return nil
+	})
+}

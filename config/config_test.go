@@ -1,0 +1,156 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadFull(t *testing.T) {
+	cfg, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := filepath.Abs("testdata")
+	if got, want := cfg.Store, "sqlite://"+filepath.Join(dir, "audit/warden.db"); got != want {
+		t.Errorf("store = %q, want %q", got, want)
+	}
+	if cfg.Listen.MCP != "127.0.0.1:9000" {
+		t.Errorf("listen = %q", cfg.Listen.MCP)
+	}
+	if cfg.Limits.MaxRows != 1000 || cfg.Limits.DefaultMaxRows != DefaultDefaultMaxRows || cfg.Limits.StatementTimeout != 5*time.Second {
+		t.Errorf("limits = %+v", cfg.Limits)
+	}
+	demo, ok := cfg.Connection("demo")
+	if !ok || demo.Path != filepath.Join(dir, "demo.db") || demo.Credentials != "static" {
+		t.Errorf("demo connection = %+v", demo)
+	}
+	pg, _ := cfg.Connection("prod-pg")
+	if pg.Admin.Env != "PROD_PG_PASSWORD" || pg.Labels["env"] != "prod" {
+		t.Errorf("prod-pg = %+v", pg)
+	}
+	if len(cfg.Rules) != 2 || cfg.Rules[0].Line != 24 || cfg.Rules[1].Message != "not today" {
+		t.Errorf("rules = %+v", cfg.Rules)
+	}
+	if g := cfg.Groups("alice"); len(g) != 2 {
+		t.Errorf("groups = %v", g)
+	}
+	if w := cfg.Warnings(); len(w) != 1 || !strings.Contains(w[0], "static credentials") {
+		t.Errorf("warnings = %v", w)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Parse("/etc/warden/warden.yaml", []byte("connections: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store != "sqlite:///etc/warden/warden.db" || cfg.Listen.MCP != DefaultListen {
+		t.Errorf("defaults: store %q listen %q", cfg.Store, cfg.Listen.MCP)
+	}
+	if cfg.Limits.MaxSQLBytes != DefaultMaxSQLBytes || cfg.Limits.MaxRows != DefaultMaxRows || cfg.Limits.StatementTimeout != DefaultStatementTimeout {
+		t.Errorf("limits = %+v", cfg.Limits)
+	}
+}
+
+// TestErrors checks that each mistake is reported at its line with what
+// was expected.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // substrings, each must appear, in order of lines
+	}{
+		{"empty", "", []string{"w.yaml: the file is empty"}},
+		{"not yaml", "a: [1, 2", []string{"w.yaml"}},
+		{"unknown top key", "listen: {mcp: 127.0.0.1:1}\nstorage: x\n", []string{`w.yaml:2:1: unknown key "storage" in the top level (expected one of: connections, identity, limits, listen, rules, store)`}},
+		{"unknown nested key", "connections:\n  - name: a\n    kind: sqlite\n    path: x.db\n    pasword_env: X\n", []string{`w.yaml:5:5: unknown key "pasword_env" in connections[0]`}},
+		{"wrong shape", "connections: {name: a}\n", []string{"w.yaml:1:14: connections: expected a list, got a mapping"}},
+		{"wrong type", "limits:\n  max_rows: lots\n", []string{"w.yaml:2: cannot unmarshal !!str `lots` into int"}},
+		{"bad duration", "limits:\n  statement_timeout: soon\n", []string{"w.yaml:2"}},
+		{"missing kind", "connections:\n  - name: a\n", []string{"w.yaml:2:5: connections[0]: kind is required (postgres or sqlite)"}},
+		{"bad kind", "connections:\n  - name: a\n    kind: oracle\n", []string{`w.yaml:3:11: connections[0].kind: expected postgres or sqlite, got "oracle"`}},
+		{"postgres needs", "connections:\n  - name: a\n    kind: postgres\n", []string{"address (host:port) is required", "database is required", "admin.user is required", "password_env or password_file is required"}},
+		{"duplicate connection", "connections:\n  - {name: a, kind: sqlite, path: x}\n  - {name: a, kind: sqlite, path: y}\n", []string{`w.yaml:3:12: connections[1].name: connection "a" is defined twice`}},
+		{"bad name", "connections:\n  - {name: Prod DB, kind: sqlite, path: x}\n", []string{"must be lower-case"}},
+		{"both secrets", "connections:\n  - {name: a, kind: postgres, address: 'h:1', database: d, admin: {user: u, password_env: A, password_file: f}}\n", []string{"set password_env or password_file, not both"}},
+		{"jit not yet", "connections:\n  - {name: a, kind: postgres, address: 'h:1', database: d, credentials: jit, admin: {user: u, password_env: A}}\n", []string{"jit credentials are not available"}},
+		{"sqlite extras", "connections:\n  - {name: a, kind: sqlite, path: x, address: 'h:1'}\n", []string{"a sqlite connection takes only a path"}},
+		{"bad effect", "rules:\n  - name: r\n    effect: permit\n", []string{`w.yaml:3:13: rules[0].effect: expected one of allow, deny, review, got "permit"`}},
+		{"rule names missing connection", "rules:\n  - name: r\n    effect: allow\n    connections: {names: [nope]}\n", []string{`w.yaml:4:27: rules[0].connections.names: no connection named "nope"`}},
+		{"deny with constraints", "rules:\n  - {name: r, effect: deny, max_rows: 3}\n", []string{"a deny rule takes no read_only"}},
+		{"duplicate rule", "rules:\n  - {name: r, effect: deny}\n  - {name: r, effect: deny}\n", []string{`rule "r" is defined twice`}},
+		{"bad listen", "listen: {mcp: localhost}\n", []string{`listen.mcp: expected host:port`}},
+		{"bad store", "store: mysql://x\n", []string{"store: expected sqlite://PATH or postgres://"}},
+		{"limits", "limits: {default_max_rows: 50, max_rows: 10}\n", []string{"limits.default_max_rows (50) is larger than limits.max_rows (10)"}},
+		{"several at once", "connections:\n  - {name: a}\nrules:\n  - {name: r, effect: x}\n", []string{"w.yaml:2", "w.yaml:4"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("w.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatal("expected an error")
+			}
+			msg := err.Error()
+			at := 0
+			for _, w := range tt.want {
+				i := strings.Index(msg[at:], w)
+				if i < 0 {
+					t.Fatalf("error %q\ndoes not contain (after offset %d) %q", msg, at, w)
+				}
+				at += i
+			}
+			if es := AsErrors(err); len(es) == 0 {
+				t.Errorf("error is not config.Errors: %T", err)
+			}
+		})
+	}
+}
+
+func TestSecretRef(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pw")
+	os.WriteFile(file, []byte("s3cret-from-file\n"), 0o600)
+	t.Setenv("WARDEN_TEST_SECRET", "s3cret-from-env")
+
+	for _, tt := range []struct {
+		ref     SecretRef
+		want    string
+		wantErr string
+	}{
+		{SecretRef{Env: "WARDEN_TEST_SECRET"}, "s3cret-from-env", ""},
+		{SecretRef{File: file}, "s3cret-from-file", ""},
+		{SecretRef{Env: "WARDEN_TEST_UNSET_VAR"}, "", "environment variable WARDEN_TEST_UNSET_VAR is not set"},
+		{SecretRef{File: filepath.Join(dir, "nope")}, "", "read " + filepath.Join(dir, "nope")},
+		{SecretRef{}, "", "no password_env or password_file"},
+	} {
+		s, err := tt.ref.Resolve()
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: err = %v, want %q", tt.ref.Describe(), err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || s.Reveal() != tt.want {
+			t.Errorf("%s: got %q, %v", tt.ref.Describe(), s.Reveal(), err)
+		}
+		// The value never leaks through formatting.
+		for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %+v %#v %s", s, s, s, s), mustJSON(t, s), mustJSON(t, struct{ P Secret }{s})} {
+			if strings.Contains(out, tt.want) {
+				t.Errorf("secret leaked through formatting: %q", out)
+			}
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

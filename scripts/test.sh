@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Run every test against real servers. Starts PostgreSQL (scripts/pg.sh),
+# requires it (WARDEN_TEST_REQUIRE=1: a missing server fails, never skips),
+# and prints go test's own summary lines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=local
+
+echo "== starting test servers"
+ENVFILE="$(scripts/pg.sh start)"
+# shellcheck disable=SC1090
+source "$ENVFILE"
+export WARDEN_TEST_REQUIRE=1
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test"
+status=0
+go test -count=1 -race -timeout 20m ./... 2>&1 | tee /tmp/warden-test/go-test.log || status=$?
+echo "== summary"
+grep -E '^(ok|FAIL|---|panic:|\?)' /tmp/warden-test/go-test.log | grep -v '^---.*PASS' || true
+exit $status
