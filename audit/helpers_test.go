@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -72,4 +74,20 @@ func (l *logBuffer) String() string {
 func newTestLogger() (*slog.Logger, *logBuffer) {
 	var b logBuffer
 	return slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug})), &b
+}
+
+func assertEventEqual(t *testing.T, got, want Event) {
+	t.Helper()
+	want.Duration = want.Duration.Truncate(time.Microsecond) // stored in microseconds
+	if !got.Time.Equal(want.Time) {
+		t.Errorf("time = %v, want %v", got.Time, want.Time)
+	}
+	got.Time, want.Time = time.Time{}, time.Time{}
+	if !slices.Equal(got.Arguments, want.Arguments) {
+		t.Errorf("arguments = %s, want %s", got.Arguments, want.Arguments)
+	}
+	got.Arguments, want.Arguments = nil, nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("event:\n got  %+v\n want %+v", got, want)
+	}
 }

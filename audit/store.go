@@ -113,10 +113,10 @@ func open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	// and shared-memory files the same permissions as the database file.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("create file: %w", err)
+		return nil, fmt.Errorf("open for writing: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("create file: %w", err)
+		return nil, fmt.Errorf("open for writing: %w", err)
 	}
 
 	ms, err := loadMigrations(migrationFS)

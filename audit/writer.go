@@ -152,6 +152,8 @@ func (s *Store) commit(batch []*op) {
 		switch {
 		case err != nil:
 			o.done <- err
+		case errors.Is(errs[i], ErrNotFound):
+			o.done <- fmt.Errorf("%w: finish %s", ErrNotFound, o.row.id)
 		case errs[i] != nil:
 			o.done <- fmt.Errorf("audit: write event %s: %w", o.row.id, errs[i])
 		default:

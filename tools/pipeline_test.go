@@ -1,0 +1,357 @@
+package tools
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/identity"
+	"github.com/wardenhq/warden/policy"
+)
+
+var agent = Caller{Principal: identity.Principal{Subject: "agent", Groups: []string{"agents"}, Issuer: "local"}, Transport: TransportStdio, Session: "s1"}
+
+type fixture struct {
+	p     *Pipeline
+	store *audit.Store
+	db    string
+}
+
+// newFixture wires a pipeline over a real SQLite target and a real audit
+// store, with the given rules (YAML list items under rules:).
+func newFixture(t *testing.T, rules string, wrap func(Recorder) Recorder) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "t.db")
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		"CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+		"WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM g WHERE n < 300) INSERT INTO items SELECT n, 'item ' || n FROM g",
+	} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	cfg, err := config.Parse(filepath.Join(dir, "w.yaml"), []byte(fmt.Sprintf(`
+connections:
+  - {name: t, kind: sqlite, path: %s}
+rules:
+%s`, dbPath, rules)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := policy.Compile(cfg, Names())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec Recorder = store
+	if wrap != nil {
+		rec = wrap(store)
+	}
+	p, err := New(Options{Connections: conns, Decider: engine, Recorder: rec, Limits: cfg.Limits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return &fixture{p: p, store: store, db: dbPath}
+}
+
+func (f *fixture) count(t *testing.T) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", f.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM items").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (f *fixture) event(t *testing.T, id string) audit.Event {
+	t.Helper()
+	ev, err := f.store.Get(context.Background(), id)
+	if err != nil {
+		t.Fatalf("audit event %q: %v", id, err)
+	}
+	return ev
+}
+
+func runQuery(f *fixture, sql string) (*Result, error) {
+	args, _ := json.Marshal(map[string]any{"connection": "t", "sql": sql})
+	return f.p.Call(context.Background(), agent, ToolRunQuery, args)
+}
+
+func TestDecisions(t *testing.T) {
+	tests := []struct {
+		name     string
+		rules    string
+		sql      string
+		code     Code   // "" for success
+		status   string // audit status
+		decision string
+		want     string // in the error message
+	}{
+		{"default deny", "  []", "SELECT 1", CodeDenied, "denied", "deny", "no rule allows agent to use run_query"},
+		{"allow", "  - {name: r, effect: allow}", "SELECT count(*) FROM items", "", "ok", "allow", ""},
+		{"deny wins", "  - {name: r, effect: allow}\n  - {name: d, effect: deny, message: maintenance window}", "SELECT 1", CodeDenied, "denied", "deny", "maintenance window"},
+		{"review without approvals refuses", "  - {name: r, effect: allow}\n  - {name: rv, effect: review}", "SELECT 1", CodeApprovalRequired, "denied", "review", "requires human approval"},
+		{"other group only", "  - {name: r, effect: allow, subjects: {groups: [dba]}}", "SELECT 1", CodeDenied, "denied", "deny", "Warden denies by default"},
+		{"read-only by default", "  - {name: r, effect: allow}", "DELETE FROM items", CodeDenied, "failed", "allow", "read-only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, tt.rules, nil)
+			res, err := runQuery(f, tt.sql)
+			if tt.code == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				qr := res.Structured.(*QueryResult)
+				if qr.RowCount != 1 || qr.AuditID == "" {
+					t.Errorf("result = %+v", qr)
+				}
+				ev := f.event(t, qr.AuditID)
+				if ev.Status != tt.status || ev.Decision != tt.decision || ev.Rows != 1 || ev.Statement != tt.sql || ev.Credential != "static" {
+					t.Errorf("event = %+v", ev)
+				}
+				return
+			}
+			var te *Error
+			if !errors.As(err, &te) || te.Code != tt.code || !strings.Contains(te.Error(), tt.want) {
+				t.Fatalf("err = %v, want %s containing %q", err, tt.code, tt.want)
+			}
+			ev := f.event(t, te.AuditID)
+			if ev.Status != tt.status || ev.Decision != tt.decision || ev.Identity != "agent" || ev.Error == "" {
+				t.Errorf("event = %+v", ev)
+			}
+			if f.count(t) != 300 {
+				t.Error("a refused call changed data")
+			}
+		})
+	}
+}
+
+// failingRecorder fails Begin (the intent) or Record on demand.
+type failingRecorder struct {
+	Recorder
+	failBegin, failRecord bool
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (r *failingRecorder) Begin(ctx context.Context, ev *audit.Event) error {
+	if r.failBegin {
+		return errDiskFull
+	}
+	return r.Recorder.Begin(ctx, ev)
+}
+
+func (r *failingRecorder) Record(ctx context.Context, ev *audit.Event) error {
+	if r.failRecord {
+		return errDiskFull
+	}
+	return r.Recorder.Record(ctx, ev)
+}
+
+// TestAuditFailClosed: when the intent cannot be written, nothing runs.
+func TestAuditFailClosed(t *testing.T) {
+	rec := &failingRecorder{failBegin: true}
+	f := newFixture(t, "  - {name: rw, effect: allow, read_only: false}", func(r Recorder) Recorder { rec.Recorder = r; return rec })
+	_, err := runQuery(f, "DELETE FROM items")
+	var te *Error
+	if !errors.As(err, &te) || te.Code != CodeUnavailable || !strings.Contains(te.Message, "audit trail cannot be written") {
+		t.Fatalf("err = %v", err)
+	}
+	if f.count(t) != 300 {
+		t.Fatal("the statement ran although its intent was not recorded")
+	}
+	// The store itself closed: same refusal.
+	rec.failBegin = false
+	f.store.Close()
+	if _, err := runQuery(f, "DELETE FROM items"); !errors.As(err, &te) || te.Code != CodeUnavailable {
+		t.Fatalf("closed store: err = %v", err)
+	}
+	if f.count(t) != 300 {
+		t.Fatal("the statement ran with a closed audit store")
+	}
+	// list_connections, recorded in one step, is refused too.
+	if _, err := f.p.Call(context.Background(), agent, ToolListConnections, nil); !errors.As(err, &te) || te.Code != CodeUnavailable {
+		t.Fatalf("list_connections with a closed store: err = %v", err)
+	}
+}
+
+type brokenDecider struct{}
+
+func (brokenDecider) Decide(context.Context, policy.Input) (policy.Decision, error) {
+	return policy.Decision{Effect: policy.Allow}, errors.New("cel evaluation exploded")
+}
+func (brokenDecider) Version() string { return "x" }
+
+// TestPolicyErrorFailsClosed: a decider error is a refusal even if the
+// decision it returned says allow.
+func TestPolicyErrorFailsClosed(t *testing.T) {
+	f := newFixture(t, "  - {name: rw, effect: allow, read_only: false}", nil)
+	f.p.decider = brokenDecider{}
+	_, err := runQuery(f, "DELETE FROM items")
+	var te *Error
+	if !errors.As(err, &te) || te.Code != CodeInternal || !strings.Contains(te.Message, "fails closed") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(te.Message, "exploded") {
+		t.Error("internal error details are for the log, not the agent")
+	}
+	if f.count(t) != 300 {
+		t.Fatal("data changed")
+	}
+	if ev := f.event(t, te.AuditID); ev.Status != "error" {
+		t.Errorf("event = %+v", ev)
+	}
+}
+
+func TestWritesWhenAllowed(t *testing.T) {
+	f := newFixture(t, "  - {name: rw, effect: allow, read_only: false}", nil)
+	res, err := runQuery(f, "DELETE FROM items WHERE id > 100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.count(t) != 100 {
+		t.Errorf("count = %d after an allowed delete", f.count(t))
+	}
+	if qr := res.Structured.(*QueryResult); qr.ReadOnly {
+		t.Error("result says read-only")
+	}
+	tools := f.p.Catalogue()
+	for _, tl := range tools {
+		if tl.Name == ToolRunQuery && (tl.ReadOnly || !tl.Destructive) {
+			t.Errorf("run_query hints must say it can write here: %+v", tl)
+		}
+	}
+}
+
+func TestMaxRows(t *testing.T) {
+	f := newFixture(t, "  - {name: r, effect: allow, max_rows: 50}", nil)
+	for _, tt := range []struct {
+		args      string
+		rows      int
+		truncated bool
+	}{
+		{`{"connection":"t","sql":"SELECT * FROM items"}`, 50, true},
+		{`{"connection":"t","sql":"SELECT * FROM items","max_rows":10}`, 10, true},
+		{`{"connection":"t","sql":"SELECT * FROM items WHERE id <= 7","max_rows":10}`, 7, false},
+		{`{"connection":"t","sql":"SELECT * FROM items WHERE id <= 50"}`, 50, false},
+	} {
+		res, err := f.p.Call(context.Background(), agent, ToolRunQuery, json.RawMessage(tt.args))
+		if err != nil {
+			t.Fatal(err)
+		}
+		qr := res.Structured.(*QueryResult)
+		if qr.RowCount != tt.rows || len(qr.Rows) != tt.rows || qr.Truncated != tt.truncated {
+			t.Errorf("%s: rows %d truncated %v", tt.args, qr.RowCount, qr.Truncated)
+		}
+		if ev := f.event(t, qr.AuditID); ev.Rows != int64(tt.rows) || ev.Truncated != tt.truncated {
+			t.Errorf("%s: event rows %d truncated %v", tt.args, ev.Rows, ev.Truncated)
+		}
+	}
+}
+
+func TestListConnections(t *testing.T) {
+	f := newFixture(t, "  - {name: r, effect: allow, tools: [run_query], max_rows: 50}", nil)
+	res, err := f.p.Call(context.Background(), agent, ToolListConnections, json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := res.Structured.(*ConnectionsResult)
+	if len(cr.Connections) != 1 || len(cr.Connections[0].Tools) != 1 || cr.Connections[0].Tools[0].MaxRows != 50 || !cr.Connections[0].Tools[0].ReadOnly {
+		t.Errorf("connections = %+v", cr.Connections)
+	}
+	stranger := Caller{Principal: identity.Principal{Subject: "eve"}, Transport: TransportHTTP}
+	f2 := newFixture(t, "  - {name: r, effect: allow, subjects: {groups: [agents]}}", nil)
+	res, err = f2.p.Call(context.Background(), stranger, ToolListConnections, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr := res.Structured.(*ConnectionsResult); len(cr.Connections) != 0 || !strings.Contains(res.Text, "No connections") {
+		t.Errorf("a stranger sees %+v", cr.Connections)
+	}
+	f3 := newFixture(t, "  - {name: r, effect: allow}\n  - {name: quiet, effect: deny, tools: [list_connections]}", nil)
+	if _, err := f3.p.Call(context.Background(), agent, ToolListConnections, nil); !errors.Is(err, ErrDenied) {
+		t.Errorf("explicit deny of list_connections: %v", err)
+	}
+	if _, err := f.p.Call(context.Background(), agent, ToolListConnections, json.RawMessage(`{"x":1}`)); err == nil {
+		t.Error("list_connections takes no arguments")
+	}
+}
+
+func TestUnknownTool(t *testing.T) {
+	f := newFixture(t, "  - {name: r, effect: allow}", nil)
+	_, err := f.p.Call(context.Background(), agent, "drop_everything", nil)
+	var te *Error
+	if !errors.As(err, &te) || te.Code != CodeInvalidArgument || !strings.Contains(te.Message, `unknown tool "drop_everything"`) {
+		t.Fatalf("err = %v", err)
+	}
+	if ev := f.event(t, te.AuditID); ev.Tool != "drop_everything" || ev.Status != "invalid" {
+		t.Errorf("event = %+v", ev)
+	}
+}
+
+// TestConcurrentCalls: every concurrent call gets its own audit event.
+func TestConcurrentCalls(t *testing.T) {
+	f := newFixture(t, "  - {name: r, effect: allow}", nil)
+	var wg sync.WaitGroup
+	ids := make(chan string, 32*10)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				res, err := runQuery(f, "SELECT id FROM items WHERE id < 5")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids <- res.Structured.(*QueryResult).AuditID
+			}
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	for id := range ids {
+		if seen[id] {
+			t.Fatalf("duplicate audit id %s", id)
+		}
+		seen[id] = true
+	}
+	evs, err := f.store.List(context.Background(), audit.Filter{Limit: 1000, Status: "ok"})
+	if err != nil || len(evs) != 320 {
+		t.Fatalf("events = %d, %v", len(evs), err)
+	}
+}
