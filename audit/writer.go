@@ -21,15 +21,17 @@ type opKind int
 const (
 	opInsert opKind = iota // Begin and Record
 	opFinish
+	opSync // writes nothing: acknowledged once everything before it committed
 )
 
 // op is one write waiting for the writer goroutine. done receives exactly
 // one value: nil once the transaction holding the write has committed, or
 // the error that stopped it.
 type op struct {
-	kind opKind
-	row  row
-	done chan error
+	kind  opKind
+	row   row
+	done  chan error
+	async bool // nobody waits: failures are logged
 }
 
 // Begin records the intent to run an operation, before it runs. It assigns
@@ -86,31 +88,90 @@ func (s *Store) stamp(e *Event) {
 
 // submit hands e to the writer and waits for its transaction to commit.
 func (s *Store) submit(ctx context.Context, kind opKind, e *Event) error {
-	r, err := encodeRow(e)
+	o, err := s.enqueue(ctx, kind, e, false)
 	if err != nil {
-		return fmt.Errorf("audit: write event: %w", err)
+		return err
 	}
-	o := &op{kind: kind, row: r, done: make(chan error, 1)}
-
-	s.mu.RLock()
-	if s.closed {
-		s.mu.RUnlock()
-		return ErrClosed
-	}
-	select {
-	case s.ops <- o:
-		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
-	}
-
 	select {
 	case err := <-o.done:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// enqueue hands e to the writer without waiting for the commit.
+func (s *Store) enqueue(ctx context.Context, kind opKind, e *Event, async bool) (*op, error) {
+	r, err := encodeRow(e)
+	if err != nil {
+		return nil, fmt.Errorf("audit: write event: %w", err)
+	}
+	o := &op{kind: kind, row: r, done: make(chan error, 1), async: async}
+
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	select {
+	case s.ops <- o:
+		return o, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Pending is an intent handed to the writer; Wait returns once it is
+// committed (nil) or could not be (the error).
+type Pending struct {
+	o   *op
+	err error
+}
+
+// Wait blocks until the write commits or ctx ends. It may be called more
+// than once; every call returns the same result once the write is settled.
+func (p *Pending) Wait(ctx context.Context) error {
+	if p.o == nil {
+		return p.err
+	}
+	select {
+	case err := <-p.o.done:
+		p.o, p.err = nil, err
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Sync returns once every write submitted before it (FinishAsync included)
+// is committed, or with the error that stopped them.
+func (s *Store) Sync(ctx context.Context) error {
+	return s.submit(ctx, opSync, &Event{ID: "sync", Time: time.Unix(0, 0)})
+}
+
+// BeginAsync is Begin without the wait: it submits the intent and returns
+// at once, so the caller can prepare the operation (open a transaction on
+// the target) while the intent commits. The caller must Wait, and see nil,
+// before the operation reaches its target.
+func (s *Store) BeginAsync(e *Event) *Pending {
+	s.stamp(e)
+	e.Status = StatusRunning
+	o, err := s.enqueue(context.Background(), opInsert, e, false)
+	return &Pending{o: o, err: err}
+}
+
+// FinishAsync is Finish without the wait: the outcome is committed with the
+// writer's next batch, and Close flushes it. A failure is logged. If the
+// process dies first, the event stays recorded as running, never lost.
+func (s *Store) FinishAsync(e *Event) error {
+	if e.ID == "" {
+		return errors.New("audit: finish event: no id")
+	}
+	if !isOutcome(e.Status) {
+		return fmt.Errorf("audit: finish event %s: status %q is not an outcome", e.ID, e.Status)
+	}
+	_, err := s.enqueue(context.Background(), opFinish, e, true)
+	return err
 }
 
 // run is the writer goroutine. It takes whatever is queued, up to maxBatch
@@ -120,21 +181,51 @@ func (s *Store) run() {
 	defer close(s.done)
 	batch := make([]*op, 0, maxBatch)
 	for o := range s.ops {
-		batch = append(batch[:0], o)
-	drain:
-		for len(batch) < maxBatch {
+		batch = s.drain(append(batch[:0], o))
+		if onlyAsync(batch) {
+			// Nobody waits for these outcomes: give the next intent a moment
+			// to arrive and share the commit, halving commits per call
+			// under sequential load.
+			t := time.NewTimer(asyncLinger)
 			select {
 			case o, ok := <-s.ops:
-				if !ok {
-					break drain
+				if ok {
+					batch = s.drain(append(batch, o))
 				}
-				batch = append(batch, o)
-			default:
-				break drain
+			case <-t.C:
 			}
+			t.Stop()
 		}
 		s.commit(batch)
 	}
+}
+
+// asyncLinger is how long outcomes nobody waits for may wait for company.
+const asyncLinger = 2 * time.Millisecond
+
+// drain appends whatever is queued, up to maxBatch operations.
+func (s *Store) drain(batch []*op) []*op {
+	for len(batch) < maxBatch {
+		select {
+		case o, ok := <-s.ops:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, o)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func onlyAsync(batch []*op) bool {
+	for _, o := range batch {
+		if !o.async {
+			return false
+		}
+	}
+	return true
 }
 
 // commit writes batch in one transaction and tells every op how it went.
@@ -149,6 +240,9 @@ func (s *Store) commit(batch []*op) {
 		err = fmt.Errorf("audit: write event: %s: %w", s.path, err)
 	}
 	for i, o := range batch {
+		if o.async && (err != nil || errs[i] != nil) {
+			s.logger.Error("audit outcome not written", "event", o.row.id, "err", errors.Join(err, errs[i]))
+		}
 		switch {
 		case err != nil:
 			o.done <- err
@@ -285,6 +379,8 @@ func (o *op) exec(ctx context.Context, tx *sql.Tx, stmts writeStmts) error {
 		if n == 0 {
 			return ErrNotFound
 		}
+		return nil
+	case opSync:
 		return nil
 	}
 	return fmt.Errorf("unknown op kind %d", o.kind)

@@ -59,6 +59,11 @@ type QueryRequest struct {
 	ReadOnly   bool
 	Timeout    time.Duration
 	Credential Credential
+	// Gate, when set, must be called, and must return nil, before the
+	// statement is sent to the target; its error is returned as is. The
+	// pipeline uses it to commit the audit intent while the connector
+	// prepares (acquires a connection, opens the transaction).
+	Gate func(ctx context.Context) error
 }
 
 // Column describes one result column.

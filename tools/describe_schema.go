@@ -36,6 +36,9 @@ func (p *Pipeline) DescribeSchema(ctx context.Context, caller Caller, a Describe
 	if !ok {
 		return nil, o.fail(ctx, newError(CodeInvalidArgument, "", "connection %q has no schema to describe", a.Connection))
 	}
+	if err := o.gate(ctx); err != nil {
+		return nil, o.fail(ctx, err)
+	}
 	resp, err := sqlConn.Describe(ctx, connectors.DescribeRequest{Schema: a.Schema, Table: a.Table})
 	if err != nil {
 		return nil, o.fail(ctx, err)

@@ -129,7 +129,7 @@ type op struct {
 	ev       *audit.Event
 	start    time.Time
 	decision policy.Decision
-	begun    bool
+	intent   *audit.Pending
 }
 
 func (p *Pipeline) newOp(caller Caller, tool, connection string, args json.RawMessage, statement string) *op {
@@ -208,13 +208,19 @@ func (o *op) authorize(ctx context.Context, statement string) error {
 			Message: "refused by policy: " + d.Reason,
 			Hint:    "Call list_connections to see what you may do on each connection"})
 	}
-	if err := o.p.recorder.Begin(ctx, o.ev); err != nil {
-		o.p.logger.Error("audit intent not written; call refused", "tool", o.tool, "connection", name, "err", err)
-		return &Error{Code: CodeUnavailable, Rule: d.Rule,
+	o.intent = o.p.recorder.BeginAsync(o.ev)
+	return nil
+}
+
+// gate returns once the intent of the call is durable, or refuses the call.
+// Connectors call it right before the call reaches the target.
+func (o *op) gate(ctx context.Context) error {
+	if err := o.intent.Wait(ctx); err != nil {
+		o.p.logger.Error("audit intent not written; call refused", "tool", o.tool, "connection", o.ev.Connection, "err", err)
+		return &Error{Code: CodeUnavailable, Rule: o.decision.Rule,
 			Message: "the audit trail cannot be written, so the call was refused (Warden fails closed)",
 			Hint:    "Try again later; operators: check the audit store", err: err}
 	}
-	o.begun = true
 	return nil
 }
 
@@ -241,7 +247,9 @@ func (o *op) fail(ctx context.Context, err error) error {
 	}
 	o.ev.Error = e.Message
 	o.complete(ctx)
-	e.AuditID = o.ev.ID
+	if o.intent.Wait(context.WithoutCancel(ctx)) == nil {
+		e.AuditID = o.ev.ID
+	}
 	return e
 }
 
@@ -253,9 +261,12 @@ func (o *op) succeed(ctx context.Context) {
 
 func (o *op) complete(ctx context.Context) {
 	o.ev.Duration = time.Since(o.start)
-	// The outcome is recorded even if the caller went away.
-	ctx = context.WithoutCancel(ctx)
-	if err := o.p.recorder.Finish(ctx, o.ev); err != nil {
+	// Without a committed intent there is no event to complete: the call
+	// was refused at the gate and never reached the target.
+	if o.intent.Wait(context.WithoutCancel(ctx)) != nil {
+		return
+	}
+	if err := o.p.recorder.FinishAsync(o.ev); err != nil {
 		o.p.logger.Error("audit outcome not written", "event", o.ev.ID, "err", err)
 	}
 }

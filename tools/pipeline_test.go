@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -97,6 +98,9 @@ func (f *fixture) count(t *testing.T) int {
 
 func (f *fixture) event(t *testing.T, id string) audit.Event {
 	t.Helper()
+	if err := f.store.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	ev, err := f.store.Get(context.Background(), id)
 	if err != nil {
 		t.Fatalf("audit event %q: %v", id, err)
@@ -159,42 +163,26 @@ func TestDecisions(t *testing.T) {
 	}
 }
 
-// failingRecorder fails Begin (the intent) or Record on demand.
-type failingRecorder struct {
-	Recorder
-	failBegin, failRecord bool
-}
-
-var errDiskFull = errors.New("disk full")
-
-func (r *failingRecorder) Begin(ctx context.Context, ev *audit.Event) error {
-	if r.failBegin {
-		return errDiskFull
-	}
-	return r.Recorder.Begin(ctx, ev)
-}
-
-func (r *failingRecorder) Record(ctx context.Context, ev *audit.Event) error {
-	if r.failRecord {
-		return errDiskFull
-	}
-	return r.Recorder.Record(ctx, ev)
-}
-
 // TestAuditFailClosed: when the intent cannot be written, nothing runs.
 func TestAuditFailClosed(t *testing.T) {
-	rec := &failingRecorder{failBegin: true}
-	f := newFixture(t, "  - {name: rw, effect: allow, read_only: false}", func(r Recorder) Recorder { rec.Recorder = r; return rec })
+	f := newFixture(t, "  - {name: rw, effect: allow, read_only: false}", nil)
+	// The store's file disappears under it (a disk taken away, an operator
+	// mistake): the intent cannot be committed.
+	if err := os.Remove(f.store.Path()); err != nil {
+		t.Fatal(err)
+	}
 	_, err := runQuery(f, "DELETE FROM items")
 	var te *Error
 	if !errors.As(err, &te) || te.Code != CodeUnavailable || !strings.Contains(te.Message, "audit trail cannot be written") {
 		t.Fatalf("err = %v", err)
 	}
+	if te.AuditID != "" {
+		t.Error("a refused call without an intent must not claim an audit event")
+	}
 	if f.count(t) != 300 {
 		t.Fatal("the statement ran although its intent was not recorded")
 	}
-	// The store itself closed: same refusal.
-	rec.failBegin = false
+	// The store closed: same refusal, for every tool.
 	f.store.Close()
 	if _, err := runQuery(f, "DELETE FROM items"); !errors.As(err, &te) || te.Code != CodeUnavailable {
 		t.Fatalf("closed store: err = %v", err)
@@ -202,7 +190,10 @@ func TestAuditFailClosed(t *testing.T) {
 	if f.count(t) != 300 {
 		t.Fatal("the statement ran with a closed audit store")
 	}
-	// list_connections, recorded in one step, is refused too.
+	args := json.RawMessage(`{"connection":"t"}`)
+	if _, err := f.p.Call(context.Background(), agent, ToolDescribeSchema, args); !errors.As(err, &te) || te.Code != CodeUnavailable {
+		t.Fatalf("describe_schema with a closed store: err = %v", err)
+	}
 	if _, err := f.p.Call(context.Background(), agent, ToolListConnections, nil); !errors.As(err, &te) || te.Code != CodeUnavailable {
 		t.Fatalf("list_connections with a closed store: err = %v", err)
 	}
@@ -350,6 +341,7 @@ func TestConcurrentCalls(t *testing.T) {
 		}
 		seen[id] = true
 	}
+	f.store.Sync(context.Background())
 	evs, err := f.store.List(context.Background(), audit.Filter{Limit: 1000, Status: "ok"})
 	if err != nil || len(evs) != 320 {
 		t.Fatalf("events = %d, %v", len(evs), err)

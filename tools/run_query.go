@@ -79,8 +79,14 @@ func (p *Pipeline) RunQuery(ctx context.Context, caller Caller, a RunQueryArgs) 
 
 	qctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
 	defer cancel()
-	rows, err := sqlConn.Query(qctx, connectors.QueryRequest{SQL: a.SQL, ReadOnly: d.ReadOnly, Timeout: timeout, Credential: cred})
+	rows, err := sqlConn.Query(qctx, connectors.QueryRequest{SQL: a.SQL, ReadOnly: d.ReadOnly, Timeout: timeout, Credential: cred, Gate: o.gate})
 	if err != nil {
+		return nil, o.fail(ctx, err)
+	}
+	// A connector must call the gate; if one did not, nothing it returns
+	// leaves Warden without a durable intent.
+	if err := o.gate(ctx); err != nil {
+		rows.Close()
 		return nil, o.fail(ctx, err)
 	}
 	res, err := p.collect(ctx, caller, a.Connection, rows, maxRows)

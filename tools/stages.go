@@ -41,15 +41,21 @@ func (StaticCredentials) Mint(context.Context, MintRequest) (connectors.Credenti
 
 // Recorder is the record stage (package audit).
 type Recorder interface {
-	// Begin durably records the intent of a call before it runs.
-	Begin(ctx context.Context, ev *audit.Event) error
-	// Finish records the outcome of a call recorded with Begin.
-	Finish(ctx context.Context, ev *audit.Event) error
-	// Record writes a complete event (a call refused before it ran).
+	// BeginAsync submits the intent of a call. The call must not reach its
+	// target before Wait on the result returns nil; the pipeline hands that
+	// wait to the connector as the gate of its request, so that the intent
+	// commits while the connector opens its transaction.
+	BeginAsync(ev *audit.Event) *audit.Pending
+	// FinishAsync records the outcome of a call begun with BeginAsync; it
+	// may return before the outcome is durable.
+	FinishAsync(ev *audit.Event) error
+	// Record writes a complete event (a call refused before it ran) and
+	// returns once it is durable.
 	Record(ctx context.Context, ev *audit.Event) error
 }
 
 var (
-	_ Decider = (*policy.Engine)(nil)
-	_ Minter  = StaticCredentials{}
+	_ Recorder = (*audit.Store)(nil)
+	_ Decider  = (*policy.Engine)(nil)
+	_ Minter   = StaticCredentials{}
 )

@@ -87,6 +87,9 @@ func (p *Postgres) Info() connectors.Info { return p.info }
 
 // Ping implements connectors.Connector.
 func (p *Postgres) Ping(ctx context.Context) error {
+	if p.isClosed() {
+		return connectors.ErrClosed
+	}
 	if err := p.pool.Ping(ctx); err != nil {
 		return mapError(err)
 	}
@@ -108,65 +111,6 @@ func (p *Postgres) isClosed() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.closed
-}
-
-// Query implements connectors.SQL.
-func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (connectors.Rows, error) {
-	if p.isClosed() {
-		return nil, connectors.ErrClosed
-	}
-	if req.Credential.Mode != "" && req.Credential.Mode != "static" {
-		return nil, fmt.Errorf("postgres: credential mode %q is not supported by this build", req.Credential.Mode)
-	}
-	conn, err := p.pool.Acquire(ctx)
-	if err != nil {
-		return nil, mapError(err)
-	}
-	pg := conn.Conn().PgConn()
-
-	// One round trip opens the transaction, bounds it, and takes the first
-	// snapshot so that the agent's statement can no longer switch the
-	// transaction to read-write (PostgreSQL allows SET TRANSACTION READ
-	// WRITE only before the first query).
-	mode := "READ WRITE"
-	if req.ReadOnly {
-		mode = "READ ONLY"
-	}
-	begin := fmt.Sprintf("BEGIN ISOLATION LEVEL READ COMMITTED %s; SET LOCAL statement_timeout = %d; SELECT",
-		mode, req.Timeout.Milliseconds())
-	if _, err := pg.Exec(ctx, begin).ReadAll(); err != nil {
-		conn.Conn().Close(context.Background())
-		conn.Release()
-		return nil, mapError(err)
-	}
-
-	rr := pg.ExecParams(ctx, req.SQL, nil, nil, nil, nil)
-	r := &rows{p: p, ctx: ctx, conn: conn, rr: rr, readOnly: req.ReadOnly}
-	fds := rr.FieldDescriptions()
-	r.cols = make([]connectors.Column, len(fds))
-	r.oids = make([]uint32, len(fds))
-	for i, fd := range fds {
-		r.oids[i] = fd.DataTypeOID
-		r.cols[i] = connectors.Column{
-			Name:      fd.Name,
-			Type:      p.typeName(ctx, conn, fd.DataTypeOID),
-			TableOID:  fd.TableOID,
-			Attribute: fd.TableAttributeNumber,
-		}
-	}
-	r.vals = make([]any, len(fds))
-	if fds == nil {
-		// No row description: either a statement without rows or an
-		// error. Finish it now so the error surfaces from Query.
-		tag, err := rr.Close()
-		r.tag, r.done = tag.String(), true
-		if err != nil {
-			r.err = mapError(err)
-			r.Close()
-			return nil, r.err
-		}
-	}
-	return r, nil
 }
 
 // typeName returns the SQL name of a type OID, asking the catalog (once per

@@ -19,7 +19,9 @@ type rows struct {
 	p        *Postgres
 	ctx      context.Context
 	conn     *pgxpool.Conn
+	pl       *pgconn.Pipeline
 	rr       *pgconn.ResultReader
+	stop     context.CancelFunc // releases the statement's client-side deadline
 	readOnly bool
 
 	cols []connectors.Column
@@ -61,14 +63,17 @@ func (r *rows) Next() bool {
 // than drained, so a huge result costs nothing past the limit.
 func (r *rows) Close() error {
 	if r.closed {
-		return nil
+		return r.err
 	}
 	r.closed = true
+	if r.stop != nil {
+		defer r.stop()
+	}
 	pg := r.conn.Conn().PgConn()
 	healthy := true
-	if !r.done {
+	if !r.done && r.rr != nil {
 		// PostgreSQL ignores a cancel that arrives once the backend is idle,
-		// so this cannot hit our ROLLBACK or a later statement.
+		// so this cannot hit a later statement on this connection.
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := pg.CancelRequest(cctx); err != nil {
 			healthy = false
@@ -80,25 +85,44 @@ func (r *rows) Close() error {
 			r.err = mapError(err)
 		}
 	}
-	end := "ROLLBACK"
-	if !r.readOnly && r.err == nil {
-		end = "COMMIT"
+	// The rest of the pipeline: the read-only ROLLBACK (skipped by the
+	// server after an error) and the Sync.
+	if err := r.pl.Close(); err != nil {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) {
+			healthy = false
+		} else if r.err == nil && !isCancel(err) {
+			r.err = mapError(err)
+		}
 	}
-	var endErr error
-	if healthy {
-		ectx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, endErr = pg.Exec(ectx, end).ReadAll()
-		cancel()
+	switch {
+	case !healthy || pg.IsClosed():
+		r.conn.Conn().Close(context.Background())
+		r.conn.Release()
+	case pg.TxStatus() == 'I':
+		r.conn.Release()
+	case r.readOnly || r.err != nil:
+		r.end("ROLLBACK")
+	default:
+		if err := r.end("COMMIT"); err != nil {
+			r.err = mapError(err)
+		}
 	}
-	if !healthy || endErr != nil || pg.TxStatus() != 'I' {
-		// A connection in an unknown state is never reused.
+	return r.err
+}
+
+// end finishes the transaction and returns the connection to the pool. A
+// connection in an unknown state is closed instead of reused.
+func (r *rows) end(stmt string) error {
+	pg := r.conn.Conn().PgConn()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_, err := pg.Exec(ctx, stmt).ReadAll()
+	cancel()
+	if err != nil || pg.TxStatus() != 'I' {
 		r.conn.Conn().Close(context.Background())
 	}
 	r.conn.Release()
-	if endErr != nil && end == "COMMIT" && r.err == nil {
-		r.err = mapError(endErr)
-	}
-	return r.err
+	return err
 }
 
 func isCancel(err error) bool {

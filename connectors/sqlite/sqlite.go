@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,7 +38,7 @@ func Open(_ context.Context, cfg config.Connection, logger *slog.Logger) (connec
 	if _, err := os.Stat(cfg.Path); err != nil {
 		return nil, fmt.Errorf("sqlite database %s: %w", cfg.Path, errors.Unwrap(err))
 	}
-	ro, err := sql.Open("sqlite", dsn(cfg.Path, true))
+	ro, err := openHandle(cfg.Path, true)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", cfg.Path, err)
 	}
@@ -64,12 +65,64 @@ func dsn(path string, readOnly bool) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
+// openHandle opens a pool whose every connection refuses, through SQLite's
+// authorizer, what mode=ro and query_only do not cover: ATTACH (and VACUUM
+// INTO, which attaches its output), which would open another file, or the
+// target again, read-write and create files on the Warden host; and, on a
+// read-only handle, any PRAGMA query_only, which could turn it off for
+// every later statement on the pooled connection.
+func openHandle(path string, readOnly bool) (*sql.DB, error) {
+	base, err := sqlite.NewConnector(dsn(path, readOnly))
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(guardedConnector{Connector: base, readOnly: readOnly}), nil
+}
+
+type guardedConnector struct {
+	driver.Connector
+	readOnly bool
+}
+
+func (g guardedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := g.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ar, ok := conn.(sqlite.AuthorizerRegisterer)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("sqlite connection %T has no authorizer", conn)
+	}
+	if err := ar.RegisterAuthorizer(g.authorize); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("install sqlite authorizer: %w", err)
+	}
+	return conn, nil
+}
+
+func (g guardedConnector) authorize(action sqlite.AuthorizerActionCode, arg1, _, _, _ string) sqlite.AuthorizerReturnCode {
+	switch {
+	case action == sqlite.AuthAttach:
+		return sqlite.AuthorizerDeny
+	case g.readOnly && action == sqlite.AuthPragma && strings.EqualFold(arg1, "query_only"):
+		// The value cannot be told apart from a NULL one ('' turns it
+		// off too), so reading it is refused as well.
+		return sqlite.AuthorizerDeny
+	}
+	return sqlite.AuthorizerOK
+}
+
 // Info implements connectors.Connector.
 func (s *SQLite) Info() connectors.Info { return s.info }
 
 // Ping implements connectors.Connector.
 func (s *SQLite) Ping(ctx context.Context) error {
-	if err := s.ro.PingContext(ctx); err != nil {
+	db, err := s.handle(true)
+	if err != nil {
+		return err
+	}
+	if err := db.PingContext(ctx); err != nil {
 		return fmt.Errorf("%w: %v", connectors.ErrUnavailable, err)
 	}
 	return nil
@@ -100,7 +153,7 @@ func (s *SQLite) handle(readOnly bool) (*sql.DB, error) {
 		return s.ro, nil
 	}
 	if s.rw == nil {
-		rw, err := sql.Open("sqlite", dsn(s.path, false))
+		rw, err := openHandle(s.path, false)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s read-write: %w", s.path, err)
 		}
@@ -116,14 +169,23 @@ func (s *SQLite) Query(ctx context.Context, req connectors.QueryRequest) (connec
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	var cancel context.CancelFunc
 	if req.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
 	}
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: req.ReadOnly})
 	if err != nil {
 		cancel()
 		return nil, mapError(ctx, err)
+	}
+	if req.Gate != nil {
+		if err := req.Gate(ctx); err != nil {
+			tx.Rollback()
+			cancel()
+			return nil, err
+		}
 	}
 	rs, err := tx.QueryContext(ctx, req.SQL)
 	if err != nil {

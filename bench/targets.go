@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
+)
+
+// directTarget is the baseline: the same query with pgx, every row decoded.
+func directTarget(o options, db string) target {
+	return target{name: "pgx direct", open: func(ctx context.Context, clients int, query string) ([]caller, func(), error) {
+		host, port, _ := strings.Cut(o.addr, ":")
+		cfg, err := pgxpool.ParseConfig(fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable", host, port, o.user, db))
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.ConnConfig.Password = o.password
+		cfg.MaxConns = int32(max(clients, 4))
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		call := func(ctx context.Context) error {
+			rows, err := pool.Query(ctx, query)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				if _, err := rows.Values(); err != nil {
+					rows.Close()
+					return err
+				}
+			}
+			rows.Close()
+			return rows.Err()
+		}
+		return repeat(call, clients), pool.Close, nil
+	}}
+}
+
+func repeat(c caller, n int) []caller {
+	out := make([]caller, n)
+	for i := range out {
+		out[i] = c
+	}
+	return out
+}
+
+func initialize(ctx context.Context, c *client.Client) error {
+	req := mcpgo.InitializeRequest{}
+	req.Params.ProtocolVersion = mcpgo.LATEST_PROTOCOL_VERSION
+	req.Params.ClientInfo = mcpgo.Implementation{Name: "warden-bench", Version: "1"}
+	_, err := c.Initialize(ctx, req)
+	return err
+}
+
+func toolCaller(c *client.Client, tool string, args map[string]any) caller {
+	return func(ctx context.Context) error {
+		req := mcpgo.CallToolRequest{}
+		req.Params.Name = tool
+		req.Params.Arguments = args
+		res, err := c.CallTool(ctx, req)
+		if err != nil {
+			return err
+		}
+		if res.IsError {
+			var msg string
+			for _, ct := range res.Content {
+				if tc, ok := ct.(mcpgo.TextContent); ok {
+					msg += tc.Text
+				}
+			}
+			return errors.New(msg)
+		}
+		return nil
+	}
+}
+
+// wardenStdioTarget drives one `warden mcp` process; concurrent clients
+// share its stdio pipe, as concurrent tool calls from one agent would.
+func wardenStdioTarget(o options, cfg string) target {
+	return target{name: "warden MCP stdio", open: func(ctx context.Context, clients int, query string) ([]caller, func(), error) {
+		c, err := client.NewStdioMCPClientWithOptions(o.warden, os.Environ(), []string{"mcp", "--config", cfg, "--log-level", "warn"},
+			transport.WithCommandStderrWriter(os.Stderr))
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := initialize(ctx, c); err != nil {
+			c.Close()
+			return nil, nil, err
+		}
+		call := toolCaller(c, "run_query", map[string]any{"connection": "pg", "sql": query, "max_rows": 1000})
+		return repeat(call, clients), func() { c.Close() }, nil
+	}}
+}
+
+// wardenHTTPTarget drives one `warden serve`; each client has its own MCP
+// session over streamable HTTP.
+func wardenHTTPTarget(o options, cfg string) target {
+	return target{name: "warden MCP HTTP", open: func(ctx context.Context, clients int, query string) ([]caller, func(), error) {
+		cmd := exec.Command(o.warden, "serve", "--config", cfg, "--listen", "127.0.0.1:0", "--log-level", "warn")
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, nil, err
+		}
+		stop := func() {
+			cmd.Process.Signal(os.Interrupt)
+			done := make(chan struct{})
+			go func() { cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+			}
+		}
+		url, err := readURL(out)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		var callers []caller
+		var cs []*client.Client
+		for range clients {
+			c, err := client.NewStreamableHttpClient(url)
+			if err == nil {
+				err = c.Start(ctx)
+			}
+			if err == nil {
+				err = initialize(ctx, c)
+			}
+			if err != nil {
+				stop()
+				return nil, nil, err
+			}
+			cs = append(cs, c)
+			callers = append(callers, toolCaller(c, "run_query", map[string]any{"connection": "pg", "sql": query, "max_rows": 1000}))
+		}
+		return callers, func() {
+			for _, c := range cs {
+				c.Close()
+			}
+			stop()
+		}, nil
+	}}
+}
+
+func readURL(r io.Reader) (string, error) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "Warden is serving MCP at "); ok {
+			go io.Copy(io.Discard, r)
+			return u, nil
+		}
+	}
+	return "", errors.New("warden serve exited before serving")
+}
+
+// peerTarget drives the reference PostgreSQL MCP server
+// (@modelcontextprotocol/server-postgres): stdio, a `query` tool that runs
+// each statement in a read-only transaction, no policy, masking or audit.
+func peerTarget(o options, db string) target {
+	return target{name: "peer server-postgres stdio", open: func(ctx context.Context, clients int, query string) ([]caller, func(), error) {
+		host, port, _ := strings.Cut(o.addr, ":")
+		url := fmt.Sprintf("postgresql://%s:%s@%s:%s/%s", o.user, o.password, host, port, db)
+		c, err := client.NewStdioMCPClientWithOptions("node", os.Environ(), []string{o.peer, url})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := initialize(ctx, c); err != nil {
+			c.Close()
+			return nil, nil, err
+		}
+		return repeat(toolCaller(c, "query", map[string]any{"sql": query}), clients), func() { c.Close() }, nil
+	}}
+}

@@ -1,0 +1,131 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/wardenhq/warden/connectors"
+)
+
+// Query implements connectors.SQL.
+//
+// Everything travels in one pipeline on one connection:
+//
+//	BEGIN READ ONLY | READ WRITE
+//	SELECT set_config('statement_timeout', ms, true)   -- SET LOCAL, and the first snapshot
+//	  ... flush; wait for req.Gate (the audit intent commits meanwhile) ...
+//	<the statement>                                    -- Parse/Bind/Execute: one statement only
+//	ROLLBACK                                           -- read-only only
+//	Sync
+//
+// so a read-only call costs one round trip once the gate opens. Taking the
+// first snapshot before the statement means the statement can no longer
+// switch the transaction to read-write (PostgreSQL allows SET TRANSACTION
+// READ WRITE only before the first query). A read-write transaction is
+// committed by Close, after the caller has read the result.
+func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (connectors.Rows, error) {
+	if p.isClosed() {
+		return nil, connectors.ErrClosed
+	}
+	if req.Credential.Mode != "" && req.Credential.Mode != "static" {
+		return nil, fmt.Errorf("postgres: credential mode %q is not supported by this build", req.Credential.Mode)
+	}
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	r := &rows{p: p, ctx: ctx, conn: conn, readOnly: req.ReadOnly}
+	pg := conn.Conn().PgConn()
+	pl := pg.StartPipeline(ctx)
+	r.pl = pl
+
+	begin := "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
+	if req.ReadOnly {
+		begin = "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"
+	}
+	timeout := []byte(strconv.FormatInt(max(req.Timeout.Milliseconds(), 1), 10))
+	pl.SendQueryParams(begin, nil, nil, nil, nil)
+	pl.SendQueryParams("SELECT set_config('statement_timeout', $1, true)", [][]byte{timeout}, nil, nil, nil)
+	if req.Gate != nil {
+		if err := pl.Flush(); err != nil {
+			return nil, r.abort(mapError(err))
+		}
+		if err := req.Gate(ctx); err != nil {
+			return nil, r.abort(err)
+		}
+	}
+	pl.SendQueryParams(req.SQL, nil, nil, nil, nil)
+	if req.ReadOnly {
+		pl.SendQueryParams("ROLLBACK", nil, nil, nil, nil)
+	}
+	if err := pl.Sync(); err != nil {
+		return nil, r.abort(mapError(err))
+	}
+	// The two setup results, then the statement's.
+	for range 2 {
+		if err := discardResult(pl); err != nil {
+			return nil, r.abort(mapError(err))
+		}
+	}
+	res, err := pl.GetResults()
+	if err != nil {
+		return nil, r.abort(mapError(err))
+	}
+	rr, ok := res.(*pgconn.ResultReader)
+	if !ok {
+		return nil, r.abort(fmt.Errorf("postgres: unexpected pipeline result %T", res))
+	}
+	r.rr = rr
+	fds := rr.FieldDescriptions()
+	r.cols = make([]connectors.Column, len(fds))
+	r.oids = make([]uint32, len(fds))
+	for i, fd := range fds {
+		r.oids[i] = fd.DataTypeOID
+		r.cols[i] = connectors.Column{
+			Name:      fd.Name,
+			Type:      p.typeName(ctx, conn, fd.DataTypeOID),
+			TableOID:  fd.TableOID,
+			Attribute: fd.TableAttributeNumber,
+		}
+	}
+	r.vals = make([]any, len(fds))
+	if fds == nil {
+		// No row description: a statement without rows, or an error.
+		// Finish it now so that an error surfaces from Query.
+		tag, err := rr.Close()
+		r.tag, r.done = tag.String(), true
+		if err != nil {
+			return nil, r.abort(mapError(err))
+		}
+	}
+	return r, nil
+}
+
+// discardResult reads one pipeline result to its end.
+func discardResult(pl *pgconn.Pipeline) error {
+	res, err := pl.GetResults()
+	if err != nil {
+		return err
+	}
+	rr, ok := res.(*pgconn.ResultReader)
+	if !ok {
+		return fmt.Errorf("postgres: unexpected pipeline result %T", res)
+	}
+	_, err = rr.Close()
+	return err
+}
+
+// abort ends a call that failed before its rows were handed out and
+// returns err.
+func (r *rows) abort(err error) error {
+	r.err = err
+	r.done = true
+	if cerr := r.Close(); cerr != nil && !errors.Is(err, cerr) {
+		r.p.logger.Debug("end failed call", "err", cerr)
+	}
+	return err
+}

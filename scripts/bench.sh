@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Benchmarks: Warden's run_query over MCP (stdio, HTTP) against pgx direct
+# and the reference PostgreSQL MCP server, in one run, on a local PostgreSQL.
+# Prints a table with medians, p99s, calls/s and ratios to direct.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=local
+
+ENVFILE="$(scripts/pg.sh start)"
+# shellcheck disable=SC1090
+source "$ENVFILE"
+
+# The peer: @modelcontextprotocol/server-postgres from npm, cached outside
+# the repository.
+PEER_DIR="${WARDEN_CACHE:-$HOME/.cache/warden}/peers/server-postgres-0.6.2"
+PEER="$PEER_DIR/node_modules/@modelcontextprotocol/server-postgres/dist/index.js"
+if [[ ! -f "$PEER" ]] && command -v npm >/dev/null; then
+  echo "bench: installing @modelcontextprotocol/server-postgres@0.6.2 into $PEER_DIR" >&2
+  mkdir -p "$PEER_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$PEER_DIR" @modelcontextprotocol/server-postgres@0.6.2 >&2 || true
+fi
+[[ -f "$PEER" ]] || { echo "bench: peer not available (npm missing?); measuring without it" >&2; PEER=""; }
+
+[[ -x bin/warden ]] || go build -o bin/warden ./cmd/warden
+mkdir -p bench-results
+echo "== run_query: Warden vs pgx direct vs peer (durations: ${BENCH_DURATION:-5s} per scenario)"
+go run ./bench -warden bin/warden -peer "$PEER" -duration "${BENCH_DURATION:-5s}" \
+  -clients "${BENCH_CLIENTS:-1,32}" -json bench-results/run_query.json "$@"
