@@ -43,15 +43,19 @@ func Parse(path string, data []byte) (*Config, error) {
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return nil, Errors{{File: path, Msg: "the file is empty; see warden.example.yaml for the expected shape"}}
 	}
+	// Report shape problems (unknown keys, lists where mappings belong) and
+	// value problems together, so one run shows everything to fix.
 	w := &walker{file: path, pos: cfg.pos}
 	w.check(root.Content[0], reflect.TypeOf(*cfg), "")
-	if len(w.errs) > 0 {
-		return nil, w.errs
-	}
+	errs := w.errs
 	if err := root.Content[0].Decode(cfg); err != nil {
-		return nil, Errors{yamlError(path, err)}
+		if len(errs) == 0 {
+			errs = append(errs, yamlError(path, err))
+		}
+	} else {
+		errs = append(errs, cfg.validate()...)
 	}
-	if errs := cfg.validate(); len(errs) > 0 {
+	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 		return nil, errs
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,11 +82,18 @@ connections:
   - name: demo
     kind: sqlite
     path: ./demo.db
+  - name: pg-slow
+    kind: postgres
+    address: %[1]s
+    database: %[2]s
+    sslmode: disable
+    labels: {env: slow}
+    admin: {user: %[3]s, password_file: %[4]s}
   - name: down
     kind: postgres
     address: 127.0.0.1:1
     database: nothing
-    admin: {user: %s, password_file: %s}
+    admin: {user: %[3]s, password_file: %[4]s}
 rules:
   - name: agents-read
     subjects: {groups: [agents]}
@@ -96,8 +104,10 @@ rules:
   - name: slow-pg
     subjects: {groups: [agents]}
     connections: {labels: {env: slow}}
+    tools: [run_query]
     effect: allow
-%s`, pg.Addr, db, pg.User, pg.PasswordFile, pg.User, pg.PasswordFile, extraRules)
+    timeout: 300ms
+%[5]s`, pg.Addr, db, pg.User, pg.PasswordFile, extraRules)
 	path := filepath.Join(dir, "warden.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -276,7 +286,7 @@ func exercise(t *testing.T, c *client.Client, e env) {
 			t.Fatal(text)
 		}
 		conns := s["connections"].([]any)
-		if len(conns) != 3 {
+		if len(conns) != 4 {
 			t.Fatalf("connections = %v", conns)
 		}
 		first := conns[0].(map[string]any)
@@ -376,6 +386,8 @@ func exercise(t *testing.T, c *client.Client, e env) {
 		{"huge sql", "run_query", map[string]any{"connection": "pg", "sql": "SELECT '" + strings.Repeat("x", 5000) + "'"}, []string{"invalid_argument:", "over this Warden's limit of 4096 bytes"}},
 		{"zero max_rows", "run_query", map[string]any{"connection": "pg", "sql": "SELECT 1", "max_rows": 0}, []string{"must be at least 1"}},
 		{"syntax error", "run_query", map[string]any{"connection": "pg", "sql": "SELEC 1"}, []string{"target_error:", "syntax error", "42601"}},
+		{"slow statement", "run_query", map[string]any{"connection": "pg-slow", "sql": "SELECT pg_sleep(5)"}, []string{"timeout:", "longer than its time limit"}},
+		{"tool not granted", "describe_schema", map[string]any{"connection": "pg-slow"}, []string{"denied:", "no rule allows agent to use describe_schema"}},
 		{"target down", "run_query", map[string]any{"connection": "down", "sql": "SELECT 1"}, []string{"unavailable:", "Try again later"}},
 		{"no rule for connection", "run_query", map[string]any{"connection": "pg", "sql": "SELECT 1"}, nil}, // placeholder, replaced below
 	}
@@ -471,4 +483,106 @@ func checkNoSecret(t *testing.T, e env, logs string) {
 		}
 		return nil
 	})
+}
+
+// TestHTTPRefusesUnidentified: without allow_anonymous_loopback (and no
+// identity provider), every HTTP request is refused with 401.
+func TestHTTPRefusesUnidentified(t *testing.T) {
+	e := newEnv(t, "")
+	b, _ := os.ReadFile(e.config)
+	os.WriteFile(e.config, bytes.Replace(b, []byte("allow_anonymous_loopback: true"), []byte("allow_anonymous_loopback: false"), 1), 0o644)
+	cmd := exec.Command(wardenBin, "serve", "--config", e.config, "--listen", "127.0.0.1:0")
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	var url string
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "Warden is serving MCP at "); ok {
+			url = u
+			break
+		}
+	}
+	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Fatalf("status %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	c, err := client.NewStreamableHttpClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Start(context.Background())
+	req2 := mcpgo.InitializeRequest{}
+	req2.Params.ProtocolVersion = mcpgo.LATEST_PROTOCOL_VERSION
+	if _, err := c.Initialize(context.Background(), req2); err == nil {
+		t.Fatal("an unidentified MCP client was let in")
+	}
+}
+
+// TestDemo: the demo sets itself up idempotently, its configuration checks,
+// and it serves the demo connection read-only.
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 2 {
+		out, err := exec.Command(wardenBin, "demo", "--dir", dir, "--setup-only").CombinedOutput()
+		if err != nil {
+			t.Fatalf("demo setup: %v\n%s", err, out)
+		}
+		want := "Created "
+		if i == 1 {
+			want = "Using existing "
+		}
+		if !strings.Contains(string(out), want) {
+			t.Errorf("run %d: %s", i, out)
+		}
+	}
+	cfg := filepath.Join(dir, "warden.yaml")
+	out, err := exec.Command(wardenBin, "config", "check", "--config", cfg, "--json").Output()
+	var report struct {
+		OK          bool `json:"ok"`
+		Connections int  `json:"connections"`
+	}
+	if err != nil || json.Unmarshal(out, &report) != nil || !report.OK || report.Connections != 1 {
+		t.Fatalf("config check: %v %s", err, out)
+	}
+	c, _ := startStdio(t, env{config: cfg, dir: dir})
+	res, text, s := call(t, c, "run_query", map[string]any{"connection": "demo", "sql": "SELECT name, email, card_number, ssn FROM customers LIMIT 3"})
+	if res.IsError || s["row_count"].(float64) != 3 {
+		t.Fatalf("demo query: %s", text)
+	}
+	res, text, _ = call(t, c, "run_query", map[string]any{"connection": "demo", "sql": "UPDATE customers SET name = 'x'"})
+	if !res.IsError || !strings.Contains(text, "read-only") {
+		t.Fatalf("demo write: %s", text)
+	}
+}
+
+// TestConfigCheckErrors: a broken file is reported with positions and a
+// non-zero exit.
+func TestConfigCheckErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(path, []byte("connections:\n  - name: a\n    kind: oracle\nrulez: []\n"), 0o644)
+	cmd := exec.Command(wardenBin, "config", "check", "--config", path)
+	out, err := cmd.Output()
+	if err == nil || cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("exit %v", err)
+	}
+	for _, w := range []string{path + `:3:11: connections[0].kind: expected postgres or sqlite, got "oracle"`, path + `:4:1: unknown key "rulez"`} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if !strings.Contains(string(out), "errors") {
+		t.Errorf("no summary: %s", out)
+	}
 }
