@@ -149,7 +149,9 @@ func (p *Pipeline) collect(ctx context.Context, caller Caller, connection string
 		vals := rows.Values()
 		masker.MaskRow(vals)
 		if len(cells) < len(vals) {
-			cells = make([]any, len(vals)*max(64, min(maxRows, 1024)))
+			// Grow geometrically: a one-row result allocates one small block.
+			n := min(max(8, 2*len(res.Rows)), maxRows+1, 1024)
+			cells = make([]any, len(vals)*n)
 		}
 		row := cells[:len(vals):len(vals)]
 		cells = cells[len(vals):]

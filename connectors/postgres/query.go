@@ -19,14 +19,15 @@ import (
 //	SELECT set_config('statement_timeout', ms, true)   -- SET LOCAL, and the first snapshot
 //	  ... flush; wait for req.Gate (the audit intent commits meanwhile) ...
 //	<the statement>                                    -- Parse/Bind/Execute: one statement only
-//	ROLLBACK                                           -- read-only only
+//	ROLLBACK; SELECT pg_advisory_unlock_all(); DEALLOCATE ALL   -- read-only only
 //	Sync
 //
 // so a read-only call costs one round trip once the gate opens. Taking the
 // first snapshot before the statement means the statement can no longer
 // switch the transaction to read-write (PostgreSQL allows SET TRANSACTION
 // READ WRITE only before the first query). A read-write transaction is
-// committed by Close, after the caller has read the result.
+// committed by Close, after the caller has read the result, and its session
+// is then reset with DISCARD ALL: nothing a caller sets is seen by the next.
 func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (connectors.Rows, error) {
 	if p.isClosed() {
 		return nil, connectors.ErrClosed
@@ -47,7 +48,12 @@ func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (conn
 	if req.ReadOnly {
 		begin = "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"
 	}
-	timeout := []byte(strconv.FormatInt(max(req.Timeout.Milliseconds(), 1), 10))
+	// 0 means no limit, as in PostgreSQL; a positive timeout is at least 1 ms.
+	ms := int64(0)
+	if req.Timeout > 0 {
+		ms = max(req.Timeout.Milliseconds(), 1)
+	}
+	timeout := []byte(strconv.FormatInt(ms, 10))
 	pl.SendQueryParams(begin, nil, nil, nil, nil)
 	pl.SendQueryParams("SELECT set_config('statement_timeout', $1, true)", [][]byte{timeout}, nil, nil, nil)
 	if req.Gate != nil {
@@ -60,7 +66,13 @@ func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (conn
 	}
 	pl.SendQueryParams(req.SQL, nil, nil, nil, nil)
 	if req.ReadOnly {
+		// The rollback undoes SET and set_config; what outlives a
+		// transaction (advisory locks, SQL-level prepared statements) is
+		// cleared here so the next caller gets a clean session. After an
+		// error the server skips these, and Close discards the session.
 		pl.SendQueryParams("ROLLBACK", nil, nil, nil, nil)
+		pl.SendQueryParams("SELECT pg_advisory_unlock_all()", nil, nil, nil, nil)
+		pl.SendQueryParams("DEALLOCATE ALL", nil, nil, nil, nil)
 	}
 	if err := pl.Sync(); err != nil {
 		return nil, r.abort(mapError(err))

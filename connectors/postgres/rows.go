@@ -21,7 +21,6 @@ type rows struct {
 	conn     *pgxpool.Conn
 	pl       *pgconn.Pipeline
 	rr       *pgconn.ResultReader
-	stop     context.CancelFunc // releases the statement's client-side deadline
 	readOnly bool
 
 	cols []connectors.Column
@@ -58,36 +57,38 @@ func (r *rows) Next() bool {
 	return true
 }
 
-// Close ends the statement and the transaction. A statement abandoned
-// early (the caller hit its row limit) is cancelled on the server rather
-// than drained, so a huge result costs nothing past the limit.
+// Close ends the statement and the transaction. A read-only statement
+// abandoned early (the caller hit its row limit) is cancelled on the server
+// rather than drained, so a huge result costs nothing past the limit. A
+// read-write one is drained instead: cancelling it would silently roll back
+// what it wrote, or not, depending on timing.
 func (r *rows) Close() error {
 	if r.closed {
 		return r.err
 	}
 	r.closed = true
-	if r.stop != nil {
-		defer r.stop()
-	}
 	pg := r.conn.Conn().PgConn()
 	healthy := true
 	if !r.done && r.rr != nil {
-		// PostgreSQL ignores a cancel that arrives once the backend is idle,
-		// so this cannot hit a later statement on this connection.
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := pg.CancelRequest(cctx); err != nil {
-			healthy = false
+		if r.readOnly {
+			// PostgreSQL ignores a cancel that arrives once the backend is
+			// idle, so this cannot hit a later statement on this connection.
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := pg.CancelRequest(cctx); err != nil {
+				healthy = false
+			}
+			cancel()
 		}
-		cancel()
 		tag, err := r.rr.Close()
 		r.done, r.tag = true, tag.String()
-		if err != nil && !isCancel(err) && r.err == nil {
+		if err != nil && !(r.readOnly && isCancel(err)) && r.err == nil {
 			r.err = mapError(err)
 		}
 	}
 	// The rest of the pipeline: the read-only ROLLBACK (skipped by the
 	// server after an error) and the Sync.
-	if err := r.pl.Close(); err != nil {
+	pipelineErr := r.pl.Close()
+	if err := pipelineErr; err != nil {
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) {
 			healthy = false
@@ -99,7 +100,8 @@ func (r *rows) Close() error {
 	case !healthy || pg.IsClosed():
 		r.conn.Conn().Close(context.Background())
 		r.conn.Release()
-	case pg.TxStatus() == 'I':
+	case r.readOnly && r.err == nil && pipelineErr == nil && pg.TxStatus() == 'I':
+		// The pipeline rolled back and cleaned the session.
 		r.conn.Release()
 	case r.readOnly || r.err != nil:
 		r.end("ROLLBACK")
@@ -111,19 +113,37 @@ func (r *rows) Close() error {
 	return r.err
 }
 
-// end finishes the transaction and returns the connection to the pool. A
-// connection in an unknown state is closed instead of reused.
+// end finishes the transaction, resets the session (DISCARD ALL: settings,
+// prepared statements, temporary tables, advisory locks, LISTEN) and
+// returns the connection to the pool. A connection in an unknown state is
+// closed instead of reused.
 func (r *rows) end(stmt string) error {
 	pg := r.conn.Conn().PgConn()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_, err := pg.Exec(ctx, stmt).ReadAll()
-	cancel()
+	defer cancel()
+	var res []*pgconn.Result
+	var err error
+	if pg.TxStatus() != 'I' {
+		res, err = pg.Exec(ctx, stmt).ReadAll()
+	}
+	if err == nil {
+		_, err = pg.Exec(ctx, "DISCARD ALL").ReadAll()
+	}
 	if err != nil || pg.TxStatus() != 'I' {
 		r.conn.Conn().Close(context.Background())
 	}
 	r.conn.Release()
+	// COMMIT of a failed transaction succeeds with the tag ROLLBACK:
+	// nothing was written, which must not be reported as success.
+	if err == nil && stmt == "COMMIT" && len(res) == 1 && res[0].CommandTag.String() == "ROLLBACK" {
+		return errRolledBack
+	}
 	return err
 }
+
+// errRolledBack reports a read-write transaction that PostgreSQL rolled
+// back when asked to commit it.
+var errRolledBack = errors.New("postgres: COMMIT rolled the transaction back, nothing was written")
 
 func isCancel(err error) bool {
 	var pgErr *pgconn.PgError

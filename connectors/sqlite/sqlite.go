@@ -65,12 +65,13 @@ func dsn(path string, readOnly bool) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
-// openHandle opens a pool whose every connection refuses, through SQLite's
-// authorizer, what mode=ro and query_only do not cover: ATTACH (and VACUUM
-// INTO, which attaches its output), which would open another file, or the
-// target again, read-write and create files on the Warden host; and, on a
-// read-only handle, any PRAGMA query_only, which could turn it off for
-// every later statement on the pooled connection.
+// openHandle opens a pool whose every connection carries an authorizer for
+// what mode=ro and query_only do not cover. ATTACH (and VACUUM INTO, which
+// attaches its output) is refused: it opens files with the driver's
+// read-write flags, so it could reopen the target writable under another
+// name or create files on the Warden host. On a read-only handle PRAGMA
+// query_only is refused too: turning it off would last for every later
+// statement on the pooled connection.
 func openHandle(path string, readOnly bool) (*sql.DB, error) {
 	base, err := sqlite.NewConnector(dsn(path, readOnly))
 	if err != nil {

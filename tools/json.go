@@ -1,0 +1,183 @@
+package tools
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// MarshalJSON encodes a query result without reflection: results are the
+// largest thing Warden sends, and encoding/json's generic path for [][]any
+// dominated the cost of a 1,000-row call.
+func (r *QueryResult) MarshalJSON() ([]byte, error) {
+	n := 256
+	for _, row := range r.Rows {
+		n += 4 + 16*len(row)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"connection":`...)
+	b = appendJSONString(b, r.Connection)
+	b = append(b, `,"columns":[`...)
+	for i, c := range r.Columns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendJSONString(b, c.Name)
+		b = append(b, `,"type":`...)
+		b = appendJSONString(b, c.Type)
+		b = append(b, '}')
+	}
+	b = append(b, `],"rows":[`...)
+	for i, row := range r.Rows {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		for j, v := range row {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSONValue(b, v); err != nil {
+				return nil, err
+			}
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `],"row_count":`...)
+	b = strconv.AppendInt(b, int64(r.RowCount), 10)
+	b = append(b, `,"truncated":`...)
+	b = strconv.AppendBool(b, r.Truncated)
+	b = append(b, `,"max_rows":`...)
+	b = strconv.AppendInt(b, int64(r.MaxRows), 10)
+	b = append(b, `,"elapsed_ms":`...)
+	b = appendFloat(b, r.ElapsedMs)
+	if r.CommandTag != "" {
+		b = append(b, `,"command_tag":`...)
+		b = appendJSONString(b, r.CommandTag)
+	}
+	b = append(b, `,"read_only":`...)
+	b = strconv.AppendBool(b, r.ReadOnly)
+	if len(r.Masked) > 0 {
+		m, err := json.Marshal(r.Masked)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,"masked":`...)
+		b = append(b, m...)
+	}
+	if r.AuditID != "" {
+		b = append(b, `,"audit_id":`...)
+		b = appendJSONString(b, r.AuditID)
+	}
+	return append(b, '}'), nil
+}
+
+func appendJSONValue(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		return appendJSONString(b, x), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return appendJSONString(b, strconv.FormatFloat(x, 'g', -1, 64)), nil
+		}
+		return appendFloat(b, x), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case json.Number:
+		if x == "" {
+			return append(b, '0'), nil
+		}
+		return append(b, x...), nil
+	case json.RawMessage:
+		if len(x) == 0 {
+			return append(b, "null"...), nil
+		}
+		return append(b, x...), nil
+	}
+	m, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, m...), nil
+}
+
+const hex = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string, escaping what JSON requires
+// and, like encoding/json, <, > and & for safe embedding in HTML.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendFloat formats like encoding/json: plain notation unless the
+// exponent is very small or large.
+func appendFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 → e-9, as encoding/json does.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
