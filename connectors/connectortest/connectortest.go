@@ -67,6 +67,7 @@ func RunSQL(t *testing.T, h Harness) {
 	t.Run("Select", func(t *testing.T) { testSelect(t, h) })
 	t.Run("ReadOnlyRefusesWrites", func(t *testing.T) { testReadOnly(t, h) })
 	t.Run("ReadWriteCommits", func(t *testing.T) { testReadWrite(t, h) })
+	t.Run("Gate", func(t *testing.T) { testGate(t, h) })
 	t.Run("SyntaxError", func(t *testing.T) { testSyntaxError(t, h) })
 	t.Run("CloseRowsTwice", func(t *testing.T) { testCloseTwice(t, h) })
 	t.Run("EarlyClose", func(t *testing.T) { testEarlyClose(t, h) })
@@ -225,6 +226,38 @@ func testReadWrite(t *testing.T, h Harness) {
 		t.Fatalf("after a read-write INSERT the side channel sees %d rows, want 4: %q", len(rows), rows)
 	}
 	// A read-only request sees the committed row too.
+	AssertItemsCount(t, f.Conn, 4)
+}
+
+// testGate: the statement is sent only after the gate opens; a closed gate
+// is the call's error and nothing runs.
+func testGate(t *testing.T, h Harness) {
+	f := h.Open(t)
+	errGate := errors.New("audit store unavailable")
+	for _, readOnly := range []bool{true, false} {
+		req := ReadWrite("INSERT INTO items (id, name, price) VALUES (4, 'durian', 7)")
+		req.ReadOnly = readOnly
+		calls := 0
+		req.Gate = func(context.Context) error { calls++; return errGate }
+		if _, err := Run(t.Context(), f.Conn, req); !errors.Is(err, errGate) {
+			t.Fatalf("read-only %v: err = %v, want the gate's error", readOnly, err)
+		}
+		if calls != 1 {
+			t.Errorf("read-only %v: gate called %d times, want 1", readOnly, calls)
+		}
+		if rows, _ := f.Rows(t, "items"); len(rows) != 3 {
+			t.Fatalf("read-only %v: the statement ran although the gate refused it: %q", readOnly, rows)
+		}
+	}
+	// An open gate lets the statement through, and is called once.
+	req := ReadWrite("INSERT INTO items (id, name, price) VALUES (4, 'durian', 7)")
+	calls := 0
+	req.Gate = func(context.Context) error { calls++; return nil }
+	MustRun(t, f.Conn, req)
+	if rows, _ := f.Rows(t, "items"); len(rows) != 4 || calls != 1 {
+		t.Fatalf("open gate: %d calls, rows %q", calls, rows)
+	}
+	// And the connector is still usable after a refusal.
 	AssertItemsCount(t, f.Conn, 4)
 }
 
