@@ -121,6 +121,13 @@ type row struct {
 
 // encodeRow turns e into column values. It refuses Arguments that are not
 // JSON, because they could not be read back as an Event.
+// args are the values of insertSQL's placeholders, in order.
+func (r *row) args() []any {
+	return []any{r.id, r.time, r.session, r.transport, r.identity, r.groups, r.issuer, r.tool, r.connection,
+		r.arguments, r.statement, r.decision, r.rule, r.reason, r.status, r.durationUS, r.rows,
+		r.truncated, r.masked, r.credential, r.errorText, r.approval}
+}
+
 func encodeRow(e *Event) (row, error) {
 	if len(e.Arguments) > 0 && !json.Valid(e.Arguments) {
 		return row{}, fmt.Errorf("event %s: arguments are not valid JSON", e.ID)

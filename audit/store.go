@@ -48,6 +48,7 @@ type Store struct {
 	stmts   writeStmts
 	readDB  *sql.DB // reads, and other stores sharing the file (see DB)
 	file    os.FileInfo
+	journal *journal // intents written by BeginAsync, not yet all in the database
 
 	mu     sync.RWMutex // held for reading while submitting an op; Close takes it to close ops
 	closed bool
@@ -166,7 +167,18 @@ func open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		return nil, err
 	}
 
+	j, replayed, err := openJournal(ctx, journalPath(path), writeDB)
+	if err != nil {
+		_ = writeDB.Close()
+		_ = readDB.Close()
+		return nil, err
+	}
+	if replayed > 0 {
+		logger.Warn("audit: recovered intents from the journal (Warden stopped while they ran)", "events", replayed)
+	}
+
 	s := &Store{
+		journal: j,
 		path:    path,
 		logger:  logger,
 		writeDB: writeDB,
@@ -201,7 +213,7 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 
 		<-s.done
-		s.closeErr = errors.Join(s.stmts.close(), s.writeDB.Close(), s.readDB.Close())
+		s.closeErr = errors.Join(s.stmts.close(), s.journal.close(), s.writeDB.Close(), s.readDB.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("audit: close %s: %w", s.path, s.closeErr)
 		}

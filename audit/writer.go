@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -28,10 +29,11 @@ const (
 // one value: nil once the transaction holding the write has committed, or
 // the error that stopped it.
 type op struct {
-	kind  opKind
-	row   row
-	done  chan error
-	async bool // nobody waits: failures are logged
+	kind      opKind
+	row       row
+	done      chan error
+	async     bool // nobody waits: failures are logged
+	journaled bool // an intent already durable in the journal
 }
 
 // Begin records the intent to run an operation, before it runs. It assigns
@@ -149,15 +151,36 @@ func (s *Store) Sync(ctx context.Context) error {
 	return s.submit(ctx, opSync, &Event{ID: "sync", Time: time.Unix(0, 0)})
 }
 
-// BeginAsync is Begin without the wait: it submits the intent and returns
-// at once, so the caller can prepare the operation (open a transaction on
-// the target) while the intent commits. The caller must Wait, and see nil,
-// before the operation reaches its target.
+// BeginAsync records the intent to run an operation, like Begin, through
+// the intent journal: one append, durable against a crash of Warden as a
+// committed transaction is, after which the writer moves the intent into
+// the database with its next batch. The Pending it returns is settled at
+// once; the caller must see nil from Wait before the operation reaches its
+// target. It fails, and the operation must not run, if the journal cannot
+// be written or the database file was removed or replaced.
 func (s *Store) BeginAsync(e *Event) *Pending {
 	s.stamp(e)
 	e.Status = StatusRunning
-	o, err := s.enqueue(context.Background(), opInsert, e, false)
-	return &Pending{o: o, err: err}
+	r, err := encodeRow(e)
+	if err != nil {
+		return &Pending{err: fmt.Errorf("audit: write event: %w", err)}
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return &Pending{err: fmt.Errorf("audit: write event: %w", err)}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return &Pending{err: ErrClosed}
+	}
+	if err := s.journal.append(append(line, '\n'), s.checkFile); err != nil {
+		s.logger.Error("audit intent not written", "path", s.path, "err", err)
+		return &Pending{err: fmt.Errorf("audit: write event: %s: %w", s.path, err)}
+	}
+	// The intent is durable: the database gets it with the next batch.
+	s.ops <- &op{kind: opInsert, row: r, done: make(chan error, 1), async: true, journaled: true}
+	return &Pending{}
 }
 
 // FinishAsync is Finish without the wait: the outcome is committed with the
@@ -235,6 +258,17 @@ func onlyAsync(batch []*op) bool {
 func (s *Store) commit(batch []*op) {
 	errs := make([]error, len(batch))
 	err := s.writeBatch(batch, errs)
+	if err == nil {
+		var n int64
+		for _, o := range batch {
+			if o.journaled {
+				n++
+			}
+		}
+		if n > 0 {
+			s.journal.settled(n)
+		}
+	}
 	if err != nil {
 		s.logger.Error("audit write failed", "path", s.path, "ops", len(batch), "err", err)
 		err = fmt.Errorf("audit: write event: %s: %w", s.path, err)
@@ -360,10 +394,7 @@ func (o *op) exec(ctx context.Context, tx *sql.Tx, stmts writeStmts) error {
 	r := &o.row
 	switch o.kind {
 	case opInsert:
-		_, err := tx.StmtContext(ctx, stmts.insert).ExecContext(ctx,
-			r.id, r.time, r.session, r.transport, r.identity, r.groups, r.issuer, r.tool, r.connection,
-			r.arguments, r.statement, r.decision, r.rule, r.reason, r.status, r.durationUS, r.rows,
-			r.truncated, r.masked, r.credential, r.errorText, r.approval)
+		_, err := tx.StmtContext(ctx, stmts.insert).ExecContext(ctx, r.args()...)
 		return err
 	case opFinish:
 		res, err := tx.StmtContext(ctx, stmts.finish).ExecContext(ctx,

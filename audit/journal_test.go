@@ -1,0 +1,134 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestJournalSurvivesCrash: intents acknowledged by BeginAsync are in the
+// store after the process dies without closing it (os.Exit, the writer
+// killed mid-flight), because the journal is replayed on open.
+func TestJournalSurvivesCrash(t *testing.T) {
+	if path := os.Getenv("WARDEN_AUDIT_CRASH_CHILD"); path != "" {
+		s, err := Open(context.Background(), path, nil)
+		if err != nil {
+			fmt.Println("open:", err)
+			os.Exit(2)
+		}
+		for i := range 500 {
+			e := &Event{Tool: "run_query", Statement: fmt.Sprintf("SELECT %d", i)}
+			if err := s.BeginAsync(e).Wait(context.Background()); err != nil {
+				fmt.Println("begin:", err)
+				os.Exit(2)
+			}
+		}
+		fmt.Println("acknowledged")
+		os.Exit(1) // no Close: the writer may not have committed anything
+	}
+	path := filepath.Join(t.TempDir(), "audit.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestJournalSurvivesCrash$")
+	cmd.Env = append(os.Environ(), "WARDEN_AUDIT_CRASH_CHILD="+path)
+	out, _ := cmd.Output()
+	if !strings.Contains(string(out), "acknowledged") {
+		t.Fatalf("child: %s", out)
+	}
+	s, err := Open(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	evs, err := s.List(context.Background(), Filter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 500 {
+		t.Fatalf("%d of 500 acknowledged intents survived the crash", len(evs))
+	}
+	for _, e := range evs {
+		if e.Status != StatusRunning || e.Tool != "run_query" {
+			t.Fatalf("recovered event = %+v", e)
+		}
+	}
+	if fi, err := os.Stat(journalPath(path)); err != nil || fi.Size() != 0 {
+		t.Errorf("journal after replay: %v, %v", fi, err)
+	}
+}
+
+// TestJournalReplay: replay inserts what the database lacks, keeps what it
+// has (an outcome is never overwritten by its intent), and ignores a line
+// cut short by a crash.
+func TestJournalReplay(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	s, err := Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := &Event{Tool: "run_query"}
+	if err := s.BeginAsync(done).Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done.Status = StatusOK
+	done.Rows = 7
+	if err := s.FinishAsync(done); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What a crash could leave: the finished event's intent, another
+	// intent, and half a line.
+	intent := *done
+	intent.Status, intent.Rows = StatusRunning, 0
+	a, _ := intent.MarshalJSON()
+	other := Event{ID: "01M8ZZZZZZZZZZZZZZZZZZZZZZ", Tool: "describe_schema", Status: StatusRunning}
+	other.Time = done.Time
+	b, _ := other.MarshalJSON()
+	data := string(a) + "\n" + string(b) + "\n" + `{"id":"01M9`
+	if err := os.WriteFile(journalPath(path), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Get(ctx, done.ID)
+	if err != nil || got.Status != StatusOK || got.Rows != 7 {
+		t.Errorf("finished event after replay = %+v, %v", got, err)
+	}
+	got, err = s.Get(ctx, other.ID)
+	if err != nil || got.Status != StatusRunning || got.Tool != "describe_schema" {
+		t.Errorf("replayed intent = %+v, %v", got, err)
+	}
+}
+
+// TestBeginAsyncFailsClosed: no intent is acknowledged once the database
+// file or the journal is gone.
+func TestBeginAsyncFailsClosed(t *testing.T) {
+	for _, remove := range []string{"database", "journal"} {
+		t.Run(remove, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "audit.db")
+			s, err := Open(context.Background(), path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			victim := path
+			if remove == "journal" {
+				victim = journalPath(path)
+			}
+			if err := os.Remove(victim); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.BeginAsync(&Event{Tool: "x"}).Wait(context.Background()); err == nil {
+				t.Fatalf("an intent was acknowledged with the %s removed", remove)
+			}
+		})
+	}
+}
