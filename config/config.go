@@ -71,38 +71,6 @@ type Admin struct {
 	SecretRef `yaml:",inline"`
 }
 
-// Rule is one policy rule as written in the file. The policy package
-// compiles rules into its own form.
-type Rule struct {
-	Name        string          `yaml:"name"`
-	Description string          `yaml:"description"`
-	Subjects    SubjectMatch    `yaml:"subjects"`
-	Connections ConnectionMatch `yaml:"connections"`
-	Tools       []string        `yaml:"tools"`
-	Effect      string          `yaml:"effect"`
-	Message     string          `yaml:"message"`
-	// ReadOnly defaults to true for allow and review rules: writes must be
-	// granted explicitly with read_only: false.
-	ReadOnly *bool         `yaml:"read_only"`
-	MaxRows  int           `yaml:"max_rows"`
-	Timeout  time.Duration `yaml:"timeout"`
-
-	// Line is where the rule starts in the file.
-	Line int `yaml:"-"`
-}
-
-// SubjectMatch matches callers. Empty lists match everyone.
-type SubjectMatch struct {
-	Identities []string `yaml:"identities"`
-	Groups     []string `yaml:"groups"`
-}
-
-// ConnectionMatch matches connections by name and labels. Empty matches all.
-type ConnectionMatch struct {
-	Names  []string          `yaml:"names"`
-	Labels map[string]string `yaml:"labels"`
-}
-
 // Connection kinds understood by this build.
 const (
 	KindPostgres = "postgres"

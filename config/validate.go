@@ -89,36 +89,7 @@ func (c *Config) validate() Errors {
 		errs = append(errs, c.validateConnection(i, names)...)
 	}
 
-	rules := map[string]bool{}
-	for i := range c.Rules {
-		r := &c.Rules[i]
-		p := fmt.Sprintf("rules[%d]", i)
-		r.Line = c.Pos(p).Line
-		switch {
-		case r.Name == "":
-			add(p, "%s: name is required", p)
-		case rules[r.Name]:
-			add(p+".name", "%s.name: rule %q is defined twice", p, r.Name)
-		}
-		rules[r.Name] = true
-		if !contains(Effects, r.Effect) {
-			add(p+".effect", "%s.effect: expected one of %s, got %q", p, strings.Join(Effects, ", "), r.Effect)
-		}
-		for j, n := range r.Connections.Names {
-			if _, ok := c.Connection(n); !ok {
-				add(fmt.Sprintf("%s.connections.names[%d]", p, j), "%s.connections.names: no connection named %q", p, n)
-			}
-		}
-		if r.MaxRows < 0 {
-			add(p+".max_rows", "%s.max_rows: must be positive, got %d", p, r.MaxRows)
-		}
-		if r.Timeout < 0 {
-			add(p+".timeout", "%s.timeout: must be positive, got %s", p, r.Timeout)
-		}
-		if r.Effect == "deny" && (r.ReadOnly != nil || r.MaxRows != 0 || r.Timeout != 0) {
-			add(p, "%s: a deny rule takes no read_only, max_rows or timeout", p)
-		}
-	}
+	errs = append(errs, c.validateRules()...)
 	return errs
 }
 
