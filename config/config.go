@@ -10,13 +10,16 @@ type Config struct {
 	Limits      Limits       `yaml:"limits"`
 	Connections []Connection `yaml:"connections"`
 	Rules       []Rule       `yaml:"rules"`
+	// Include names more files of rules (globs, relative to this file).
+	Include []string `yaml:"include"`
 
 	// Path is the file the configuration was read from; Dir its directory.
 	// Relative paths in the file are resolved against Dir.
 	Path string `yaml:"-"`
 	Dir  string `yaml:"-"`
 
-	pos positions
+	pos     positions
+	ruleSrc []ruleSource
 }
 
 // Listen holds the addresses Warden serves on.

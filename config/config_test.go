@@ -67,7 +67,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"empty", "", []string{"w.yaml: the file is empty"}},
 		{"not yaml", "a: [1, 2", []string{"w.yaml"}},
-		{"unknown top key", "listen: {mcp: 127.0.0.1:1}\nstorage: x\n", []string{`w.yaml:2:1: unknown key "storage" in the top level (expected one of: connections, identity, limits, listen, rules, store)`}},
+		{"unknown top key", "listen: {mcp: 127.0.0.1:1}\nstorage: x\n", []string{`w.yaml:2:1: unknown key "storage" in the top level (expected one of: connections, identity, include, limits, listen, rules, store)`}},
 		{"unknown nested key", "connections:\n  - name: a\n    kind: sqlite\n    path: x.db\n    pasword_env: X\n", []string{`w.yaml:5:5: unknown key "pasword_env" in connections[0]`}},
 		{"wrong shape", "connections: {name: a}\n", []string{"w.yaml:1:14: connections: expected a list, got a mapping"}},
 		{"wrong type", "limits:\n  max_rows: lots\n", []string{"w.yaml:2: cannot unmarshal !!str `lots` into int"}},
@@ -82,7 +82,12 @@ func TestErrors(t *testing.T) {
 		{"sqlite extras", "connections:\n  - {name: a, kind: sqlite, path: x, address: 'h:1'}\n", []string{"a sqlite connection takes only a path"}},
 		{"bad effect", "rules:\n  - name: r\n    effect: permit\n", []string{`w.yaml:3:13: rules[0].effect: expected one of allow, deny, review, got "permit"`}},
 		{"rule names missing connection", "rules:\n  - name: r\n    effect: allow\n    connections: {names: [nope]}\n", []string{`w.yaml:4:27: rules[0].connections.names: no connection named "nope"`}},
-		{"deny with constraints", "rules:\n  - {name: r, effect: deny, max_rows: 3}\n", []string{"a deny rule takes no read_only"}},
+		{"deny with constraints", "rules:\n  - {name: r, effect: deny, max_rows: 3}\n", []string{"a deny rule takes no constraints"}},
+		{"unknown statement kind", "rules:\n  - {name: r, effect: allow, read_only: false, statements: [read, transaction]}\n", []string{`unknown statement kind "transaction"`}},
+		{"read_only with write kinds", "rules:\n  - {name: r, effect: allow, read_only: true, statements: [read, write]}\n", []string{`read_only: true admits only read statements, but statements lists "write"`}},
+		{"read_only with write tables", "rules:\n  - {name: r, effect: allow, read_only: true, tables: {write: [a.b]}}\n", []string{"tables.write is set"}},
+		{"bad table glob", "rules:\n  - {name: r, effect: allow, tables: {read: [a.b.c, 'x.[']}}\n", []string{`"a.b.c": expected schema.table or table`, `"x.[": bad glob`}},
+		{"include matches nothing", "include: [nothing-*.yaml]\n", []string{`w.yaml:1:11: include: "nothing-*.yaml" matches no file`}},
 		{"duplicate rule", "rules:\n  - {name: r, effect: deny}\n  - {name: r, effect: deny}\n", []string{`rule "r" is defined twice`}},
 		{"bad listen", "listen: {mcp: localhost}\n", []string{`listen.mcp: expected host:port`}},
 		{"bad store", "store: mysql://x\n", []string{"store: expected sqlite://PATH or postgres://"}},
@@ -153,4 +158,49 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestInclude(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "rules.d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "rules.d", "10-agents.yaml"), []byte(`rules:
+  - name: agents-read
+    effect: allow
+    tables: {read: ["public.*"]}
+`), 0o644)
+	os.WriteFile(filepath.Join(dir, "rules.d", "20-ops.yaml"), []byte(`rules:
+  - name: ops
+    effect: allow
+    read_only: false
+    statements: [read, write, ddl]
+`), 0o644)
+	main := filepath.Join(dir, "warden.yaml")
+	os.WriteFile(main, []byte("include: [rules.d/*.yaml]\nrules:\n  - {name: first, effect: deny}\n"), 0o644)
+	cfg, err := Load(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Rules) != 3 || cfg.Rules[0].Name != "first" || cfg.Rules[1].Name != "agents-read" || cfg.Rules[2].Name != "ops" {
+		t.Fatalf("rules = %+v", cfg.Rules)
+	}
+	if r := cfg.Rules[2]; r.File != filepath.Join(dir, "rules.d", "20-ops.yaml") || r.Line != 2 || len(r.Statements) != 3 {
+		t.Errorf("included rule = %+v", r)
+	}
+
+	// Errors in an included file name that file and line.
+	os.WriteFile(filepath.Join(dir, "rules.d", "30-bad.yaml"), []byte("rules:\n  - name: first\n    effect: allow\n    tabels: {}\n"), 0o644)
+	_, err = Load(main)
+	bad := filepath.Join(dir, "rules.d", "30-bad.yaml")
+	for _, want := range []string{bad + `:4:5: unknown key "tabels" in rules[0]`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+	os.WriteFile(bad, []byte("rules:\n  - name: first\n    effect: permit\n"), 0o644)
+	_, err = Load(main)
+	for _, want := range []string{bad + `:3:13: rules[0].effect: expected one of allow, deny, review, got "permit"`, bad + `:2:11: rules[0].name: rule "first" is defined twice`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
 }

@@ -57,18 +57,34 @@ type positions map[string]Pos
 // Pos returns where the value at path was written. For a path that was not
 // written (a default), it returns the position of the nearest written parent.
 func (c *Config) Pos(path string) Pos {
+	_, pos := c.locate(path)
+	return pos
+}
+
+// locate finds the file and position of the value at path. Rules may come
+// from included files: rules[i] is translated to its own file.
+func (c *Config) locate(path string) (string, Pos) {
+	file, table := c.Path, c.pos
+	var i int
+	var rest string
+	if n, _ := fmt.Sscanf(path, "rules[%d]", &i); n == 1 && i < len(c.ruleSrc) {
+		src := c.ruleSrc[i]
+		rest = path[strings.Index(path, "]")+1:]
+		file, table = src.file, src.pos
+		path = fmt.Sprintf("rules[%d]%s", src.index, rest)
+	}
 	for p := path; p != ""; p = parentPath(p) {
-		if pos, ok := c.pos[p]; ok {
-			return pos
+		if pos, ok := table[p]; ok {
+			return file, pos
 		}
 	}
-	return Pos{}
+	return file, Pos{}
 }
 
 // Errorf builds an Error positioned at the value at path.
 func (c *Config) Errorf(path, format string, args ...any) *Error {
-	p := c.Pos(path)
-	return &Error{File: c.Path, Line: p.Line, Column: p.Column, Msg: fmt.Sprintf(format, args...)}
+	file, p := c.locate(path)
+	return &Error{File: file, Line: p.Line, Column: p.Column, Msg: fmt.Sprintf(format, args...)}
 }
 
 func parentPath(p string) string {

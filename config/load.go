@@ -35,31 +35,47 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	cfg := &Config{Path: path, Dir: filepath.Dir(abs), pos: positions{}}
 
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		return nil, Errors{yamlError(path, err)}
-	}
-	if root.Kind == 0 || len(root.Content) == 0 {
-		return nil, Errors{{File: path, Msg: "the file is empty; see warden.example.yaml for the expected shape"}}
-	}
-	// Report shape problems (unknown keys, lists where mappings belong) and
-	// value problems together, so one run shows everything to fix.
-	w := &walker{file: path, pos: cfg.pos}
-	w.check(root.Content[0], reflect.TypeOf(*cfg), "")
-	errs := w.errs
-	if err := root.Content[0].Decode(cfg); err != nil {
-		if len(errs) == 0 {
-			errs = append(errs, yamlError(path, err))
-		}
-	} else {
+	errs, decoded := decodeStrict(path, data, cfg, cfg.pos)
+	if decoded {
+		errs = append(errs, cfg.loadIncludes()...)
 		errs = append(errs, cfg.validate()...)
 	}
 	if len(errs) > 0 {
-		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+		sort.SliceStable(errs, func(i, j int) bool {
+			if errs[i].File != errs[j].File {
+				return errs[i].File == path
+			}
+			return errs[i].Line < errs[j].Line
+		})
 		return nil, errs
 	}
 	return cfg, nil
+}
+
+// decodeStrict decodes YAML text into v (a pointer to a struct), reporting
+// unknown keys and misplaced values with their positions, and records the
+// position of every value in pos.
+func decodeStrict(path string, data []byte, v any, pos positions) (errs Errors, decoded bool) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return Errors{yamlError(path, err)}, false
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return Errors{{File: path, Msg: "the file is empty; see docs/configuration.md for the expected shape"}}, false
+	}
+	// Report shape problems (unknown keys, lists where mappings belong) and
+	// value problems together, so one run shows everything to fix.
+	w := &walker{file: path, pos: pos}
+	w.check(root.Content[0], reflect.TypeOf(v).Elem(), "")
+	errs = w.errs
+	if err := root.Content[0].Decode(v); err != nil {
+		if len(errs) == 0 {
+			errs = append(errs, yamlError(path, err))
+		}
+		return errs, false
+	}
+	return errs, true
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

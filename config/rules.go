@@ -2,6 +2,10 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 )
@@ -14,17 +18,46 @@ type Rule struct {
 	Subjects    SubjectMatch    `yaml:"subjects"`
 	Connections ConnectionMatch `yaml:"connections"`
 	Tools       []string        `yaml:"tools"`
-	Effect      string          `yaml:"effect"`
-	Message     string          `yaml:"message"`
+	// When is an optional CEL condition over the request; the rule
+	// matches only if it is true. Type-checked when policy compiles.
+	When    string `yaml:"when"`
+	Effect  string `yaml:"effect"`
+	Message string `yaml:"message"`
 	// ReadOnly defaults to true for allow and review rules: writes must be
 	// granted explicitly with read_only: false.
-	ReadOnly *bool         `yaml:"read_only"`
-	MaxRows  int           `yaml:"max_rows"`
-	Timeout  time.Duration `yaml:"timeout"`
+	ReadOnly *bool `yaml:"read_only"`
+	// Statements are the statement kinds the rule admits (read, write,
+	// ddl, dcl, utility). Default: [read], or [read, write] with
+	// read_only: false.
+	Statements []string `yaml:"statements"`
+	// Tables scope what statements may read and write (globs over
+	// schema.table). Empty read: any table; empty write: any table the
+	// statement kinds allow.
+	Tables TableScope `yaml:"tables"`
+	// MultiStatement admits SQL with more than one statement.
+	MultiStatement bool          `yaml:"multi_statement"`
+	MaxRows        int           `yaml:"max_rows"`
+	Timeout        time.Duration `yaml:"timeout"`
 
-	// Line is where the rule starts in the file.
-	Line int `yaml:"-"`
+	// File and Line are where the rule was written (warden.yaml or an
+	// included file).
+	File string `yaml:"-"`
+	Line int    `yaml:"-"`
 }
+
+// TableScope lists table globs ("public.*", "sales.orders", "*.audit_*").
+type TableScope struct {
+	Read  []string `yaml:"read"`
+	Write []string `yaml:"write"`
+}
+
+// RulesFile is the shape of a file named by include: rules only.
+type RulesFile struct {
+	Rules []Rule `yaml:"rules"`
+}
+
+// StatementKinds a rule may admit, as the SQL classifier names them.
+var StatementKinds = []string{"read", "write", "ddl", "dcl", "utility"}
 
 // SubjectMatch matches callers. Empty lists match everyone.
 type SubjectMatch struct {
@@ -38,7 +71,8 @@ type ConnectionMatch struct {
 	Labels map[string]string `yaml:"labels"`
 }
 
-// validateRules checks the rules section.
+// validateRules checks the rules section, including rules from included
+// files.
 func (c *Config) validateRules() Errors {
 	var errs Errors
 	add := func(path, format string, args ...any) { errs = append(errs, c.Errorf(path, format, args...)) }
@@ -46,30 +80,133 @@ func (c *Config) validateRules() Errors {
 	for i := range c.Rules {
 		r := &c.Rules[i]
 		p := fmt.Sprintf("rules[%d]", i)
-		r.Line = c.Pos(p).Line
+		src := c.ruleSource(i)
+		r.File, r.Line = src.file, c.Pos(p).Line
+		label := p
+		if src.file != c.Path {
+			label = fmt.Sprintf("rules[%d]", src.index)
+		}
 		switch {
 		case r.Name == "":
-			add(p, "%s: name is required", p)
+			add(p, "%s: name is required", label)
 		case rules[r.Name]:
-			add(p+".name", "%s.name: rule %q is defined twice", p, r.Name)
+			add(p+".name", "%s.name: rule %q is defined twice", label, r.Name)
 		}
 		rules[r.Name] = true
 		if !contains(Effects, r.Effect) {
-			add(p+".effect", "%s.effect: expected one of %s, got %q", p, strings.Join(Effects, ", "), r.Effect)
+			add(p+".effect", "%s.effect: expected one of %s, got %q", label, strings.Join(Effects, ", "), r.Effect)
 		}
 		for j, n := range r.Connections.Names {
 			if _, ok := c.Connection(n); !ok {
-				add(fmt.Sprintf("%s.connections.names[%d]", p, j), "%s.connections.names: no connection named %q", p, n)
+				add(fmt.Sprintf("%s.connections.names[%d]", p, j), "%s.connections.names: no connection named %q", label, n)
 			}
 		}
 		if r.MaxRows < 0 {
-			add(p+".max_rows", "%s.max_rows: must be positive, got %d", p, r.MaxRows)
+			add(p+".max_rows", "%s.max_rows: must be positive, got %d", label, r.MaxRows)
 		}
 		if r.Timeout < 0 {
-			add(p+".timeout", "%s.timeout: must be positive, got %s", p, r.Timeout)
+			add(p+".timeout", "%s.timeout: must be positive, got %s", label, r.Timeout)
 		}
-		if r.Effect == "deny" && (r.ReadOnly != nil || r.MaxRows != 0 || r.Timeout != 0) {
-			add(p, "%s: a deny rule takes no read_only, max_rows or timeout", p)
+		for j, k := range r.Statements {
+			if !contains(StatementKinds, k) {
+				add(fmt.Sprintf("%s.statements[%d]", p, j), "%s.statements: unknown statement kind %q (expected %s; transaction and session statements are never admitted)", label, k, strings.Join(StatementKinds, ", "))
+			}
+		}
+		if r.ReadOnly != nil && *r.ReadOnly {
+			for j, k := range r.Statements {
+				if k != "read" {
+					add(fmt.Sprintf("%s.statements[%d]", p, j), "%s: read_only: true admits only read statements, but statements lists %q", label, k)
+				}
+			}
+			if len(r.Tables.Write) > 0 {
+				add(p+".tables.write", "%s: read_only: true, but tables.write is set", label)
+			}
+		}
+		for _, list := range [][]string{r.Tables.Read, r.Tables.Write} {
+			for _, g := range list {
+				if err := checkTableGlob(g); err != nil {
+					add(p+".tables", "%s.tables: %q: %v", label, g, err)
+				}
+			}
+		}
+		if r.Effect == "deny" && (r.ReadOnly != nil || r.MaxRows != 0 || r.Timeout != 0 || len(r.Statements) > 0 ||
+			len(r.Tables.Read) > 0 || len(r.Tables.Write) > 0 || r.MultiStatement) {
+			add(p, "%s: a deny rule takes no constraints (read_only, statements, tables, multi_statement, max_rows, timeout)", label)
+		}
+	}
+	return errs
+}
+
+// checkTableGlob accepts "table", "schema.table" and globs of them.
+func checkTableGlob(g string) error {
+	if g == "" {
+		return fmt.Errorf("empty pattern")
+	}
+	parts := strings.Split(g, ".")
+	if len(parts) > 2 {
+		return fmt.Errorf("expected schema.table or table")
+	}
+	for _, p := range parts {
+		if p == "" {
+			return fmt.Errorf("empty schema or table name")
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("bad glob: %v", err)
+		}
+	}
+	return nil
+}
+
+// ruleSource says where rule i was written.
+type ruleSource struct {
+	file  string
+	pos   positions
+	index int // the rule's index within its file
+}
+
+func (c *Config) ruleSource(i int) ruleSource {
+	if i < len(c.ruleSrc) {
+		return c.ruleSrc[i]
+	}
+	return ruleSource{file: c.Path, pos: c.pos, index: i}
+}
+
+// loadIncludes reads the rules files named by include (globs, relative to
+// the configuration's directory) and appends their rules.
+func (c *Config) loadIncludes() Errors {
+	var errs Errors
+	c.ruleSrc = make([]ruleSource, len(c.Rules))
+	for i := range c.Rules {
+		c.ruleSrc[i] = ruleSource{file: c.Path, pos: c.pos, index: i}
+	}
+	for i, pattern := range c.Include {
+		p := fmt.Sprintf("include[%d]", i)
+		matches, err := filepath.Glob(c.resolve(pattern))
+		if err != nil {
+			errs = append(errs, c.Errorf(p, "include: bad pattern %q: %v", pattern, err))
+			continue
+		}
+		if len(matches) == 0 {
+			errs = append(errs, c.Errorf(p, "include: %q matches no file", pattern))
+			continue
+		}
+		sort.Strings(matches)
+		for _, file := range matches {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				errs = append(errs, c.Errorf(p, "include: %v", err))
+				continue
+			}
+			var rf RulesFile
+			pos := positions{}
+			if ferrs, _ := decodeStrict(file, data, &rf, pos); len(ferrs) > 0 {
+				errs = append(errs, ferrs...)
+				continue
+			}
+			for j, r := range rf.Rules {
+				c.Rules = append(c.Rules, r)
+				c.ruleSrc = append(c.ruleSrc, ruleSource{file: file, pos: pos, index: j})
+			}
 		}
 	}
 	return errs
