@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -91,7 +92,7 @@ func toolCaller(c *client.Client, tool string, args map[string]any) caller {
 // share its stdio pipe, as concurrent tool calls from one agent would.
 func wardenStdioTarget(o options, cfg string) target {
 	return target{name: "warden MCP stdio", open: func(ctx context.Context, clients int, query string) ([]caller, func(), error) {
-		c, err := client.NewStdioMCPClientWithOptions(o.warden, os.Environ(), []string{"mcp", "--config", cfg, "--log-level", "warn"},
+		c, err := client.NewStdioMCPClientWithOptions(o.warden, os.Environ(), append([]string{"mcp", "--config", cfg, "--log-level", "warn"}, profileArgs("stdio", clients)...),
 			transport.WithCommandStderrWriter(os.Stderr))
 		if err != nil {
 			return nil, nil, err
@@ -109,7 +110,7 @@ func wardenStdioTarget(o options, cfg string) target {
 // session over streamable HTTP.
 func wardenHTTPTarget(o options, cfg string) target {
 	return target{name: "warden MCP HTTP", open: func(ctx context.Context, clients int, query string) ([]caller, func(), error) {
-		cmd := exec.Command(o.warden, "serve", "--config", cfg, "--listen", "127.0.0.1:0", "--log-level", "warn")
+		cmd := exec.Command(o.warden, append([]string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--log-level", "warn"}, profileArgs("http", clients)...)...)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -187,4 +188,17 @@ func peerTarget(o options, db string) target {
 		}
 		return repeat(toolCaller(c, "query", map[string]any{"sql": query}), clients), func() { c.Close() }, nil
 	}}
+}
+
+var profiles atomic.Int32
+
+// profileArgs asks the server for a CPU profile when BENCH_PROFILE_DIR is
+// set, one file per scenario.
+func profileArgs(kind string, clients int) []string {
+	dir := os.Getenv("BENCH_PROFILE_DIR")
+	if dir == "" {
+		return nil
+	}
+	n := profiles.Add(1)
+	return []string{"--cpuprofile", fmt.Sprintf("%s/%02d-%s-%dclients.prof", dir, n, kind, clients)}
 }

@@ -227,3 +227,13 @@ func fieldNames(t reflect.Type) []string {
 	sort.Strings(names)
 	return names
 }
+
+// DecodeStrict decodes another YAML file of Warden's (policy tests, for
+// example) into v, a pointer to a struct, with the same strictness and
+// positioned errors as the configuration itself.
+func DecodeStrict(path string, data []byte, v any) error {
+	if errs, _ := decodeStrict(path, data, v, positions{}); len(errs) > 0 {
+		return errs
+	}
+	return nil
+}

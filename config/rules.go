@@ -41,8 +41,8 @@ type Rule struct {
 
 	// File and Line are where the rule was written (warden.yaml or an
 	// included file).
-	File string `yaml:"-"`
-	Line int    `yaml:"-"`
+	File string `yaml:"-" json:"-"`
+	Line int    `yaml:"-" json:"-"`
 }
 
 // TableScope lists table globs ("public.*", "sales.orders", "*.audit_*").

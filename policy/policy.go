@@ -6,9 +6,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"cel.dev/cel-go/cel"
+
 	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/policy/sqlclass"
 )
 
 // Effect is what a decision lets happen.
@@ -34,8 +39,12 @@ type Input struct {
 	Groups     []string
 	Connection Connection
 	Tool       string
-	// Statement is the SQL or command, when the tool carries one.
+	// Statement is the SQL or command, when the tool carries one, and
+	// Facts what the classifier learned of it (nil: no statement).
 	Statement string
+	Facts     *sqlclass.Facts
+	// Time is when the request is decided (zero: now).
+	Time time.Time
 }
 
 // Decision is the outcome of Decide.
@@ -51,13 +60,50 @@ type Decision struct {
 	ReadOnly bool
 	MaxRows  int // 0: the configured default applies
 	Timeout  time.Duration
+	// TablesRead and TablesWrite are the rule's table scopes (globs); empty
+	// means unrestricted. describe_schema shows only readable tables.
+	TablesRead  []string
+	TablesWrite []string
 
-	// Matched lists every rule that matched, in file order (for explain).
-	Matched []string
+	// Trace says, for every rule in order, whether it matched and, if it
+	// did not apply, why (for explain).
+	Trace []RuleTrace
+}
+
+// RuleTrace is one rule's part in a decision.
+type RuleTrace struct {
+	Rule    string `json:"rule"`
+	Effect  Effect `json:"effect"`
+	Matched bool   `json:"matched"`
+	// Admitted is false when the rule matched but its constraints do not
+	// admit the statement; Why says which.
+	Admitted bool   `json:"admitted"`
+	Why      string `json:"why,omitempty"`
 }
 
 // Allowed reports whether the call may run without a human.
 func (d Decision) Allowed() bool { return d.Effect == Allow }
+
+// Matched lists the rules that matched, in file order.
+func (d Decision) Matched() []string {
+	var out []string
+	for _, t := range d.Trace {
+		if t.Matched {
+			out = append(out, t.Rule)
+		}
+	}
+	return out
+}
+
+// Visible reports whether the decision lets the caller see schema.table.
+func (d Decision) Visible(kind, schema, table string) bool {
+	if len(d.TablesRead) == 0 {
+		return true
+	}
+	def := DefaultSchema(kind)
+	return matchTable(compileTablePatterns(d.TablesRead), schema, table, def) ||
+		matchTable(compileTablePatterns(d.TablesWrite), schema, table, def)
+}
 
 // Engine holds compiled rules. It is immutable and safe for concurrent use.
 type Engine struct {
@@ -71,7 +117,11 @@ type rule struct {
 	groups     set
 	names      set
 	tools      set
+	when       cel.Program
 	readOnly   bool
+	kinds      set // statement kinds admitted
+	read       []tablePattern
+	write      []tablePattern
 }
 
 type set map[string]struct{}
@@ -89,30 +139,49 @@ func newSet(list []string) set {
 
 func (s set) has(v string) bool { _, ok := s[v]; return ok }
 
-// Compile checks and compiles the rules of cfg. tools lists the tool names
-// the build knows; a rule naming another is an error with its position.
+// Compile checks and compiles the rules of cfg: tool names against tools,
+// `when` conditions type-checked. Errors carry the rule's file and line.
 func Compile(cfg *config.Config, tools []string) (*Engine, error) {
+	env, err := newCELEnv()
+	if err != nil {
+		return nil, fmt.Errorf("policy: CEL environment: %w", err)
+	}
 	known := newSet(tools)
 	var errs config.Errors
 	e := &Engine{}
 	for i, r := range cfg.Rules {
+		p := fmt.Sprintf("rules[%d]", i)
 		for j, t := range r.Tools {
 			if !known.has(t) {
-				errs = append(errs, cfg.Errorf(fmt.Sprintf("rules[%d].tools[%d]", i, j), "rules[%d].tools: unknown tool %q (known: %v)", i, t, tools))
+				errs = append(errs, cfg.Errorf(fmt.Sprintf("%s.tools[%d]", p, j), "rules[%d].tools: unknown tool %q (known: %v)", i, t, tools))
 			}
 		}
-		ro := true
-		if r.ReadOnly != nil {
-			ro = *r.ReadOnly
-		}
-		e.rules = append(e.rules, rule{
+		cr := rule{
 			Rule:       r,
 			identities: newSet(r.Subjects.Identities),
 			groups:     newSet(r.Subjects.Groups),
 			names:      newSet(r.Connections.Names),
 			tools:      newSet(r.Tools),
-			readOnly:   ro,
-		})
+			readOnly:   r.ReadOnly == nil || *r.ReadOnly,
+			read:       compileTablePatterns(r.Tables.Read),
+			write:      compileTablePatterns(r.Tables.Write),
+		}
+		kinds := r.Statements
+		if len(kinds) == 0 {
+			kinds = []string{string(sqlclass.KindRead)}
+			if !cr.readOnly {
+				kinds = append(kinds, string(sqlclass.KindWrite))
+			}
+		}
+		cr.kinds = newSet(kinds)
+		if strings.TrimSpace(r.When) != "" {
+			prg, err := compileWhen(env, r.When)
+			if err != nil {
+				errs = append(errs, cfg.Errorf(p+".when", "rule %q: when: %v", r.Name, oneLine(err.Error())))
+			}
+			cr.when = prg
+		}
+		e.rules = append(e.rules, cr)
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -126,35 +195,52 @@ func Compile(cfg *config.Config, tools []string) (*Engine, error) {
 	return e, nil
 }
 
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 // Version identifies the rule set; it changes whenever a rule does.
 func (e *Engine) Version() string { return e.version }
 
 // Decide evaluates in against the rules. See the package documentation for
-// the evaluation order.
+// the evaluation order. An error (a condition that cannot be evaluated)
+// must be treated as a denial.
 func (e *Engine) Decide(_ context.Context, in Input) (Decision, error) {
+	vars := activation(in)
+	trace := make([]RuleTrace, 0, len(e.rules))
 	var deny, review, allow *rule
-	var matched []string
+	var refusal *RuleTrace // the first matching rule that did not admit the statement
 	for i := range e.rules {
 		r := &e.rules[i]
-		if !r.matches(in) {
-			continue
+		t := RuleTrace{Rule: r.Name, Effect: Effect(r.Effect)}
+		matched, why, err := r.matches(in, vars)
+		if err != nil {
+			return Decision{Effect: Deny, Rule: r.Name, Trace: trace}, fmt.Errorf("policy: rule %q: when: %w", r.Name, err)
 		}
-		matched = append(matched, r.Name)
-		switch Effect(r.Effect) {
-		case Deny:
-			if deny == nil {
-				deny = r
+		t.Matched, t.Why = matched, why
+		if matched {
+			switch Effect(r.Effect) {
+			case Deny:
+				t.Admitted = true
+				if deny == nil {
+					deny = r
+				}
+			case Review, Allow:
+				t.Admitted, t.Why = r.admit(in)
+				if !t.Admitted {
+					break
+				}
+				if Effect(r.Effect) == Review && review == nil {
+					review = r
+				}
+				if Effect(r.Effect) == Allow && allow == nil {
+					allow = r
+				}
+			default:
+				return Decision{Effect: Deny, Trace: trace}, fmt.Errorf("policy: rule %q has unknown effect %q", r.Name, r.Effect)
 			}
-		case Review:
-			if review == nil {
-				review = r
-			}
-		case Allow:
-			if allow == nil {
-				allow = r
-			}
-		default:
-			return Decision{}, fmt.Errorf("policy: rule %q has unknown effect %q", r.Name, r.Effect)
+		}
+		trace = append(trace, t)
+		if matched && !t.Admitted && refusal == nil {
+			refusal = &trace[len(trace)-1]
 		}
 	}
 	switch {
@@ -163,59 +249,138 @@ func (e *Engine) Decide(_ context.Context, in Input) (Decision, error) {
 		if reason == "" {
 			reason = fmt.Sprintf("rule %q denies %s on connection %q", deny.Name, in.Tool, in.Connection.Name)
 		}
-		return Decision{Effect: Deny, Rule: deny.Name, Reason: reason, Matched: matched}, nil
+		return Decision{Effect: Deny, Rule: deny.Name, Reason: reason, Trace: trace}, nil
 	case review != nil:
-		return review.decision(Review, in, matched), nil
+		return review.decision(Review, in, trace), nil
 	case allow != nil:
-		return allow.decision(Allow, in, matched), nil
+		return allow.decision(Allow, in, trace), nil
+	case refusal != nil:
+		return Decision{Effect: Deny, Rule: refusal.Rule, Reason: refusal.Why, Trace: trace}, nil
 	}
 	return Decision{
-		Effect:  Deny,
-		Reason:  fmt.Sprintf("no rule allows %s to use %s on connection %q (Warden denies by default)", in.Subject, in.Tool, in.Connection.Name),
-		Matched: matched,
+		Effect: Deny,
+		Reason: fmt.Sprintf("no rule allows %s to use %s on connection %q (Warden denies by default)", in.Subject, in.Tool, in.Connection.Name),
+		Trace:  trace,
 	}, nil
 }
 
-func (r *rule) decision(effect Effect, in Input, matched []string) Decision {
+func (r *rule) decision(effect Effect, in Input, trace []RuleTrace) Decision {
 	reason := r.Message
 	if reason == "" {
 		reason = fmt.Sprintf("rule %q %ss %s on connection %q", r.Name, effect, in.Tool, in.Connection.Name)
 	}
 	return Decision{
-		Effect:   effect,
-		Rule:     r.Name,
-		Reason:   reason,
-		ReadOnly: r.readOnly,
-		MaxRows:  r.MaxRows,
-		Timeout:  r.Timeout,
-		Matched:  matched,
+		Effect:      effect,
+		Rule:        r.Name,
+		Reason:      reason,
+		ReadOnly:    r.readOnly,
+		MaxRows:     r.MaxRows,
+		Timeout:     r.Timeout,
+		TablesRead:  r.Tables.Read,
+		TablesWrite: r.Tables.Write,
+		Trace:       trace,
 	}
 }
 
-func (r *rule) matches(in Input) bool {
+// matches reports whether the rule applies to the request (subjects,
+// connections, tools, when), and if not, why.
+func (r *rule) matches(in Input, vars map[string]any) (bool, string, error) {
 	if r.tools != nil && !r.tools.has(in.Tool) {
-		return false
+		return false, "tool " + in.Tool + " not listed", nil
 	}
 	if r.names != nil && !r.names.has(in.Connection.Name) {
-		return false
+		return false, "connection " + in.Connection.Name + " not listed", nil
 	}
 	for k, v := range r.Connections.Labels {
 		if got, ok := in.Connection.Labels[k]; !ok || got != v {
-			return false
+			return false, fmt.Sprintf("connection label %s is not %q", k, v), nil
 		}
 	}
-	if r.identities == nil && r.groups == nil {
-		return true
-	}
-	if r.identities.has(in.Subject) {
-		return true
-	}
-	for _, g := range in.Groups {
-		if r.groups.has(g) {
-			return true
+	if r.identities != nil || r.groups != nil {
+		ok := r.identities.has(in.Subject)
+		for _, g := range in.Groups {
+			ok = ok || r.groups.has(g)
+		}
+		if !ok {
+			return false, "subject not listed", nil
 		}
 	}
-	return false
+	if r.when != nil {
+		out, _, err := r.when.Eval(vars)
+		if err != nil {
+			return false, "", err
+		}
+		if b, ok := out.Value().(bool); !ok || !b {
+			return false, "when is false", nil
+		}
+	}
+	return true, "", nil
+}
+
+// admit checks the statement against the rule's constraints. It returns
+// the reason, worded for the agent, when they do not admit it.
+func (r *rule) admit(in Input) (bool, string) {
+	f := in.Facts
+	if f == nil {
+		return true, ""
+	}
+	if n := len(f.Statements); n > 1 && !r.MultiStatement {
+		return false, fmt.Sprintf("the SQL holds %d statements; send one statement per call", n)
+	}
+	def := DefaultSchema(in.Connection.Kind)
+	for _, st := range f.Statements {
+		for _, k := range st.Kinds {
+			switch k {
+			case sqlclass.KindTransaction:
+				return false, fmt.Sprintf("%s is transaction control, which is never allowed: every call runs in its own transaction", st.Tag)
+			case sqlclass.KindSession:
+				return false, fmt.Sprintf("%s changes session state, which is never allowed: %s", st.Tag, reasons(st))
+			}
+			if !r.kinds.has(string(k)) {
+				allowed := make([]string, 0, len(r.kinds))
+				for a := range r.kinds {
+					allowed = append(allowed, a)
+				}
+				slices.Sort(allowed)
+				return false, fmt.Sprintf("rule %q admits only %s statements; this %s is %s: %s",
+					r.Name, strings.Join(allowed, "/"), st.Tag, article(string(k)), reasons(st))
+			}
+		}
+		for _, t := range st.TablesWritten {
+			schema, table := splitTable(t, def)
+			if len(r.write) > 0 && !matchTable(r.write, schema, table, def) {
+				return false, fmt.Sprintf("rule %q does not allow writing %s.%s (it allows %s)", r.Name, schema, table, strings.Join(r.Tables.Write, ", "))
+			}
+		}
+		if len(r.read) > 0 {
+			for _, t := range st.TablesRead {
+				schema, table := splitTable(t, def)
+				if !matchTable(r.read, schema, table, def) && !matchTable(r.write, schema, table, def) {
+					return false, fmt.Sprintf("rule %q does not allow reading %s.%s (it allows %s)", r.Name, schema, table, strings.Join(r.Tables.Read, ", "))
+				}
+			}
+		}
+	}
+	return true, ""
+}
+
+func reasons(st sqlclass.Statement) string {
+	if len(st.Reasons) == 0 {
+		return string(st.Kind)
+	}
+	return strings.Join(st.Reasons, "; ")
+}
+
+func article(kind string) string {
+	switch kind {
+	case "utility":
+		return "a utility statement"
+	case "ddl":
+		return "DDL"
+	case "dcl":
+		return "DCL (roles and privileges)"
+	}
+	return "a " + kind
 }
 
 // AllowsWrites reports whether any allow or review rule could let tool run

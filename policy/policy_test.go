@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,8 +98,8 @@ func TestDecide(t *testing.T) {
 			if d.Effect != tt.effect || d.Rule != tt.rule || d.ReadOnly != tt.readOnly || d.MaxRows != tt.maxRows || d.Timeout != tt.timeout {
 				t.Errorf("got %+v", d)
 			}
-			if !reflect.DeepEqual(d.Matched, tt.matched) {
-				t.Errorf("matched = %v, want %v", d.Matched, tt.matched)
+			if !reflect.DeepEqual(d.Matched(), tt.matched) {
+				t.Errorf("matched = %v, want %v", d.Matched(), tt.matched)
 			}
 			if d.Reason == "" {
 				t.Error("a decision always carries a reason")
@@ -138,5 +139,49 @@ func TestVersionAndWrites(t *testing.T) {
 	ro := compile(t, "rules:\n  - {name: r, effect: allow, tools: [run_query]}\n")
 	if ro.AllowsWrites("run_query") {
 		t.Error("rules are read-only by default")
+	}
+}
+
+// TestGoldenDecisions runs testdata/decisions.yaml against
+// testdata/warden.yaml, as `warden policy test` would.
+func TestGoldenDecisions(t *testing.T) {
+	cfg, err := config.Load("testdata/warden.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Compile(cfg, []string{"run_query", "describe_schema", "list_connections"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := LoadTests("testdata/decisions.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := RunTests(context.Background(), e, cfg, tf)
+	if len(results) < 25 {
+		t.Fatalf("only %d golden cases ran", len(results))
+	}
+	for _, r := range results {
+		if !r.Pass {
+			t.Errorf("%s: %v", r.Name, r.Problems)
+		}
+	}
+}
+
+func TestWhenTypeChecked(t *testing.T) {
+	for _, tc := range []struct{ when, want string }{
+		{"statement.kindz == 1", "undefined field 'kindz'"},
+		{"identity", "must be a bool"},
+		{"'x' in statement.tables_read &&", "Syntax error"},
+		{"connection.labels.env == 3", "no matching overload"},
+	} {
+		cfg, err := config.Parse("r.yaml", []byte("rules:\n  - name: r\n    effect: allow\n    when: \""+tc.when+"\"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compile(cfg, []string{"run_query"})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "r.yaml:4") {
+			t.Errorf("%q: err = %v, want %q at r.yaml:4", tc.when, err, tc.want)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
+	"github.com/wardenhq/warden/policy/sqlclass"
 )
 
 // Transports a call can arrive on.
@@ -57,6 +58,22 @@ type Pipeline struct {
 	recorder Recorder
 	limits   config.Limits
 	logger   *slog.Logger
+	sqlCache *sqlclass.Cache
+}
+
+// classify learns what a statement does. Connectors that can look
+// functions and types up in their catalog (sqlclass.FunctionResolver,
+// sqlclass.TypeResolver) let user-defined ones be judged by what they
+// declare; without that, an unknown function makes a statement a write.
+func (p *Pipeline) classify(ctx context.Context, conn connectors.Connector, sql string) (sqlclass.Facts, error) {
+	opts := sqlclass.Options{Cache: p.sqlCache, MaxBytes: p.limits.MaxSQLBytes}
+	if r, ok := conn.(sqlclass.FunctionResolver); ok {
+		opts.Functions = r
+	}
+	if r, ok := conn.(sqlclass.TypeResolver); ok {
+		opts.Types = r
+	}
+	return sqlclass.Classify(ctx, sql, opts)
 }
 
 // New builds a pipeline. Decider and Recorder are required: there is no
@@ -77,6 +94,7 @@ func New(o Options) (*Pipeline, error) {
 		recorder: o.Recorder,
 		limits:   o.Limits,
 		logger:   o.Logger,
+		sqlCache: sqlclass.NewCache(4096),
 	}
 	if p.holder == nil {
 		p.holder = approvals.Disabled{}
@@ -172,12 +190,30 @@ func (o *op) authorize(ctx context.Context, statement string) error {
 	}
 	o.conn = conn
 	info := conn.Info()
+	var facts *sqlclass.Facts
+	if statement != "" {
+		f, err := o.p.classify(ctx, conn, statement)
+		if err != nil {
+			o.ev.Decision, o.ev.Reason = string(policy.Deny), err.Error()
+			var ce *sqlclass.Error
+			if !errors.As(err, &ce) {
+				o.p.logger.Error("classify statement", "connection", name, "err", err)
+				return o.refuse(ctx, "error", &Error{Code: CodeInternal,
+					Message: "the statement could not be classified, so the call was refused (Warden fails closed)", err: err})
+			}
+			return o.refuse(ctx, "denied", &Error{Code: CodeDenied, err: err,
+				Message: "refused: Warden runs only SQL it fully understands, and " + err.Error(),
+				Hint:    "Rewrite the statement with plain SQL (one statement, no unusual constructs)"})
+		}
+		facts = &f
+	}
 	d, err := o.p.decider.Decide(ctx, policy.Input{
 		Subject:    o.caller.Principal.Subject,
 		Groups:     o.caller.Principal.Groups,
 		Connection: policy.Connection{Name: info.Name, Kind: info.Kind, Labels: info.Labels},
 		Tool:       o.tool,
 		Statement:  statement,
+		Facts:      facts,
 	})
 	if err != nil {
 		o.p.logger.Error("policy evaluation failed", "tool", o.tool, "connection", name, "err", err)

@@ -128,7 +128,8 @@ func TestDecisions(t *testing.T) {
 		{"deny wins", "  - {name: r, effect: allow}\n  - {name: d, effect: deny, message: maintenance window}", "SELECT 1", CodeDenied, "denied", "deny", "maintenance window"},
 		{"review without approvals refuses", "  - {name: r, effect: allow}\n  - {name: rv, effect: review}", "SELECT 1", CodeApprovalRequired, "denied", "review", "requires human approval"},
 		{"other group only", "  - {name: r, effect: allow, subjects: {groups: [dba]}}", "SELECT 1", CodeDenied, "denied", "deny", "Warden denies by default"},
-		{"read-only by default", "  - {name: r, effect: allow}", "DELETE FROM items", CodeDenied, "failed", "allow", "read-only"},
+		{"read-only by default", "  - {name: r, effect: allow}", "DELETE FROM items", CodeDenied, "denied", "deny", "admits only read statements"},
+		{"unparseable refused", "  - {name: r, effect: allow}", "SELEC 1", CodeDenied, "denied", "deny", "cannot parse SQL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ func runMCP(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("mcp", "mcp --config warden.yaml", stdout)
 	cfgPath := configFlag(fs)
 	logger := logFlags(fs)
+	profile := profileFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -20,6 +21,11 @@ func runMCP(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	stopProfile, err := profile()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	a, err := openApp(ctx, *cfgPath, log)
 	if err != nil {
 		return err

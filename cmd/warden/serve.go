@@ -19,6 +19,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfgPath := configFlag(fs)
 	listen := fs.String("listen", "", "address for MCP over HTTP (default: listen.mcp from the config)")
 	logger := logFlags(fs)
+	profile := profileFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -26,6 +27,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	stopProfile, err := profile()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	a, err := openApp(ctx, *cfgPath, log)
 	if err != nil {
 		return err

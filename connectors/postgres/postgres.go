@@ -25,7 +25,9 @@ type Postgres struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
 
-	types sync.Map // uint32 OID -> string type name
+	types     sync.Map // uint32 OID -> string type name
+	funcs     catalogCache
+	typeKinds catalogCache
 
 	mu     sync.Mutex
 	closed bool

@@ -383,6 +383,7 @@ func TestSessionDoesNotCarryOver(t *testing.T) {
 	ctx := t.Context()
 	for _, sql := range []string{
 		"SELECT set_config('search_path', 'nowhere', false)",
+		"SELECT set_config('application_name', 'leaked', false)",
 		"SELECT pg_advisory_lock(4242)",
 		"PREPARE warden_left AS SELECT 1",
 		"CREATE TEMP TABLE warden_tmp (id int)",
@@ -396,7 +397,9 @@ func TestSessionDoesNotCarryOver(t *testing.T) {
 	}
 	for _, tc := range []struct{ sql, want string }{
 		{"SELECT count(*) FROM items", "3"},
-		{"SELECT current_setting('search_path')", `"$user", public`},
+		// Warden pins the search path in every transaction it opens.
+		{"SELECT current_setting('search_path')", "public"},
+		{"SELECT current_setting('application_name')", "warden"},
 		{"SELECT count(*) FROM pg_prepared_statements", "0"},
 		{"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()", "0"},
 		{"SELECT count(*) FROM pg_class WHERE relname = 'warden_tmp'", "0"},

@@ -16,7 +16,9 @@ import (
 // Everything travels in one pipeline on one connection:
 //
 //	BEGIN READ ONLY | READ WRITE
-//	SELECT set_config('statement_timeout', ms, true)   -- SET LOCAL, and the first snapshot
+//	SELECT set_config('statement_timeout', ms, true),  -- SET LOCAL, and the first snapshot
+//	       set_config('search_path', 'public', true),  -- what policy assumes unqualified names mean
+//	       set_config('standard_conforming_strings', 'on', true)  -- how the classifier parsed it
 //	  ... flush; wait for req.Gate (the audit intent commits meanwhile) ...
 //	<the statement>                                    -- Parse/Bind/Execute: one statement only
 //	ROLLBACK; SELECT pg_advisory_unlock_all(); DEALLOCATE ALL   -- read-only only
@@ -55,7 +57,9 @@ func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (conn
 	}
 	timeout := []byte(strconv.FormatInt(ms, 10))
 	pl.SendQueryParams(begin, nil, nil, nil, nil)
-	pl.SendQueryParams("SELECT set_config('statement_timeout', $1, true)", [][]byte{timeout}, nil, nil, nil)
+	pl.SendQueryParams("SELECT set_config('statement_timeout', $1, true), set_config('search_path', $2, true), "+
+		"set_config('standard_conforming_strings', 'on', true)",
+		[][]byte{timeout, []byte(SearchPath)}, nil, nil, nil)
 	if req.Gate != nil {
 		if err := pl.Flush(); err != nil {
 			return nil, r.abort(mapError(err))

@@ -1,0 +1,130 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// SearchPath is the schema every transaction Warden opens resolves
+// unqualified names in (pg_catalog is always searched first). Policy
+// qualifies unqualified table names with the same schema, so what a rule's
+// table scope assumes is what PostgreSQL resolves.
+const SearchPath = "public"
+
+// catalogTTL bounds how long a catalog answer is trusted: a function
+// redefined as VOLATILE is judged anew within this time.
+const catalogTTL = time.Minute
+
+type catalogEntry struct {
+	val     byte
+	ok      bool
+	expires time.Time
+}
+
+type catalogCache struct {
+	mu sync.Mutex
+	m  map[string]catalogEntry
+}
+
+func (c *catalogCache) get(key string) (catalogEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok || time.Now().After(e.expires) {
+		return catalogEntry{}, false
+	}
+	return e, true
+}
+
+func (c *catalogCache) put(key string, e catalogEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 10000 {
+		c.m = map[string]catalogEntry{}
+	}
+	e.expires = time.Now().Add(catalogTTL)
+	c.m[key] = e
+}
+
+// Volatility implements sqlclass.FunctionResolver: the most volatile of the
+// functions name can mean (overloads, or the same name in pg_catalog and
+// the search path).
+func (p *Postgres) Volatility(ctx context.Context, name string) (byte, bool, error) {
+	return p.lookup(ctx, &p.funcs, name, `
+SELECT CASE max(CASE p.provolatile WHEN 'v' THEN 3 WHEN 's' THEN 2 ELSE 1 END)
+         WHEN 3 THEN 'v' WHEN 2 THEN 's' WHEN 1 THEN 'i' END
+FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+WHERE p.proname = $2 AND (($1 = '' AND n.nspname IN ('pg_catalog', '`+SearchPath+`')) OR n.nspname = $1)`)
+}
+
+// TypeKind implements sqlclass.TypeResolver.
+func (p *Postgres) TypeKind(ctx context.Context, name string) (byte, bool, error) {
+	return p.lookup(ctx, &p.typeKinds, name, `
+SELECT min(t.typtype::text)
+FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typname = $2 AND (($1 = '' AND n.nspname IN ('pg_catalog', '`+SearchPath+`')) OR n.nspname = $1)
+HAVING count(DISTINCT t.typtype) = 1`)
+}
+
+func (p *Postgres) lookup(ctx context.Context, cache *catalogCache, name, query string) (byte, bool, error) {
+	if e, ok := cache.get(name); ok {
+		return e.val, e.ok, nil
+	}
+	schema, object := splitName(name)
+	var v *string
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := p.pool.QueryRow(ctx, query, schema, object).Scan(&v)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, mapError(err)
+	}
+	e := catalogEntry{}
+	if v != nil && len(*v) == 1 {
+		e = catalogEntry{val: (*v)[0], ok: true}
+	}
+	cache.put(name, e)
+	return e.val, e.ok, nil
+}
+
+// splitName splits "schema.name", "name" or quoted forms into schema and
+// name as the catalog stores them (unquoted identifiers are lower-case).
+func splitName(name string) (schema, object string) {
+	var parts []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '"' && quoted && i+1 < len(name) && name[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == '.' && !quoted:
+			parts = append(parts, cur.String())
+			cur.Reset()
+		default:
+			if !quoted {
+				c = lower(c)
+			}
+			cur.WriteByte(c)
+		}
+	}
+	parts = append(parts, cur.String())
+	if len(parts) == 1 {
+		return "", parts[0]
+	}
+	return parts[len(parts)-2], parts[len(parts)-1]
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}

@@ -1,0 +1,103 @@
+package policy
+
+import (
+	"fmt"
+	"reflect"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/ext"
+)
+
+// ConnectionVars is `connection` in a rule's `when` expression.
+type ConnectionVars struct {
+	Name   string            `cel:"name"`
+	Kind   string            `cel:"kind"`
+	Labels map[string]string `cel:"labels"`
+}
+
+// StatementVars is `statement` in a rule's `when` expression. For a tool
+// without a statement every list is empty and count is 0.
+type StatementVars struct {
+	Count         int64    `cel:"count"`
+	Kinds         []string `cel:"kinds"`
+	Tags          []string `cel:"tags"`
+	TablesRead    []string `cel:"tables_read"`
+	TablesWritten []string `cel:"tables_written"`
+	Functions     []string `cel:"functions"`
+	ReadOnly      bool     `cel:"read_only"`
+	Text          string   `cel:"text"`
+}
+
+// newCELEnv declares what a `when` expression can see:
+//
+//	identity    string            the caller
+//	groups      list(string)      the caller's groups
+//	tool        string            the tool called
+//	connection  {name, kind, labels}
+//	statement   {count, kinds, tags, tables_read, tables_written, functions, read_only, text}
+//	now         timestamp         when the request is decided
+func newCELEnv() (*cel.Env, error) {
+	return cel.NewEnv(
+		ext.NativeTypes(reflect.TypeOf(ConnectionVars{}), reflect.TypeOf(StatementVars{}), ext.ParseStructTags(true)),
+		ext.Strings(),
+		cel.Variable("identity", cel.StringType),
+		cel.Variable("groups", cel.ListType(cel.StringType)),
+		cel.Variable("tool", cel.StringType),
+		cel.Variable("connection", cel.ObjectType("policy.ConnectionVars")),
+		cel.Variable("statement", cel.ObjectType("policy.StatementVars")),
+		cel.Variable("now", cel.TimestampType),
+	)
+}
+
+// compileWhen type-checks a condition; it must be a bool.
+func compileWhen(env *cel.Env, expr string) (cel.Program, error) {
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	if ast.OutputType() != cel.BoolType {
+		return nil, fmt.Errorf("the condition must be a bool, but it is a %s", ast.OutputType())
+	}
+	return env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(100000))
+}
+
+// activation holds the variables of one request.
+func activation(in Input) map[string]any {
+	st := StatementVars{Text: in.Statement}
+	if f := in.Facts; f != nil {
+		st.Count = int64(len(f.Statements))
+		st.ReadOnly = f.ReadOnly
+		for _, k := range f.Kinds {
+			st.Kinds = append(st.Kinds, string(k))
+		}
+		for _, s := range f.Statements {
+			st.Tags = append(st.Tags, s.Tag)
+		}
+		st.TablesRead, st.TablesWritten, st.Functions = f.TablesRead, f.TablesWritten, f.Functions
+	}
+	now := in.Time
+	if now.IsZero() {
+		now = time.Now()
+	}
+	groups := in.Groups
+	if groups == nil {
+		groups = []string{}
+	}
+	return map[string]any{
+		"identity":   in.Subject,
+		"groups":     groups,
+		"tool":       in.Tool,
+		"connection": ConnectionVars{Name: in.Connection.Name, Kind: in.Connection.Kind, Labels: nonNil(in.Connection.Labels)},
+		"statement":  st,
+		"now":        types.Timestamp{Time: now},
+	}
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}

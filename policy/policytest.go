@@ -1,0 +1,164 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/policy/sqlclass"
+)
+
+// TestFile is a file of policy tests (`warden policy test`): requests and
+// the decisions they must get.
+type TestFile struct {
+	Tests []TestCase `yaml:"tests"`
+}
+
+// TestCase is one request and its expected decision.
+type TestCase struct {
+	Name       string   `yaml:"name"`
+	As         string   `yaml:"as"`
+	Groups     []string `yaml:"groups"`
+	Connection string   `yaml:"connection"`
+	Tool       string   `yaml:"tool"`
+	SQL        string   `yaml:"sql"`
+	// Expect is allow, deny or review.
+	Expect string `yaml:"expect"`
+	// Rule, if set, is the rule that must make the decision ("" for the
+	// default deny is written as "-").
+	Rule string `yaml:"rule"`
+	// ReasonContains, if set, must appear in the decision's reason.
+	ReasonContains string `yaml:"reason_contains"`
+	// ReadOnly, if set, is the transaction mode the decision must carry.
+	ReadOnly *bool `yaml:"read_only"`
+}
+
+// TestResult is the outcome of one TestCase.
+type TestResult struct {
+	Name     string   `json:"name"`
+	Pass     bool     `json:"pass"`
+	Problems []string `json:"problems,omitempty"`
+	Decision Decision `json:"-"`
+	Effect   Effect   `json:"effect"`
+	Rule     string   `json:"rule"`
+	Reason   string   `json:"reason"`
+}
+
+// LoadTests reads a policy test file.
+func LoadTests(path string) (*TestFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read tests: %w", err)
+	}
+	var tf TestFile
+	if err := config.DecodeStrict(path, data, &tf); err != nil {
+		return nil, err
+	}
+	for i, tc := range tf.Tests {
+		if tc.Name == "" {
+			return nil, fmt.Errorf("%s: tests[%d]: name is required", path, i)
+		}
+		switch tc.Expect {
+		case string(Allow), string(Deny), string(Review):
+		default:
+			return nil, fmt.Errorf("%s: test %q: expect must be allow, deny or review, got %q", path, tc.Name, tc.Expect)
+		}
+	}
+	return &tf, nil
+}
+
+// RunTests decides every case against e, with connections as cfg
+// declares them. Statements are classified without a live catalog, so a
+// function that is not a known built-in counts as a write.
+func RunTests(ctx context.Context, e *Engine, cfg *config.Config, tf *TestFile) []TestResult {
+	out := make([]TestResult, 0, len(tf.Tests))
+	for _, tc := range tf.Tests {
+		r := TestResult{Name: tc.Name}
+		d, err := ExplainRequest(ctx, e, cfg, Request{As: tc.As, Groups: tc.Groups, Connection: tc.Connection, Tool: tc.Tool, SQL: tc.SQL})
+		if err != nil {
+			r.Problems = append(r.Problems, err.Error())
+		}
+		r.Decision, r.Effect, r.Rule, r.Reason = d.Decision, d.Effect, d.Rule, d.Reason
+		if err == nil {
+			if string(d.Effect) != tc.Expect {
+				r.Problems = append(r.Problems, fmt.Sprintf("decision is %s, expected %s (%s)", d.Effect, tc.Expect, d.Reason))
+			}
+			wantRule := tc.Rule
+			if wantRule == "-" {
+				wantRule = ""
+			}
+			if tc.Rule != "" && d.Rule != wantRule {
+				r.Problems = append(r.Problems, fmt.Sprintf("decided by rule %q, expected %q", d.Rule, wantRule))
+			}
+			if tc.ReasonContains != "" && !strings.Contains(d.Reason, tc.ReasonContains) {
+				r.Problems = append(r.Problems, fmt.Sprintf("reason %q does not contain %q", d.Reason, tc.ReasonContains))
+			}
+			if tc.ReadOnly != nil && d.Effect != Deny && d.ReadOnly != *tc.ReadOnly {
+				r.Problems = append(r.Problems, fmt.Sprintf("read_only is %v, expected %v", d.ReadOnly, *tc.ReadOnly))
+			}
+		}
+		r.Pass = len(r.Problems) == 0
+		out = append(out, r)
+	}
+	return out
+}
+
+// Request is a request as an operator writes it for explain and tests.
+type Request struct {
+	As         string
+	Groups     []string
+	Connection string
+	Tool       string
+	SQL        string
+}
+
+// Explanation is a decision with the statement facts that mattered.
+type Explanation struct {
+	Decision
+	Facts *sqlclass.Facts
+	// ClassifyError is set when the statement could not be classified
+	// (the decision is then deny).
+	ClassifyError string
+}
+
+// ExplainRequest classifies the SQL (offline) and decides the request the
+// way the pipeline would. Groups default to those of a static identity.
+func ExplainRequest(ctx context.Context, e *Engine, cfg *config.Config, req Request) (Explanation, error) {
+	conn, ok := cfg.Connection(req.Connection)
+	if !ok {
+		return Explanation{}, fmt.Errorf("no connection named %q in %s", req.Connection, cfg.Path)
+	}
+	groups := req.Groups
+	if groups == nil {
+		groups = cfg.Groups(req.As)
+	}
+	tool := req.Tool
+	if tool == "" {
+		tool = "run_query"
+	}
+	in := Input{Subject: req.As, Groups: groups, Tool: tool, Statement: req.SQL,
+		Connection: Connection{Name: conn.Name, Kind: conn.Kind, Labels: conn.Labels}}
+	var ex Explanation
+	if req.SQL != "" {
+		var opts sqlclass.Options
+		if conn.Kind == config.KindSQLite {
+			opts.Functions, opts.Types = sqlclass.SQLite{}, sqlclass.SQLite{}
+		}
+		f, err := sqlclass.Classify(ctx, req.SQL, opts)
+		if err != nil {
+			ex.ClassifyError = err.Error()
+			ex.Decision = Decision{Effect: Deny, Reason: "Warden runs only SQL it fully understands, and " + err.Error()}
+			return ex, nil
+		}
+		ex.Facts = &f
+		in.Facts = &f
+	}
+	d, err := e.Decide(ctx, in)
+	if err != nil {
+		return ex, err
+	}
+	ex.Decision = d
+	return ex, nil
+}

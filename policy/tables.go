@@ -1,0 +1,87 @@
+package policy
+
+import (
+	"path"
+	"strings"
+)
+
+// DefaultSchema is the schema of an unqualified table on a connection
+// kind. Warden pins the search_path of every PostgreSQL transaction to it,
+// so that what policy assumes is what the database resolves.
+func DefaultSchema(kind string) string {
+	if kind == "sqlite" {
+		return "main"
+	}
+	return "public"
+}
+
+// splitTable splits a table name as the classifier reports it ("t",
+// "s.t", "\"My Schema\".\"T\"") into schema and table, unquoted.
+func splitTable(name, defaultSchema string) (schema, table string) {
+	parts := splitQualified(name)
+	switch len(parts) {
+	case 1:
+		return defaultSchema, parts[0]
+	case 2:
+		return parts[0], parts[1]
+	}
+	// catalog.schema.table: the catalog is the connection's database.
+	return parts[len(parts)-2], parts[len(parts)-1]
+}
+
+// splitQualified splits on dots outside double quotes and unquotes.
+func splitQualified(name string) []string {
+	var parts []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '"' && quoted && i+1 < len(name) && name[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == '.' && !quoted:
+			parts = append(parts, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(parts, cur.String())
+}
+
+// tablePattern is one compiled table glob.
+type tablePattern struct {
+	schema, table string // "" schema: the connection's default schema
+}
+
+func compileTablePatterns(globs []string) []tablePattern {
+	out := make([]tablePattern, 0, len(globs))
+	for _, g := range globs {
+		if s, t, ok := strings.Cut(g, "."); ok {
+			out = append(out, tablePattern{schema: s, table: t})
+		} else {
+			out = append(out, tablePattern{table: g})
+		}
+	}
+	return out
+}
+
+// matchTable reports whether schema.table matches any pattern.
+func matchTable(patterns []tablePattern, schema, table, defaultSchema string) bool {
+	for _, p := range patterns {
+		ps := p.schema
+		if ps == "" {
+			ps = defaultSchema
+		}
+		if ok, _ := path.Match(ps, schema); !ok {
+			continue
+		}
+		if ok, _ := path.Match(p.table, table); ok {
+			return true
+		}
+	}
+	return false
+}
