@@ -185,3 +185,31 @@ func TestWhenTypeChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestLint(t *testing.T) {
+	cfg, err := config.Parse("lint.yaml", []byte(`
+identity:
+  users: [{name: alice, groups: [agents]}]
+connections:
+  - {name: prod, kind: sqlite, path: p.db, labels: {env: prod}}
+rules:
+  - {name: all-off, effect: deny, connections: {names: [prod]}}
+  - {name: shadowed, effect: allow, subjects: {groups: [agents]}, connections: {names: [prod]}}
+  - {name: ghost-labels, effect: allow, connections: {labels: {env: qa}}}
+  - {name: strangers, effect: allow, subjects: {identities: [zed], groups: [nobody]}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(Lint(cfg), "\n")
+	for _, want := range []string{
+		`lint.yaml:8: rule "shadowed": never takes effect: rule "all-off" (line 7) denies everything it matches`,
+		`lint.yaml:9: rule "ghost-labels": can never match`,
+		`rule "strangers": identity "zed" is not a configured user`,
+		`rule "strangers": no configured user is in group "nobody"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lint output lacks %q:\n%s", want, got)
+		}
+	}
+}

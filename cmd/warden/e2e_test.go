@@ -590,3 +590,65 @@ func TestConfigCheckErrors(t *testing.T) {
 		t.Errorf("no summary: %s", out)
 	}
 }
+
+// TestPolicyCommands: explain, test and check, as an operator runs them.
+func TestPolicyCommands(t *testing.T) {
+	cfg := "../../policy/testdata/warden.yaml"
+	out, err := exec.Command(wardenBin, "policy", "explain", "--config", cfg, "--as", "alice", "--connection", "prod",
+		"--sql", "SELECT * FROM finance.ledger", "--json").Output()
+	if err != nil {
+		t.Fatalf("explain: %v", err)
+	}
+	var ex struct {
+		Decision   string `json:"decision"`
+		Rule       string `json:"rule"`
+		Reason     string `json:"reason"`
+		Statements []struct {
+			Kinds      []string `json:"kinds"`
+			TablesRead []string `json:"tables_read"`
+		} `json:"statements"`
+		Rules []struct {
+			Rule    string `json:"rule"`
+			Matched bool   `json:"matched"`
+		} `json:"rules"`
+	}
+	if err := json.Unmarshal(out, &ex); err != nil {
+		t.Fatal(err)
+	}
+	if ex.Decision != "deny" || ex.Rule != "agents-read-prod" || !strings.Contains(ex.Reason, "finance.ledger") ||
+		len(ex.Statements) != 1 || ex.Statements[0].TablesRead[0] != "finance.ledger" || len(ex.Rules) != 9 {
+		t.Errorf("explain = %+v", ex)
+	}
+	text, _ := exec.Command(wardenBin, "policy", "explain", "--config", cfg, "--as", "bob", "--connection", "prod", "--sql", "SELECT * FROM finance.ledger").Output()
+	if !strings.Contains(string(text), "decision: ALLOW") || !strings.Contains(string(text), "analysts-read-finance") {
+		t.Errorf("explain text:\n%s", text)
+	}
+
+	out, err = exec.Command(wardenBin, "policy", "test", "--config", cfg, "../../policy/testdata/decisions.yaml").Output()
+	if err != nil || !strings.Contains(string(out), "28 passed, 0 failed") {
+		t.Errorf("policy test: %v\n%s", err, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("tests:\n  - {name: wrong, as: alice, connection: prod, sql: 'DELETE FROM orders', expect: allow}\n"), 0o644)
+	cmd := exec.Command(wardenBin, "policy", "test", "--config", cfg, bad)
+	out, _ = cmd.Output()
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "FAIL") || !strings.Contains(string(out), "decision is deny, expected allow") {
+		t.Errorf("failing policy test: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	}
+
+	out, err = exec.Command(wardenBin, "policy", "check", "--config", cfg, "--json").Output()
+	var chk struct {
+		OK    bool `json:"ok"`
+		Rules int  `json:"rules"`
+	}
+	if err != nil || json.Unmarshal(out, &chk) != nil || !chk.OK || chk.Rules != 9 {
+		t.Errorf("policy check: %v %s", err, out)
+	}
+	broken := filepath.Join(t.TempDir(), "w.yaml")
+	os.WriteFile(broken, []byte("rules:\n  - name: r\n    effect: allow\n    when: \"statement.kindz\"\n"), 0o644)
+	cmd = exec.Command(wardenBin, "policy", "check", "--config", broken)
+	out, _ = cmd.Output()
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), broken+":4:") || !strings.Contains(string(out), "kindz") {
+		t.Errorf("policy check of a bad condition: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	}
+}

@@ -30,6 +30,7 @@ func commands() []command {
 		{"mcp", "serve MCP over stdio (for a local agent)", runMCP},
 		{"demo", "create a demo database and policy, then serve them", runDemo},
 		{"config", "check a configuration file: warden config check", runConfig},
+		{"policy", "check, explain and test policy: warden policy check|explain|test", runPolicy},
 		{"audit", "list and show audit events: warden audit list|show", runAudit},
 		{"version", "print the version", runVersion},
 	}

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/policy"
+)
+
+func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"expected a subcommand: warden policy check|explain|test"}
+	}
+	switch args[0] {
+	case "check":
+		return policyCheck(args[1:], stdout)
+	case "explain":
+		return policyExplain(ctx, args[1:], stdout)
+	case "test":
+		return policyTest(ctx, args[1:], stdout)
+	case "-h", "--help":
+		fmt.Fprintln(stdout, `Usage:
+  warden policy check   --config F [--json]
+  warden policy explain --config F --as IDENTITY [--group G ...] --connection C [--tool run_query] --sql '...' [--json]
+  warden policy test    --config F [--json] TESTS.yaml ...`)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown subcommand %q: expected check, explain or test", args[0])}
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// policyCheck validates the configuration and lints the rules.
+func policyCheck(args []string, stdout io.Writer) error {
+	fs := newFlags("policy check", "policy check --config F [--json]", stdout)
+	cfgPath := configFlag(fs)
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	type report struct {
+		OK       bool     `json:"ok"`
+		Errors   []string `json:"errors,omitempty"`
+		Warnings []string `json:"warnings,omitempty"`
+		Rules    int      `json:"rules"`
+		Version  string   `json:"policy_version,omitempty"`
+	}
+	var r report
+	cfg, engine, err := loadConfig(*cfgPath)
+	if err != nil {
+		for _, e := range errorLines(err) {
+			r.Errors = append(r.Errors, e)
+		}
+	} else {
+		r.OK, r.Rules, r.Version = true, len(cfg.Rules), engine.Version()
+		r.Warnings = policy.Lint(cfg)
+	}
+	if *asJSON {
+		return writeJSON(stdout, r)
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(stdout, "error: %s\n", e)
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+	if !r.OK {
+		fmt.Fprintf(stdout, "%s: %d error%s\n", *cfgPath, len(r.Errors), pluralS(len(r.Errors)))
+		return errSilent
+	}
+	fmt.Fprintf(stdout, "%s: %d rule%s ok, %d warning%s (policy %s)\n", *cfgPath, r.Rules, pluralS(r.Rules), len(r.Warnings), pluralS(len(r.Warnings)), r.Version)
+	return nil
+}
+
+func errorLines(err error) []string {
+	if es := config.AsErrors(err); es != nil {
+		out := make([]string, len(es))
+		for i, e := range es {
+			out[i] = e.Error()
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// policyExplain decides one request offline and shows why.
+func policyExplain(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("policy explain", "policy explain --config F --as IDENTITY --connection C --sql '...' [flags]", stdout)
+	cfgPath := configFlag(fs)
+	var req policy.Request
+	var groups stringList
+	fs.StringVar(&req.As, "as", "", "the identity making the request")
+	fs.Var(&groups, "group", "a group of the identity (repeatable; default: the groups identity.users gives it)")
+	fs.StringVar(&req.Connection, "connection", "", "the connection")
+	fs.StringVar(&req.Tool, "tool", "run_query", "the tool")
+	fs.StringVar(&req.SQL, "sql", "", "the SQL statement")
+	asJSON := fs.Bool("json", false, "print the explanation as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if req.As == "" || req.Connection == "" {
+		return usageError{"--as and --connection are required"}
+	}
+	if len(groups) > 0 {
+		req.Groups = groups
+	}
+	cfg, engine, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	ex, err := policy.ExplainRequest(ctx, engine, cfg, req)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, explainJSON(ex))
+	}
+	printExplanation(stdout, ex)
+	return nil
+}
+
+type explainOut struct {
+	Decision      policy.Effect      `json:"decision"`
+	Rule          string             `json:"rule"`
+	Reason        string             `json:"reason"`
+	ReadOnly      bool               `json:"read_only"`
+	MaxRows       int                `json:"max_rows,omitempty"`
+	ClassifyError string             `json:"classify_error,omitempty"`
+	Statements    []statementOut     `json:"statements,omitempty"`
+	Rules         []policy.RuleTrace `json:"rules"`
+}
+
+type statementOut struct {
+	Tag           string   `json:"tag"`
+	Kinds         []string `json:"kinds"`
+	TablesRead    []string `json:"tables_read,omitempty"`
+	TablesWritten []string `json:"tables_written,omitempty"`
+	Functions     []string `json:"functions,omitempty"`
+	Reasons       []string `json:"reasons,omitempty"`
+}
+
+func explainJSON(ex policy.Explanation) explainOut {
+	out := explainOut{Decision: ex.Effect, Rule: ex.Rule, Reason: ex.Reason, ReadOnly: ex.ReadOnly, MaxRows: ex.MaxRows,
+		ClassifyError: ex.ClassifyError, Rules: ex.Trace}
+	if ex.Facts != nil {
+		for _, st := range ex.Facts.Statements {
+			so := statementOut{Tag: st.Tag, TablesRead: st.TablesRead, TablesWritten: st.TablesWritten, Functions: st.Functions, Reasons: st.Reasons}
+			for _, k := range st.Kinds {
+				so.Kinds = append(so.Kinds, string(k))
+			}
+			out.Statements = append(out.Statements, so)
+		}
+	}
+	if out.Rules == nil {
+		out.Rules = []policy.RuleTrace{}
+	}
+	return out
+}
+
+func printExplanation(w io.Writer, ex policy.Explanation) {
+	rule := ex.Rule
+	if rule == "" {
+		rule = "(none: the default)"
+	}
+	fmt.Fprintf(w, "decision: %s\nrule:     %s\nreason:   %s\n", strings.ToUpper(string(ex.Effect)), rule, ex.Reason)
+	if ex.Effect != policy.Deny {
+		mode := "read-only"
+		if !ex.ReadOnly {
+			mode = "read-write"
+		}
+		fmt.Fprintf(w, "runs:     %s", mode)
+		if ex.MaxRows > 0 {
+			fmt.Fprintf(w, ", at most %d rows", ex.MaxRows)
+		}
+		fmt.Fprintln(w)
+	}
+	if ex.ClassifyError != "" {
+		fmt.Fprintf(w, "\nthe statement could not be classified: %s\n", ex.ClassifyError)
+	}
+	if ex.Facts != nil {
+		fmt.Fprintf(w, "\nstatement facts:\n")
+		for i, st := range ex.Facts.Statements {
+			kinds := make([]string, len(st.Kinds))
+			for j, k := range st.Kinds {
+				kinds[j] = string(k)
+			}
+			fmt.Fprintf(w, "  %d. %s (%s)\n", i+1, st.Tag, strings.Join(kinds, ", "))
+			if len(st.TablesRead) > 0 {
+				fmt.Fprintf(w, "     reads:     %s\n", strings.Join(st.TablesRead, ", "))
+			}
+			if len(st.TablesWritten) > 0 {
+				fmt.Fprintf(w, "     writes:    %s\n", strings.Join(st.TablesWritten, ", "))
+			}
+			if len(st.Functions) > 0 {
+				fmt.Fprintf(w, "     functions: %s\n", strings.Join(st.Functions, ", "))
+			}
+			for _, r := range st.Reasons {
+				fmt.Fprintf(w, "     why:       %s\n", r)
+			}
+		}
+	}
+	if len(ex.Trace) > 0 {
+		fmt.Fprintf(w, "\nrules, in order:\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, t := range ex.Trace {
+			state := "no match"
+			switch {
+			case t.Matched && t.Admitted:
+				state = "matched"
+			case t.Matched:
+				state = "matched, not admitted"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.Rule, t.Effect, state, t.Why)
+		}
+		tw.Flush()
+	}
+}
+
+// policyTest runs policy test files and exits non-zero on a failure.
+func policyTest(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("policy test", "policy test --config F [--json] TESTS.yaml ...", stdout)
+	cfgPath := configFlag(fs)
+	asJSON := fs.Bool("json", false, "print results as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError{"expected at least one test file"}
+	}
+	cfg, engine, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	type fileResult struct {
+		File    string              `json:"file"`
+		Results []policy.TestResult `json:"results"`
+	}
+	var all []fileResult
+	failed, total := 0, 0
+	for _, path := range fs.Args() {
+		tf, err := policy.LoadTests(path)
+		if err != nil {
+			return err
+		}
+		rs := policy.RunTests(ctx, engine, cfg, tf)
+		all = append(all, fileResult{File: path, Results: rs})
+		for _, r := range rs {
+			total++
+			if !r.Pass {
+				failed++
+			}
+		}
+	}
+	if *asJSON {
+		writeJSON(stdout, map[string]any{"files": all, "passed": total - failed, "failed": failed})
+	} else {
+		for _, f := range all {
+			for _, r := range f.Results {
+				if r.Pass {
+					fmt.Fprintf(stdout, "PASS  %s: %s (%s by %s)\n", f.File, r.Name, r.Effect, ruleName(r.Rule))
+					continue
+				}
+				fmt.Fprintf(stdout, "FAIL  %s: %s\n", f.File, r.Name)
+				for _, p := range r.Problems {
+					fmt.Fprintf(stdout, "        %s\n", p)
+				}
+			}
+		}
+		fmt.Fprintf(stdout, "%d passed, %d failed\n", total-failed, failed)
+	}
+	if failed > 0 {
+		return errSilent
+	}
+	return nil
+}
+
+func ruleName(r string) string {
+	if r == "" {
+		return "the default"
+	}
+	return r
+}
+
