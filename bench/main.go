@@ -70,6 +70,7 @@ func main() {
 	flag.StringVar(&clients, "clients", "1,32", "concurrent clients, comma-separated")
 	flag.StringVar(&o.jsonOut, "json", "", "also write results as JSON to this file")
 	only := flag.String("only", "", "run only targets whose name contains this")
+	skipQueries := flag.Bool("skip-queries", false, "measure only classification, not run_query")
 	flag.Parse()
 	for _, c := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
@@ -77,6 +78,12 @@ func main() {
 			log.Fatalf("-clients: bad value %q", c)
 		}
 		o.clients = append(o.clients, n)
+	}
+	fmt.Println("== SQL classification (pg_query parse + Warden's tree walk), per statement")
+	classifyTable(os.Stdout, 2000)
+	fmt.Println()
+	if *skipQueries {
+		return
 	}
 	pw, err := os.ReadFile(o.passwordFile)
 	if err != nil {
@@ -126,6 +133,7 @@ func main() {
 			}
 		}
 	}
+	fmt.Println("== run_query: Warden vs pgx direct vs peer (median and p99 latency per call, calls/s)")
 	printTable(os.Stdout, results)
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(results, "", "  ")

@@ -23,6 +23,6 @@ fi
 
 [[ -x bin/warden ]] || go build -o bin/warden ./cmd/warden
 mkdir -p bench-results
-echo "== run_query: Warden vs pgx direct vs peer (durations: ${BENCH_DURATION:-5s} per scenario)"
+echo "== make bench: ${BENCH_DURATION:-5s} per scenario, clients ${BENCH_CLIENTS:-1,32}"
 go run ./bench -warden bin/warden -peer "$PEER" -duration "${BENCH_DURATION:-5s}" \
   -clients "${BENCH_CLIENTS:-1,32}" -json bench-results/run_query.json "$@"
