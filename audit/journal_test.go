@@ -132,3 +132,39 @@ func TestBeginAsyncFailsClosed(t *testing.T) {
 		})
 	}
 }
+
+// TestFoldedOutcome: an outcome that reaches the writer with its own
+// intent is stored as one complete event.
+func TestFoldedOutcome(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "audit.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Many intents and outcomes in flight at once land in shared batches.
+	evs := make([]*Event, 200)
+	for i := range evs {
+		evs[i] = &Event{Tool: "run_query", Decision: "allow", Rule: "r"}
+		if err := s.BeginAsync(evs[i]).Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		evs[i].Status, evs[i].Rows, evs[i].Credential = StatusOK, int64(i), "static"
+		evs[i].Masked = map[string]int64{"email": 1}
+		if err := s.FinishAsync(evs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range evs {
+		got, err := s.Get(ctx, want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != StatusOK || got.Rows != int64(i) || got.Rule != "r" || got.Credential != "static" || got.Masked["email"] != 1 {
+			t.Fatalf("event %d = %+v", i, got)
+		}
+	}
+}

@@ -301,7 +301,11 @@ func (s *Store) writeBatch(batch []*op, errs []error) error {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
+	folded := foldOutcomes(batch)
 	for i, o := range batch {
+		if folded[i] {
+			continue
+		}
 		err := o.exec(ctx, tx, s.stmts)
 		if err == nil {
 			continue
@@ -317,6 +321,52 @@ func (s *Store) writeBatch(batch []*op, errs []error) error {
 	}
 	s.commits.Add(1)
 	return nil
+}
+
+// foldOutcomes merges an outcome into its own event's intent when both are
+// in the batch (a fast call), so the event is inserted once, complete,
+// instead of inserted and then updated. It reports which ops were folded.
+func foldOutcomes(batch []*op) []bool {
+	var folded []bool
+	var intents map[string]*row
+	for i, o := range batch {
+		switch {
+		case o.kind == opInsert && o.journaled:
+			if intents == nil {
+				intents = make(map[string]*row)
+			}
+			intents[o.row.id] = &batch[i].row
+		case o.kind == opFinish && o.async:
+			in, ok := intents[o.row.id]
+			if !ok {
+				continue
+			}
+			applyOutcome(in, &o.row)
+			if folded == nil {
+				folded = make([]bool, len(batch))
+			}
+			folded[i] = true
+		}
+	}
+	if folded == nil {
+		folded = make([]bool, len(batch))
+	}
+	return folded
+}
+
+// applyOutcome does to an intent's row what finishSQL does to its record.
+func applyOutcome(in, out *row) {
+	in.status = out.status
+	for _, f := range []struct{ dst, src *string }{
+		{&in.decision, &out.decision}, {&in.rule, &out.rule}, {&in.reason, &out.reason},
+		{&in.credential, &out.credential}, {&in.approval, &out.approval},
+	} {
+		if *f.src != "" {
+			*f.dst = *f.src
+		}
+	}
+	in.durationUS, in.rows, in.truncated = out.durationUS, out.rows, out.truncated
+	in.masked, in.errorText = out.masked, out.errorText
 }
 
 // checkFile fails if the database file was removed or replaced since Open.

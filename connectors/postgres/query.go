@@ -15,16 +15,16 @@ import (
 //
 // Everything travels in one pipeline on one connection:
 //
+//	  ... once req.Gate (the audit intent) has opened ...
 //	BEGIN READ ONLY | READ WRITE
 //	SELECT set_config('statement_timeout', ms, true),  -- SET LOCAL, and the first snapshot
 //	       set_config('search_path', 'public', true),  -- what policy assumes unqualified names mean
 //	       set_config('standard_conforming_strings', 'on', true)  -- how the classifier parsed it
-//	  ... flush; wait for req.Gate (the audit intent commits meanwhile) ...
 //	<the statement>                                    -- Parse/Bind/Execute: one statement only
 //	ROLLBACK; SELECT pg_advisory_unlock_all(); DEALLOCATE ALL   -- read-only only
 //	Sync
 //
-// so a read-only call costs one round trip once the gate opens. Taking the
+// so a read-only call costs one round trip. Taking the
 // first snapshot before the statement means the statement can no longer
 // switch the transaction to read-write (PostgreSQL allows SET TRANSACTION
 // READ WRITE only before the first query). A read-write transaction is
@@ -36,6 +36,13 @@ func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (conn
 	}
 	if req.Credential.Mode != "" && req.Credential.Mode != "static" {
 		return nil, fmt.Errorf("postgres: credential mode %q is not supported by this build", req.Credential.Mode)
+	}
+	// The gate (the audit intent) is cheap since intents go to a journal;
+	// waiting for it before acquiring keeps the whole call to one flush.
+	if req.Gate != nil {
+		if err := req.Gate(ctx); err != nil {
+			return nil, err
+		}
 	}
 	conn, err := p.pool.Acquire(ctx)
 	if err != nil {
@@ -60,14 +67,6 @@ func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (conn
 	pl.SendQueryParams("SELECT set_config('statement_timeout', $1, true), set_config('search_path', $2, true), "+
 		"set_config('standard_conforming_strings', 'on', true)",
 		[][]byte{timeout, []byte(SearchPath)}, nil, nil, nil)
-	if req.Gate != nil {
-		if err := pl.Flush(); err != nil {
-			return nil, r.abort(mapError(err))
-		}
-		if err := req.Gate(ctx); err != nil {
-			return nil, r.abort(err)
-		}
-	}
 	pl.SendQueryParams(req.SQL, nil, nil, nil, nil)
 	if req.ReadOnly {
 		// The rollback undoes SET and set_config; what outlives a
