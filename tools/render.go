@@ -13,9 +13,35 @@ import (
 // always carries the full value.
 const maxCellWidth = 80
 
-// renderQuery renders a result as an aligned text table, like psql.
+// alignRows is the most rows rendered as an aligned table; longer results
+// are rendered unpadded, which costs a model far fewer tokens.
+const alignRows = 50
+
+// renderQuery renders a result as text: an aligned table like psql for
+// short results, " | "-separated lines for long ones.
 func renderQuery(r *QueryResult) string {
 	var b strings.Builder
+	if len(r.Columns) > 0 && len(r.Rows) > alignRows {
+		b.Grow(len(r.Rows) * len(r.Columns) * 12)
+		for i, c := range r.Columns {
+			if i > 0 {
+				b.WriteString(" | ")
+			}
+			b.WriteString(c.Name)
+		}
+		b.WriteByte('\n')
+		for _, row := range r.Rows {
+			for j, v := range row {
+				if j > 0 {
+					b.WriteString(" | ")
+				}
+				b.WriteString(cellText(v))
+			}
+			b.WriteByte('\n')
+		}
+		renderFooter(&b, r)
+		return b.String()
+	}
 	if len(r.Columns) == 0 {
 		fmt.Fprintf(&b, "%s\n", nonEmpty(r.CommandTag, "OK"))
 	} else {
@@ -55,9 +81,17 @@ func renderQuery(r *QueryResult) string {
 			}
 			b.WriteByte('\n')
 		}
-		fmt.Fprintf(&b, "(%d row%s", r.RowCount, plural(r.RowCount))
+	}
+	renderFooter(&b, r)
+	return b.String()
+}
+
+// renderFooter writes the row count, masking and provenance lines.
+func renderFooter(b *strings.Builder, r *QueryResult) {
+	if len(r.Columns) > 0 {
+		fmt.Fprintf(b, "(%d row%s", r.RowCount, plural(r.RowCount))
 		if r.Truncated {
-			fmt.Fprintf(&b, "; truncated at max_rows=%d, more rows exist", r.MaxRows)
+			fmt.Fprintf(b, "; truncated at max_rows=%d, more rows exist", r.MaxRows)
 		}
 		b.WriteString(")\n")
 	}
@@ -71,14 +105,13 @@ func renderQuery(r *QueryResult) string {
 		for i, k := range keys {
 			parts[i] = fmt.Sprintf("%s=%d", k, r.Masked[k])
 		}
-		fmt.Fprintf(&b, "masked: %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(b, "masked: %s\n", strings.Join(parts, ", "))
 	}
 	mode := "read-only"
 	if !r.ReadOnly {
 		mode = "read-write"
 	}
-	fmt.Fprintf(&b, "connection %s, %s, %.1f ms, audit %s\n", r.Connection, mode, r.ElapsedMs, r.AuditID)
-	return b.String()
+	fmt.Fprintf(b, "connection %s, %s, %.1f ms, audit %s\n", r.Connection, mode, r.ElapsedMs, r.AuditID)
 }
 
 func cellText(v any) string {
