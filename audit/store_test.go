@@ -213,17 +213,17 @@ func TestMigrateAppliesNewMigrationsOnly(t *testing.T) {
 	}
 	next := ms[len(ms)-1].version + 1
 	broken := append(ms[:len(ms):len(ms)], migration{version: next, name: "broken.sql",
-		sql: "CREATE TABLE leases (id TEXT PRIMARY KEY); INSERT INTO nowhere VALUES (1);"})
+		sql: "CREATE TABLE widgets (id TEXT PRIMARY KEY); INSERT INTO nowhere VALUES (1);"})
 	if _, err := migrate(ctx, s.writeDB, broken, s.logger); err == nil || !strings.Contains(err.Error(), "broken.sql") {
 		t.Fatalf("broken migration: error = %v, want one naming broken.sql", err)
 	}
 	var n int
-	if err := s.DB().QueryRow("SELECT count(*) FROM sqlite_schema WHERE name = 'leases'").Scan(&n); err != nil || n != 0 {
-		t.Fatalf("failed migration left table leases behind (count %d, %v)", n, err)
+	if err := s.DB().QueryRow("SELECT count(*) FROM sqlite_schema WHERE name = 'widgets'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("failed migration left table widgets behind (count %d, %v)", n, err)
 	}
 
-	fixed := append(ms[:len(ms):len(ms)], migration{version: next, name: "leases.sql",
-		sql: "CREATE TABLE leases (id TEXT PRIMARY KEY); CREATE INDEX leases_id ON leases (id);"})
+	fixed := append(ms[:len(ms):len(ms)], migration{version: next, name: "widgets.sql",
+		sql: "CREATE TABLE widgets (id TEXT PRIMARY KEY); CREATE INDEX widgets_id ON widgets (id);"})
 	version, err := migrate(ctx, s.writeDB, fixed, s.logger)
 	if err != nil || version != next {
 		t.Fatalf("migrate = %d, %v; want %d", version, err, next)

@@ -37,6 +37,39 @@ type Identity struct {
 	AllowAnonymousLoopback bool `yaml:"allow_anonymous_loopback"`
 	// Users are statically known identities and their groups.
 	Users []User `yaml:"users"`
+	// Resource is the URL clients use to reach Warden's MCP endpoint
+	// (https://warden.example.com/mcp): the audience bearer tokens must
+	// carry, and the resource of its RFC 9728 metadata. Required with OIDC.
+	Resource string `yaml:"resource"`
+	// AuthorizationServers are the issuers Warden's RFC 9728 metadata names
+	// for clients to get tokens from (default: every OIDC issuer, in order).
+	AuthorizationServers []string `yaml:"authorization_servers"`
+	// OIDC are the token issuers Warden trusts for HTTP (and WARDEN_TOKEN).
+	OIDC []OIDCIssuer `yaml:"oidc"`
+}
+
+// OIDCIssuer is one trusted OpenID Connect issuer of bearer tokens.
+type OIDCIssuer struct {
+	// Name names the issuer in logs (default: the issuer URL).
+	Name string `yaml:"name"`
+	// Issuer is the issuer URL, exactly as in its tokens' iss claim; its
+	// discovery document is at Issuer + /.well-known/openid-configuration.
+	Issuer string `yaml:"issuer"`
+	// Audience is what the aud claim must contain (default: identity.resource).
+	Audience string `yaml:"audience"`
+	// SubjectClaim names the claim that is the caller's identity (default "sub").
+	SubjectClaim string `yaml:"subject_claim"`
+	// SubjectPrefix is prepended to identities from this issuer, to keep
+	// issuers apart in policy ("machines:").
+	SubjectPrefix string `yaml:"subject_prefix"`
+	// GroupsClaim names the claim holding the caller's groups: a list, or a
+	// string separated by spaces or commas. Unset: no groups.
+	GroupsClaim string `yaml:"groups_claim"`
+	// GroupsPrefix is prepended to every group from this issuer.
+	GroupsPrefix string `yaml:"groups_prefix"`
+	// Scopes must all be granted to the token (scope or scp claim);
+	// a token without them gets 403.
+	Scopes []string `yaml:"scopes"`
 }
 
 // User is a statically configured identity.
@@ -64,9 +97,28 @@ type Connection struct {
 	Admin    Admin             `yaml:"admin"`
 	// Credentials is "static" (Warden uses the admin credential) or "jit".
 	Credentials string `yaml:"credentials"`
-	SSLMode     string `yaml:"sslmode"`
-	MaxConns    int    `yaml:"max_conns"`
+	// JIT tunes just-in-time credentials (credentials: jit).
+	JIT      JIT    `yaml:"jit"`
+	SSLMode  string `yaml:"sslmode"`
+	MaxConns int    `yaml:"max_conns"`
 }
+
+// JIT tunes the just-in-time credentials of a connection.
+type JIT struct {
+	// TTL is how long a minted credential lives at most (VALID UNTIL).
+	TTL time.Duration `yaml:"ttl"`
+	// IdleTimeout revokes a session's credential unused for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ConnectionLimit is the CONNECTION LIMIT of a minted role.
+	ConnectionLimit int `yaml:"connection_limit"`
+}
+
+// Defaults of just-in-time credentials.
+const (
+	DefaultJITTTL             = time.Hour
+	DefaultJITIdleTimeout     = 15 * time.Minute
+	DefaultJITConnectionLimit = 4
+)
 
 // Admin is the credential Warden holds for a connection.
 type Admin struct {
@@ -87,6 +139,7 @@ const (
 	DefaultMaxRows          = 10000
 	DefaultStatementTimeout = 30 * time.Second
 	DefaultListen           = "127.0.0.1:8080"
+	DefaultSubjectClaim     = "sub"
 )
 
 // Connection returns the connection with the given name.

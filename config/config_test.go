@@ -78,7 +78,8 @@ func TestErrors(t *testing.T) {
 		{"duplicate connection", "connections:\n  - {name: a, kind: sqlite, path: x}\n  - {name: a, kind: sqlite, path: y}\n", []string{`w.yaml:3:12: connections[1].name: connection "a" is defined twice`}},
 		{"bad name", "connections:\n  - {name: Prod DB, kind: sqlite, path: x}\n", []string{"must be lower-case"}},
 		{"both secrets", "connections:\n  - {name: a, kind: postgres, address: 'h:1', database: d, admin: {user: u, password_env: A, password_file: f}}\n", []string{"set password_env or password_file, not both"}},
-		{"jit not yet", "connections:\n  - {name: a, kind: postgres, address: 'h:1', database: d, credentials: jit, admin: {user: u, password_env: A}}\n", []string{"jit credentials are not available"}},
+		{"jit on sqlite", "connections:\n  - {name: a, kind: sqlite, path: x, credentials: jit}\n", []string{"jit credentials need a postgres connection"}},
+		{"jit bounds", "connections:\n  - {name: a, kind: postgres, address: 'h:1', database: d, credentials: jit, jit: {ttl: 5s}, admin: {user: u, password_env: A}}\n", []string{"ttl must be at least 1m"}},
 		{"sqlite extras", "connections:\n  - {name: a, kind: sqlite, path: x, address: 'h:1'}\n", []string{"a sqlite connection takes only a path"}},
 		{"bad effect", "rules:\n  - name: r\n    effect: permit\n", []string{`w.yaml:3:13: rules[0].effect: expected one of allow, deny, review, got "permit"`}},
 		{"rule names missing connection", "rules:\n  - name: r\n    effect: allow\n    connections: {names: [nope]}\n", []string{`w.yaml:4:27: rules[0].connections.names: no connection named "nope"`}},
@@ -93,6 +94,19 @@ func TestErrors(t *testing.T) {
 		{"bad store", "store: mysql://x\n", []string{"store: expected sqlite://PATH or postgres://"}},
 		{"limits", "limits: {default_max_rows: 50, max_rows: 10}\n", []string{"limits.default_max_rows (50) is larger than limits.max_rows (10)"}},
 		{"several at once", "connections:\n  - {name: a}\nrules:\n  - {name: r, effect: x}\n", []string{"w.yaml:2", "w.yaml:4"}},
+		{"oidc without resource", "identity:\n  oidc:\n    - issuer: https://idp.example.com\n", []string{"w.yaml:3:5: identity.resource is required with identity.oidc"}},
+		{"oidc without issuer", "identity:\n  resource: https://w.example.com/mcp\n  oidc:\n    - {groups_claim: groups}\n", []string{"w.yaml:4:7: identity.oidc[0]: issuer is required"}},
+		{"oidc http issuer", "identity:\n  resource: https://w.example.com/mcp\n  oidc:\n    - issuer: http://idp.example.com\n", []string{`w.yaml:4:15: identity.oidc[0].issuer: expected an https:// URL (http:// is accepted only for localhost), got "http://idp.example.com"`}},
+		{"oidc relative issuer", "identity:\n  resource: https://w.example.com/mcp\n  oidc:\n    - issuer: idp.example.com\n", []string{"identity.oidc[0].issuer: expected an absolute https:// URL"}},
+		{"oidc issuer with query", "identity:\n  resource: https://w.example.com/mcp\n  oidc:\n    - issuer: https://idp.example.com/?x=1\n", []string{"without query"}},
+		{"oidc duplicate issuer", "identity:\n  resource: https://w.example.com/mcp\n  oidc:\n    - issuer: https://idp.example.com\n    - issuer: https://idp.example.com\n", []string{`w.yaml:5:15: identity.oidc[1].issuer: issuer "https://idp.example.com" is listed twice`}},
+		{"oidc duplicate name", "identity:\n  resource: https://w.example.com/mcp\n  oidc:\n    - {name: a, issuer: https://a.example.com}\n    - {name: a, issuer: https://b.example.com}\n", []string{`identity.oidc[1].name: name "a" is used twice`}},
+		{"oidc bad claim", "identity:\n  resource: https://w.example.com/mcp\n  oidc:\n    - {issuer: https://a.example.com, groups_claim: my groups}\n", []string{`identity.oidc[0].groups_claim: "my groups" must not contain spaces`}},
+		{"oidc bad scope", "identity:\n  resource: https://w.example.com/mcp\n  oidc:\n    - {issuer: https://a.example.com, scopes: [\"a b\"]}\n", []string{`identity.oidc[0].scopes: "a b" is not a scope`}},
+		{"oidc unknown key", "identity:\n  resource: https://w.example.com/mcp\n  oidc:\n    - {issuer: https://a.example.com, group_claim: g}\n", []string{`unknown key "group_claim" in identity.oidc[0]`}},
+		{"bad resource", "identity:\n  resource: /mcp\n", []string{`w.yaml:2:13: identity.resource: expected an absolute https:// URL, got "/mcp"`}},
+		{"authorization server not trusted", "identity:\n  resource: https://w.example.com/mcp\n  authorization_servers: [https://b.example.com]\n  oidc:\n    - issuer: https://a.example.com\n", []string{`identity.authorization_servers: "https://b.example.com" is not one of the identity.oidc issuers`}},
+		{"authorization servers without oidc", "identity:\n  authorization_servers: [https://b.example.com]\n", []string{"identity.authorization_servers: set identity.oidc too"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,5 +216,61 @@ func TestInclude(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want %q", err, want)
 		}
+	}
+}
+
+func TestOIDCConfig(t *testing.T) {
+	cfg, err := Parse("w.yaml", []byte(`
+identity:
+  local: alice
+  resource: https://warden.example.com/mcp
+  oidc:
+    - issuer: https://humans.example.com
+      subject_claim: email
+      groups_claim: groups
+      scopes: [warden]
+    - name: machines
+      issuer: http://127.0.0.1:9999/realms/ci
+      audience: api://warden
+      groups_claim: roles
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := cfg.Identity
+	h, m := id.OIDC[0], id.OIDC[1]
+	if h.Name != "https://humans.example.com" || h.Audience != "https://warden.example.com/mcp" || h.SubjectClaim != "email" || len(h.Scopes) != 1 {
+		t.Errorf("humans = %+v", h)
+	}
+	if m.Name != "machines" || m.Audience != "api://warden" || m.SubjectClaim != "sub" {
+		t.Errorf("machines = %+v", m)
+	}
+	if len(id.AuthorizationServers) != 2 || id.AuthorizationServers[1] != "http://127.0.0.1:9999/realms/ci" {
+		t.Errorf("authorization servers = %v", id.AuthorizationServers)
+	}
+	w := strings.Join(cfg.Warnings(), "\n")
+	for _, want := range []string{`share subject_prefix ""`, `share groups_prefix ""`} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+
+	// Prefixes keep the issuers apart: no warning.
+	cfg, err = Parse("w.yaml", []byte(`
+identity:
+  resource: https://warden.example.com/mcp
+  authorization_servers: [https://humans.example.com]
+  oidc:
+    - {issuer: https://humans.example.com, groups_claim: groups}
+    - {issuer: https://machines.example.com, groups_claim: roles, subject_prefix: "m:", groups_prefix: "m:"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cfg.Warnings(); len(w) != 0 {
+		t.Errorf("warnings = %v", w)
+	}
+	if len(cfg.Identity.AuthorizationServers) != 1 {
+		t.Errorf("authorization servers = %v", cfg.Identity.AuthorizationServers)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -38,11 +39,22 @@ type Rule struct {
 	MultiStatement bool          `yaml:"multi_statement"`
 	MaxRows        int           `yaml:"max_rows"`
 	Timeout        time.Duration `yaml:"timeout"`
+	// Grants shape the just-in-time credential of connections with
+	// credentials: jit. By default it gets exactly the table scope above.
+	Grants RuleGrants `yaml:"grants"`
 
 	// File and Line are where the rule was written (warden.yaml or an
 	// included file).
 	File string `yaml:"-" json:"-"`
 	Line int    `yaml:"-" json:"-"`
+}
+
+// RuleGrants names what a just-in-time credential receives instead of
+// table grants derived from the rule.
+type RuleGrants struct {
+	// Role is an existing database role the credential becomes a member
+	// of (and gets nothing else).
+	Role string `yaml:"role"`
 }
 
 // TableScope lists table globs ("public.*", "sales.orders", "*.audit_*").
@@ -129,13 +141,18 @@ func (c *Config) validateRules() Errors {
 				}
 			}
 		}
-		if r.Effect == "deny" && (r.ReadOnly != nil || r.MaxRows != 0 || r.Timeout != 0 || len(r.Statements) > 0 ||
+		if r.Grants.Role != "" && !roleName.MatchString(r.Grants.Role) {
+			add(p+".grants.role", "%s.grants.role: %q is not a plain role name (letters, digits, _)", label, r.Grants.Role)
+		}
+		if r.Effect == "deny" && (r.Grants.Role != "" || r.ReadOnly != nil || r.MaxRows != 0 || r.Timeout != 0 || len(r.Statements) > 0 ||
 			len(r.Tables.Read) > 0 || len(r.Tables.Write) > 0 || r.MultiStatement) {
 			add(p, "%s: a deny rule takes no constraints (read_only, statements, tables, multi_statement, max_rows, timeout)", label)
 		}
 	}
 	return errs
 }
+
+var roleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // checkTableGlob accepts "table", "schema.table" and globs of them.
 func checkTableGlob(g string) error {

@@ -3,9 +3,11 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
@@ -57,6 +59,7 @@ func (c *Config) validate() Errors {
 		}
 		users[u.Name] = true
 	}
+	errs = append(errs, c.validateOIDC()...)
 
 	l := &c.Limits
 	if l.MaxSQLBytes == 0 {
@@ -114,9 +117,24 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 		cn.Credentials = "static"
 	case "static":
 	case "jit":
-		add(p+".credentials", "%s.credentials: jit credentials are not available in this build yet; use static", p)
+		if cn.Kind != KindPostgres {
+			add(p+".credentials", "%s.credentials: jit credentials need a postgres connection (a %s target cannot create roles)", p, cn.Kind)
+		}
 	default:
 		add(p+".credentials", "%s.credentials: expected static or jit, got %q", p, cn.Credentials)
+	}
+	j := &cn.JIT
+	if j.TTL == 0 {
+		j.TTL = DefaultJITTTL
+	}
+	if j.IdleTimeout == 0 {
+		j.IdleTimeout = DefaultJITIdleTimeout
+	}
+	if j.ConnectionLimit == 0 {
+		j.ConnectionLimit = DefaultJITConnectionLimit
+	}
+	if j.TTL < time.Minute || j.IdleTimeout < time.Second || j.ConnectionLimit < 1 {
+		add(p+".jit", "%s.jit: ttl must be at least 1m, idle_timeout at least 1s and connection_limit at least 1", p)
 	}
 	if cn.Admin.Env != "" && cn.Admin.File != "" {
 		add(p+".admin", "%s.admin: set password_env or password_file, not both", p)
@@ -188,6 +206,93 @@ func validIdentity(s string) bool {
 	return true
 }
 
+// validateOIDC checks identity.resource, identity.oidc and
+// identity.authorization_servers, and applies their defaults.
+func (c *Config) validateOIDC() Errors {
+	var errs Errors
+	add := func(path, format string, args ...any) { errs = append(errs, c.Errorf(path, format, args...)) }
+	id := &c.Identity
+	if id.Resource != "" {
+		if msg := checkHTTPURL(id.Resource); msg != "" {
+			add("identity.resource", "identity.resource: %s, got %q", msg, id.Resource)
+		}
+	} else if len(id.OIDC) > 0 {
+		add("identity.oidc", "identity.resource is required with identity.oidc: it is the URL clients use to reach Warden's MCP endpoint (https://warden.example.com/mcp), the audience of the tokens Warden accepts")
+	}
+	issuers := map[string]bool{}
+	names := map[string]bool{}
+	for i := range id.OIDC {
+		o := &id.OIDC[i]
+		p := fmt.Sprintf("identity.oidc[%d]", i)
+		switch {
+		case o.Issuer == "":
+			add(p, "%s: issuer is required (the issuer URL, exactly as in the tokens' iss claim)", p)
+		case checkHTTPURL(o.Issuer) != "":
+			add(p+".issuer", "%s.issuer: %s, got %q", p, checkHTTPURL(o.Issuer), o.Issuer)
+		case issuers[o.Issuer]:
+			add(p+".issuer", "%s.issuer: issuer %q is listed twice", p, o.Issuer)
+		}
+		issuers[o.Issuer] = true
+		if o.Name == "" {
+			o.Name = o.Issuer
+		} else if names[o.Name] {
+			add(p+".name", "%s.name: name %q is used twice", p, o.Name)
+		}
+		names[o.Name] = true
+		if o.Audience == "" {
+			o.Audience = id.Resource
+		} else if strings.TrimSpace(o.Audience) != o.Audience {
+			add(p+".audience", "%s.audience: %q has leading or trailing spaces", p, o.Audience)
+		}
+		if o.SubjectClaim == "" {
+			o.SubjectClaim = DefaultSubjectClaim
+		}
+		for _, f := range []struct{ key, v string }{{"subject_claim", o.SubjectClaim}, {"groups_claim", o.GroupsClaim}, {"subject_prefix", o.SubjectPrefix}, {"groups_prefix", o.GroupsPrefix}} {
+			if f.v != "" && !validIdentity(f.v) {
+				add(p+"."+f.key, "%s.%s: %q must not contain spaces or control characters", p, f.key, f.v)
+			}
+		}
+		for j, sc := range o.Scopes {
+			if sc == "" || !validIdentity(sc) {
+				add(fmt.Sprintf("%s.scopes[%d]", p, j), "%s.scopes: %q is not a scope (one word, no spaces)", p, sc)
+			}
+		}
+	}
+	if len(id.AuthorizationServers) > 0 && len(id.OIDC) == 0 {
+		add("identity.authorization_servers", "identity.authorization_servers: set identity.oidc too: Warden accepts tokens only from issuers listed there")
+	}
+	for j, as := range id.AuthorizationServers {
+		if len(id.OIDC) > 0 && !issuers[as] {
+			add(fmt.Sprintf("identity.authorization_servers[%d]", j), "identity.authorization_servers: %q is not one of the identity.oidc issuers, so Warden would refuse its tokens", as)
+		}
+	}
+	if len(id.AuthorizationServers) == 0 {
+		for _, o := range id.OIDC {
+			id.AuthorizationServers = append(id.AuthorizationServers, o.Issuer)
+		}
+	}
+	return errs
+}
+
+// checkHTTPURL returns what is wrong with an issuer or resource URL, or "".
+// http:// is accepted only for loopback hosts (local development, tests).
+func checkHTTPURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return "expected an absolute https:// URL"
+	}
+	if u.Scheme == "http" {
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return "expected an https:// URL (http:// is accepted only for localhost)"
+		}
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "expected a URL without query, fragment or user information"
+	}
+	return ""
+}
+
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
@@ -208,7 +313,22 @@ func (c *Config) Warnings() []string {
 		}
 	}
 	if c.Identity.AllowAnonymousLoopback {
-		out = append(out, fmt.Sprintf("%s:%d: identity.allow_anonymous_loopback is on: any local process can act as %q over HTTP", c.Path, c.Pos("identity.allow_anonymous_loopback").Line, c.Identity.Local))
+		out = append(out, fmt.Sprintf("%s:%d: identity.allow_anonymous_loopback is on: any local process (and, behind a reverse proxy on this host, any client) can act as %q over HTTP", c.Path, c.Pos("identity.allow_anonymous_loopback").Line, c.Identity.Local))
+	}
+	subjects, groups := map[string]string{}, map[string]string{}
+	for i, o := range c.Identity.OIDC {
+		line := c.Pos(fmt.Sprintf("identity.oidc[%d]", i)).Line
+		if other, ok := subjects[o.SubjectPrefix]; ok {
+			out = append(out, fmt.Sprintf("%s:%d: identity.oidc issuers %q and %q share subject_prefix %q: the same identity name from either matches the same policy rules (set subject_prefix to keep them apart)", c.Path, line, other, o.Name, o.SubjectPrefix))
+		}
+		subjects[o.SubjectPrefix] = o.Name
+		if o.GroupsClaim == "" {
+			continue
+		}
+		if other, ok := groups[o.GroupsPrefix]; ok {
+			out = append(out, fmt.Sprintf("%s:%d: identity.oidc issuers %q and %q share groups_prefix %q: a group named by either grants what policy gives that group (set groups_prefix to keep them apart)", c.Path, line, other, o.Name, o.GroupsPrefix))
+		}
+		groups[o.GroupsPrefix] = o.Name
 	}
 	return out
 }

@@ -27,7 +27,14 @@ type Server struct {
 // New builds the MCP server for p.
 func New(p *tools.Pipeline, logger *slog.Logger) *Server {
 	s := &Server{pipeline: p, logger: logger}
+	hooks := &server.Hooks{}
+	// A closed MCP session (DELETE, idle sweep, stdio EOF) ends the Warden
+	// session: its just-in-time credentials are revoked at once.
+	hooks.AddOnUnregisterSession(func(ctx context.Context, cs server.ClientSession) {
+		p.EndSession(context.WithoutCancel(ctx), cs.SessionID())
+	})
 	s.mcp = server.NewMCPServer("warden", Version,
+		server.WithHooks(hooks),
 		server.WithToolCapabilities(false),
 		server.WithRecovery(),
 		server.WithInstructions("Warden governs access to databases. Call list_connections first, "+

@@ -64,6 +64,9 @@ type Decision struct {
 	// means unrestricted. describe_schema shows only readable tables.
 	TablesRead  []string
 	TablesWrite []string
+	// GrantRole, if set, is the existing role a just-in-time credential
+	// becomes a member of, instead of table grants.
+	GrantRole string
 
 	// Trace says, for every rule in order, whether it matched and, if it
 	// did not apply, why (for explain).
@@ -278,6 +281,7 @@ func (r *rule) decision(effect Effect, in Input, trace []RuleTrace) Decision {
 		Timeout:     r.Timeout,
 		TablesRead:  r.Tables.Read,
 		TablesWrite: r.Tables.Write,
+		GrantRole:   r.Grants.Role,
 		Trace:       trace,
 	}
 }

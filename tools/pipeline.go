@@ -128,8 +128,25 @@ func New(o Options) (*Pipeline, error) {
 	return p, nil
 }
 
-// Close closes every connector.
+// EndSession ends a session: its just-in-time credentials are revoked at
+// once. Front doors call it when an MCP session closes or a client
+// disconnects.
+func (p *Pipeline) EndSession(ctx context.Context, session string) {
+	if e, ok := p.minter.(interface {
+		EndSession(context.Context, string)
+	}); ok {
+		e.EndSession(ctx, session)
+	}
+}
+
+// Close revokes every credential the pipeline minted and closes every
+// connector.
 func (p *Pipeline) Close() error {
+	if c, ok := p.minter.(interface{ Close(context.Context) }); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c.Close(ctx)
+		cancel()
+	}
 	var errs []error
 	for _, c := range p.conns {
 		errs = append(errs, c.Close())

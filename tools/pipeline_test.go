@@ -144,7 +144,7 @@ func TestDecisions(t *testing.T) {
 					t.Errorf("result = %+v", qr)
 				}
 				ev := f.event(t, qr.AuditID)
-				if ev.Status != tt.status || ev.Decision != tt.decision || ev.Rows != 1 || ev.Statement != tt.sql || ev.Credential != "static" {
+				if ev.Status != tt.status || ev.Decision != tt.decision || ev.Rows != 1 || ev.Statement != tt.sql || ev.Credential != StaticCredentialLabel {
 					t.Errorf("event = %+v", ev)
 				}
 				return

@@ -72,10 +72,7 @@ func (p *Pipeline) RunQuery(ctx context.Context, caller Caller, a RunQueryArgs) 
 	if err != nil {
 		return nil, o.fail(ctx, &Error{Code: CodeUnavailable, Message: "no credential could be issued for this call", err: err})
 	}
-	o.ev.Credential = cred.Mode
-	if cred.Lease != "" {
-		o.ev.Credential = cred.Lease
-	}
+	o.ev.Credential = credentialLabel(cred)
 
 	qctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
 	defer cancel()
@@ -171,4 +168,15 @@ func (p *Pipeline) collect(ctx context.Context, caller Caller, connection string
 	}
 	res.Masked = masker.Summary()
 	return res, nil
+}
+
+// StaticCredentialLabel marks, in every audit event, a call that ran with
+// a connection's shared configured credential instead of a just-in-time one.
+const StaticCredentialLabel = "static (shared, weaker)"
+
+func credentialLabel(c connectors.Credential) string {
+	if c.Lease != "" {
+		return c.Lease
+	}
+	return StaticCredentialLabel
 }

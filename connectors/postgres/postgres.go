@@ -25,9 +25,13 @@ type Postgres struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
 
-	types     sync.Map // uint32 OID -> string type name
-	funcs     catalogCache
-	typeKinds catalogCache
+	types sync.Map // uint32 OID -> string type name
+
+	jitMu       sync.Mutex
+	jitPools    map[string]*pgxpool.Pool // by lease: connections as minted roles
+	jitMaxConns int32
+	funcs       catalogCache
+	typeKinds   catalogCache
 
 	mu     sync.Mutex
 	closed bool
@@ -75,8 +79,9 @@ func Open(ctx context.Context, cfg config.Connection, logger *slog.Logger) (conn
 			Labels: cfg.Labels,
 			Target: cfg.Address + "/" + cfg.Database,
 		},
-		pool:   pool,
-		logger: logger,
+		pool:        pool,
+		logger:      logger,
+		jitMaxConns: int32(max(cfg.JIT.ConnectionLimit, 1)),
 	}, nil
 }
 
@@ -104,6 +109,12 @@ func (p *Postgres) Close() error {
 	defer p.mu.Unlock()
 	if !p.closed {
 		p.closed = true
+		p.jitMu.Lock()
+		for lease, pool := range p.jitPools {
+			pool.Close()
+			delete(p.jitPools, lease)
+		}
+		p.jitMu.Unlock()
 		p.pool.Close()
 	}
 	return nil

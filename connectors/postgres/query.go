@@ -34,8 +34,17 @@ func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (conn
 	if p.isClosed() {
 		return nil, connectors.ErrClosed
 	}
-	if req.Credential.Mode != "" && req.Credential.Mode != "static" {
-		return nil, fmt.Errorf("postgres: credential mode %q is not supported by this build", req.Credential.Mode)
+	pool := p.pool
+	switch req.Credential.Mode {
+	case "", "static":
+	case "jit":
+		jp, err := p.jitPool(ctx, req.Credential)
+		if err != nil {
+			return nil, err
+		}
+		pool = jp
+	default:
+		return nil, fmt.Errorf("postgres: unknown credential mode %q", req.Credential.Mode)
 	}
 	// The gate (the audit intent) is cheap since intents go to a journal;
 	// waiting for it before acquiring keeps the whole call to one flush.
@@ -44,7 +53,7 @@ func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (conn
 			return nil, err
 		}
 	}
-	conn, err := p.pool.Acquire(ctx)
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, mapError(err)
 	}

@@ -1,0 +1,172 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Lease states.
+const (
+	LeaseActive  = "active"
+	LeaseRevoked = "revoked"
+	LeaseFailed  = "failed" // revocation gave up after retries: needs a human
+)
+
+// Lease is a just-in-time credential, from mint to revocation.
+type Lease struct {
+	ID         string    `json:"id"`
+	Connection string    `json:"connection"`
+	Principal  string    `json:"principal"`
+	Identity   string    `json:"identity,omitempty"`
+	Session    string    `json:"session,omitempty"`
+	Instance   string    `json:"instance,omitempty"`
+	Grants     string    `json:"grants,omitempty"`
+	Created    time.Time `json:"created"`
+	Expires    time.Time `json:"expires"`
+	RevokedAt  time.Time `json:"revoked_at,omitzero"`
+	State      string    `json:"state"`
+	Attempts   int       `json:"attempts,omitempty"`
+	LastError  string    `json:"last_error,omitempty"`
+}
+
+// CreateLease records a lease before its credential is minted, so that a
+// crash in between still leaves something for the reaper to revoke.
+func (s *Store) CreateLease(ctx context.Context, l Lease) error {
+	_, err := s.readDB.ExecContext(ctx, `INSERT INTO leases
+  (id, connection, principal, identity, session, instance, grants, created, expires, state)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		l.ID, l.Connection, l.Principal, l.Identity, l.Session, l.Instance, l.Grants,
+		formatTime(l.Created), formatTime(l.Expires), LeaseActive)
+	if err != nil {
+		return fmt.Errorf("audit: create lease %s: %w", l.ID, err)
+	}
+	return nil
+}
+
+// UpdateLease records a lease's grants and expiry once minted.
+func (s *Store) UpdateLease(ctx context.Context, id, grants string, expires time.Time) error {
+	_, err := s.readDB.ExecContext(ctx, `UPDATE leases SET grants = ?, expires = ? WHERE id = ?`, grants, formatTime(expires), id)
+	if err != nil {
+		return fmt.Errorf("audit: update lease %s: %w", id, err)
+	}
+	return nil
+}
+
+// LeaseRevoked marks a lease revoked.
+func (s *Store) LeaseRevoked(ctx context.Context, id string, at time.Time) error {
+	_, err := s.readDB.ExecContext(ctx, `UPDATE leases SET state = ?, revoked_at = ?, last_error = '' WHERE id = ?`,
+		LeaseRevoked, formatTime(at), id)
+	if err != nil {
+		return fmt.Errorf("audit: revoke lease %s: %w", id, err)
+	}
+	return nil
+}
+
+// LeaseAttempt records a failed revocation; after the last attempt the
+// lease is marked failed.
+func (s *Store) LeaseAttempt(ctx context.Context, id string, revokeErr error, failed bool) error {
+	state := LeaseActive
+	if failed {
+		state = LeaseFailed
+	}
+	_, err := s.readDB.ExecContext(ctx, `UPDATE leases SET attempts = attempts + 1, last_error = ?, state = ? WHERE id = ?`,
+		revokeErr.Error(), state, id)
+	if err != nil {
+		return fmt.Errorf("audit: lease %s: %w", id, err)
+	}
+	return nil
+}
+
+// LeaseFilter selects leases. Zero fields do not filter.
+type LeaseFilter struct {
+	State      string
+	Connection string
+	Limit      int
+}
+
+// Leases lists leases, newest first.
+func (s *Store) Leases(ctx context.Context, f LeaseFilter) ([]Lease, error) {
+	if f.Limit <= 0 || f.Limit > MaxListLimit {
+		f.Limit = DefaultListLimit
+	}
+	rows, err := s.readDB.QueryContext(ctx, `SELECT id, connection, principal, identity, session, instance, grants,
+  created, expires, revoked_at, state, attempts, last_error
+FROM leases WHERE (? = '' OR state = ?) AND (? = '' OR connection = ?)
+ORDER BY created DESC, id DESC LIMIT ?`, f.State, f.State, f.Connection, f.Connection, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("audit: list leases: %w", err)
+	}
+	defer rows.Close()
+	var out []Lease
+	for rows.Next() {
+		var l Lease
+		var created, expires, revoked string
+		if err := rows.Scan(&l.ID, &l.Connection, &l.Principal, &l.Identity, &l.Session, &l.Instance, &l.Grants,
+			&created, &expires, &revoked, &l.State, &l.Attempts, &l.LastError); err != nil {
+			return nil, fmt.Errorf("audit: list leases: %w", err)
+		}
+		l.Created, _ = time.Parse(timeLayout, created)
+		l.Expires, _ = time.Parse(timeLayout, expires)
+		if revoked != "" {
+			l.RevokedAt, _ = time.Parse(timeLayout, revoked)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// Instance is a Warden process using the store.
+type Instance struct {
+	ID        string
+	Host      string
+	PID       int
+	Boot      string
+	Started   time.Time
+	Heartbeat time.Time
+}
+
+// Heartbeat records that the instance is alive.
+func (s *Store) Heartbeat(ctx context.Context, in Instance) error {
+	_, err := s.readDB.ExecContext(ctx, `INSERT INTO instances (id, host, pid, boot, started, heartbeat) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat`,
+		in.ID, in.Host, in.PID, in.Boot, formatTime(in.Started), formatTime(in.Heartbeat))
+	if err != nil {
+		return fmt.Errorf("audit: heartbeat: %w", err)
+	}
+	return nil
+}
+
+// Instances returns every recorded instance.
+func (s *Store) Instances(ctx context.Context) ([]Instance, error) {
+	rows, err := s.readDB.QueryContext(ctx, `SELECT id, host, pid, boot, started, heartbeat FROM instances`)
+	if err != nil {
+		return nil, fmt.Errorf("audit: instances: %w", err)
+	}
+	defer rows.Close()
+	var out []Instance
+	for rows.Next() {
+		var in Instance
+		var started, hb string
+		if err := rows.Scan(&in.ID, &in.Host, &in.PID, &in.Boot, &started, &hb); err != nil {
+			return nil, err
+		}
+		in.Started, _ = time.Parse(timeLayout, started)
+		in.Heartbeat, _ = time.Parse(timeLayout, hb)
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// ForgetInstance removes an instance that ended (cleanly or not) and has
+// no active lease left.
+func (s *Store) ForgetInstance(ctx context.Context, id string) error {
+	_, err := s.readDB.ExecContext(ctx, `DELETE FROM instances WHERE id = ?
+  AND NOT EXISTS (SELECT 1 FROM leases WHERE instance = ? AND state = 'active')`, id, id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("audit: forget instance: %w", err)
+	}
+	return nil
+}

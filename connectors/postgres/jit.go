@@ -1,0 +1,318 @@
+package postgres
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors"
+)
+
+// RolePrefix starts the name of every role Warden mints.
+const RolePrefix = "warden_"
+
+var leasePattern = regexp.MustCompile(`^[a-z0-9]{6,40}$`)
+
+// Mint implements connectors.Credentialer: it creates a LOGIN role
+// warden_<lease> with a random 32-byte password (sent to PostgreSQL only as
+// a SCRAM verifier, so it cannot reach the server's logs), VALID UNTIL now
+// + TTL, a connection limit, and exactly the grants asked for.
+func (p *Postgres) Mint(ctx context.Context, req connectors.MintRequest) (connectors.MintResponse, error) {
+	if p.isClosed() {
+		return connectors.MintResponse{}, connectors.ErrClosed
+	}
+	if !leasePattern.MatchString(req.Lease) {
+		return connectors.MintResponse{}, fmt.Errorf("postgres: mint: bad lease id %q", req.Lease)
+	}
+	role := RolePrefix + req.Lease
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return connectors.MintResponse{}, fmt.Errorf("postgres: mint: random password: %w", err)
+	}
+	password := base64.RawURLEncoding.EncodeToString(raw[:])
+	verifier, err := scramVerifier(password)
+	if err != nil {
+		return connectors.MintResponse{}, fmt.Errorf("postgres: mint: %w", err)
+	}
+	expires := time.Now().Add(req.TTL).UTC()
+	limit := max(req.ConnectionLimit, 1)
+
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return connectors.MintResponse{}, mapError(err)
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return connectors.MintResponse{}, mapError(err)
+	}
+	defer tx.Rollback(context.Background())
+
+	ident := pgx.Identifier{role}.Sanitize()
+	stmts := []string{fmt.Sprintf(
+		"CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT CONNECTION LIMIT %d VALID UNTIL '%s' PASSWORD '%s'",
+		ident, limit, expires.Format("2006-01-02 15:04:05.000000Z07:00"), verifier)}
+	grants, summary, err := p.grantStatements(ctx, tx, ident, req.Grants)
+	if err != nil {
+		return connectors.MintResponse{}, err
+	}
+	stmts = append(stmts, grants...)
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			// The statement may hold the verifier: never echo it.
+			return connectors.MintResponse{}, fmt.Errorf("postgres: mint role %s: %w", role, scrub(mapError(err), verifier))
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return connectors.MintResponse{}, fmt.Errorf("postgres: mint role %s: %w", role, mapError(err))
+	}
+	return connectors.MintResponse{
+		Credential: connectors.Credential{Mode: "jit", User: role, Password: config.NewSecret(password), Lease: req.Lease},
+		Expires:    expires,
+		Summary:    summary,
+	}, nil
+}
+
+// grantStatements resolves the grants against the catalog: USAGE on the
+// schemas, SELECT (and, if writes are allowed, INSERT/UPDATE/DELETE and the
+// sequences they need) on exactly the tables the globs cover.
+func (p *Postgres) grantStatements(ctx context.Context, tx pgx.Tx, ident string, g connectors.Grants) ([]string, string, error) {
+	if g.Role != "" {
+		return []string{fmt.Sprintf("GRANT %s TO %s", pgx.Identifier{g.Role}.Sanitize(), ident)},
+			"member of " + g.Role, nil
+	}
+	rows, err := tx.Query(ctx, `
+SELECT n.nspname, c.relname, c.relkind::text
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+ORDER BY 1, 2`)
+	if err != nil {
+		return nil, "", mapError(err)
+	}
+	type table struct{ schema, name, kind string }
+	var tables []table
+	for rows.Next() {
+		var t table
+		if err := rows.Scan(&t.schema, &t.name, &t.kind); err != nil {
+			return nil, "", mapError(err)
+		}
+		tables = append(tables, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", mapError(err)
+	}
+	schemas := map[string]bool{}
+	var stmts, readable, writable []string
+	for _, t := range tables {
+		read := len(g.Read) == 0 || matchGlobs(g.Read, t.schema, t.name) || matchGlobs(g.Write, t.schema, t.name)
+		write := !g.ReadOnly && (t.kind == "r" || t.kind == "p") && (len(g.Write) == 0 || matchGlobs(g.Write, t.schema, t.name))
+		if !read && !write {
+			continue
+		}
+		q := pgx.Identifier{t.schema, t.name}.Sanitize()
+		schemas[t.schema] = true
+		privs := "SELECT"
+		if write {
+			privs = "SELECT, INSERT, UPDATE, DELETE"
+			writable = append(writable, t.schema+"."+t.name)
+		} else {
+			readable = append(readable, t.schema+"."+t.name)
+		}
+		stmts = append(stmts, fmt.Sprintf("GRANT %s ON TABLE %s TO %s", privs, q, ident))
+	}
+	var names []string
+	for s := range schemas {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	for _, s := range names {
+		stmts = append(stmts, fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s", pgx.Identifier{s}.Sanitize(), ident))
+		if !g.ReadOnly && len(writable) > 0 {
+			stmts = append(stmts, fmt.Sprintf("GRANT USAGE ON ALL SEQUENCES IN SCHEMA %s TO %s", pgx.Identifier{s}.Sanitize(), ident))
+		}
+	}
+	summary := fmt.Sprintf("SELECT on %d tables", len(readable)+len(writable))
+	if len(writable) > 0 {
+		summary += fmt.Sprintf(", INSERT/UPDATE/DELETE on %d", len(writable))
+	}
+	return stmts, summary, nil
+}
+
+// matchGlobs matches schema.table against globs as policy does: an
+// unqualified glob means the default schema.
+func matchGlobs(globs []string, schema, table string) bool {
+	for _, g := range globs {
+		gs, gt, ok := strings.Cut(g, ".")
+		if !ok {
+			gs, gt = SearchPath, g
+		}
+		if ms, _ := path.Match(gs, schema); ms {
+			if mt, _ := path.Match(gt, table); mt {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Revoke implements connectors.Credentialer: no new logins, every backend
+// of the role terminated, what it owns and was granted dropped, the role
+// dropped. A role that does not exist is already revoked.
+func (p *Postgres) Revoke(ctx context.Context, req connectors.RevokeRequest) error {
+	if p.isClosed() {
+		return connectors.ErrClosed
+	}
+	role := req.Principal
+	if role == "" {
+		role = RolePrefix + req.Lease
+	}
+	if !strings.HasPrefix(role, RolePrefix) || !leasePattern.MatchString(strings.TrimPrefix(role, RolePrefix)) {
+		return fmt.Errorf("postgres: revoke: %q is not a role Warden minted", role)
+	}
+	p.closeJITPool(req.Lease)
+	ident := pgx.Identifier{role}.Sanitize()
+	var exists bool
+	if err := p.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil {
+		return fmt.Errorf("postgres: revoke %s: %w", role, mapError(err))
+	}
+	if !exists {
+		return nil
+	}
+	if _, err := p.pool.Exec(ctx, "ALTER ROLE "+ident+" NOLOGIN"); err != nil && !isUndefinedRole(err) {
+		return fmt.Errorf("postgres: revoke %s: %w", role, mapError(err))
+	}
+	// Terminate until no backend is left (a login in flight may appear
+	// once more).
+	for i := 0; ; i++ {
+		var left int
+		err := p.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = $1) t`, role).Scan(&left)
+		if err != nil {
+			return fmt.Errorf("postgres: revoke %s: terminate sessions: %w", role, mapError(err))
+		}
+		if left == 0 {
+			break
+		}
+		if i == 50 {
+			return fmt.Errorf("postgres: revoke %s: %d sessions would not end", role, left)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: revoke %s: %w", role, mapError(err))
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: revoke %s: %w", role, mapError(err))
+	}
+	defer tx.Rollback(context.Background())
+	for _, s := range []string{"REASSIGN OWNED BY " + ident + " TO CURRENT_USER", "DROP OWNED BY " + ident, "DROP ROLE " + ident} {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			if isUndefinedRole(err) {
+				return nil // revoked meanwhile by someone else
+			}
+			return fmt.Errorf("postgres: revoke %s: %w", role, mapError(err))
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: revoke %s: %w", role, mapError(err))
+	}
+	return nil
+}
+
+func isUndefinedRole(err error) bool {
+	var te *connectors.TargetError
+	if errors.As(mapError(err), &te) {
+		return te.Code == "42704"
+	}
+	return false
+}
+
+// jitPool returns the pool that logs in as a minted role, creating it on
+// first use. Queries of a lease always run as its role, never as admin.
+func (p *Postgres) jitPool(ctx context.Context, cred connectors.Credential) (*pgxpool.Pool, error) {
+	p.jitMu.Lock()
+	defer p.jitMu.Unlock()
+	if pool, ok := p.jitPools[cred.Lease]; ok {
+		return pool, nil
+	}
+	cfg := p.pool.Config().Copy()
+	cfg.ConnConfig.User = cred.User
+	cfg.ConnConfig.Password = cred.Password.Reveal()
+	cfg.MaxConns = p.jitMaxConns
+	cfg.MinConns = 0
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect as %s: %w", cred.User, mapError(err))
+	}
+	if p.jitPools == nil {
+		p.jitPools = map[string]*pgxpool.Pool{}
+	}
+	p.jitPools[cred.Lease] = pool
+	return pool, nil
+}
+
+func (p *Postgres) closeJITPool(lease string) {
+	p.jitMu.Lock()
+	pool := p.jitPools[lease]
+	delete(p.jitPools, lease)
+	p.jitMu.Unlock()
+	if pool != nil {
+		pool.Close()
+	}
+}
+
+// scramVerifier computes PostgreSQL's SCRAM-SHA-256 verifier of password,
+// so that CREATE ROLE ... PASSWORD carries no plaintext.
+func scramVerifier(password string) (string, error) {
+	const iterations = 4096
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, 32)
+	if err != nil {
+		return "", err
+	}
+	clientKey := hmacSHA256(salted, "Client Key")
+	storedKey := sha256.Sum256(clientKey)
+	serverKey := hmacSHA256(salted, "Server Key")
+	b64 := base64.StdEncoding.EncodeToString
+	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iterations, b64(salt), b64(storedKey[:]), b64(serverKey)), nil
+}
+
+func hmacSHA256(key []byte, msg string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(msg))
+	return m.Sum(nil)
+}
+
+// scrub removes s from err's text, in case a driver echoed a statement.
+func scrub(err error, s string) error {
+	if err == nil || !strings.Contains(err.Error(), s) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), s, "[redacted]"))
+}
+
+var _ connectors.Credentialer = (*Postgres)(nil)
