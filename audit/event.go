@@ -43,6 +43,7 @@ type Event struct {
 	Identity   string           `json:"identity,omitempty"`
 	Groups     []string         `json:"groups,omitempty"`
 	Issuer     string           `json:"issuer,omitempty"`
+	TokenID    string           `json:"token_id,omitempty"` // the token's jti, never the token
 	Tool       string           `json:"tool,omitempty"`
 	Connection string           `json:"connection,omitempty"`
 	Arguments  json.RawMessage  `json:"arguments,omitempty"` // stored byte for byte
@@ -117,6 +118,7 @@ type row struct {
 	truncated                              bool
 	masked                                 any // JSON object or nil
 	credential, errorText, approval        string
+	tokenID                                string
 }
 
 // encodeRow turns e into column values. It refuses Arguments that are not
@@ -125,7 +127,7 @@ type row struct {
 func (r *row) args() []any {
 	return []any{r.id, r.time, r.session, r.transport, r.identity, r.groups, r.issuer, r.tool, r.connection,
 		r.arguments, r.statement, r.decision, r.rule, r.reason, r.status, r.durationUS, r.rows,
-		r.truncated, r.masked, r.credential, r.errorText, r.approval}
+		r.truncated, r.masked, r.credential, r.errorText, r.approval, r.tokenID}
 }
 
 func encodeRow(e *Event) (row, error) {
@@ -138,7 +140,7 @@ func encodeRow(e *Event) (row, error) {
 		connection: e.Connection, statement: e.Statement, decision: e.Decision,
 		rule: e.Rule, reason: e.Reason, status: e.Status,
 		durationUS: e.Duration.Microseconds(), rows: e.Rows, truncated: e.Truncated,
-		credential: e.Credential, errorText: e.Error, approval: e.Approval,
+		credential: e.Credential, errorText: e.Error, approval: e.Approval, tokenID: e.TokenID,
 	}
 	if len(e.Groups) > 0 {
 		b, err := json.Marshal(e.Groups)

@@ -30,7 +30,7 @@ type Filter struct {
 
 const selectColumns = `SELECT id, time, session, transport, identity, groups_json, issuer, tool,
 	connection, arguments, statement, decision, rule, reason, status, duration_us, row_count,
-	truncated, masked_json, credential, error, approval
+	truncated, masked_json, credential, error, approval, token_id
 FROM events`
 
 // Get returns the event with the given ID. id may also be a prefix of at
@@ -148,7 +148,7 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 	)
 	err := rows.Scan(&e.ID, &t, &e.Session, &e.Transport, &e.Identity, &groups, &e.Issuer, &e.Tool,
 		&e.Connection, &arguments, &e.Statement, &e.Decision, &e.Rule, &e.Reason, &e.Status, &durationUS, &e.Rows,
-		&e.Truncated, &masked, &e.Credential, &e.Error, &e.Approval)
+		&e.Truncated, &masked, &e.Credential, &e.Error, &e.Approval, &e.TokenID)
 	if err != nil {
 		return Event{}, err
 	}

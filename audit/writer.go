@@ -400,8 +400,8 @@ func isOpError(err error) bool {
 const insertSQL = `INSERT INTO events (
 	id, time, session, transport, identity, groups_json, issuer, tool, connection,
 	arguments, statement, decision, rule, reason, status, duration_us, row_count,
-	truncated, masked_json, credential, error, approval
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	truncated, masked_json, credential, error, approval, token_id
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const finishSQL = `UPDATE events SET
 	status      = ?,

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strings"
+	"time"
 )
 
 // Principal is an authenticated caller.
@@ -15,8 +15,12 @@ type Principal struct {
 	// Issuer says how the principal was established: "local" for stdio,
 	// "anonymous-loopback", or an OIDC issuer URL.
 	Issuer string
-	// TokenID is the identifier of the token used (never the token).
+	// TokenID is the identifier of the token used (its jti claim), never
+	// the token itself. Empty for local principals.
 	TokenID string
+	// Expires is when the credential that established the principal stops
+	// being valid; zero when it does not expire (local principals).
+	Expires time.Time
 }
 
 // InGroup reports whether the principal is a member of group.
@@ -49,16 +53,22 @@ func (d Directory) Principal(name, issuer string) Principal {
 
 // Loopback identifies HTTP clients connecting from a loopback address
 // without credentials as a fixed local identity. It exists for demos and
-// local use; any request from elsewhere, or carrying a bearer token it
-// cannot verify, is refused.
+// local use. A request that carries credentials is identified by Tokens
+// (refused when Tokens is nil); one without credentials from elsewhere is
+// refused.
 type Loopback struct {
 	Principal Principal
+	// Tokens identifies requests that carry credentials; nil refuses them.
+	Tokens Identifier
 }
 
 // IdentifyHTTP implements Identifier.
-func (l Loopback) IdentifyHTTP(_ context.Context, r *http.Request) (Principal, error) {
-	if h := r.Header.Get("Authorization"); h != "" && strings.HasPrefix(strings.ToLower(h), "bearer ") {
-		return Principal{}, errors.Join(ErrUnauthenticated, errors.New("bearer tokens are not accepted: no identity provider is configured"))
+func (l Loopback) IdentifyHTTP(ctx context.Context, r *http.Request) (Principal, error) {
+	if HasCredentials(r) {
+		if l.Tokens != nil {
+			return l.Tokens.IdentifyHTTP(ctx, r)
+		}
+		return Principal{}, &TokenError{Code: CodeInvalidToken, Description: "bearer tokens are not accepted: no identity provider is configured"}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -66,7 +76,7 @@ func (l Loopback) IdentifyHTTP(_ context.Context, r *http.Request) (Principal, e
 	}
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsLoopback() {
-		return Principal{}, errors.Join(ErrUnauthenticated, errors.New("anonymous access is allowed only from loopback addresses"))
+		return Principal{}, &TokenError{Description: "a bearer token is required (anonymous access is allowed only from loopback addresses)"}
 	}
 	return l.Principal, nil
 }
@@ -76,7 +86,7 @@ type Refuse struct{}
 
 // IdentifyHTTP implements Identifier.
 func (Refuse) IdentifyHTTP(context.Context, *http.Request) (Principal, error) {
-	return Principal{}, errors.Join(ErrUnauthenticated, errors.New("no identity provider is configured for HTTP"))
+	return Principal{}, &TokenError{Description: "no identity provider is configured for HTTP"}
 }
 
 type ctxKey struct{}

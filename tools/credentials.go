@@ -50,6 +50,8 @@ type Credentials struct {
 	mu    sync.Mutex
 	live  map[string]*lease // by session/connection/grants key
 	retry map[string]retryState
+	// retryBase is the first wait after a failed revocation; it doubles.
+	retryBase time.Duration
 
 	stop chan struct{}
 	done chan struct{}
@@ -92,13 +94,14 @@ func NewCredentials(store LeaseStore, conns map[string]connectors.Connector, set
 	host, _ := os.Hostname()
 	now := time.Now().UTC()
 	c := &Credentials{
-		store:    store,
-		conns:    conns,
-		settings: map[string]config.Connection{},
-		instance: audit.Instance{ID: newLeaseID(), Host: host, PID: os.Getpid(), Boot: processBoot(os.Getpid()), Started: now, Heartbeat: now},
-		logger:   logger,
-		live:     map[string]*lease{},
-		retry:    map[string]retryState{},
+		store:     store,
+		conns:     conns,
+		settings:  map[string]config.Connection{},
+		instance:  audit.Instance{ID: newLeaseID(), Host: host, PID: os.Getpid(), Boot: processBoot(os.Getpid()), Started: now, Heartbeat: now},
+		logger:    logger,
+		live:      map[string]*lease{},
+		retry:     map[string]retryState{},
+		retryBase: firstRetry,
 	}
 	for _, s := range settings {
 		c.settings[s.Name] = s
@@ -376,7 +379,7 @@ func (c *Credentials) revoke(ctx context.Context, id, principal, connection stri
 	c.mu.Lock()
 	rs := c.retry[id]
 	rs.attempts++
-	rs.next = time.Now().Add(firstRetry << (rs.attempts - 1))
+	rs.next = time.Now().Add(c.retryBase << (rs.attempts - 1))
 	c.retry[id] = rs
 	c.mu.Unlock()
 	failed := rs.attempts >= revokeAttempts

@@ -187,6 +187,7 @@ func (p *Pipeline) newOp(caller Caller, tool, connection string, args json.RawMe
 			Identity:   caller.Principal.Subject,
 			Groups:     caller.Principal.Groups,
 			Issuer:     caller.Principal.Issuer,
+			TokenID:    caller.Principal.TokenID,
 			Tool:       tool,
 			Connection: connection,
 			Arguments:  args,

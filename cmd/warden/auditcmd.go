@@ -135,6 +135,7 @@ func auditShow(ctx context.Context, args []string, stdout io.Writer) error {
 	row("identity", e.Identity)
 	row("groups", strings.Join(e.Groups, ", "))
 	row("issuer", e.Issuer)
+	row("token id", e.TokenID)
 	row("transport", e.Transport)
 	row("session", e.Session)
 	row("tool", e.Tool)

@@ -28,6 +28,8 @@ func commands() []command {
 	return []command{
 		{"serve", "serve MCP over streamable HTTP at /mcp", runServe},
 		{"mcp", "serve MCP over stdio (for a local agent)", runMCP},
+		{"login", "log in to a Warden server as a person: warden login --server URL [--device] | status", runLogin},
+		{"logout", "forget (and revoke) tokens from warden login: warden logout --server URL | --all", runLogout},
 		{"demo", "create a demo database and policy, then serve them", runDemo},
 		{"config", "check a configuration file: warden config check", runConfig},
 		{"policy", "check, explain and test policy: warden policy check|explain|test", runPolicy},
@@ -108,8 +110,7 @@ func newFlags(name, synopsis string, stdout io.Writer) *flag.FlagSet {
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return err
+			return err // the flag package has printed the usage
 		}
 		return usageError{err.Error()}
 	}

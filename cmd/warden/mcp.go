@@ -2,14 +2,22 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/wardenhq/warden/mcp"
 )
 
 func runMCP(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("mcp", "mcp --config warden.yaml", stdout)
+	fs := newFlags("mcp", `mcp --config warden.yaml
+
+The client on stdin/stdout acts as identity.local; or, when WARDEN_TOKEN is
+set, as the caller named by that access token, validated like an HTTP bearer
+token against identity.oidc (a token that does not validate stops Warden; it
+never falls back to identity.local). Logs go to stderr.`, stdout)
 	cfgPath := configFlag(fs)
 	logger := logFlags(fs)
 	profile := profileFlag(fs)
@@ -31,12 +39,22 @@ func runMCP(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer a.Close()
-	p, err := a.localPrincipal()
+	p, err := a.stdioPrincipal(ctx)
 	if err != nil {
 		return err
 	}
 	mcp.Version = version
 	srv := mcp.New(a.pipeline, log)
-	log.Info("serving MCP on stdio", "identity", p.Subject)
-	return srv.ServeStdio(ctx, os.Stdin, os.Stdout, p)
+	log.Info("serving MCP on stdio", "identity", p.Subject, "groups", p.Groups, "issuer", p.Issuer)
+	if p.Expires.IsZero() {
+		return srv.ServeStdio(ctx, os.Stdin, os.Stdout, p)
+	}
+	// A principal from WARDEN_TOKEN is good until the token expires.
+	tctx, cancel := context.WithDeadline(ctx, p.Expires)
+	defer cancel()
+	err = srv.ServeStdio(tctx, os.Stdin, os.Stdout, p)
+	if errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("WARDEN_TOKEN expired at %s: start warden mcp again with a fresh token", p.Expires.Format(time.RFC3339))
+	}
+	return err
 }

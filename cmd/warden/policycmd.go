@@ -294,4 +294,3 @@ func ruleName(r string) string {
 	}
 	return r
 }
-

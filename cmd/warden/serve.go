@@ -10,9 +10,12 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/mcp"
 )
+
+// maxHeaderBytes bounds the headers of an HTTP request (net/http's default
+// is 1 MiB); a bearer token is at most identity.MaxTokenBytes.
+const maxHeaderBytes = 64 << 10
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", "serve --config warden.yaml [--listen host:port]", stdout)
@@ -49,20 +52,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // serveHTTP serves the HTTP front door until ctx ends, then shuts down
 // gracefully.
 func serveHTTP(ctx context.Context, a *app, addr string, log *slog.Logger, ready func(url string)) error {
-	var ident identity.Identifier = identity.Refuse{}
-	if a.cfg.Identity.AllowAnonymousLoopback {
-		p, err := a.localPrincipal()
-		if err != nil {
-			return err
-		}
-		ident = identity.Loopback{Principal: identity.Principal{Subject: p.Subject, Groups: p.Groups, Issuer: "anonymous-loopback"}}
-	} else {
-		log.Warn("no identity provider is configured for HTTP: every request will get 401 (set identity.allow_anonymous_loopback for local use)")
+	ident, resource, err := a.httpIdentity(ctx)
+	if err != nil {
+		return err
 	}
 	mcp.Version = version
 	srv := mcp.New(a.pipeline, log)
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", srv.HTTPHandler(mcp.HTTPOptions{Identifier: ident}))
+	srv.Mount(mux, mcp.HTTPOptions{Identifier: ident, Resource: resource})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -71,7 +68,9 @@ func serveHTTP(ctx context.Context, a *app, addr string, log *slog.Logger, ready
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Headers are small in MCP; a request with more is refused (431)
+	// before anything reads its Authorization header.
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
 	url := "http://" + ln.Addr().String() + "/mcp"
 	log.Info("serving MCP over HTTP", "url", url)
 	if ready != nil {

@@ -49,14 +49,21 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (*app, error
 		store.Close()
 		return nil, err
 	}
+	creds := tools.NewCredentials(store, conns, cfg.Connections, logger.With("component", "credentials"))
+	if err := creds.Start(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("start the credential reaper: %w", err)
+	}
 	p, err := tools.New(tools.Options{
 		Connections: conns,
 		Decider:     engine,
+		Minter:      creds,
 		Recorder:    store,
 		Limits:      cfg.Limits,
 		Logger:      logger.With("component", "pipeline"),
 	})
 	if err != nil {
+		creds.Close(context.Background())
 		store.Close()
 		return nil, err
 	}
