@@ -195,12 +195,18 @@ func startHTTP(t *testing.T, e env) (*client.Client, *syncBuffer, string) {
 	return c, logs, url
 }
 
+// httpProtocol, when set, is the protocol revision e2e clients ask for.
+var httpProtocol string
+
 func initialize(t *testing.T, c *client.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req := mcpgo.InitializeRequest{}
 	req.Params.ProtocolVersion = mcpgo.LATEST_PROTOCOL_VERSION
+	if httpProtocol != "" {
+		req.Params.ProtocolVersion = httpProtocol
+	}
 	req.Params.ClientInfo = mcpgo.Implementation{Name: "warden-e2e", Version: "1"}
 	if _, err := c.Initialize(ctx, req); err != nil {
 		t.Fatalf("initialize: %v", err)

@@ -34,6 +34,7 @@ func commands() []command {
 		{"config", "check a configuration file: warden config check", runConfig},
 		{"policy", "check, explain and test policy: warden policy check|explain|test", runPolicy},
 		{"audit", "list and show audit events: warden audit list|show", runAudit},
+		{"leases", "list just-in-time credential leases: warden leases list", runLeases},
 		{"version", "print the version", runVersion},
 	}
 }
