@@ -96,6 +96,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	fmt.Println("== Just-in-time credentials (in process, local PostgreSQL)")
+	if err := jitTable(os.Stdout, o, db, 40); err != nil {
+		log.Fatalf("jit bench: %v", err)
+	}
+	fmt.Println()
 	dir, err := os.MkdirTemp("", "warden-bench")
 	if err != nil {
 		log.Fatal(err)
