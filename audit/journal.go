@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // journal is the intent log in front of the database. BeginAsync appends
@@ -25,13 +26,17 @@ type journal struct {
 	f    *os.File
 
 	mu        sync.Mutex
-	appended  int64 // intents written since the file was last emptied
-	committed int64 // of those, intents now in the database
+	checked   time.Time // when the database file was last found in place
+	appended  int64     // intents written since the file was last emptied
+	committed int64     // of those, intents now in the database
 	size      int64
 }
 
 // journalPath is where the journal of the database at path lives.
 func journalPath(path string) string { return path + "-intents" }
+
+// checkEvery bounds how often append looks for the database file.
+const checkEvery = 100 * time.Millisecond
 
 // emptyAt is the size above which a caught-up journal is emptied.
 const emptyAt = 1 << 20
@@ -105,8 +110,13 @@ func replayJournal(ctx context.Context, path string, db *sql.DB) (int, error) {
 func (j *journal) append(line []byte, check func() error) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if err := check(); err != nil {
-		return err
+	// The database file is looked for at most every checkEvery; the
+	// journal itself on every append.
+	if now := time.Now(); now.Sub(j.checked) > checkEvery {
+		if err := check(); err != nil {
+			return err
+		}
+		j.checked = now
 	}
 	if fi, err := j.f.Stat(); err != nil {
 		return fmt.Errorf("intent journal: %w", err)

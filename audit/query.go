@@ -81,6 +81,8 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Event, error) {
 		args = append(args, arg)
 	}
 	if !f.Since.IsZero() {
+		// IDs start with their time: the primary key bounds the scan.
+		add("id >= ?", encodeID(uint64(max(f.Since.UnixMilli()-1, 0)), [10]byte{}))
 		add("time >= ?", formatTime(f.Since))
 	}
 	if !f.Until.IsZero() {

@@ -27,6 +27,10 @@ const RolePrefix = "warden_"
 
 var leasePattern = regexp.MustCompile(`^[a-z0-9]{6,40}$`)
 
+// grantLock is the advisory lock that serialises minting and revoking
+// (an arbitrary constant: "warden" in ASCII).
+const grantLock int64 = 0x77617264656e
+
 // Mint implements connectors.Credentialer: it creates a LOGIN role
 // warden_<lease> with a random 32-byte password (sent to PostgreSQL only as
 // a SCRAM verifier, so it cannot reach the server's logs), VALID UNTIL now
@@ -62,6 +66,12 @@ func (p *Postgres) Mint(ctx context.Context, req connectors.MintRequest) (connec
 	}
 	defer tx.Rollback(context.Background())
 
+	// GRANT rewrites the ACL of shared catalog rows (the schema's):
+	// concurrent grants to different roles fail with "tuple concurrently
+	// updated". One lock, held to commit, serialises every Warden's grants.
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", grantLock); err != nil {
+		return connectors.MintResponse{}, fmt.Errorf("postgres: mint role %s: %w", role, mapError(err))
+	}
 	ident := pgx.Identifier{role}.Sanitize()
 	stmts := []string{fmt.Sprintf(
 		"CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT CONNECTION LIMIT %d VALID UNTIL '%s' PASSWORD '%s'",
@@ -226,7 +236,8 @@ func (p *Postgres) Revoke(ctx context.Context, req connectors.RevokeRequest) err
 		return fmt.Errorf("postgres: revoke %s: %w", role, mapError(err))
 	}
 	defer tx.Rollback(context.Background())
-	for _, s := range []string{"REASSIGN OWNED BY " + ident + " TO CURRENT_USER", "DROP OWNED BY " + ident, "DROP ROLE " + ident} {
+	for _, s := range []string{"SELECT pg_advisory_xact_lock(" + fmt.Sprint(grantLock) + ")",
+		"REASSIGN OWNED BY " + ident + " TO CURRENT_USER", "DROP OWNED BY " + ident, "DROP ROLE " + ident} {
 		if _, err := tx.Exec(ctx, s); err != nil {
 			if isUndefinedRole(err) {
 				return nil // revoked meanwhile by someone else

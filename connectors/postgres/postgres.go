@@ -27,6 +27,8 @@ type Postgres struct {
 
 	types sync.Map // uint32 OID -> string type name
 
+	sessions *sessions
+
 	jitMu       sync.Mutex
 	jitPools    map[string]*pgxpool.Pool // by lease: connections as minted roles
 	jitMaxConns int32
@@ -61,6 +63,13 @@ func Open(ctx context.Context, cfg config.Connection, logger *slog.Logger) (conn
 		return nil, fmt.Errorf("connection settings: %w", err)
 	}
 	pc.ConnConfig.Password = password.Reveal()
+	// Pinned for every session, and restored by DISCARD ALL: unqualified
+	// names resolve where policy assumes, and the text is parsed as the
+	// classifier parsed it.
+	pc.ConnConfig.RuntimeParams["search_path"] = SearchPath
+	pc.ConnConfig.RuntimeParams["standard_conforming_strings"] = "on"
+	sess := &sessions{}
+	pc.BeforeClose = func(c *pgx.Conn) { sess.reset(c.PgConn()) }
 	pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = int32(cfg.MaxConns)
@@ -82,6 +91,7 @@ func Open(ctx context.Context, cfg config.Connection, logger *slog.Logger) (conn
 		pool:        pool,
 		logger:      logger,
 		jitMaxConns: int32(max(cfg.JIT.ConnectionLimit, 1)),
+		sessions:    sess,
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -13,28 +14,29 @@ import (
 
 // Query implements connectors.SQL.
 //
-// Everything travels in one pipeline on one connection:
+// Everything travels in one pipeline on one connection, once req.Gate (the
+// audit intent) has opened:
 //
-//	  ... once req.Gate (the audit intent) has opened ...
+//	SELECT set_config('statement_timeout', ms, false)  -- only when the session has another; Sync
 //	BEGIN READ ONLY | READ WRITE
-//	SELECT set_config('statement_timeout', ms, true),  -- SET LOCAL, and the first snapshot
-//	       set_config('search_path', 'public', true),  -- what policy assumes unqualified names mean
-//	       set_config('standard_conforming_strings', 'on', true)  -- how the classifier parsed it
-//	<the statement>                                    -- Parse/Bind/Execute: one statement only
-//	ROLLBACK; SELECT pg_advisory_unlock_all(); DEALLOCATE ALL   -- read-only only
+//	<the statement>            -- Parse (once per session, cached) / Bind / Execute: one statement only
+//	ROLLBACK                   -- read-only
+//	SELECT pg_advisory_unlock_all()  -- read-only, shared (static) sessions
 //	Sync
 //
-// so a read-only call costs one round trip. Taking the
-// first snapshot before the statement means the statement can no longer
-// switch the transaction to read-write (PostgreSQL allows SET TRANSACTION
-// READ WRITE only before the first query). A read-write transaction is
-// committed by Close, after the caller has read the result, and its session
-// is then reset with DISCARD ALL: nothing a caller sets is seen by the next.
+// so a read-only call costs one round trip, and a statement the session has
+// seen before is not parsed or planned again. Every session starts with
+// search_path and standard_conforming_strings pinned (RuntimeParams): what
+// policy assumed unqualified names mean, and how the classifier parsed the
+// text. The rollback undoes anything the statement set; a read-write
+// transaction is committed by Close, after the caller has read the result,
+// and its session is then reset with DISCARD ALL.
 func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (connectors.Rows, error) {
 	if p.isClosed() {
 		return nil, connectors.ErrClosed
 	}
 	pool := p.pool
+	shared := true
 	switch req.Credential.Mode {
 	case "", "static":
 	case "jit":
@@ -42,7 +44,7 @@ func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (conn
 		if err != nil {
 			return nil, err
 		}
-		pool = jp
+		pool, shared = jp, false
 	default:
 		return nil, fmt.Errorf("postgres: unknown credential mode %q", req.Credential.Mode)
 	}
@@ -57,43 +59,73 @@ func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (conn
 	if err != nil {
 		return nil, mapError(err)
 	}
-	r := &rows{p: p, ctx: ctx, conn: conn, readOnly: req.ReadOnly}
 	pg := conn.Conn().PgConn()
+	st := p.sessions.get(pg)
+	r := &rows{p: p, ctx: ctx, conn: conn, readOnly: req.ReadOnly, sql: req.SQL, state: st}
 	pl := pg.StartPipeline(ctx)
 	r.pl = pl
 
-	begin := "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
-	if req.ReadOnly {
-		begin = "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"
-	}
 	// 0 means no limit, as in PostgreSQL; a positive timeout is at least 1 ms.
 	ms := int64(0)
 	if req.Timeout > 0 {
 		ms = max(req.Timeout.Milliseconds(), 1)
 	}
-	timeout := []byte(strconv.FormatInt(ms, 10))
-	pl.SendQueryParams(begin, nil, nil, nil, nil)
-	pl.SendQueryParams("SELECT set_config('statement_timeout', $1, true), set_config('search_path', $2, true), "+
-		"set_config('standard_conforming_strings', 'on', true)",
-		[][]byte{timeout, []byte(SearchPath)}, nil, nil, nil)
-	pl.SendQueryParams(req.SQL, nil, nil, nil, nil)
+	setTimeout := st.timeoutMS != ms
+	if setTimeout {
+		pl.SendQueryParams("SELECT set_config('statement_timeout', $1, false)", [][]byte{[]byte(strconv.FormatInt(ms, 10))}, nil, nil, nil)
+		pl.SendPipelineSync()
+	}
+	begin := "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"
 	if req.ReadOnly {
-		// The rollback undoes SET and set_config; what outlives a
-		// transaction (advisory locks, SQL-level prepared statements) is
-		// cleared here so the next caller gets a clean session. After an
-		// error the server skips these, and Close discards the session.
+		begin = "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"
+	}
+	pl.SendQueryParams(begin, nil, nil, nil, nil)
+	desc := st.stmts.get(req.SQL)
+	var name, evicted string
+	if desc != nil {
+		pl.SendQueryStatement(desc, nil, nil, nil)
+	} else {
+		name = newStmtName()
+		pl.SendPrepare(name, req.SQL, nil)
+		pl.SendQueryPrepared(name, nil, nil, nil)
+	}
+	if req.ReadOnly {
 		pl.SendQueryParams("ROLLBACK", nil, nil, nil, nil)
-		pl.SendQueryParams("SELECT pg_advisory_unlock_all()", nil, nil, nil, nil)
-		pl.SendQueryParams("DEALLOCATE ALL", nil, nil, nil, nil)
+		if shared {
+			// Connections are shared between callers: a session-level
+			// advisory lock, the one thing a read-only statement can leave
+			// behind that a rollback does not undo, is released.
+			pl.SendQueryParams("SELECT pg_advisory_unlock_all()", nil, nil, nil, nil)
+		}
 	}
 	if err := pl.Sync(); err != nil {
 		return nil, r.abort(mapError(err))
 	}
-	// The two setup results, then the statement's.
-	for range 2 {
+	if setTimeout {
 		if err := discardResult(pl); err != nil {
 			return nil, r.abort(mapError(err))
 		}
+		if _, err := pl.GetResults(); err != nil { // the Sync
+			return nil, r.abort(mapError(err))
+		}
+		st.timeoutMS = ms
+	}
+	if err := discardResult(pl); err != nil { // BEGIN
+		return nil, r.abort(mapError(err))
+	}
+	if desc == nil {
+		res, err := pl.GetResults()
+		if err != nil {
+			return nil, r.abort(mapError(err))
+		}
+		sd, ok := res.(*pgconn.StatementDescription)
+		if !ok {
+			return nil, r.abort(fmt.Errorf("postgres: unexpected pipeline result %T", res))
+		}
+		// A pipeline's Prepare result carries neither the name nor the
+		// text, and its fields live in a buffer pgconn reuses: keep a copy.
+		r.prepared = &pgconn.StatementDescription{Name: name, SQL: req.SQL,
+			ParamOIDs: slices.Clone(sd.ParamOIDs), Fields: slices.Clone(sd.Fields)}
 	}
 	res, err := pl.GetResults()
 	if err != nil {
@@ -102,6 +134,12 @@ func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (conn
 	rr, ok := res.(*pgconn.ResultReader)
 	if !ok {
 		return nil, r.abort(fmt.Errorf("postgres: unexpected pipeline result %T", res))
+	}
+	if r.prepared != nil {
+		// Cache the statement only once it has executed without error.
+		if evicted = st.stmts.add(req.SQL, r.prepared); evicted != "" {
+			r.evicted = evicted
+		}
 	}
 	r.rr = rr
 	fds := rr.FieldDescriptions()

@@ -22,6 +22,10 @@ type rows struct {
 	pl       *pgconn.Pipeline
 	rr       *pgconn.ResultReader
 	readOnly bool
+	sql      string
+	state    *connState
+	prepared *pgconn.StatementDescription // prepared by this call
+	evicted  string                       // a statement pushed out of the cache, to deallocate
 
 	cols []connectors.Column
 	oids []uint32
@@ -102,6 +106,13 @@ func (r *rows) Close() error {
 		r.conn.Release()
 	case r.readOnly && r.err == nil && pipelineErr == nil && pg.TxStatus() == 'I':
 		// The pipeline rolled back and cleaned the session.
+		if r.evicted != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := pg.Deallocate(ctx, r.evicted); err != nil {
+				r.conn.Conn().Close(context.Background())
+			}
+			cancel()
+		}
 		r.conn.Release()
 	case r.readOnly || r.err != nil:
 		r.end("ROLLBACK")
@@ -129,6 +140,8 @@ func (r *rows) end(stmt string) error {
 	if err == nil {
 		_, err = pg.Exec(ctx, "DISCARD ALL").ReadAll()
 	}
+	// DISCARD ALL dropped the prepared statements and the timeout.
+	r.p.sessions.reset(pg)
 	if err != nil || pg.TxStatus() != 'I' {
 		r.conn.Conn().Close(context.Background())
 	}
