@@ -109,6 +109,11 @@ func (s *Store) enqueue(ctx context.Context, kind opKind, e *Event, async bool) 
 		return nil, fmt.Errorf("audit: write event: %w", err)
 	}
 	o := &op{kind: kind, row: r, done: make(chan error, 1), async: async}
+	// A caller that already gave up submits nothing (select would pick at
+	// random between a ready queue and a done context).
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
