@@ -59,3 +59,15 @@ func unparseable(loc int, reason string) *Error {
 func unsupported(construct string, loc int, reason string) *Error {
 	return &Error{Construct: construct, Reason: reason, Location: loc, sentinel: ErrUnsupported}
 }
+
+// NewUnparseableError returns an *Error that unwraps to ErrUnparseable, for
+// classifiers of other SQL dialects (policy/sqlclass/mysql) that report
+// through the same types. loc is a byte offset in the input, or -1.
+func NewUnparseableError(loc int, reason string) *Error { return unparseable(loc, reason) }
+
+// NewUnsupportedError returns an *Error that unwraps to ErrUnsupported,
+// naming the construct that was not understood, for classifiers of other
+// SQL dialects. loc is a byte offset in the input, or -1.
+func NewUnsupportedError(construct string, loc int, reason string) *Error {
+	return unsupported(construct, loc, reason)
+}
