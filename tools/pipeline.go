@@ -17,6 +17,7 @@ import (
 	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/policy/sqlclass"
+	mysqlclass "github.com/wardenhq/warden/policy/sqlclass/mysql"
 )
 
 // Transports a call can arrive on.
@@ -66,6 +67,14 @@ type Pipeline struct {
 // sqlclass.TypeResolver) let user-defined ones be judged by what they
 // declare; without that, an unknown function makes a statement a write.
 func (p *Pipeline) classify(ctx context.Context, conn connectors.Connector, sql string) (sqlclass.Facts, error) {
+	if conn.Info().Kind == "mysql" {
+		// MySQL and MariaDB have their own grammar (policy/sqlclass/mysql).
+		mo := mysqlclass.Options{MaxBytes: p.limits.MaxSQLBytes}
+		if r, ok := conn.(sqlclass.FunctionResolver); ok {
+			mo.Functions = r
+		}
+		return mysqlclass.Classify(ctx, sql, mo)
+	}
 	opts := sqlclass.Options{Cache: p.sqlCache, MaxBytes: p.limits.MaxSQLBytes}
 	if r, ok := conn.(sqlclass.FunctionResolver); ok {
 		opts.Functions = r
