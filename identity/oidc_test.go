@@ -236,8 +236,14 @@ func TestOIDCRefusesTokens(t *testing.T) {
 			return parts[0] + "." + payload(with(claims(idp), "sub", "admin", "groups", []string{"dba", "admins"})) + "." + parts[2]
 		}, o, "signature"},
 		{"tampered signature", func(t *testing.T) string {
+			// Another valid base64url character: the signature decodes, and
+			// is wrong. (Flipping a bit could make '-' or '_' undecodable.)
 			sig := []byte(parts[2])
-			sig[10] ^= 1
+			if sig[10] == 'A' {
+				sig[10] = 'B'
+			} else {
+				sig[10] = 'A'
+			}
 			return parts[0] + "." + parts[1] + "." + string(sig)
 		}, o, "signature"},
 		{"signature of another token", func(t *testing.T) string {
