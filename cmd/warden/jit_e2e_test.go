@@ -224,3 +224,40 @@ func httpNewRequest(method, url, body string) (*http.Request, error) {
 }
 
 func httpDo(req *http.Request) (*http.Response, error) { return http.DefaultClient.Do(req) }
+
+// TestJITSIGTERM: a Warden stopped with SIGTERM revokes its roles before
+// it exits.
+func TestJITSIGTERM(t *testing.T) {
+	e, pg, _ := jitEnv(t)
+	before := wardenRoles(t, pg)
+	cmd := exec.Command(wardenBin, "mcp", "--config", e.config)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	send := func(s string) { stdin.Write([]byte(s + "\n")) }
+	send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	sc.Scan()
+	send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	send(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run_query","arguments":{"connection":"pg","sql":"SELECT count(*) FROM customers"}}}`)
+	sc.Scan()
+	if !strings.Contains(sc.Text(), "1500") {
+		t.Fatalf("query: %s", sc.Text())
+	}
+	waitRoles(t, pg, func(r []string) bool { return len(r) == len(before)+1 }, "during the session")
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("warden mcp did not exit on SIGTERM")
+	}
+	// Revoked before exit: no reaper involved.
+	if r := wardenRoles(t, pg); len(r) != len(before) {
+		t.Fatalf("roles left after SIGTERM: %v", r)
+	}
+}
