@@ -286,6 +286,8 @@ connections:
     database: %s
     sslmode: disable
     max_conns: 32
+    credentials: jit                 # the recommended setup: a role per session
+    jit: {connection_limit: 40}
     admin: {user: %s, password_file: %s}
 rules:
   - {name: agents-read, subjects: {groups: [agents]}, effect: allow, tools: [run_query, describe_schema]}
