@@ -56,9 +56,7 @@ func policyCheck(args []string, stdout io.Writer) error {
 	var r report
 	cfg, engine, err := loadConfig(*cfgPath)
 	if err != nil {
-		for _, e := range errorLines(err) {
-			r.Errors = append(r.Errors, e)
-		}
+		r.Errors = append(r.Errors, errorLines(err)...)
 	} else {
 		r.OK, r.Rules, r.Version = true, len(cfg.Rules), engine.Version()
 		r.Warnings = policy.Lint(cfg)

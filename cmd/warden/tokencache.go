@@ -97,7 +97,8 @@ func (c *tokenCache) save(f *tokenFile) error {
 		return fmt.Errorf("token cache: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err == nil {
+	_, err = tmp.Write(b)
+	if err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {

@@ -20,8 +20,6 @@ import (
 
 const jitSetup = `CREATE TABLE secrets (id int PRIMARY KEY, value text)`
 const jitSetup2 = `INSERT INTO secrets VALUES (1, 'the crown jewels')`
-const jitSetup3 = `CREATE ROLE warden_test_reporting NOLOGIN`
-const jitSetup4 = `GRANT SELECT ON secrets TO warden_test_reporting`
 
 type jitFixture struct {
 	conn connectors.SQL

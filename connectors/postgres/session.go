@@ -79,11 +79,4 @@ func (c *stmtCache) add(sql string, desc *pgconn.StatementDescription) (evicted 
 	return ""
 }
 
-func (c *stmtCache) remove(sql string) {
-	if e, ok := c.byKey[sql]; ok {
-		c.order.Remove(e)
-		delete(c.byKey, sql)
-	}
-}
-
 func newStmtName() string { return "warden_s" + strconv.FormatUint(stmtNames.Add(1), 10) }

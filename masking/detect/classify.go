@@ -15,7 +15,6 @@ const (
 	cUnder                        // _
 	cTok                          // [A-Za-z0-9_.-]: bytes of a long token (key, JWT)
 
-	tokShift = 11 // bit number of cTok
 )
 
 // classTab is computed once and never written afterwards. Its entries are

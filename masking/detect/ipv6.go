@@ -102,7 +102,6 @@ func validIPv6(t string) bool {
 			if parseIPv4Exact(t[i:]) && groups <= 6 {
 				groups += 2
 				digit = true
-				i = len(t)
 				break
 			}
 			return false

@@ -148,8 +148,3 @@ func digitRun(s string, i int) int {
 	}
 	return i
 }
-
-// num3 returns the value of the three digits at s[p:p+3].
-func num3(s string, p int) int {
-	return int(s[p]-'0')*100 + int(s[p+1]-'0')*10 + int(s[p+2]-'0')
-}
