@@ -22,6 +22,8 @@ test-unit:
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@sc=$$(command -v staticcheck || echo $$(go env GOPATH)/bin/staticcheck); \
+	if [ -x "$$sc" ]; then $$sc ./...; else echo "staticcheck not installed (go install honnef.co/go/tools/cmd/staticcheck@latest)"; fi
 
 bench: build
 	scripts/bench.sh
