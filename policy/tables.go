@@ -3,6 +3,8 @@ package policy
 import (
 	"path"
 	"strings"
+
+	"github.com/wardenhq/warden/policy/sqlclass"
 )
 
 // DefaultSchema is the schema of an unqualified table on a connection
@@ -18,7 +20,7 @@ func DefaultSchema(kind string) string {
 // splitTable splits a table name as the classifier reports it ("t",
 // "s.t", "\"My Schema\".\"T\"") into schema and table, unquoted.
 func splitTable(name, defaultSchema string) (schema, table string) {
-	parts := splitQualified(name)
+	parts := sqlclass.SplitName(name)
 	switch len(parts) {
 	case 1:
 		return defaultSchema, parts[0]
@@ -27,29 +29,6 @@ func splitTable(name, defaultSchema string) (schema, table string) {
 	}
 	// catalog.schema.table: the catalog is the connection's database.
 	return parts[len(parts)-2], parts[len(parts)-1]
-}
-
-// splitQualified splits on dots outside double quotes and unquotes.
-func splitQualified(name string) []string {
-	var parts []string
-	var cur strings.Builder
-	quoted := false
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '"' && quoted && i+1 < len(name) && name[i+1] == '"':
-			cur.WriteByte('"')
-			i++
-		case c == '"':
-			quoted = !quoted
-		case c == '.' && !quoted:
-			parts = append(parts, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	return append(parts, cur.String())
 }
 
 // tablePattern is one compiled table glob.

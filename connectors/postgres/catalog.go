@@ -3,11 +3,12 @@ package postgres
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/wardenhq/warden/policy/sqlclass"
 )
 
 // SearchPath is the schema every transaction Warden opens resolves
@@ -92,39 +93,12 @@ func (p *Postgres) lookup(ctx context.Context, cache *catalogCache, name, query 
 }
 
 // splitName splits "schema.name", "name" or quoted forms into schema and
-// name as the catalog stores them (unquoted identifiers are lower-case).
+// name as the catalog stores them (the classifier reports unquoted
+// identifiers already folded to lower case).
 func splitName(name string) (schema, object string) {
-	var parts []string
-	var cur strings.Builder
-	quoted := false
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '"' && quoted && i+1 < len(name) && name[i+1] == '"':
-			cur.WriteByte('"')
-			i++
-		case c == '"':
-			quoted = !quoted
-		case c == '.' && !quoted:
-			parts = append(parts, cur.String())
-			cur.Reset()
-		default:
-			if !quoted {
-				c = lower(c)
-			}
-			cur.WriteByte(c)
-		}
-	}
-	parts = append(parts, cur.String())
+	parts := sqlclass.SplitName(name)
 	if len(parts) == 1 {
 		return "", parts[0]
 	}
 	return parts[len(parts)-2], parts[len(parts)-1]
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
 }

@@ -6,16 +6,44 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
 
-// quoteIdent shows an identifier the way it must be written to mean the
+// QuoteIdent shows an identifier the way it must be written to mean the
 // same object: as is when it is a plain lower-case identifier, otherwise
 // double-quoted. The parser has already folded unquoted identifiers to
 // lower case, so "Users" (quoted) and users stay distinct, and a quoted
-// name containing a dot cannot pose as a schema-qualified one.
-func quoteIdent(s string) string {
+// name containing a dot cannot pose as a schema-qualified one. Both
+// classifiers name tables and functions this way.
+func QuoteIdent(s string) string {
 	if isPlainIdent(s) {
 		return s
 	}
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+func quoteIdent(s string) string { return QuoteIdent(s) }
+
+// SplitName splits a name as the classifiers report it ("t", "s.t",
+// "\"My Schema\".\"T\"") into its parts, unquoted: the inverse of
+// joining QuoteIdent'ed parts with dots.
+func SplitName(name string) []string {
+	var parts []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '"' && quoted && i+1 < len(name) && name[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == '.' && !quoted:
+			parts = append(parts, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(parts, cur.String())
 }
 
 func isPlainIdent(s string) bool {

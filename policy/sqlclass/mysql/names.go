@@ -3,6 +3,8 @@ package mysql
 import (
 	"strings"
 
+	"github.com/wardenhq/warden/policy/sqlclass"
+
 	"vitess.io/vitess/go/vt/sqlparser"
 )
 
@@ -12,31 +14,7 @@ import (
 // kept; case is: table and database names are case-sensitive on Linux
 // (lower_case_table_names=0), so Users is shown as "Users". A quoted name
 // containing a dot cannot pose as a database-qualified one.
-func quoteIdent(s string) string {
-	if isPlainIdent(s) {
-		return s
-	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-
-func isPlainIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c == '_':
-		case (c >= '0' && c <= '9') || c == '$':
-			if i == 0 {
-				return false
-			}
-		default:
-			return false
-		}
-	}
-	return true
-}
+func quoteIdent(s string) string { return sqlclass.QuoteIdent(s) }
 
 // tableName is a table's name as written: database.table when qualified.
 func tableName(t sqlparser.TableName) string {
