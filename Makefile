@@ -9,6 +9,7 @@ export CGO_ENABLED := 1
 .PHONY: build test test-unit lint bench demo clean pg-start pg-stop
 
 build:
+	@scripts/deps.sh
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/warden
 
 # Everything: unit, integration (real PostgreSQL) and end-to-end tests.

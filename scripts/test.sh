@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 
+scripts/deps.sh
 echo "== starting test servers"
 ENVFILE="$(scripts/pg.sh start)"
 # shellcheck disable=SC1090
