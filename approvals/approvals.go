@@ -3,19 +3,42 @@ package approvals
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 )
 
 // Request is a call that needs a human decision.
 type Request struct {
-	Subject       string
-	Groups        []string
+	Subject string
+	Groups  []string
+	// Issuer, Session and Transport say how the requester was identified
+	// and reached Warden.
+	Issuer        string
+	Session       string
+	Transport     string
 	Connection    string
 	Tool          string
 	Arguments     json.RawMessage
 	Justification string
 	Rule          string
 	PolicyVersion string
+	// Approvers are the rule's; empty: the configured default.
+	Approvers Approvers
+	// Statement and what the classifier learned of it, shown to approvers
+	// (not part of the digest: they follow from the arguments).
+	Statement     string
+	Kinds         []string
+	TablesRead    []string
+	TablesWritten []string
+	// Reason is policy's reason for holding the call.
+	Reason string
+}
+
+// Approvers say who may approve a request.
+type Approvers struct {
+	Groups []string `json:"groups"`
+	Quorum int      `json:"quorum"`
 }
 
 // Outcome is what became of a held call.
@@ -26,6 +49,8 @@ type Outcome struct {
 	ID string
 	// Reason explains a call that may not run (yet), for the agent.
 	Reason string
+	// Approval is the request as Hold left it; nil when none was created.
+	Approval *Approval
 }
 
 // Holder decides what happens to a call policy sent to review. It returns an
@@ -33,6 +58,41 @@ type Outcome struct {
 type Holder interface {
 	Hold(ctx context.Context, req Request) (Outcome, error)
 }
+
+// Finisher is implemented by holders that record how an approved call
+// ended. The pipeline calls Finished once for every call Hold approved.
+type Finisher interface {
+	Finished(ctx context.Context, id string, r Result)
+}
+
+// Result is how an approved call ended.
+type Result struct {
+	OK      bool
+	AuditID string
+	Error   string
+}
+
+// Tracker lets a requester follow their own requests (the
+// approval_status and await_approval tools).
+type Tracker interface {
+	// Get returns request id if requester (subject) made it; ErrNotFound
+	// otherwise.
+	Get(ctx context.Context, subject, id string) (*Approval, error)
+	// Wait waits up to d for request id to leave the pending state, and
+	// returns it as it then is.
+	Wait(ctx context.Context, subject, id string, d time.Duration) (*Approval, error)
+	// MaxWait bounds d.
+	MaxWait() time.Duration
+}
+
+// Errors callers branch on.
+var (
+	ErrNotFound = errors.New("approvals: no such request")
+	// ErrForbidden: the caller may not decide this request.
+	ErrForbidden = errors.New("approvals: not allowed")
+	// ErrConflict: the request is no longer pending (decided, expired).
+	ErrConflict = errors.New("approvals: request is not pending")
+)
 
 // Disabled is the Holder used when no approval workflow is configured: a
 // call that needs review is refused, never let through.

@@ -101,6 +101,11 @@ func main() {
 		log.Fatalf("jit bench: %v", err)
 	}
 	fmt.Println()
+	fmt.Println("== Masking (in process): throughput per core, and what a profile adds to run_query")
+	if err := maskingTable(os.Stdout, o, db); err != nil {
+		log.Fatalf("masking bench: %v", err)
+	}
+	fmt.Println()
 	dir, err := os.MkdirTemp("", "warden-bench")
 	if err != nil {
 		log.Fatal(err)

@@ -10,8 +10,13 @@ type Config struct {
 	Limits      Limits       `yaml:"limits"`
 	Connections []Connection `yaml:"connections"`
 	Rules       []Rule       `yaml:"rules"`
+	Approvals   Approvals    `yaml:"approvals"`
 	// Include names more files of rules (globs, relative to this file).
 	Include []string `yaml:"include"`
+	// Masking holds the masking profiles rules name (masking.go).
+	Masking MaskingConfig `yaml:"masking"`
+	// Proxy configures the wire-protocol proxies (proxy.go).
+	Proxy Proxy `yaml:"proxy"`
 
 	// Path is the file the configuration was read from; Dir its directory.
 	// Relative paths in the file are resolved against Dir.
@@ -26,6 +31,8 @@ type Config struct {
 type Listen struct {
 	// MCP is the streamable-HTTP address; the MCP endpoint is /mcp.
 	MCP string `yaml:"mcp"`
+	// Postgres is the PostgreSQL wire-protocol proxy's address; empty: off.
+	Postgres string `yaml:"postgres"`
 }
 
 // Identity says who callers are.

@@ -67,7 +67,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"empty", "", []string{"w.yaml: the file is empty"}},
 		{"not yaml", "a: [1, 2", []string{"w.yaml"}},
-		{"unknown top key", "listen: {mcp: 127.0.0.1:1}\nstorage: x\n", []string{`w.yaml:2:1: unknown key "storage" in the top level (expected one of: connections, identity, include, limits, listen, rules, store)`}},
+		{"unknown top key", "listen: {mcp: 127.0.0.1:1}\nstorage: x\n", []string{`w.yaml:2:1: unknown key "storage" in the top level (expected one of: `, "connections, identity, include, limits, listen, ", "rules, store)"}},
 		{"unknown nested key", "connections:\n  - name: a\n    kind: sqlite\n    path: x.db\n    pasword_env: X\n", []string{`w.yaml:5:5: unknown key "pasword_env" in connections[0]`}},
 		{"wrong shape", "connections: {name: a}\n", []string{"w.yaml:1:14: connections: expected a list, got a mapping"}},
 		{"wrong type", "limits:\n  max_rows: lots\n", []string{"w.yaml:2: cannot unmarshal !!str `lots` into int"}},

@@ -42,6 +42,12 @@ type Rule struct {
 	// Grants shape the just-in-time credential of connections with
 	// credentials: jit. By default it gets exactly the table scope above.
 	Grants RuleGrants `yaml:"grants"`
+	// Masking names the masking profile (masking.profiles) applied to
+	// the results of calls this rule allows or reviews.
+	Masking string `yaml:"masking"`
+	// Approvers say who may approve a call a review rule holds (default:
+	// approvals.approvers).
+	Approvers Approvers `yaml:"approvers"`
 
 	// File and Line are where the rule was written (warden.yaml or an
 	// included file).
@@ -144,11 +150,14 @@ func (c *Config) validateRules() Errors {
 		if r.Grants.Role != "" && !roleName.MatchString(r.Grants.Role) {
 			add(p+".grants.role", "%s.grants.role: %q is not a plain role name (letters, digits, _)", label, r.Grants.Role)
 		}
+		errs = append(errs, c.validateApprovers(p+".approvers", label, r.Effect, r.Approvers)...)
 		if r.Effect == "deny" && (r.Grants.Role != "" || r.ReadOnly != nil || r.MaxRows != 0 || r.Timeout != 0 || len(r.Statements) > 0 ||
 			len(r.Tables.Read) > 0 || len(r.Tables.Write) > 0 || r.MultiStatement) {
 			add(p, "%s: a deny rule takes no constraints (read_only, statements, tables, multi_statement, max_rows, timeout)", label)
 		}
 	}
+	// The approvals section is checked here, with the review rules it serves.
+	errs = append(errs, c.validateApprovals()...)
 	return errs
 }
 

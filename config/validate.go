@@ -93,6 +93,8 @@ func (c *Config) validate() Errors {
 	}
 
 	errs = append(errs, c.validateRules()...)
+	errs = append(errs, c.validateMasking()...)
+	errs = append(errs, c.validateProxy()...)
 	return errs
 }
 
@@ -330,5 +332,7 @@ func (c *Config) Warnings() []string {
 		}
 		groups[o.GroupsPrefix] = o.Name
 	}
+	out = append(out, c.maskingWarnings()...)
+	out = append(out, c.proxyWarnings()...)
 	return out
 }

@@ -1,6 +1,9 @@
 package masking
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Column is what masking knows about a result column.
 type Column struct {
@@ -21,12 +24,43 @@ type Request struct {
 	// means none.
 	Profile string
 	Columns []Column
+	// SQL is the statement the result comes from. Column rules trace
+	// computed output columns to their source columns through it; without
+	// it, an output the target reports no source for cannot be traced.
+	SQL string
+	// Sources is the target's catalog, when its connector has one
+	// (PostgreSQL). Without it, column rules cannot be enforced and a
+	// result they would apply to is refused.
+	Sources SourceResolver
 }
 
 // Masker builds the row masker for a result.
 type Masker interface {
+	// For returns the masker of one result, before any of its rows is
+	// read. An error wrapping ErrRefused means no masking of this result
+	// can be sound (an output column computed from a masked column): the
+	// caller must not return any of its rows, and may show the error to
+	// the caller, whom it names the column and why. Any other error is a
+	// technical failure, which must refuse the call too.
 	For(ctx context.Context, req Request) (RowMasker, error)
 }
+
+// ErrRefused matches the errors of results masking refuses to let through.
+var ErrRefused = errors.New("masking refused the result")
+
+// RefusedError says which output column masking cannot make safe, and why.
+// It names columns, never values.
+type RefusedError struct {
+	// Column is the output column's name as the result reports it.
+	Column string
+	// Reason is a sentence an agent can act on.
+	Reason string
+}
+
+func (e *RefusedError) Error() string { return e.Reason }
+
+// Is makes errors.Is(err, ErrRefused) match.
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 
 // RowMasker masks rows of one result, in place.
 type RowMasker interface {

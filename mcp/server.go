@@ -89,6 +89,7 @@ func (s *Server) handler(name string) server.ToolHandlerFunc {
 			}
 			args = b
 		}
+		ctx = withApprovalWaits(ctx, req)
 		res, err := s.pipeline.Call(ctx, caller, name, args)
 		if err != nil {
 			return errorResult(err), nil
@@ -104,6 +105,9 @@ func (s *Server) handler(name string) server.ToolHandlerFunc {
 // what was refused and why, what to do instead, and the audit reference.
 func errorResult(err error) *mcpgo.CallToolResult {
 	e := tools.AsError(err)
+	if res := pendingResult(e); res != nil {
+		return res
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s", e.Code, e.Message)
 	if e.Hint != "" {

@@ -67,6 +67,12 @@ type Decision struct {
 	// GrantRole, if set, is the existing role a just-in-time credential
 	// becomes a member of, instead of table grants.
 	GrantRole string
+	// Masking names the masking profile applied to the call's results
+	// (the rule's masking:); empty means none.
+	Masking string
+	// Approvers, for review: who may approve the held call (the rule's
+	// approvers; empty when it names none).
+	Approvers config.Approvers
 
 	// Trace says, for every rule in order, whether it matched and, if it
 	// did not apply, why (for explain).
@@ -282,6 +288,8 @@ func (r *rule) decision(effect Effect, in Input, trace []RuleTrace) Decision {
 		TablesRead:  r.Tables.Read,
 		TablesWrite: r.Tables.Write,
 		GrantRole:   r.Grants.Role,
+		Masking:     r.Masking,
+		Approvers:   r.Approvers,
 		Trace:       trace,
 	}
 }

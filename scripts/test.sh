@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 
 scripts/deps.sh
+# The approval page is tested in a real headless browser (Debian's chromium).
+if ! command -v chromium >/dev/null && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+  echo "== installing chromium (apt-get)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null ||
+    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+fi
 echo "== starting test servers"
 ENVFILE="$(scripts/pg.sh start)"
 # shellcheck disable=SC1090

@@ -57,7 +57,7 @@ func (p *Pipeline) Catalogue() []Tool {
 		runDesc += "On this Warden every connection is read-only for you. "
 	}
 	runDesc += "Refusals explain why and what to do instead."
-	return []Tool{
+	return append([]Tool{
 		{
 			Name:         ToolListConnections,
 			Title:        "List connections",
@@ -82,7 +82,7 @@ func (p *Pipeline) Catalogue() []Tool {
 			OutputSchema: runQueryOutputSchema,
 			ReadOnly:     !writes, Destructive: writes, Idempotent: !writes,
 		},
-	}
+	}, p.approvalTools()...)
 }
 
 // Call runs one tool with JSON arguments. Every call, including one with
@@ -108,6 +108,10 @@ func (p *Pipeline) Call(ctx context.Context, caller Caller, tool string, args js
 		}
 		a.raw = args
 		return p.RunQuery(ctx, caller, a)
+	case ToolApprovalStatus, ToolAwaitApproval:
+		if _, ok := p.tracker(); ok {
+			return p.approvalCall(ctx, caller, tool, args)
+		}
 	}
 	return nil, p.invalid(ctx, caller, tool, "", args, fmt.Errorf("unknown tool %q (known: %s)", tool, strings.Join(Names(), ", ")))
 }

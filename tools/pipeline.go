@@ -174,6 +174,9 @@ type op struct {
 	start    time.Time
 	decision policy.Decision
 	intent   *audit.Pending
+	// facts, when set, is the statement's classification, done by the
+	// caller (the proxy classifies each statement once).
+	facts *sqlclass.Facts
 }
 
 func (p *Pipeline) newOp(caller Caller, tool, connection string, args json.RawMessage, statement string) *op {
@@ -217,8 +220,8 @@ func (o *op) authorize(ctx context.Context, statement string) error {
 	}
 	o.conn = conn
 	info := conn.Info()
-	var facts *sqlclass.Facts
-	if statement != "" {
+	facts := o.facts
+	if statement != "" && facts == nil {
 		f, err := o.p.classify(ctx, conn, statement)
 		if err != nil {
 			o.ev.Decision, o.ev.Reason = string(policy.Deny), err.Error()
@@ -252,19 +255,14 @@ func (o *op) authorize(ctx context.Context, statement string) error {
 	switch d.Effect {
 	case policy.Allow:
 	case policy.Review:
-		out, err := o.p.holder.Hold(ctx, approvals.Request{
-			Subject: o.caller.Principal.Subject, Groups: o.caller.Principal.Groups,
-			Connection: name, Tool: o.tool, Arguments: o.ev.Arguments,
-			Rule: d.Rule, PolicyVersion: o.p.decider.Version(),
-		})
+		out, err := o.p.holder.Hold(ctx, o.holdRequest(d, statement, facts))
 		o.ev.Approval = out.ID
 		if err != nil {
 			return o.refuse(ctx, "error", &Error{Code: CodeInternal, Rule: d.Rule,
 				Message: "the approval workflow failed, so the call was refused", err: err})
 		}
 		if !out.Approved {
-			return o.refuse(ctx, "denied", &Error{Code: CodeApprovalRequired, Rule: d.Rule, Message: out.Reason,
-				Hint: "Ask a human to approve the call, or use a narrower call that policy allows"})
+			return o.refuse(ctx, "denied", heldError(d, out))
 		}
 	default:
 		return o.refuse(ctx, "denied", &Error{Code: CodeDenied, Rule: d.Rule,
@@ -324,6 +322,7 @@ func (o *op) succeed(ctx context.Context) {
 
 func (o *op) complete(ctx context.Context) {
 	o.ev.Duration = time.Since(o.start)
+	defer o.finishApproval(ctx)
 	// Without a committed intent there is no event to complete: the call
 	// was refused at the gate and never reached the target.
 	if o.intent.Wait(context.WithoutCancel(ctx)) != nil {

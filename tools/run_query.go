@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -76,9 +77,13 @@ func (p *Pipeline) RunQuery(ctx context.Context, caller Caller, a RunQueryArgs) 
 
 	qctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
 	defer cancel()
+	mreq := masking.Request{Subject: caller.Principal.Subject, Groups: caller.Principal.Groups, Connection: a.Connection, Profile: d.Masking, SQL: a.SQL}
+	if r, ok := o.conn.(masking.SourceResolver); ok {
+		mreq.Sources = r
+	}
 	rows, err := sqlConn.Query(qctx, connectors.QueryRequest{SQL: a.SQL, ReadOnly: d.ReadOnly, Timeout: timeout, Credential: cred, Gate: o.gate})
 	if err != nil {
-		return nil, o.fail(ctx, err)
+		return nil, o.fail(ctx, p.maskTargetError(ctx, mreq, err))
 	}
 	// A connector must call the gate; if one did not, nothing it returns
 	// leaves Warden without a durable intent.
@@ -86,9 +91,9 @@ func (p *Pipeline) RunQuery(ctx context.Context, caller Caller, a RunQueryArgs) 
 		rows.Close()
 		return nil, o.fail(ctx, err)
 	}
-	res, err := p.collect(ctx, caller, a.Connection, rows, maxRows)
+	res, err := p.collect(ctx, caller, a.Connection, rows, maxRows, mreq)
 	if err != nil {
-		return nil, o.fail(ctx, err)
+		return nil, o.fail(ctx, p.maskTargetError(ctx, mreq, err))
 	}
 	res.ReadOnly = d.ReadOnly
 	res.ElapsedMs = float64(time.Since(o.start).Microseconds()) / 1000
@@ -118,17 +123,19 @@ func (p *Pipeline) checkQueryArgs(a RunQueryArgs) *Error {
 
 // collect streams rows through the masker into a bounded result. It reads
 // at most maxRows+1 rows: the extra one only tells whether there were more.
-func (p *Pipeline) collect(ctx context.Context, caller Caller, connection string, rows connectors.Rows, maxRows int) (*QueryResult, error) {
+func (p *Pipeline) collect(ctx context.Context, caller Caller, connection string, rows connectors.Rows, maxRows int, mreq masking.Request) (*QueryResult, error) {
 	defer rows.Close()
 	cols := rows.Columns()
 	mcols := make([]masking.Column, len(cols))
 	for i, c := range cols {
 		mcols[i] = masking.Column{Name: c.Name, Type: c.Type, TableOID: c.TableOID, Attribute: c.Attribute}
 	}
-	masker, err := p.masker.For(ctx, masking.Request{
-		Subject: caller.Principal.Subject, Groups: caller.Principal.Groups,
-		Connection: connection, Columns: mcols,
-	})
+	mreq.Subject, mreq.Groups, mreq.Connection, mreq.Columns = caller.Principal.Subject, caller.Principal.Groups, connection, mcols
+	masker, err := p.masker.For(ctx, mreq)
+	if errors.Is(err, masking.ErrRefused) {
+		return nil, &Error{Code: CodeDenied, Message: "refused by masking: " + err.Error(), err: err,
+			Hint: "Select masked columns as they are (they come back masked), or leave them out"}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("masking: %w", err)
 	}
@@ -168,6 +175,18 @@ func (p *Pipeline) collect(ctx context.Context, caller Caller, connection string
 	}
 	res.Masked = masker.Summary()
 	return res, nil
+}
+
+// maskTargetError keeps masked values out of a target's error message
+// (PostgreSQL quotes the value a cast failed on, even in a WHERE clause).
+func (p *Pipeline) maskTargetError(ctx context.Context, req masking.Request, err error) error {
+	em, ok := p.masker.(masking.ErrorMasker)
+	var tge *connectors.TargetError
+	if !ok || !errors.As(err, &tge) {
+		return err
+	}
+	msg, detail, hint := em.MaskError(ctx, req, tge.Code, tge.Message, tge.Detail, tge.Hint)
+	return connectors.NewTargetError(tge.Code, msg, detail, hint, errors.Unwrap(tge))
 }
 
 // StaticCredentialLabel marks, in every audit event, a call that ran with

@@ -571,6 +571,21 @@ func TestDemo(t *testing.T) {
 	if res.IsError || s["row_count"].(float64) != 3 {
 		t.Fatalf("demo query: %s", text)
 	}
+	// The agent's rule masks e-mails, card numbers and SSNs (detectors:
+	// the demo is SQLite), in the rows and in the text; names pass.
+	for _, row := range s["rows"].([]any) {
+		cells := row.([]any)
+		name, email, card, ssn := cells[0].(string), cells[1].(string), cells[2].(string), cells[3].(string)
+		if strings.Contains(name, "*") || email != "[REDACTED:email]" || strings.Trim(card[:len(card)-4], "*-") != "" || ssn != "[REDACTED:ssn]" {
+			t.Errorf("demo row not masked as configured: %v", cells)
+		}
+	}
+	if m, _ := s["masked"].(map[string]any); m["detector:email"] != float64(3) || m["detector:card"] != float64(3) || m["detector:ssn"] != float64(3) {
+		t.Errorf("masked counts = %v", s["masked"])
+	}
+	if strings.Contains(text, "@example") {
+		t.Errorf("the text result holds an e-mail address: %s", text)
+	}
 	res, text, _ = call(t, c, "run_query", map[string]any{"connection": "demo", "sql": "UPDATE customers SET name = 'x'"})
 	if !res.IsError || !strings.Contains(text, "admits only read statements") {
 		t.Fatalf("demo write: %s", text)

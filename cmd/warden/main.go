@@ -35,7 +35,10 @@ func commands() []command {
 		{"config", "check a configuration file: warden config check", runConfig},
 		{"policy", "check, explain and test policy: warden policy check|explain|test", runPolicy},
 		{"audit", "list and show audit events: warden audit list|show", runAudit},
+		{"replay", "print a session as a timeline: warden replay SESSION", runReplay},
+		{"connect", "print a psql command and DSN for the PostgreSQL proxy: warden connect CONNECTION", runConnect},
 		{"leases", "list just-in-time credential leases: warden leases list", runLeases},
+		{"approvals", "list and decide held calls on a running Warden: warden approvals list|show|approve|deny", runApprovals},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -63,6 +63,11 @@ func serveHTTP(ctx context.Context, a *app, addr string, log *slog.Logger, ready
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
+	stopProxy, err := startPostgresProxy(ctx, a, ident, mux, log)
+	if err != nil {
+		return err
+	}
+	defer stopProxy()
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -71,6 +76,10 @@ func serveHTTP(ctx context.Context, a *app, addr string, log *slog.Logger, ready
 	// Headers are small in MCP; a request with more is refused (431)
 	// before anything reads its Authorization header.
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: maxHeaderBytes}
+	if err := a.mountApprovals(mux, ident, ln.Addr().String()); err != nil {
+		ln.Close()
+		return err
+	}
 	url := "http://" + ln.Addr().String() + "/mcp"
 	log.Info("serving MCP over HTTP", "url", url)
 	if ready != nil {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/wardenhq/warden/approvals"
 	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/identity"
+	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/tools"
 )
@@ -19,6 +22,10 @@ type app struct {
 	store    *audit.Store
 	pipeline *tools.Pipeline
 	users    identity.Directory
+	// approvals is the approval workflow (the hold stage); webhooks tell
+	// people of its requests.
+	approvals *approvals.Service
+	webhooks  *approvals.Webhooks
 	logger   *slog.Logger
 }
 
@@ -40,6 +47,10 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (*app, error
 	if err != nil {
 		return nil, err
 	}
+	masker, err := masking.New(cfg)
+	if err != nil {
+		return nil, err
+	}
 	store, err := audit.Open(ctx, cfg.Store, logger.With("component", "audit"))
 	if err != nil {
 		return nil, err
@@ -54,10 +65,18 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (*app, error
 		store.Close()
 		return nil, fmt.Errorf("start the credential reaper: %w", err)
 	}
+	holder, hooks, err := newApprovals(cfg, store, logger)
+	if err != nil {
+		creds.Close(context.Background())
+		store.Close()
+		return nil, err
+	}
 	p, err := tools.New(tools.Options{
 		Connections: conns,
 		Decider:     engine,
+		Holder:      holder,
 		Minter:      creds,
+		Masker:      masker,
 		Recorder:    store,
 		Limits:      cfg.Limits,
 		Logger:      logger.With("component", "pipeline"),
@@ -75,10 +94,17 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (*app, error
 		logger.Warn(w)
 	}
 	logger.Info("warden ready", "config", cfg.Path, "connections", len(cfg.Connections), "rules", len(cfg.Rules), "policy_version", engine.Version(), "store", cfg.Store)
-	return &app{cfg: cfg, store: store, pipeline: p, users: users, logger: logger}, nil
+	holder.Start()
+	return &app{cfg: cfg, store: store, pipeline: p, users: users, logger: logger, approvals: holder, webhooks: hooks}, nil
 }
 
 func (a *app) Close() error {
+	a.approvals.Close()
+	if a.webhooks != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		a.webhooks.Close(ctx)
+		cancel()
+	}
 	err := a.pipeline.Close()
 	if serr := a.store.Close(); serr != nil && err == nil {
 		err = serr

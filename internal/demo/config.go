@@ -46,6 +46,20 @@ connections:
     path: ./demo.db          # customers (with PII) and orders
     labels: {env: demo}
 
+# Masking: what rules name in masking: is applied to every row they let
+# through. SQLite cannot say which table column a result column comes from,
+# so this profile uses content detectors (which also look inside JSON and
+# computed values); on PostgreSQL, column rules mask by source column:
+#   columns: [{match: "*.customers.ssn", strategy: redact}]
+# See docs/masking.md.
+masking:
+  profiles:
+    pii:
+      detectors: [card, ssn, email]
+      detector_strategies:
+        card: {strategy: shape, keep_last: 4}   # ****-****-****-1234
+      default: redact                           # [REDACTED:email], [REDACTED:ssn]
+
 # Rules: any matching deny wins, then review, then allow; nothing matches,
 # nothing is allowed.
 rules:
@@ -57,6 +71,7 @@ rules:
     effect: allow
     read_only: true          # writes are refused by a read-only transaction
     max_rows: 500
+    masking: pii             # try: SELECT name, email, card_number, ssn FROM customers LIMIT 5
 `
 
 // WriteConfig writes the demo configuration into dir unless one exists.

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/identity"
+	pgproxy "github.com/wardenhq/warden/proxy/postgres"
+)
+
+// tokenPath is where `warden serve` issues proxy login tokens.
+const tokenPath = "/proxy/postgres/token"
+
+// runConnect asks a running Warden for a short-lived login token for its
+// PostgreSQL proxy and prints how to connect with it.
+func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("connect", `connect CONNECTION [--server URL] [--json]
+
+Asks the Warden at --server for a short-lived token to log in to its
+PostgreSQL proxy as you (the identity of your warden login, or the local
+identity when the server allows anonymous loopback clients), for the
+postgres connection CONNECTION, and prints a ready psql command and DSN.
+The token is good for logging in until it expires; a session it opened
+lives on after.`, stdout)
+	server := fs.String("server", envOr("WARDEN_SERVER", "http://127.0.0.1:8080/mcp"), "Warden's MCP URL (env WARDEN_SERVER)")
+	asJSON := fs.Bool("json", false, "print the connection details as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{"expected one argument: the connection name"}
+	}
+	connection := fs.Arg(0)
+	serverURL, err := normalizeServer(*server)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var bearer string
+	if cache, err := defaultTokenCache(); err == nil {
+		if l, err := cache.fresh(ctx, serverURL); err == nil {
+			bearer = l.AccessToken
+		}
+	}
+	u, _ := url.Parse(serverURL)
+	u.Path = strings.TrimSuffix(u.Path, "/mcp") + tokenPath
+	body, _ := json.Marshal(map[string]string{"connection": connection})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := loginHTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("ask %s for a token: %w", u, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.Unmarshal(raw, &e)
+		if e.Error == "" {
+			e.Error = resp.Status
+		}
+		if resp.StatusCode == http.StatusUnauthorized && bearer == "" {
+			e.Error += " (log in first: warden login --server " + serverURL + ")"
+		}
+		return fmt.Errorf("%s: %s", u, e.Error)
+	}
+	var info pgproxy.ConnectInfo
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return fmt.Errorf("%s: %w", u, err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(info)
+	}
+	fmt.Fprintf(stdout, "# Warden PostgreSQL proxy: connection %s, token valid for logging in until %s\n", info.Connection, info.Expires.Local().Format(time.RFC3339))
+	fmt.Fprintf(stdout, "PGPASSWORD=%s psql \"host=%s port=%s dbname=%s user=%s sslmode=%s\"\n",
+		info.Password, info.Host, info.Port, info.Database, info.User, info.SSLMode)
+	fmt.Fprintf(stdout, "# DSN:\n%s\n", info.DSN)
+	fmt.Fprintln(stderr, "The token is a password: do not share it. Every statement runs as you, under Warden's policy, and is recorded.")
+	return nil
+}
+
+// startPostgresProxy starts the PostgreSQL proxy when listen.postgres is
+// set, and mounts the endpoint `warden connect` gets tokens from. The
+// returned function stops it.
+func startPostgresProxy(ctx context.Context, a *app, ident identity.Identifier, mux *http.ServeMux, log *slog.Logger) (func(), error) {
+	addr := a.cfg.Listen.Postgres
+	if addr == "" {
+		return func() {}, nil
+	}
+	pc := a.cfg.Proxy.Postgres
+	var tlsCfg *tls.Config
+	if pc.TLS.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(pc.TLS.Cert, pc.TLS.Key)
+		if err != nil {
+			return nil, fmt.Errorf("proxy.postgres.tls: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	tokens := pgproxy.NewTokens(pc.TokenTTL)
+	auth := pgproxy.Authenticator{Tokens: tokens}
+	oidc, err := a.tokenIdentifier()
+	if err != nil {
+		return nil, err
+	}
+	if oidc != nil {
+		auth.OIDC = oidc
+	}
+	srv, err := pgproxy.New(pgproxy.Options{Pipeline: a.pipeline, Connections: a.cfg.Connections, Auth: auth, TLS: tlsCfg,
+		AllowPlaintext: pc.AllowPlaintext, MaxConnections: pc.MaxConnections, ApprovalWait: pc.ApprovalWait,
+		Logger: log.With("component", "proxy.postgres")})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (listen.postgres): %w", addr, err)
+	}
+	public := pc.Address
+	if public == "" || strings.HasSuffix(public, ":0") {
+		public = ln.Addr().String()
+	}
+	names := map[string]bool{}
+	for _, c := range a.cfg.Connections {
+		if c.Kind == config.KindPostgres {
+			names[c.Name] = true
+		}
+	}
+	mux.Handle(tokenPath, pgproxy.TokenHandler(tokens, ident, names, public, tlsCfg != nil))
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(pctx, ln); err != nil && !errors.Is(err, net.ErrClosed) {
+			log.Error("postgres proxy stopped", "err", err)
+		}
+	}()
+	log.Info("serving the PostgreSQL proxy", "address", ln.Addr().String(), "tls", tlsCfg != nil)
+	return func() { cancel(); <-done }, nil
+}

@@ -1,0 +1,104 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"time"
+)
+
+// Proxy configures the wire-protocol proxies (listen.postgres).
+type Proxy struct {
+	Postgres PostgresProxy `yaml:"postgres"`
+}
+
+// PostgresProxy configures the PostgreSQL wire-protocol proxy.
+type PostgresProxy struct {
+	// TLS is the certificate the proxy answers SSLRequest with. Without
+	// it, clients are refused TLS and may connect in plaintext only from
+	// loopback addresses (or anywhere with AllowPlaintext).
+	TLS ProxyTLS `yaml:"tls"`
+	// AllowPlaintext lets clients on other hosts connect without TLS: their
+	// access token then crosses the network in the clear. Off by default.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
+	// Address is host:port as clients reach the proxy, printed by
+	// `warden connect` (default: listen.postgres).
+	Address string `yaml:"address"`
+	// TokenTTL is how long a token printed by `warden connect` may be used
+	// to log in (default 15m). A session it opened lives on after.
+	TokenTTL time.Duration `yaml:"token_ttl"`
+	// MaxConnections bounds concurrent client connections (default 256).
+	MaxConnections int `yaml:"max_connections"`
+	// ApprovalWait is how long a statement held for approval waits for the
+	// decision before it fails with the approval's id (default: the
+	// approvals workflow's own wait).
+	ApprovalWait time.Duration `yaml:"approval_wait"`
+}
+
+// ProxyTLS names PEM files.
+type ProxyTLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Defaults of the PostgreSQL proxy.
+const (
+	DefaultProxyTokenTTL       = 15 * time.Minute
+	DefaultProxyMaxConnections = 256
+)
+
+// validateProxy checks listen.postgres and proxy.postgres, applies
+// defaults and resolves file names.
+func (c *Config) validateProxy() Errors {
+	var errs Errors
+	add := func(path, format string, args ...any) { errs = append(errs, c.Errorf(path, format, args...)) }
+	pp := &c.Proxy.Postgres
+	if c.Listen.Postgres != "" {
+		if _, _, err := net.SplitHostPort(c.Listen.Postgres); err != nil {
+			add("listen.postgres", "listen.postgres: expected host:port, got %q", c.Listen.Postgres)
+		}
+	}
+	if pp.Address == "" {
+		pp.Address = c.Listen.Postgres
+	} else if _, _, err := net.SplitHostPort(pp.Address); err != nil {
+		add("proxy.postgres.address", "proxy.postgres.address: expected host:port, got %q", pp.Address)
+	}
+	switch {
+	case pp.TLS.Cert == "" && pp.TLS.Key == "":
+	case pp.TLS.Cert == "" || pp.TLS.Key == "":
+		add("proxy.postgres.tls", "proxy.postgres.tls: cert and key go together (PEM files)")
+	default:
+		pp.TLS.Cert, pp.TLS.Key = c.resolve(pp.TLS.Cert), c.resolve(pp.TLS.Key)
+		for _, f := range []struct{ key, path string }{{"cert", pp.TLS.Cert}, {"key", pp.TLS.Key}} {
+			if _, err := os.Stat(f.path); err != nil {
+				add("proxy.postgres.tls."+f.key, "proxy.postgres.tls.%s: %v", f.key, err)
+			}
+		}
+	}
+	if pp.TokenTTL == 0 {
+		pp.TokenTTL = DefaultProxyTokenTTL
+	} else if pp.TokenTTL < 0 {
+		add("proxy.postgres.token_ttl", "proxy.postgres.token_ttl: must be positive, got %s", pp.TokenTTL)
+	}
+	if pp.MaxConnections == 0 {
+		pp.MaxConnections = DefaultProxyMaxConnections
+	} else if pp.MaxConnections < 0 {
+		add("proxy.postgres.max_connections", "proxy.postgres.max_connections: must be positive, got %d", pp.MaxConnections)
+	}
+	if pp.ApprovalWait < 0 {
+		add("proxy.postgres.approval_wait", "proxy.postgres.approval_wait: must be positive, got %s", pp.ApprovalWait)
+	}
+	return errs
+}
+
+// proxyWarnings flags weaker proxy setups.
+func (c *Config) proxyWarnings() []string {
+	if c.Listen.Postgres == "" {
+		return nil
+	}
+	var out []string
+	if c.Proxy.Postgres.AllowPlaintext {
+		out = append(out, fmt.Sprintf("%s:%d: proxy.postgres.allow_plaintext is on: clients on other hosts may send their access token in the clear", c.Path, c.Pos("proxy.postgres.allow_plaintext").Line))
+	}
+	return out
+}

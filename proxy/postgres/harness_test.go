@@ -1,0 +1,197 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/identity"
+	"github.com/wardenhq/warden/internal/testenv"
+	"github.com/wardenhq/warden/masking"
+	"github.com/wardenhq/warden/policy"
+	pgproxy "github.com/wardenhq/warden/proxy/postgres"
+	"github.com/wardenhq/warden/tools"
+)
+
+// harness is a Warden with a PostgreSQL proxy in front of a fresh test
+// database: real PostgreSQL, real audit store, real policy and JIT roles.
+type harness struct {
+	t      *testing.T
+	pg     testenv.Postgres
+	db     string
+	addr   string
+	store  *audit.Store
+	tokens *pgproxy.Tokens
+	cfg    *config.Config
+}
+
+// harnessOptions shape a harness.
+type harnessOptions struct {
+	rules       string // YAML list under rules:
+	masking     string // YAML under masking: (optional)
+	credentials string // jit (default) or static
+	setup       []string
+}
+
+const readRules = `
+  - name: agents-read
+    subjects: {groups: [agents]}
+    tools: [run_query]
+    effect: allow
+    read_only: true
+`
+
+func newHarness(t *testing.T, o harnessOptions) *harness {
+	t.Helper()
+	pg := testenv.PG(t)
+	db := pg.CreateDatabase(t, o.setup...)
+	dir := t.TempDir()
+	if o.credentials == "" {
+		o.credentials = "jit"
+	}
+	if o.rules == "" {
+		o.rules = readRules
+	}
+	yaml := fmt.Sprintf(`store: sqlite://%s/warden.db
+identity:
+  users:
+    - {name: alice, groups: [agents]}
+    - {name: bob, groups: [writers]}
+connections:
+  - name: app
+    kind: postgres
+    address: %s
+    database: %s
+    sslmode: disable
+    admin: {user: %s, password_file: %s}
+    credentials: %s
+rules:%s
+`, dir, pg.Addr, db, pg.User, pg.PasswordFile, o.credentials, o.rules)
+	if o.masking != "" {
+		yaml += "masking:\n" + o.masking
+	}
+	path := filepath.Join(dir, "warden.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	engine, err := policy.Compile(cfg, tools.Names())
+	if err != nil {
+		t.Fatalf("policy: %v", err)
+	}
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store, err := audit.Open(ctx, cfg.Store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns, err := builtin.Registry().Open(ctx, cfg.Connections, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := tools.NewCredentials(store, conns, cfg.Connections, logger)
+	if err := creds.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	masker, err := masking.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipeline, err := tools.New(tools.Options{Connections: conns, Decider: engine, Minter: creds, Masker: masker,
+		Recorder: store, Limits: cfg.Limits, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := pgproxy.NewTokens(time.Hour)
+	srv, err := pgproxy.New(pgproxy.Options{Pipeline: pipeline, Connections: cfg.Connections,
+		Auth: pgproxy.Authenticator{Tokens: tokens}, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(sctx, ln)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		pipeline.Close()
+		store.Close()
+	})
+	return &harness{t: t, pg: pg, db: db, addr: ln.Addr().String(), store: store, tokens: tokens, cfg: cfg}
+}
+
+// login issues a token for identity (with its configured groups) and
+// returns its connection info.
+func (h *harness) login(who string) pgproxy.ConnectInfo {
+	h.t.Helper()
+	p := identity.Principal{Subject: who, Groups: h.cfg.Groups(who), Issuer: "test"}
+	info, err := h.tokens.IssueLocal(context.Background(), p, "app", h.addr, false)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return info
+}
+
+// dsn is a libpq connection string for identity.
+func (h *harness) dsn(who string) string {
+	i := h.login(who)
+	return fmt.Sprintf("host=%s port=%s dbname=%s user=%s password=%s sslmode=disable", i.Host, i.Port, i.Database, i.User, i.Password)
+}
+
+// connect opens a pgx connection through the proxy.
+func (h *harness) connect(who string, mode pgx.QueryExecMode) *pgx.Conn {
+	h.t.Helper()
+	cfg, err := pgx.ParseConfig(h.dsn(who))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = mode
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		h.t.Fatalf("connect through the proxy: %v", err)
+	}
+	h.t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// admin is a direct connection to the test database, as its owner.
+func (h *harness) admin() *pgx.Conn { return h.pg.Connect(h.t, h.db) }
+
+// events returns the audit events of the test, oldest first.
+func (h *harness) events() []audit.Event {
+	h.t.Helper()
+	h.store.Sync(context.Background())
+	evs, err := h.store.List(context.Background(), audit.Filter{Limit: audit.MaxListLimit})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
+		evs[i], evs[j] = evs[j], evs[i]
+	}
+	return evs
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -1,0 +1,277 @@
+package postgres
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/wardenhq/warden/masking"
+	"github.com/wardenhq/warden/tools"
+)
+
+// rowMasker masks DataRow messages in place: each value is decoded to the
+// JSON-friendly value masking works on (as run_query's results are), the
+// masker runs, and the values it changed are encoded again, in the
+// column's format, with the message's lengths recomputed on encoding.
+type rowMasker struct {
+	rm      masking.RowMasker
+	oids    []uint32
+	binary  []bool
+	names   []string
+	vals    []any
+	orig    []any
+	textBuf [][]byte
+	types   *pgtype.Map
+}
+
+// startMasking builds the masker of a portal's result before its first
+// row, from the columns the target described.
+func (s *session) startMasking(po *portal) {
+	if po.call == nil || po.call.Decision.Masking == "" {
+		return
+	}
+	fields := po.fields
+	if fields == nil && po.st.described {
+		fields = withFormats(po.st.fields, po.formats)
+	}
+	cols := make([]masking.Column, len(fields))
+	for i, f := range fields {
+		cols[i] = masking.Column{Name: string(f.Name), Type: typeName(f.DataTypeOID), TableOID: f.TableOID, Attribute: f.TableAttributeNumber}
+	}
+	rm, err := po.call.Masker(s.ctxBackground(), cols)
+	if err != nil {
+		po.refusal = err
+		s.cancelStatement(po)
+		return
+	}
+	if rm == nil {
+		return
+	}
+	m := &rowMasker{rm: rm, types: s.types, oids: make([]uint32, len(fields)), binary: make([]bool, len(fields)),
+		names: make([]string, len(fields)), vals: make([]any, len(fields)), orig: make([]any, len(fields))}
+	for i, f := range fields {
+		m.oids[i], m.binary[i], m.names[i] = f.DataTypeOID, f.Format == 1, string(f.Name)
+	}
+	po.masker = m
+}
+
+// withFormats applies a Bind's result format codes to a statement's
+// fields, as PostgreSQL does for the portal.
+func withFormats(fields []pgproto3.FieldDescription, formats []int16) []pgproto3.FieldDescription {
+	out := make([]pgproto3.FieldDescription, len(fields))
+	copy(out, fields)
+	for i := range out {
+		switch {
+		case len(formats) == 0:
+			out[i].Format = 0
+		case len(formats) == 1:
+			out[i].Format = formats[0]
+		case i < len(formats):
+			out[i].Format = formats[i]
+		}
+	}
+	return out
+}
+
+// mask rewrites one row. An error refuses the result: a binary value
+// masking cannot read, or a masked value the column's binary format
+// cannot hold.
+func (m *rowMasker) mask(s *session, dr *pgproto3.DataRow) error {
+	if len(dr.Values) != len(m.oids) {
+		return &tools.Error{Code: tools.CodeInternal, Message: "the row does not match its description, so it was not returned"}
+	}
+	for i, v := range dr.Values {
+		if v == nil {
+			m.vals[i] = nil
+		} else if m.binary[i] {
+			x, err := m.decodeBinary(i, v)
+			if err != nil {
+				return err
+			}
+			m.vals[i] = x
+		} else {
+			m.vals[i] = decodeText(m.oids[i], v)
+		}
+		m.orig[i] = m.vals[i]
+	}
+	m.rm.MaskRow(m.vals)
+	for i := range m.vals {
+		if same(m.vals[i], m.orig[i]) {
+			continue
+		}
+		b, err := m.encode(i, m.vals[i])
+		if err != nil {
+			return err
+		}
+		dr.Values[i] = b
+	}
+	return nil
+}
+
+func same(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case int64:
+		y, ok := b.(int64)
+		return ok && x == y
+	case float64:
+		y, ok := b.(float64)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case json.Number:
+		y, ok := b.(json.Number)
+		return ok && x == y
+	case json.RawMessage:
+		y, ok := b.(json.RawMessage)
+		return ok && string(x) == string(y)
+	}
+	return false
+}
+
+// textLike are the types whose binary format is their text (jsonb with a
+// version byte).
+func textLike(oid uint32) bool {
+	switch oid {
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.JSONOID, pgtype.XMLOID, 705 /* unknown */ :
+		return true
+	}
+	return false
+}
+
+// decodeBinary reads a binary value as masking sees values: its text form
+// (PostgreSQL's output syntax), decoded like a text-format value.
+func (m *rowMasker) decodeBinary(i int, v []byte) (any, error) {
+	oid := m.oids[i]
+	switch {
+	case textLike(oid):
+		return string(v), nil
+	case oid == pgtype.JSONBOID:
+		if len(v) > 0 && v[0] == 1 {
+			return json.RawMessage(append([]byte(nil), v[1:]...)), nil
+		}
+	}
+	dt, ok := m.types.TypeForOID(oid)
+	if ok {
+		val, err := dt.Codec.DecodeValue(m.types, oid, pgtype.BinaryFormatCode, v)
+		if err == nil {
+			txt, err := m.types.Encode(oid, pgtype.TextFormatCode, val, nil)
+			if err == nil && txt != nil {
+				return decodeText(oid, txt), nil
+			}
+		}
+	}
+	return nil, &tools.Error{Code: tools.CodeDenied,
+		Message: fmt.Sprintf("column %q (type OID %d) was asked for in binary format, which Warden cannot read to mask it", m.names[i], oid),
+		Hint:    "Ask for text results (for pgx: QueryExecModeExec or a text format code), or cast the column to text"}
+}
+
+// encode writes a masked value in its column's format.
+func (m *rowMasker) encode(i int, v any) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var txt []byte
+	switch x := v.(type) {
+	case string:
+		txt = []byte(x)
+	case int64:
+		txt = strconv.AppendInt(nil, x, 10)
+	case float64:
+		txt = strconv.AppendFloat(nil, x, 'g', -1, 64)
+	case bool:
+		txt = []byte{'f'}
+		if x {
+			txt[0] = 't'
+		}
+	case json.Number:
+		txt = []byte(x)
+	case json.RawMessage:
+		txt = []byte(x)
+	default:
+		txt = fmt.Appendf(nil, "%v", x)
+	}
+	if !m.binary[i] {
+		return txt, nil
+	}
+	oid := m.oids[i]
+	switch {
+	case textLike(oid):
+		return txt, nil
+	case oid == pgtype.JSONBOID:
+		return append([]byte{1}, txt...), nil
+	}
+	return nil, &tools.Error{Code: tools.CodeDenied,
+		Message: fmt.Sprintf("column %q is masked, and its masked value cannot be sent in binary format (type OID %d)", m.names[i], oid),
+		Hint:    "Ask for text results, or cast the column to text"}
+}
+
+// decodeText turns a text-format value into the JSON-friendly value
+// masking works on, as the PostgreSQL connector does for run_query.
+func decodeText(oid uint32, b []byte) any {
+	switch oid {
+	case pgtype.BoolOID:
+		return len(b) == 1 && b[0] == 't'
+	case pgtype.Int8OID, pgtype.Int2OID, pgtype.Int4OID, pgtype.OIDOID:
+		if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			return n
+		}
+	case pgtype.Float4OID, pgtype.Float8OID:
+		if f, err := strconv.ParseFloat(string(b), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return f
+		}
+	case pgtype.NumericOID:
+		if json.Valid(b) {
+			return json.Number(string(b))
+		}
+	case pgtype.JSONOID, pgtype.JSONBOID:
+		return json.RawMessage(append([]byte(nil), b...))
+	}
+	return string(b)
+}
+
+// typeName names built-in types for masking; others by OID.
+func typeName(oid uint32) string {
+	switch oid {
+	case pgtype.BoolOID:
+		return "boolean"
+	case pgtype.Int2OID:
+		return "smallint"
+	case pgtype.Int4OID:
+		return "integer"
+	case pgtype.Int8OID:
+		return "bigint"
+	case pgtype.TextOID:
+		return "text"
+	case pgtype.VarcharOID:
+		return "character varying"
+	case pgtype.BPCharOID:
+		return "character"
+	case pgtype.NumericOID:
+		return "numeric"
+	case pgtype.JSONOID:
+		return "json"
+	case pgtype.JSONBOID:
+		return "jsonb"
+	case pgtype.DateOID:
+		return "date"
+	case pgtype.TimestampOID:
+		return "timestamp without time zone"
+	case pgtype.TimestamptzOID:
+		return "timestamp with time zone"
+	case pgtype.UUIDOID:
+		return "uuid"
+	case pgtype.ByteaOID:
+		return "bytea"
+	}
+	return "oid:" + strconv.FormatUint(uint64(oid), 10)
+}

@@ -1,0 +1,210 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+var shopSetup = []string{
+	"CREATE TABLE customers (id int PRIMARY KEY, name text, email text, card_number text, note text)",
+	`INSERT INTO customers VALUES
+	  (1, 'Ada', 'ada@example.com', '4111111111111111', 'vip'),
+	  (2, 'Bob', 'bob@example.com', '5500005555555559', 'call bob@example.com back'),
+	  (3, 'Cy', 'cy@example.com', '340000000000009', NULL)`,
+	"CREATE TABLE orders (id int PRIMARY KEY, customer int, amount numeric)",
+	"INSERT INTO orders SELECT g, 1 + g % 3, g * 1.5 FROM generate_series(1, 100) g",
+}
+
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// TestPgxExtendedProtocol: pgx's default mode prepares each statement once
+// (its statement cache) and then binds and executes it; named and unnamed
+// statements, parameters, binary results, transactions.
+func TestPgxExtendedProtocol(t *testing.T) {
+	h := newHarness(t, harnessOptions{setup: shopSetup})
+	ctx := context.Background()
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe,
+		pgx.QueryExecModeDescribeExec, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol} {
+		t.Run(mode.String(), func(t *testing.T) {
+			c := h.connect("alice", mode)
+			for i := 0; i < 3; i++ {
+				var n int
+				var total float64
+				if err := c.QueryRow(ctx, "SELECT count(*), sum(amount)::float8 FROM orders WHERE customer = $1", 2).Scan(&n, &total); err != nil {
+					t.Fatalf("query %d: %v", i, err)
+				}
+				if n != 34 {
+					t.Fatalf("count = %d, want 34", n)
+				}
+			}
+			rows, err := c.Query(ctx, "SELECT id, name FROM customers ORDER BY id")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for rows.Next() {
+				var id int
+				var name string
+				if err := rows.Scan(&id, &name); err != nil {
+					t.Fatal(err)
+				}
+				names = append(names, name)
+			}
+			if rows.Err() != nil || strings.Join(names, ",") != "Ada,Bob,Cy" {
+				t.Fatalf("names = %v, err %v", names, rows.Err())
+			}
+			// A transaction: reads in it see one snapshot; COMMIT ends it.
+			tx, err := c.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var a, b int
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&a); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.QueryRow(ctx, "SELECT count(*) FROM customers").Scan(&b); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if a != 100 || b != 3 {
+				t.Fatalf("counts %d %d", a, b)
+			}
+		})
+	}
+}
+
+// TestDeniedThenGood: a refused statement gets SQLSTATE 42501 with the
+// reason, and the same connection goes on working — in the simple and the
+// extended protocol, inside and outside a transaction.
+func TestDeniedThenGood(t *testing.T) {
+	h := newHarness(t, harnessOptions{setup: shopSetup})
+	ctx := context.Background()
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
+		t.Run(mode.String(), func(t *testing.T) {
+			c := h.connect("alice", mode)
+			_, err := c.Exec(ctx, "DELETE FROM orders WHERE id = $1", 1)
+			if pgCode(err) != "42501" || !strings.Contains(err.Error(), "write") {
+				t.Fatalf("DELETE: got %v, want SQLSTATE 42501 naming the write", err)
+			}
+			var n int
+			if err := c.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil || n != 100 {
+				t.Fatalf("after a denial: %d, %v", n, err)
+			}
+			// In a transaction, a denial fails the transaction, as any error does.
+			tx, err := c.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = tx.Exec(ctx, "UPDATE orders SET amount = 0")
+			if pgCode(err) != "42501" {
+				t.Fatalf("UPDATE in a transaction: %v", err)
+			}
+			err = tx.QueryRow(ctx, "SELECT 1").Scan(&n)
+			if pgCode(err) != "25P02" {
+				t.Fatalf("after a denial in a transaction: %v, want 25P02", err)
+			}
+			tx.Rollback(ctx)
+			if err := c.QueryRow(ctx, "SELECT count(*) FROM orders WHERE amount > 0").Scan(&n); err != nil || n != 100 {
+				t.Fatalf("after the rolled-back transaction: %d, %v", n, err)
+			}
+		})
+	}
+}
+
+// TestPsql: psql speaks the simple protocol; several statements in one
+// string, a refusal in the middle, transaction blocks, \copy out.
+func TestPsql(t *testing.T) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		t.Skip("psql not installed (apt-get install postgresql-client)")
+	}
+	h := newHarness(t, harnessOptions{setup: shopSetup})
+	run := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, psql, append([]string{h.dsn("alice"), "-X", "-A", "-t", "-v", "ON_ERROR_STOP=0"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("-c", "SELECT name FROM customers ORDER BY id", "-c", "DELETE FROM customers", "-c", "SELECT count(*) FROM customers")
+	if err != nil {
+		t.Fatalf("psql: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Ada\nBob\nCy", "ERROR:  refused by policy", "\n3\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("psql output lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = run("-c", "BEGIN; SELECT count(*) FROM orders; SELECT max(id) FROM orders; COMMIT;")
+	if err != nil || !strings.Contains(out, "100\n100") {
+		t.Fatalf("transaction block: %v\n%s", err, out)
+	}
+	out, _ = run("-c", "SELECT 1; DELETE FROM orders; SELECT 2")
+	if !strings.Contains(out, "1\n") || strings.Contains(out, "\n2\n") || !strings.Contains(out, "42501") && !strings.Contains(out, "refused") {
+		t.Fatalf("multi-statement query with a refusal in the middle: %s", out)
+	}
+	// COPY TO STDOUT is a utility statement for the classifier: refused
+	// by this policy, cleanly.
+	out, _ = run("-c", `\copy (SELECT id, name FROM customers ORDER BY id) TO STDOUT`, "-c", "SELECT 'still here'")
+	if !strings.Contains(out, "COPY") || !strings.Contains(out, "still here") {
+		t.Fatalf("\\copy out: %s", out)
+	}
+	// COMMIT inside a string cannot end the read-only transaction.
+	out, _ = run("-c", "COMMIT; DELETE FROM orders")
+	var n int
+	h.admin().QueryRow(context.Background(), "SELECT count(*) FROM orders").Scan(&n)
+	if n != 100 {
+		t.Fatalf("COMMIT; DELETE deleted rows (%d left): %s", n, out)
+	}
+}
+
+// TestPgbench: pgbench's select-only script through the proxy, in the
+// simple and prepared protocols, several clients; no transaction fails.
+func TestPgbench(t *testing.T) {
+	pgbench, err := exec.LookPath("pgbench")
+	if err != nil {
+		t.Skip("pgbench not installed (apt-get install postgresql-contrib or postgresql)")
+	}
+	h := newHarness(t, harnessOptions{})
+	host, port, _ := strings.Cut(h.pg.Addr, ":")
+	init := exec.Command(pgbench, "-i", "-s", "1", "-q", "-h", host, "-p", port, "-U", h.pg.User, h.db)
+	init.Env = append(init.Environ(), "PGPASSWORD="+h.pg.Password)
+	if out, err := init.CombinedOutput(); err != nil {
+		t.Fatalf("pgbench -i: %v\n%s", err, out)
+	}
+	i := h.login("alice")
+	for _, mode := range []string{"simple", "extended", "prepared"} {
+		t.Run(mode, func(t *testing.T) {
+			cmd := exec.Command(pgbench, "-n", "-S", "-T", "2", "-c", "4", "-j", "2", "-M", mode, "-h", i.Host, "-p", i.Port, "-U", i.User, i.Database)
+			cmd.Env = append(cmd.Environ(), "PGPASSWORD="+i.Password, "PGSSLMODE=disable")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("pgbench through the proxy: %v\n%s", err, out)
+			}
+			s := string(out)
+			if !strings.Contains(s, "number of failed transactions: 0") || !strings.Contains(s, "tps = ") {
+				t.Fatalf("pgbench:\n%s", s)
+			}
+			for _, line := range strings.Split(s, "\n") {
+				if strings.HasPrefix(line, "tps") || strings.Contains(line, "latency average") {
+					t.Log(line)
+				}
+			}
+		})
+	}
+}

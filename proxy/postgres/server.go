@@ -1,0 +1,410 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/base32"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/tools"
+)
+
+// Options configure a Server.
+type Options struct {
+	Pipeline *tools.Pipeline
+	// Connections are the configured connections; clients reach the
+	// postgres ones by database name.
+	Connections []config.Connection
+	Auth        Authenticator
+	// TLS, when set, answers SSLRequest. Without it clients connect in
+	// plaintext, which is refused from non-loopback addresses unless
+	// AllowPlaintext.
+	TLS            *tls.Config
+	AllowPlaintext bool
+	// MaxConnections bounds concurrent client connections (default 256).
+	MaxConnections int
+	// ApprovalWait bounds how long a held statement waits (0: the
+	// approvals workflow's default).
+	ApprovalWait time.Duration
+	Logger       *slog.Logger
+}
+
+// Server is the PostgreSQL wire-protocol proxy.
+type Server struct {
+	o     Options
+	log   *slog.Logger
+	conns map[string]config.Connection
+	sem   chan struct{}
+
+	mu       sync.Mutex
+	sessions map[uint32]*session // by the process id clients cancel with
+	wg       sync.WaitGroup
+}
+
+// startupTimeout bounds the time from accept to ReadyForQuery (TLS,
+// authentication, minting, upstream login).
+const startupTimeout = 60 * time.Second
+
+// New builds a server.
+func New(o Options) (*Server, error) {
+	if o.Pipeline == nil {
+		return nil, errors.New("proxy/postgres: a pipeline is required")
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = config.DefaultProxyMaxConnections
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{o: o, log: o.Logger, conns: map[string]config.Connection{}, sem: make(chan struct{}, o.MaxConnections),
+		sessions: map[uint32]*session{}}
+	for _, c := range o.Connections {
+		if c.Kind == config.KindPostgres {
+			s.conns[c.Name] = c
+		}
+	}
+	return s, nil
+}
+
+// Serve accepts clients on ln until ctx ends, then closes every client
+// connection (their credentials are revoked) and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	defer func() {
+		s.mu.Lock()
+		for _, ss := range s.sessions {
+			ss.client.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	}()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		select {
+		case s.sem <- struct{}{}:
+		default:
+			go refuseBusy(nc)
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-s.sem }()
+			s.handle(ctx, nc)
+		}()
+	}
+}
+
+func refuseBusy(nc net.Conn) {
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	be := pgproto3.NewBackend(nc, nc)
+	if _, err := be.ReceiveStartupMessage(); err != nil {
+		return
+	}
+	be.Send(fatal("53300", "sorry, too many clients already"))
+	be.Flush()
+}
+
+// handle runs one client connection from its first byte to its end.
+func (s *Server) handle(ctx context.Context, nc net.Conn) {
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(startupTimeout))
+	ss, err := s.startup(ctx, nc)
+	if err != nil {
+		if !errors.Is(err, errDone) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			s.log.Info("postgres client refused", "remote", nc.RemoteAddr().String(), "err", err)
+		}
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	s.register(ss)
+	defer s.unregister(ss)
+	reason := ss.serve(ctx)
+	ss.close(reason)
+}
+
+// errDone ends a connection that was handled completely during startup
+// (a cancel request, a refused client who was told why).
+var errDone = errors.New("done")
+
+// startup negotiates TLS, reads the startup message, authenticates the
+// client and opens its session and upstream connection.
+func (s *Server) startup(ctx context.Context, nc net.Conn) (*session, error) {
+	client := nc
+	be := pgproto3.NewBackend(client, client)
+	secure := false
+	var sm *pgproto3.StartupMessage
+	for sm == nil {
+		msg, err := be.ReceiveStartupMessage()
+		if err != nil {
+			return nil, err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.SSLRequest:
+			if s.o.TLS == nil || secure {
+				if _, err := client.Write([]byte{'N'}); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if _, err := client.Write([]byte{'S'}); err != nil {
+				return nil, err
+			}
+			tc := tls.Server(nc, s.o.TLS)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				return nil, fmt.Errorf("TLS handshake: %w", err)
+			}
+			client, secure = tc, true
+			be = pgproto3.NewBackend(client, client)
+		case *pgproto3.GSSEncRequest:
+			if _, err := client.Write([]byte{'N'}); err != nil {
+				return nil, err
+			}
+		case *pgproto3.CancelRequest:
+			s.cancel(m.ProcessID, m.SecretKey)
+			return nil, errDone
+		case *pgproto3.StartupMessage:
+			sm = m
+		}
+	}
+	refuse := func(code, msg string) (*session, error) {
+		be.Send(fatal(code, msg))
+		be.Flush()
+		return nil, fmt.Errorf("%s: %w", msg, errDone)
+	}
+	if !secure && !s.o.AllowPlaintext && !isLoopback(nc.RemoteAddr()) {
+		if s.o.TLS != nil {
+			return refuse("28000", "Warden requires TLS from this address: connect with sslmode=require")
+		}
+		return refuse("28000", "Warden accepts plaintext connections only from loopback addresses, and has no TLS certificate configured")
+	}
+	params, code, msg := startupParams(sm.Parameters)
+	if code != "" {
+		return refuse(code, msg)
+	}
+	var unrecognized []string
+	for k := range sm.Parameters {
+		if strings.HasPrefix(k, "_pq_.") {
+			unrecognized = append(unrecognized, k)
+		}
+	}
+	database := sm.Parameters["database"]
+	user := sm.Parameters["user"]
+	if user == "" {
+		return refuse("28000", "no PostgreSQL user name specified in startup packet")
+	}
+	if database == "" {
+		database = user
+	}
+	cc, ok := s.conns[database]
+	if !ok {
+		return refuse("3D000", fmt.Sprintf("database %q does not exist: the database name is a Warden postgres connection (%s)", database, s.connectionNames()))
+	}
+
+	p, err := s.o.Auth.authenticate(ctx, be, user, database, secure || isLoopback(nc.RemoteAddr()))
+	if err != nil {
+		var ae *authError
+		if errors.As(err, &ae) {
+			return refuse(ae.code, ae.msg)
+		}
+		return nil, err
+	}
+
+	ss := &session{srv: s, client: client, be: be, log: s.log, params: params, user: user, conn: cc,
+		stmts: map[string]*stmt{}, portals: map[string]*portal{}, ups: map[string]*upstream{}}
+	caller := tools.Caller{Principal: p, Transport: tools.TransportProxy, Session: newSessionID()}
+	ps, cred, d, err := s.o.Pipeline.OpenProxySession(ctx, caller, database)
+	if err != nil {
+		te := tools.AsError(err)
+		code := "42501"
+		if te.Code != tools.CodeDenied {
+			code = "08006"
+		}
+		return refuse(code, te.Error())
+	}
+	ss.ps = ps
+	ss.mayWrite = s.o.Pipeline.MayWrite()
+	up, err := ss.dial(ctx, cred, d.Rule)
+	if err != nil {
+		ps.End(context.WithoutCancel(ctx), "upstream connection failed")
+		return refuse("08006", "Warden cannot connect to the target: "+err.Error())
+	}
+	ss.primary = up
+	ss.pid, ss.secret = newCancelKey()
+
+	if len(unrecognized) > 0 || sm.ProtocolVersion != pgproto3.ProtocolVersion30 {
+		be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unrecognized})
+	}
+	be.Send(&pgproto3.AuthenticationOk{})
+	for _, k := range reportedParams {
+		if v, ok := up.status[k]; ok {
+			if k == "session_authorization" {
+				v = user
+			}
+			be.Send(&pgproto3.ParameterStatus{Name: k, Value: v})
+		}
+	}
+	be.Send(&pgproto3.BackendKeyData{ProcessID: ss.pid, SecretKey: ss.secret})
+	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+	if err := be.Flush(); err != nil {
+		ss.closeUpstreams()
+		ps.End(context.WithoutCancel(ctx), "client went away during startup")
+		return nil, err
+	}
+	s.log.Info("postgres client connected", "session", caller.Session, "identity", p.Subject, "connection", database,
+		"remote", nc.RemoteAddr().String(), "tls", secure, "credential", cred.Lease)
+	return ss, nil
+}
+
+// reportedParams are the parameters PostgreSQL reports at startup, relayed
+// from the upstream session.
+var reportedParams = []string{"application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
+	"in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser", "server_encoding", "server_version",
+	"session_authorization", "standard_conforming_strings", "TimeZone"}
+
+// startupParams checks the client's startup parameters: settings that
+// only shape how values are shown pass to the upstream session; those that
+// change what a statement means or reaches (options, search_path,
+// replication, ...) are refused, as is a client_encoding other than UTF-8.
+func startupParams(in map[string]string) (map[string]string, string, string) {
+	out := map[string]string{}
+	for k, v := range in {
+		switch strings.ToLower(k) {
+		case "user", "database":
+		case "replication":
+			switch strings.ToLower(v) {
+			case "", "false", "off", "no", "0":
+			default:
+				return nil, "0A000", "replication connections are not supported by Warden"
+			}
+		case "options":
+			if strings.TrimSpace(v) != "" {
+				return nil, "0A000", "startup options (PGOPTIONS, -c ...) are refused by Warden: they change session settings, which every statement's decision assumes are Warden's"
+			}
+		case "application_name", "fallback_application_name":
+			out[k] = v
+		case "client_encoding":
+			switch strings.ToUpper(strings.ReplaceAll(strings.ReplaceAll(v, "-", ""), "_", "")) {
+			case "UTF8", "UNICODE":
+				out[k] = "UTF8"
+			case "SQLASCII":
+				out[k] = "SQL_ASCII"
+			default:
+				return nil, "22023", fmt.Sprintf("client_encoding %q is not supported by Warden: use UTF8 (masking reads values as UTF-8)", v)
+			}
+		case "datestyle", "timezone", "intervalstyle", "extra_float_digits", "bytea_output":
+			out[k] = v
+		case "standard_conforming_strings":
+			if strings.ToLower(v) != "on" {
+				return nil, "0A000", "standard_conforming_strings must be on through Warden (SQL is classified as PostgreSQL parses it with it on)"
+			}
+		default:
+			if strings.HasPrefix(k, "_pq_.") {
+				continue // answered with NegotiateProtocolVersion
+			}
+			return nil, "0A000", fmt.Sprintf("startup parameter %q is refused by Warden: session settings are Warden's", k)
+		}
+	}
+	return out, "", ""
+}
+
+func (s *Server) connectionNames() string {
+	var names []string
+	for n := range s.conns {
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return "none is configured"
+	}
+	return "one of: " + strings.Join(names, ", ")
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	if ok {
+		return ta.IP.IsLoopback()
+	}
+	_, ok = a.(*net.UnixAddr)
+	return ok
+}
+
+func (s *Server) register(ss *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.sessions[ss.pid] != nil {
+		ss.pid, ss.secret = newCancelKey()
+	}
+	s.sessions[ss.pid] = ss
+}
+
+func (s *Server) unregister(ss *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions[ss.pid] == ss {
+		delete(s.sessions, ss.pid)
+	}
+}
+
+// cancel relays a client's CancelRequest to the upstream backend its
+// session is running a statement on. A wrong key is ignored, as
+// PostgreSQL does.
+func (s *Server) cancel(pid uint32, key []byte) {
+	s.mu.Lock()
+	ss := s.sessions[pid]
+	s.mu.Unlock()
+	if ss == nil || subtle.ConstantTimeCompare(ss.secret, key) != 1 {
+		return
+	}
+	ss.cancelUpstream()
+}
+
+func newCancelKey() (uint32, []byte) {
+	var b [8]byte
+	rand.Read(b[:])
+	pid := binary.BigEndian.Uint32(b[:4]) & 0x7fffffff
+	if pid == 0 {
+		pid = 1
+	}
+	return pid, b[4:8:8]
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newSessionID names a client connection in the audit trail.
+func newSessionID() string {
+	var b [10]byte
+	rand.Read(b[:])
+	return "pg-" + idEncoding.EncodeToString(b[:])
+}
+
+func fatal(code, msg string) *pgproto3.ErrorResponse {
+	return &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: msg}
+}

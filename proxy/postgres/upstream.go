@@ -1,0 +1,175 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/wardenhq/warden/connectors"
+	pgconnector "github.com/wardenhq/warden/connectors/postgres"
+)
+
+// upstream is the proxy's own connection to the target for one client
+// connection and one credential (one rule's grants). It is used by the
+// session goroutine only.
+type upstream struct {
+	key    string // the credential's lease, or "static"
+	nc     net.Conn
+	fe     *pgproto3.Frontend
+	pid    uint32
+	secret []byte
+	addr   net.Addr
+	status map[string]string // ParameterStatus as the server reported it
+
+	// prepared maps upstream statement names to the client statement
+	// prepared under that name here.
+	prepared map[string]*stmt
+	// hidden are the proxy's own statements prepared here.
+	hidden map[string]bool
+	// timeoutMS is the session's statement_timeout here (-1: unknown).
+	timeoutMS int64
+	// tx is the upstream's transaction state as last reported: 'I', 'T'
+	// or 'E'.
+	tx byte
+	// readOnly: the open transaction was begun READ ONLY.
+	readOnly bool
+	// errMode: the upstream reported an error and skips messages until
+	// the next Sync.
+	errMode bool
+	broken  bool
+}
+
+// dial logs in to the target as cred with the client's display settings,
+// with search_path and standard_conforming_strings pinned as every
+// Warden session has them, and takes the raw protocol over from pgconn.
+func (s *session) dial(ctx context.Context, cred connectors.Credential, rule string) (*upstream, error) {
+	cc := s.conn
+	host, port, err := net.SplitHostPort(cc.Address)
+	if err != nil {
+		return nil, fmt.Errorf("address %q: %w", cc.Address, err)
+	}
+	sslmode := cc.SSLMode
+	if sslmode == "" {
+		sslmode = "prefer"
+	}
+	dsn := fmt.Sprintf("host=%s port=%s dbname=%s sslmode=%s connect_timeout=10", quoteDSN(host), quoteDSN(port), quoteDSN(cc.Database), sslmode)
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("connection settings: %w", err)
+	}
+	key := cred.Lease
+	switch cred.Mode {
+	case "jit":
+		cfg.User, cfg.Password = cred.User, cred.Password.Reveal()
+	case "", "static":
+		pw, err := cc.Admin.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("admin credential: %w", err)
+		}
+		cfg.User, cfg.Password = cc.Admin.User, pw.Reveal()
+		key = "static"
+	default:
+		return nil, fmt.Errorf("unknown credential mode %q", cred.Mode)
+	}
+	for k, v := range s.params {
+		if k == "fallback_application_name" {
+			if _, ok := s.params["application_name"]; !ok {
+				cfg.RuntimeParams["application_name"] = v
+			}
+			continue
+		}
+		cfg.RuntimeParams[k] = v
+	}
+	cfg.RuntimeParams["search_path"] = pgconnector.SearchPath
+	cfg.RuntimeParams["standard_conforming_strings"] = "on"
+	cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(timeoutMS(s.ps.StatementTimeout()), 10)
+	cfg.OnNotice = nil
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	pc, err := pgconn.ConnectConfig(dctx, cfg)
+	if err != nil {
+		return nil, scrubSecret(err, cfg.Password)
+	}
+	hc, err := pc.Hijack()
+	if err != nil {
+		pc.Close(context.Background())
+		return nil, err
+	}
+	up := &upstream{key: key, nc: hc.Conn, fe: hc.Frontend, pid: hc.PID, secret: hc.SecretKey, addr: hc.Conn.RemoteAddr(),
+		status: hc.ParameterStatuses, prepared: map[string]*stmt{}, hidden: map[string]bool{}, timeoutMS: -1, tx: 'I'}
+	s.ups[key] = up
+	s.log.Debug("upstream connected", "session", s.ps.Caller().Session, "rule", rule, "credential", key, "backend_pid", up.pid)
+	return up, nil
+}
+
+func quoteDSN(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// scrubSecret removes a password from an error's text, in case a driver
+// echoed it.
+func scrubSecret(err error, secret string) error {
+	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), secret, "[redacted]"))
+}
+
+func (u *upstream) close() {
+	if u.nc == nil {
+		return
+	}
+	u.fe.Send(&pgproto3.Terminate{})
+	u.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	u.fe.Flush()
+	u.nc.Close()
+}
+
+// cancelRequest asks the upstream server to cancel what the backend runs.
+func (u *upstream) cancelRequest() error {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	c, err := d.Dial(u.addr.Network(), u.addr.String())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	b, err := (&pgproto3.CancelRequest{ProcessID: u.pid, SecretKey: u.secret}).Encode(nil)
+	if err != nil {
+		return err
+	}
+	_, err = c.Write(b)
+	return err
+}
+
+// Hidden statements: the proxy's own, prepared once per upstream session
+// under names no client statement can have (client statements are
+// prefixed with "c").
+type hiddenStmt struct{ name, sql string }
+
+var (
+	hBeginRO   = hiddenStmt{"w_begin_ro", "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"}
+	hBeginRW   = hiddenStmt{"w_begin_rw", "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE"}
+	hRollback  = hiddenStmt{"w_rollback", "ROLLBACK"}
+	hCommit    = hiddenStmt{"w_commit", "COMMIT"}
+	hSavepoint = hiddenStmt{"w_sp", "SAVEPOINT warden_read_only"}
+	hSetRO     = hiddenStmt{"w_set_ro", "SET TRANSACTION READ ONLY"}
+	hRollbackS = hiddenStmt{"w_rollback_sp", "ROLLBACK TO SAVEPOINT warden_read_only"}
+	hReleaseS  = hiddenStmt{"w_release_sp", "RELEASE SAVEPOINT warden_read_only"}
+	hTimeout   = hiddenStmt{"w_timeout", "SELECT pg_catalog.set_config('statement_timeout', $1, false)"}
+	hTimeoutL  = hiddenStmt{"w_timeout_local", "SELECT pg_catalog.set_config('statement_timeout', $1, true)"}
+)
+
+// upName is the upstream name of a client statement or portal.
+func upName(client string) string {
+	if client == "" {
+		return ""
+	}
+	return "c" + client
+}
