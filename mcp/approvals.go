@@ -72,4 +72,3 @@ func pendingResult(e *tools.Error) *mcpgo.CallToolResult {
 		IsError:           true,
 	}
 }
-

@@ -339,7 +339,7 @@ var approvalStatusInputSchema = json.RawMessage(`{
   "additionalProperties": false
 }`)
 
-func awaitApprovalInputSchema(maxWait time.Duration) json.RawMessage {
+func awaitApprovalInputSchema(wait, maxWait time.Duration) json.RawMessage {
 	return json.RawMessage(fmt.Sprintf(`{
   "type": "object",
   "properties": {
@@ -348,7 +348,7 @@ func awaitApprovalInputSchema(maxWait time.Duration) json.RawMessage {
   },
   "required": ["approval_id"],
   "additionalProperties": false
-}`, int(maxWait.Seconds()), int(min(maxWait, 30*time.Second).Seconds())))
+}`, int(maxWait.Seconds()), int(wait.Seconds())))
 }
 
 var approvalStatusOutputSchema = json.RawMessage(`{
@@ -386,6 +386,10 @@ func (p *Pipeline) approvalTools() []Tool {
 	if !ok {
 		return nil
 	}
+	wait := t.MaxWait()
+	if w, ok := p.holder.(interface{ DefaultWait() time.Duration }); ok {
+		wait = w.DefaultWait()
+	}
 	return []Tool{
 		{
 			Name:  ToolApprovalStatus,
@@ -401,7 +405,7 @@ func (p *Pipeline) approvalTools() []Tool {
 			Title: "Await approval",
 			Description: "Wait up to wait_seconds for a held call's approval request to be decided. Once it is approved, run exactly " +
 				"the approved call (once) and return its result; otherwise return the request's state and what to do next.",
-			InputSchema: awaitApprovalInputSchema(t.MaxWait()),
+			InputSchema: awaitApprovalInputSchema(wait, t.MaxWait()),
 			Destructive: p.approvalsMayWrite(),
 		},
 	}

@@ -519,6 +519,13 @@ func TestApprovalsFlows(t *testing.T) {
 	if strings.Contains(srv.logs.String(), hookSecret) {
 		t.Error("the webhook secret appears in the logs")
 	}
+	// The approvers' tokens reach neither the logs nor the store.
+	var tokens []string
+	for _, home := range e.homes {
+		servers, _ := readCache(t, home)
+		tokens = append(tokens, servers[e.resource]["access_token"].(string))
+	}
+	checkNoToken(t, e.dir, srv.logs.String(), tokens...)
 }
 
 // TestApprovalsStdioApprovedInTime: a stdio agent (warden mcp, its own
@@ -530,14 +537,19 @@ func TestApprovalsStdioApprovedInTime(t *testing.T) {
 	e.login(t, "bob")
 	c, _ := startStdio(t, env{dir: e.dir, config: e.config})
 	type result struct {
-		res  *mcpgo.CallToolResult
-		text string
-		s    map[string]any
+		res *mcpgo.CallToolResult
+		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		res, text, s := callTool(t, c, "run_query", deleteCall(20, "stdio agent"))
-		done <- result{res, text, s}
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		req := mcpgo.CallToolRequest{}
+		req.Params.Name = "run_query"
+		req.Params.Arguments = deleteCall(20, "stdio agent")
+		req.Params.Meta = &mcpgo.Meta{ProgressToken: 7}
+		res, err := c.CallTool(ctx, req)
+		done <- result{res, err}
 	}()
 	var id string
 	for deadline := time.Now().Add(30 * time.Second); id == "" && time.Now().Before(deadline); {
@@ -565,8 +577,12 @@ func TestApprovalsStdioApprovedInTime(t *testing.T) {
 	}
 	select {
 	case r := <-done:
-		if r.res.IsError || r.s["command_tag"] != "DELETE 1" {
-			t.Fatalf("the held call: %s", r.text)
+		if r.err != nil || r.res.IsError {
+			t.Fatalf("the held call: %v %+v", r.err, r.res)
+		}
+		b, _ := json.Marshal(r.res.StructuredContent)
+		if !strings.Contains(string(b), `"command_tag":"DELETE 1"`) {
+			t.Fatalf("the held call's result: %s", b)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the held call did not return after the approval")
@@ -704,3 +720,38 @@ func (h *hookReceiver) expect(t *testing.T, id string, want ...string) {
 	}
 }
 
+// TestApprovalsAnonymousLoopback: on a Warden that lets loopback clients
+// in without a token (warden demo), the CLI works without a login, as the
+// local identity, which can follow its own requests but never approve them.
+func TestApprovalsAnonymousLoopback(t *testing.T) {
+	e := newEnv(t, `  - name: writes-need-review
+    subjects: {groups: [agents]}
+    connections: {names: [pg]}
+    tools: [run_query]
+    when: "'write' in statement.kinds"
+    effect: review
+    read_only: false
+    statements: [read, write]
+    approvers: {groups: [dba]}
+approvals:
+  wait: 1s
+`)
+	c, _, url := startHTTP(t, e)
+	res, text, s := callTool(t, c, "run_query", map[string]any{"connection": "pg", "sql": "DELETE FROM customers WHERE id = 70"})
+	id := pending(t, res, text, s)
+	home := t.TempDir()
+	cli := func(args ...string) (string, string, error) {
+		cmd := exec.Command(wardenBin, append(append([]string{"approvals"}, args...), "--server", url)...)
+		cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+home, "HOME="+home)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String(), stderr.String(), err
+	}
+	if out, stderr, err := cli("list"); err != nil || !strings.Contains(out, id) || !strings.Contains(out, "agent") {
+		t.Fatalf("list: %v %s %s", err, out, stderr)
+	}
+	if _, stderr, err := cli("approve", id); err == nil || !strings.Contains(stderr, "self-approval is never allowed") {
+		t.Fatalf("self-approval as the local identity: %v %s", err, stderr)
+	}
+}

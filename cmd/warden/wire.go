@@ -22,11 +22,12 @@ type app struct {
 	store    *audit.Store
 	pipeline *tools.Pipeline
 	users    identity.Directory
+	logger   *slog.Logger
+
 	// approvals is the approval workflow (the hold stage); webhooks tell
 	// people of its requests.
 	approvals *approvals.Service
 	webhooks  *approvals.Webhooks
-	logger   *slog.Logger
 }
 
 // loadConfig loads and checks configuration and policy together.

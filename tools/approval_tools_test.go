@@ -1,0 +1,160 @@
+package tools
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/wardenhq/warden/approvals"
+	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/identity"
+	"github.com/wardenhq/warden/policy"
+)
+
+var dba = identity.Principal{Subject: "bob", Groups: []string{"dba"}, Issuer: "local"}
+
+// newApprovalFixture is a pipeline over a SQLite target (writable) whose
+// review rule holds deletes for the dba group, with a real approval service.
+func newApprovalFixture(t *testing.T) (*fixture, *approvals.Service) {
+	t.Helper()
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "t.db")
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+		"INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three')"} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	cfg, err := config.Parse(filepath.Join(dir, "w.yaml"), []byte(fmt.Sprintf(`
+connections:
+  - {name: t, kind: sqlite, path: %s}
+rules:
+  - {name: read, effect: allow}
+  - name: deletes-need-review
+    when: "'write' in statement.kinds"
+    effect: review
+    read_only: false
+    statements: [read, write]
+    approvers: {groups: [dba]}
+`, dbPath)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := policy.Compile(cfg, Names())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	svc, err := approvals.New(approvals.Options{Store: approvals.NewStore(store.DB()), Recorder: store,
+		Wait: 100 * time.Millisecond, MaxWait: 5 * time.Second, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Options{Connections: conns, Decider: engine, Recorder: store, Holder: svc, Limits: cfg.Limits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return &fixture{p: p, store: store, db: dbPath}, svc
+}
+
+func call(t *testing.T, f *fixture, caller Caller, tool string, args any) (*Result, error) {
+	t.Helper()
+	b, _ := json.Marshal(args)
+	return f.p.Call(context.Background(), caller, tool, b)
+}
+
+func TestHeldCallPendingThenAwaited(t *testing.T) {
+	f, svc := newApprovalFixture(t)
+	del := map[string]any{"connection": "t", "sql": "DELETE FROM items WHERE id = 1", "justification": "cleanup"}
+
+	_, err := call(t, f, agent, ToolRunQuery, del)
+	var pa *PendingApproval
+	if !errors.As(err, &pa) || AsError(err).Code != CodeApprovalRequired || pa.Status != StatusPendingApproval ||
+		pa.Approvers.Quorum != 1 || pa.Approvers.Groups[0] != "dba" || pa.ExpiresAt.IsZero() || !strings.Contains(pa.Message, "await_approval") {
+		t.Fatalf("held call: %v %+v", err, pa)
+	}
+	if ev := f.event(t, AsError(err).AuditID); ev.Decision != "review" || ev.Approval != pa.ApprovalID || ev.Status != "denied" {
+		t.Errorf("held call's event: %+v", ev)
+	}
+	if f.count(t) != 3 {
+		t.Fatal("the held delete ran")
+	}
+
+	res, err := call(t, f, agent, ToolApprovalStatus, map[string]any{"approval_id": pa.ApprovalID})
+	if err != nil || res.Structured.(*ApprovalStatusResult).State != "pending" {
+		t.Fatalf("approval_status: %v %+v", err, res)
+	}
+	other := agent
+	other.Principal.Subject = "mallory"
+	if _, err := call(t, f, other, ToolApprovalStatus, map[string]any{"approval_id": pa.ApprovalID}); AsError(err).Code != CodeNotFound {
+		t.Errorf("another identity's status: %v", err)
+	}
+	_, err = call(t, f, agent, ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID, "wait_seconds": 0})
+	if !errors.As(err, &pa) {
+		t.Fatalf("await while pending: %v", err)
+	}
+	if _, err := call(t, f, agent, ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID, "wait_seconds": 999}); AsError(err).Code != CodeInvalidArgument {
+		t.Errorf("wait_seconds over max_wait: %v", err)
+	}
+
+	if _, err := svc.Decide(context.Background(), dba, pa.ApprovalID, approvals.VerdictApprove, "ok", "api"); err != nil {
+		t.Fatal(err)
+	}
+	res, err = call(t, f, agent, ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID})
+	if err != nil || res.Structured.(*QueryResult).ReadOnly || f.count(t) != 2 {
+		t.Fatalf("await after approval: %v %+v", err, res)
+	}
+	run := f.event(t, res.Structured.(*QueryResult).AuditID)
+	if run.Approval != pa.ApprovalID || run.Decision != "review" || run.Status != "ok" {
+		t.Errorf("the approved call's event: %+v", run)
+	}
+	if _, err := call(t, f, agent, ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID}); err == nil || !strings.Contains(err.Error(), "already used") {
+		t.Errorf("replay: %v", err)
+	}
+	res, _ = call(t, f, agent, ToolApprovalStatus, map[string]any{"approval_id": pa.ApprovalID})
+	if st := res.Structured.(*ApprovalStatusResult); st.State != "executed" || st.ExecutionID != run.ID {
+		t.Errorf("status after the run: %+v", st)
+	}
+}
+
+func TestApprovalToolsInCatalogue(t *testing.T) {
+	f, _ := newApprovalFixture(t)
+	names := map[string]Tool{}
+	for _, tl := range f.p.Catalogue() {
+		names[tl.Name] = tl
+	}
+	if !names[ToolApprovalStatus].ReadOnly || !names[ToolAwaitApproval].Destructive {
+		t.Errorf("approval tools: %+v", names)
+	}
+	plain := newFixture(t, "  - {name: r, effect: allow}", nil)
+	for _, tl := range plain.p.Catalogue() {
+		if tl.Name == ToolAwaitApproval {
+			t.Error("approval tools offered without an approval workflow")
+		}
+	}
+}
