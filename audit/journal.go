@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,8 +35,24 @@ type journal struct {
 	size      int64
 }
 
-// journalPath is where the journal of the database at path lives.
-func journalPath(path string) string { return path + "-intents" }
+// Each Warden process has its own journal, next to the database:
+// <db>-intents.<host>.<pid>.<start>. Several processes may share a store
+// (every `warden mcp` is one); a journal is replayed only once the process
+// that wrote it is gone.
+func journalPath(path string) string {
+	host, _ := os.Hostname()
+	pid := os.Getpid()
+	return fmt.Sprintf("%s-intents.%s.%d.%s", path, safeHost(host), pid, ProcessStart(pid))
+}
+
+func safeHost(h string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '_'
+	}, h)
+}
 
 // checkEvery bounds how often append looks for the database file.
 const checkEvery = 100 * time.Millisecond
@@ -41,18 +60,86 @@ const checkEvery = 100 * time.Millisecond
 // emptyAt is the size above which a caught-up journal is emptied.
 const emptyAt = 1 << 20
 
-// openJournal replays what the journal at path holds into db (intents the
-// database does not have yet), empties it and opens it for appending.
-func openJournal(ctx context.Context, path string, db *sql.DB) (*journal, int, error) {
-	replayed, err := replayJournal(ctx, path, db)
+// staleAfter: a journal of another host, untouched this long, is replayed.
+const staleAfter = 10 * time.Minute
+
+// openJournal replays into db the journals of processes that are gone
+// (intents the database does not have yet), removes them, and creates this
+// process's journal.
+func openJournal(ctx context.Context, dbPath string, db *sql.DB) (*journal, int, error) {
+	files, err := filepath.Glob(dbPath + "-intents*")
 	if err != nil {
-		return nil, 0, fmt.Errorf("replay intent journal %s: %w", path, err)
+		return nil, 0, err
 	}
+	host, _ := os.Hostname()
+	total := 0
+	for _, file := range files {
+		if !journalAbandoned(strings.TrimPrefix(file, dbPath+"-intents"), safeHost(host), file) {
+			continue
+		}
+		n, err := replayJournal(ctx, file, db)
+		if err != nil {
+			return nil, 0, fmt.Errorf("replay intent journal %s: %w", file, err)
+		}
+		total += n
+		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, 0, fmt.Errorf("remove replayed journal: %w", err)
+		}
+	}
+	path := journalPath(dbPath)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, 0, fmt.Errorf("open intent journal: %w", err)
 	}
-	return &journal{path: path, f: f}, replayed, nil
+	return &journal{path: path, f: f}, total, nil
+}
+
+// journalAbandoned tells from a journal's name suffix (".host.pid.start",
+// or "" for the single journal of earlier versions) whether the process
+// that writes it is gone.
+func journalAbandoned(suffix, host, file string) bool {
+	parts := strings.Split(strings.TrimPrefix(suffix, "."), ".")
+	if suffix == "" || len(parts) != 3 {
+		return true
+	}
+	if parts[0] != host {
+		fi, err := os.Stat(file)
+		return err != nil || time.Since(fi.ModTime()) > staleAfter
+	}
+	pid, err := strconv.Atoi(parts[1])
+	if err != nil || pid <= 0 {
+		return true
+	}
+	return !ProcessAlive(pid, parts[2])
+}
+
+// ProcessStart returns a marker of when process pid started (Linux: field
+// 22 of /proc/PID/stat), to tell a live process from a reused PID; "" if
+// unknown.
+func ProcessStart(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	// The command name (field 2) may hold spaces; fields resume after ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return ""
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 20 {
+		return ""
+	}
+	return fields[19]
+}
+
+// ProcessAlive reports whether process pid on this host runs and, when
+// start is known, is the process that started then.
+func ProcessAlive(pid int, start string) bool {
+	if err := syscall.Kill(pid, 0); err != nil && errors.Is(err, syscall.ESRCH) {
+		return false
+	}
+	return start == "" || ProcessStart(pid) == start
 }
 
 func replayJournal(ctx context.Context, path string, db *sql.DB) (int, error) {
@@ -144,12 +231,14 @@ func (j *journal) settled(n int64) {
 	}
 }
 
-// close empties the journal if everything in it reached the database.
+// close removes the journal if everything in it reached the database;
+// otherwise the next Warden to open the store replays it.
 func (j *journal) close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	err := j.f.Close()
 	if j.committed == j.appended {
-		j.f.Truncate(0)
+		os.Remove(j.path)
 	}
-	return j.f.Close()
+	return err
 }

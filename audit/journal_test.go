@@ -54,8 +54,8 @@ func TestJournalSurvivesCrash(t *testing.T) {
 			t.Fatalf("recovered event = %+v", e)
 		}
 	}
-	if fi, err := os.Stat(journalPath(path)); err != nil || fi.Size() != 0 {
-		t.Errorf("journal after replay: %v, %v", fi, err)
+	if left, _ := filepath.Glob(path + "-intents.*"); len(left) != 1 || left[0] != journalPath(path) {
+		t.Errorf("journals after replay: %v (want only this process's)", left)
 	}
 }
 
@@ -90,7 +90,9 @@ func TestJournalReplay(t *testing.T) {
 	other.Time = done.Time
 	b, _ := other.MarshalJSON()
 	data := string(a) + "\n" + string(b) + "\n" + `{"id":"01M9`
-	if err := os.WriteFile(journalPath(path), []byte(data), 0o600); err != nil {
+	// The journal of a process that is gone (the single journal of
+	// earlier versions has no owner at all).
+	if err := os.WriteFile(path+"-intents", []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s, err = Open(ctx, path, nil)
@@ -167,4 +169,54 @@ func TestFoldedOutcome(t *testing.T) {
 			t.Fatalf("event %d = %+v", i, got)
 		}
 	}
+}
+
+// TestJournalsPerProcess: two processes sharing a store keep their own
+// journals; opening the store never replays a live process's journal, and
+// an outcome is never lost to a replay.
+func TestJournalsPerProcess(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.db")
+	a, err := Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	e := &Event{Tool: "run_query"}
+	if err := a.BeginAsync(e).Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A journal left by a process that is gone, holding the same event's
+	// intent (as if replayed concurrently): the live outcome must win.
+	line, _ := e.MarshalJSON()
+	dead := fmt.Sprintf("%s-intents.%s.%d.%s", path, safeHost(mustHost(t)), 1<<22, "1")
+	os.WriteFile(dead, append(line, '\n'), 0o600)
+	b, err := Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("the dead process's journal was not replayed and removed: %v", err)
+	}
+	if _, err := os.Stat(a.journal.path); err != nil {
+		t.Errorf("a live process's journal was touched: %v", err)
+	}
+	e.Status, e.Rows = StatusOK, 3
+	if err := a.FinishAsync(e); err != nil {
+		t.Fatal(err)
+	}
+	a.Sync(ctx)
+	got, err := b.Get(ctx, e.ID)
+	if err != nil || got.Status != StatusOK || got.Rows != 3 {
+		t.Fatalf("event = %+v, %v", got, err)
+	}
+}
+
+func mustHost(t *testing.T) string {
+	h, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

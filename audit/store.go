@@ -167,7 +167,7 @@ func open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		return nil, err
 	}
 
-	j, replayed, err := openJournal(ctx, journalPath(path), writeDB)
+	j, replayed, err := openJournal(ctx, path, writeDB)
 	if err != nil {
 		_ = writeDB.Close()
 		_ = readDB.Close()

@@ -427,7 +427,7 @@ WHERE id = ?`
 // writeStmts are the writer's statements, prepared once: parsing the SQL
 // costs more than running it.
 type writeStmts struct {
-	insert, finish *sql.Stmt
+	insert, upsert, finish *sql.Stmt
 }
 
 func prepareWrites(ctx context.Context, db *sql.DB) (writeStmts, error) {
@@ -435,23 +435,44 @@ func prepareWrites(ctx context.Context, db *sql.DB) (writeStmts, error) {
 	if err != nil {
 		return writeStmts{}, fmt.Errorf("prepare insert: %w", err)
 	}
+	upsert, err := db.PrepareContext(ctx, upsertSQL)
+	if err != nil {
+		_ = insert.Close()
+		return writeStmts{}, fmt.Errorf("prepare upsert: %w", err)
+	}
 	finish, err := db.PrepareContext(ctx, finishSQL)
 	if err != nil {
 		_ = insert.Close()
+		_ = upsert.Close()
 		return writeStmts{}, fmt.Errorf("prepare finish: %w", err)
 	}
-	return writeStmts{insert: insert, finish: finish}, nil
+	return writeStmts{insert: insert, upsert: upsert, finish: finish}, nil
 }
 
 func (w writeStmts) close() error {
-	return errors.Join(w.insert.Close(), w.finish.Close())
+	return errors.Join(w.insert.Close(), w.upsert.Close(), w.finish.Close())
 }
+
+// upsertSQL writes a journaled intent (perhaps with its outcome folded in).
+// The event may already be there, replayed from the journal by a Warden
+// that started meanwhile: then its outcome, if any, completes the record.
+const upsertSQL = insertSQL + `
+ON CONFLICT (id) DO UPDATE SET
+	status = excluded.status, decision = excluded.decision, rule = excluded.rule,
+	reason = excluded.reason, duration_us = excluded.duration_us, row_count = excluded.row_count,
+	truncated = excluded.truncated, masked_json = excluded.masked_json, error = excluded.error,
+	credential = excluded.credential, approval = excluded.approval
+WHERE events.status = 'running'`
 
 func (o *op) exec(ctx context.Context, tx *sql.Tx, stmts writeStmts) error {
 	r := &o.row
 	switch o.kind {
 	case opInsert:
-		_, err := tx.StmtContext(ctx, stmts.insert).ExecContext(ctx, r.args()...)
+		stmt := stmts.insert
+		if o.journaled {
+			stmt = stmts.upsert
+		}
+		_, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, r.args()...)
 		return err
 	case opFinish:
 		res, err := tx.StmtContext(ctx, stmts.finish).ExecContext(ctx,

@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -10,10 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/wardenhq/warden/audit"
@@ -97,7 +93,7 @@ func NewCredentials(store LeaseStore, conns map[string]connectors.Connector, set
 		store:     store,
 		conns:     conns,
 		settings:  map[string]config.Connection{},
-		instance:  audit.Instance{ID: newLeaseID(), Host: host, PID: os.Getpid(), Boot: processBoot(os.Getpid()), Started: now, Heartbeat: now},
+		instance:  audit.Instance{ID: newLeaseID(), Host: host, PID: os.Getpid(), Boot: audit.ProcessStart(os.Getpid()), Started: now, Heartbeat: now},
 		logger:    logger,
 		live:      map[string]*lease{},
 		retry:     map[string]retryState{},
@@ -341,10 +337,7 @@ func (c *Credentials) retryOf(id string) (retryState, bool) {
 // the same process, not a reused PID); elsewhere, if it heartbeats.
 func (c *Credentials) instanceAlive(in audit.Instance, now time.Time) bool {
 	if in.Host == c.instance.Host && in.PID > 0 {
-		if err := syscall.Kill(in.PID, 0); err != nil && errors.Is(err, syscall.ESRCH) {
-			return false
-		}
-		if in.Boot != "" && processBoot(in.PID) != in.Boot {
+		if !audit.ProcessAlive(in.PID, in.Boot) {
 			return false
 		}
 		return now.Sub(in.Heartbeat) < deadAfter*4
@@ -409,25 +402,6 @@ func newLeaseID() string {
 	var b [10]byte
 	rand.Read(b[:])
 	return leaseEncoding.EncodeToString(b[:])
-}
-
-// processBoot returns the start time of a process (Linux: field 22 of
-// /proc/PID/stat), to tell a live process from a reused PID.
-func processBoot(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return ""
-	}
-	// The command name (field 2) may hold spaces; fields resume after ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return ""
-	}
-	fields := strings.Fields(string(b[i+1:]))
-	if len(fields) < 20 {
-		return ""
-	}
-	return fields[19]
 }
 
 var (

@@ -64,6 +64,48 @@ func wardenRoles(t *testing.T, pg testenv.Postgres) []string {
 	return out
 }
 
+// envRoles are the roles this configuration's Warden minted (its leases)
+// that still exist: other tests mint roles in the same cluster at the same
+// time, so counting every role would be flaky.
+func envRoles(t *testing.T, pg testenv.Postgres, e env) []string {
+	t.Helper()
+	out, err := exec.Command(wardenBin, "leases", "list", "--config", e.config, "--json", "--limit", "1000").Output()
+	if err != nil {
+		t.Fatalf("leases list: %v", err)
+	}
+	mine := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var l struct {
+			Principal string `json:"principal"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Principal != "" {
+			mine[l.Principal] = true
+		}
+	}
+	var roles []string
+	for _, r := range wardenRoles(t, pg) {
+		if mine[r] {
+			roles = append(roles, r)
+		}
+	}
+	return roles
+}
+
+func waitEnvRoles(t *testing.T, pg testenv.Postgres, e env, n int, what string) []string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		roles := envRoles(t, pg, e)
+		if len(roles) == n {
+			return roles
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: this Warden's roles are %v, want %d", what, roles, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func waitRoles(t *testing.T, pg testenv.Postgres, want func([]string) bool, what string) []string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -93,25 +135,16 @@ func contains(list []string, s string) bool {
 // reach no log and no file.
 func TestJITStdioSession(t *testing.T) {
 	e, pg, _ := jitEnv(t)
-	before := wardenRoles(t, pg)
 	c, logs := startStdio(t, e)
 	res, text, s := call(t, c, "run_query", map[string]any{"connection": "pg", "sql": "SELECT count(*) FROM customers"})
 	if res.IsError {
 		t.Fatal(text)
 	}
 	auditID := s["audit_id"].(string)
-	during := wardenRoles(t, pg)
-	if len(during) != len(before)+1 {
-		t.Fatalf("roles during the session: %v (before %v)", during, before)
-	}
-	var role string
-	for _, r := range during {
-		if !contains(before, r) {
-			role = r
-		}
-	}
+	during := waitEnvRoles(t, pg, e, 1, "during the session")
+	role := during[0]
 	res, text, _ = call(t, c, "run_query", map[string]any{"connection": "pg", "sql": "SELECT 1"})
-	if res.IsError || len(wardenRoles(t, pg)) != len(during) {
+	if res.IsError || len(envRoles(t, pg, e)) != 1 {
 		t.Fatalf("a second call minted again or failed: %s", text)
 	}
 	c.Close()
@@ -138,24 +171,21 @@ func TestJITStdioSession(t *testing.T) {
 // sessions: there the idle timeout ends it (TestJITIdleTimeout in tools).
 func TestJITHTTPSessionEnd(t *testing.T) {
 	e, pg, _ := jitEnv(t)
-	before := wardenRoles(t, pg)
 	httpProtocol = "2025-06-18"
 	defer func() { httpProtocol = "" }()
 	c, _, _ := startHTTP(t, e)
 	if res, text, _ := call(t, c, "run_query", map[string]any{"connection": "pg", "sql": "SELECT 1"}); res.IsError {
 		t.Fatal(text)
 	}
-	during := waitRoles(t, pg, func(r []string) bool { return len(r) == len(before)+1 }, "during the session")
+	waitEnvRoles(t, pg, e, 1, "during the session")
 	c.Close() // sends DELETE for the session
-	waitRoles(t, pg, func(r []string) bool { return len(r) == len(before) }, "after the session closed")
-	_ = during
+	waitEnvRoles(t, pg, e, 0, "after the session closed")
 }
 
 // TestJITKilledWarden: kill -9 Warden mid-session; the next Warden to
 // start revokes the orphaned role within seconds.
 func TestJITKilledWarden(t *testing.T) {
 	e, pg, _ := jitEnv(t)
-	before := wardenRoles(t, pg)
 	cmd := exec.Command(wardenBin, "serve", "--config", e.config, "--listen", "127.0.0.1:0")
 	stdout, _ := cmd.StdoutPipe()
 	var logs bytes.Buffer
@@ -195,16 +225,16 @@ func TestJITKilledWarden(t *testing.T) {
 	if !strings.Contains(out, "1500") {
 		t.Fatalf("query through the killed-to-be Warden: %s", out)
 	}
-	orphans := waitRoles(t, pg, func(r []string) bool { return len(r) == len(before)+1 }, "during the session")
+	waitEnvRoles(t, pg, e, 1, "during the session")
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	if r := wardenRoles(t, pg); len(r) != len(orphans) {
+	if r := envRoles(t, pg, e); len(r) != 1 {
 		t.Fatalf("roles right after kill -9: %v", r)
 	}
 	start := time.Now()
 	// Any Warden on the same store reaps: here a stdio one.
 	c, _ := startStdio(t, e)
-	waitRoles(t, pg, func(r []string) bool { return len(r) == len(before) }, "after restart")
+	waitEnvRoles(t, pg, e, 0, "after restart")
 	t.Logf("orphaned role removed %v after restart", time.Since(start).Round(time.Millisecond))
 	c.Close()
 	out2, _ := exec.Command(wardenBin, "leases", "list", "--config", e.config, "--state", "active").Output()
@@ -229,7 +259,6 @@ func httpDo(req *http.Request) (*http.Response, error) { return http.DefaultClie
 // it exits.
 func TestJITSIGTERM(t *testing.T) {
 	e, pg, _ := jitEnv(t)
-	before := wardenRoles(t, pg)
 	cmd := exec.Command(wardenBin, "mcp", "--config", e.config)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -246,7 +275,7 @@ func TestJITSIGTERM(t *testing.T) {
 	if !strings.Contains(sc.Text(), "1500") {
 		t.Fatalf("query: %s", sc.Text())
 	}
-	waitRoles(t, pg, func(r []string) bool { return len(r) == len(before)+1 }, "during the session")
+	waitEnvRoles(t, pg, e, 1, "during the session")
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -257,7 +286,7 @@ func TestJITSIGTERM(t *testing.T) {
 		t.Fatal("warden mcp did not exit on SIGTERM")
 	}
 	// Revoked before exit: no reaper involved.
-	if r := wardenRoles(t, pg); len(r) != len(before) {
+	if r := envRoles(t, pg, e); len(r) != 0 {
 		t.Fatalf("roles left after SIGTERM: %v", r)
 	}
 }

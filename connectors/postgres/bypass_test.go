@@ -122,7 +122,7 @@ SELECT concat_ws(' | ',
   (SELECT 'lo=' || count(*) FROM pg_largeobject_metadata),
   (SELECT 'proc=' || count(*) FROM pg_proc),
   (SELECT 'class=' || count(*) FROM pg_class),
-  (SELECT 'roles=' || count(*) FROM pg_roles),
+  (SELECT 'roles=' || count(*) FROM pg_roles WHERE rolname NOT LIKE 'warden\_%'),
   (SELECT 'ns=' || count(*) FROM pg_namespace))`).Scan(&fp)
 	if err != nil {
 		t.Fatalf("fingerprint: %v", err)
