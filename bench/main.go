@@ -72,6 +72,15 @@ func main() {
 	only := flag.String("only", "", "run only targets whose name contains this")
 	skipQueries := flag.Bool("skip-queries", false, "measure only classification, not run_query")
 	flag.Parse()
+	if *pgbenchOnly {
+		if err := loadPassword(&o); err != nil {
+			log.Fatal(err)
+		}
+		if err := runProxyBench(o); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	for _, c := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(c))
 		if err != nil || n < 1 {

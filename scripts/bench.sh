@@ -26,3 +26,16 @@ mkdir -p bench-results
 echo "== make bench: ${BENCH_DURATION:-5s} per scenario, clients ${BENCH_CLIENTS:-1,32}"
 go run ./bench -warden bin/warden -peer "$PEER" -duration "${BENCH_DURATION:-5s}" \
   -clients "${BENCH_CLIENTS:-1,32}" -json bench-results/run_query.json "$@"
+
+# The PostgreSQL wire proxy: pgbench -S (simple and prepared) direct, through
+# PgBouncer (session mode; Debian's package, installed here when missing)
+# and through Warden. PROXY_BENCH_DURATION (default 30s) per run.
+if ! command -v pgbouncer >/dev/null && [[ ! -x /usr/sbin/pgbouncer ]]; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "bench: installing pgbouncer (apt-get)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends pgbouncer >&2 || true
+  fi
+fi
+echo "== PostgreSQL proxy: ${PROXY_BENCH_DURATION:-30s} per run, ${PROXY_BENCH_CLIENTS:-8} clients"
+go run ./bench -pgbench -warden bin/warden -duration "${PROXY_BENCH_DURATION:-30s}" \
+  -pgbench-clients "${PROXY_BENCH_CLIENTS:-8}" -json bench-results/proxy.json

@@ -477,3 +477,20 @@ func (p *Pipeline) MayWrite() bool {
 // StatementTimeout is the configured default statement timeout, which a
 // proxy sets on its upstream sessions; decisions may ask for another.
 func (s *ProxySession) StatementTimeout() time.Duration { return s.p.limits.StatementTimeout }
+
+// MaskError keeps masked values out of a target error about the call (PostgreSQL
+// quotes values in many errors): what of code, message, detail and hint
+// the client may see and the audit trail may keep.
+func (c *StatementCall) MaskError(ctx context.Context, code, message, detail, hint string) (string, string, string) {
+	if c.Decision.Masking == "" {
+		return message, detail, hint
+	}
+	err := c.s.p.maskTargetError(ctx, masking.Request{Subject: c.s.caller.Principal.Subject, Groups: c.s.caller.Principal.Groups,
+		Connection: c.s.connection, Profile: c.Decision.Masking, SQL: c.sql},
+		connectors.NewTargetError(code, message, detail, hint, nil))
+	var tge *connectors.TargetError
+	if errors.As(err, &tge) {
+		return tge.Message, tge.Detail, tge.Hint
+	}
+	return "the database's error message is withheld (masking)", "", ""
+}

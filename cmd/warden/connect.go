@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,13 +37,13 @@ The token is good for logging in until it expires; a session it opened
 lives on after.`, stdout)
 	server := fs.String("server", envOr("WARDEN_SERVER", "http://127.0.0.1:8080/mcp"), "Warden's MCP URL (env WARDEN_SERVER)")
 	asJSON := fs.Bool("json", false, "print the connection details as JSON")
-	if err := parseFlags(fs, args); err != nil {
+	connection, err := parsePositional(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if connection == "" {
 		return usageError{"expected one argument: the connection name"}
 	}
-	connection := fs.Arg(0)
 	serverURL, err := normalizeServer(*server)
 	if err != nil {
 		return err
@@ -156,4 +157,23 @@ func startPostgresProxy(ctx context.Context, a *app, ident identity.Identifier, 
 	}()
 	log.Info("serving the PostgreSQL proxy", "address", ln.Addr().String(), "tls", tlsCfg != nil)
 	return func() { cancel(); <-done }, nil
+}
+
+// parsePositional parses flags written before or after one positional
+// argument, and returns it ("" when there is none).
+func parsePositional(fs *flag.FlagSet, args []string) (string, error) {
+	var pos string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		pos, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	switch {
+	case pos == "" && fs.NArg() == 1:
+		pos = fs.Arg(0)
+	case fs.NArg() > 0:
+		return "", usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(fs.NArg()-1))}
+	}
+	return pos, nil
 }

@@ -25,13 +25,13 @@ shows it) and in Warden's log line for each client connection.`, stdout)
 	cfgPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print the events as JSON lines")
 	width := fs.Int("width", 80, "cut statements longer than this many characters (0: never)")
-	if err := parseFlags(fs, args); err != nil {
+	session, err := parsePositional(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if session == "" {
 		return usageError{"expected one argument: the session id"}
 	}
-	session := fs.Arg(0)
 	store, err := openStore(ctx, *cfgPath)
 	if err != nil {
 		return err

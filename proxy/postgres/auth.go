@@ -139,23 +139,9 @@ func scramExchange(be *pgproto3.Backend, t *issuedToken) error {
 	if !ok || init.AuthMechanism != "SCRAM-SHA-256" {
 		return &authError{code: "28000", msg: "expected SCRAM-SHA-256 (the only mechanism offered)"}
 	}
-	clientFirst := string(init.Data)
-	var gs2 string
-	switch {
-	case strings.HasPrefix(clientFirst, "n,,"), strings.HasPrefix(clientFirst, "y,,"):
-		gs2 = clientFirst[:3]
-	default:
-		return &authError{code: "08P01", msg: "malformed SCRAM message (channel binding is not supported)"}
-	}
-	bare := clientFirst[3:]
-	cnonce := ""
-	for _, f := range strings.Split(bare, ",") {
-		if strings.HasPrefix(f, "r=") {
-			cnonce = f[2:]
-		}
-	}
-	if cnonce == "" || len(cnonce) > 256 {
-		return &authError{code: "08P01", msg: "malformed SCRAM message (nonce)"}
+	gs2, bare, cnonce, err := parseClientFirst(string(init.Data))
+	if err != nil {
+		return err
 	}
 	var sn [18]byte
 	rand.Read(sn[:])
@@ -176,19 +162,9 @@ func scramExchange(be *pgproto3.Backend, t *issuedToken) error {
 	if !ok {
 		return &authError{code: "08P01", msg: "expected a SCRAM response"}
 	}
-	clientFinal := string(resp.Data)
-	i := strings.LastIndex(clientFinal, ",p=")
-	if i < 0 {
-		return &authError{code: "08P01", msg: "malformed SCRAM message (proof)"}
-	}
-	withoutProof, proofB64 := clientFinal[:i], clientFinal[i+3:]
-	wantC := "c=" + base64.StdEncoding.EncodeToString([]byte(gs2))
-	if !strings.HasPrefix(withoutProof, wantC+",r=") || withoutProof[len(wantC)+3:] != nonce {
-		return &authError{code: "08P01", msg: "malformed SCRAM message (channel binding or nonce mismatch)"}
-	}
-	proof, err := base64.StdEncoding.DecodeString(proofB64)
-	if err != nil || len(proof) != sha256.Size {
-		return &authError{code: "08P01", msg: "malformed SCRAM message (proof)"}
+	withoutProof, proof, err := parseClientFinal(string(resp.Data), gs2, nonce)
+	if err != nil {
+		return err
 	}
 	authMessage := bare + "," + serverFirst + "," + withoutProof
 	sig := hmacSHA256(v.storedKey, authMessage)
@@ -203,6 +179,46 @@ func scramExchange(be *pgproto3.Backend, t *issuedToken) error {
 	final := "v=" + base64.StdEncoding.EncodeToString(hmacSHA256(v.serverKey, authMessage))
 	be.Send(&pgproto3.AuthenticationSASLFinal{Data: []byte(final)})
 	return nil
+}
+
+// parseClientFirst reads a SCRAM client-first-message: the GS2 header
+// (no channel binding), the bare message, and the client's nonce.
+func parseClientFirst(clientFirst string) (gs2, bare, nonce string, err error) {
+	switch {
+	case strings.HasPrefix(clientFirst, "n,,"), strings.HasPrefix(clientFirst, "y,,"):
+		gs2 = clientFirst[:3]
+	default:
+		return "", "", "", &authError{code: "08P01", msg: "malformed SCRAM message (channel binding is not supported)"}
+	}
+	bare = clientFirst[3:]
+	for _, f := range strings.Split(bare, ",") {
+		if strings.HasPrefix(f, "r=") {
+			nonce = f[2:]
+		}
+	}
+	if nonce == "" || len(nonce) > 256 || strings.ContainsAny(nonce, ",\x00") {
+		return "", "", "", &authError{code: "08P01", msg: "malformed SCRAM message (nonce)"}
+	}
+	return gs2, bare, nonce, nil
+}
+
+// parseClientFinal reads a SCRAM client-final-message and checks its
+// channel binding and nonce against the exchange's.
+func parseClientFinal(clientFinal, gs2, nonce string) (withoutProof string, proof []byte, err error) {
+	i := strings.LastIndex(clientFinal, ",p=")
+	if i < 0 {
+		return "", nil, &authError{code: "08P01", msg: "malformed SCRAM message (proof)"}
+	}
+	withoutProof, proofB64 := clientFinal[:i], clientFinal[i+3:]
+	wantC := "c=" + base64.StdEncoding.EncodeToString([]byte(gs2))
+	if !strings.HasPrefix(withoutProof, wantC+",r=") || withoutProof[len(wantC)+3:] != nonce {
+		return "", nil, &authError{code: "08P01", msg: "malformed SCRAM message (channel binding or nonce mismatch)"}
+	}
+	proof, err = base64.StdEncoding.DecodeString(proofB64)
+	if err != nil || len(proof) != sha256.Size {
+		return "", nil, &authError{code: "08P01", msg: "malformed SCRAM message (proof)"}
+	}
+	return withoutProof, proof, nil
 }
 
 // verifier is what SCRAM needs to check a password without keeping it.
@@ -228,3 +244,5 @@ func randomVerifier() verifier {
 func equalSecret(a, b []byte) bool {
 	return len(a) == len(b) && subtle.ConstantTimeCompare(a, b) == 1 && !bytes.Equal(a, nil)
 }
+
+var _ TokenVerifier = (*identity.OIDC)(nil)

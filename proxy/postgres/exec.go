@@ -167,6 +167,11 @@ func (s *session) extended(ctx context.Context, sync bool) {
 	if sync {
 		p.endImplicit()
 		p.sync()
+	} else {
+		// The server keeps its answers until asked for them.
+		for _, u := range p.used {
+			u.fe.Send(&pgproto3.Flush{})
+		}
 	}
 	s.execute(ctx, p, sync)
 }
@@ -326,11 +331,7 @@ func (s *session) planBatch(p *planner, items []*item) {
 	for i, it := range items {
 		if it.err != nil {
 			p.localError(it.err)
-			for _, rest := range items[i+1:] {
-				if rest.po != nil && rest.po.call != nil {
-					s.finishPortal(rest.po, errNotRun)
-				}
-			}
+			s.unprepare(items[i+1:])
 			return
 		}
 		m := it.m
@@ -367,11 +368,7 @@ func (s *session) planBatch(p *planner, items []*item) {
 				s.finishPortal(po, err)
 				delete(s.portals, po.name)
 				p.localError(err)
-				for _, rest := range items[i+1:] {
-					if rest.po != nil && rest.po.call != nil && rest.po != po {
-						s.finishPortal(rest.po, errNotRun)
-					}
-				}
+				s.unprepare(items[i+1:])
 				return
 			}
 			p.ensurePrepared(u, po.st)
@@ -451,6 +448,25 @@ func (s *session) planBatch(p *planner, items []*item) {
 					p.add(&step{kind: kClose, up: po.up, hidden: true})
 				}
 			}
+		}
+	}
+}
+
+// unprepare undoes what the prepare pass did for messages an error made
+// the proxy skip: PostgreSQL never saw them.
+func (s *session) unprepare(items []*item) {
+	for _, it := range items {
+		switch {
+		case it.m.kind == 'P' && it.st != nil:
+			s.forgetStmt(it.st)()
+		case it.m.kind == 'B' && it.po != nil:
+			s.forgetPortal(it.po, errNotRun)()
+		case it.m.kind == 'C' && it.m.target == 'S' && it.prev != nil:
+			if _, ok := s.stmts[it.prev.name]; !ok {
+				s.stmts[it.prev.name] = it.prev
+			}
+		case it.m.kind == 'C' && it.po != nil:
+			s.portals[it.po.name] = it.po
 		}
 	}
 }

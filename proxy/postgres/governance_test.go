@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
@@ -168,8 +169,7 @@ func TestMaskingThroughProxy(t *testing.T) {
 			}
 		})
 	}
-	psql, err := exec.LookPath("psql")
-	if err == nil {
+	if psql := pgTool(t, "psql"); psql != "" {
 		out, err := exec.Command(psql, h.dsn("alice"), "-X", "-A", "-t", "-c", "SELECT * FROM customers ORDER BY id").CombinedOutput()
 		if err != nil {
 			t.Fatalf("psql: %v\n%s", err, out)
@@ -178,6 +178,18 @@ func TestMaskingThroughProxy(t *testing.T) {
 			if strings.Contains(string(out), s) {
 				t.Errorf("psql: %s came through unmasked:\n%s", s, out)
 			}
+		}
+	}
+	// An error quoting a masked value does not carry it.
+	c := h.connect("alice", pgx.QueryExecModeCacheStatement)
+	var n int64
+	err := c.QueryRow(ctx, "SELECT id FROM customers WHERE (card_number || 'x')::int8 > 0").Scan(&n)
+	if err == nil || strings.Contains(err.Error(), "4111111111111111") || !strings.Contains(err.Error(), "22P02") {
+		t.Fatalf("an error about a masked column: %v", err)
+	}
+	for _, e := range h.events() {
+		if strings.Contains(e.Error, "4111111111111111") {
+			t.Fatalf("audit event %s keeps a masked value in its error", e.ID)
 		}
 	}
 	masked := 0
@@ -204,12 +216,25 @@ func TestMaskingThroughProxy(t *testing.T) {
 // connection stays usable.
 func TestCancel(t *testing.T) {
 	h := newHarness(t, harnessOptions{setup: shopSetup})
-	c := h.connect("alice", pgx.QueryExecModeCacheStatement)
+	cfg, err := pgx.ParseConfig(h.dsn("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep the connection after the cancel (pgx's default closes it one
+	// second after sending the cancel request if no answer came).
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: 10 * time.Second}
+	}
+	c, err := pgx.ConnectConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	var n int64
-	err := c.QueryRow(ctx, "SELECT count(*) FROM generate_series(1, 2000000000) a").Scan(&n)
+	err = c.QueryRow(ctx, "SELECT count(*) FROM generate_series(1, 2000000000) a").Scan(&n)
 	if err == nil {
 		t.Fatal("the long query was not cancelled")
 	}
@@ -217,7 +242,7 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("cancel took %s", d)
 	}
 	if c.IsClosed() {
-		t.Skip("pgx closed the connection after the cancel (its deadline passed first)")
+		t.Fatalf("the connection was closed after the cancel: %v", err)
 	}
 	var one int
 	if err := c.QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil {
@@ -225,7 +250,7 @@ func TestCancel(t *testing.T) {
 	}
 	found := false
 	for _, e := range h.events() {
-		if strings.Contains(e.Statement, "generate_series") && strings.Contains(e.Error, "57014") {
+		if strings.Contains(e.Statement, "generate_series") && strings.Contains(e.Error, "user request") {
 			found = true
 		}
 	}
@@ -467,5 +492,67 @@ func TestAuditSession(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("events lack %s: %s", want, got)
 		}
+	}
+}
+
+const limitedRules = `
+  - name: agents-read
+    subjects: {groups: [agents]}
+    tools: [run_query]
+    effect: allow
+    max_rows: 10
+    timeout: 300ms
+`
+
+// TestRuleLimits: a rule's max_rows ends a bigger result with an error
+// (no silent truncation on the wire) and its timeout is the statement's.
+func TestRuleLimits(t *testing.T) {
+	h := newHarness(t, harnessOptions{setup: shopSetup, rules: limitedRules})
+	ctx := context.Background()
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
+		c := h.connect("alice", mode)
+		rows, _ := c.Query(ctx, "SELECT id FROM orders ORDER BY id")
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		err := rows.Err()
+		if pgCode(err) != "42501" || !strings.Contains(err.Error(), "more than the 10 rows") || n > 10 {
+			t.Fatalf("%s: %d rows, %v", mode, n, err)
+		}
+		var one int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&one); err != nil || one != 100 {
+			t.Fatalf("%s: after the limit: %d %v", mode, one, err)
+		}
+		start := time.Now()
+		var x int64
+		err = c.QueryRow(ctx, "SELECT count(*) FROM generate_series(1, 2000000000)").Scan(&x)
+		if pgCode(err) != "57014" || time.Since(start) > 5*time.Second {
+			t.Fatalf("%s: rule timeout: %v after %s", mode, err, time.Since(start))
+		}
+	}
+}
+
+// TestStaticCredentials: a connection with credentials: static runs the
+// client's statements as the configured user, flagged in every event.
+func TestStaticCredentials(t *testing.T) {
+	h := newHarness(t, harnessOptions{setup: shopSetup, credentials: "static"})
+	ctx := context.Background()
+	c := h.connect("alice", pgx.QueryExecModeCacheStatement)
+	var n int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM customers").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d %v", n, err)
+	}
+	if _, err := c.Exec(ctx, "DELETE FROM customers"); pgCode(err) != "42501" {
+		t.Fatalf("delete: %v", err)
+	}
+	found := false
+	for _, e := range h.events() {
+		if e.Transport == "proxy" && e.Tool == "run_query" && e.Status == "ok" {
+			found = e.Credential == "static (shared, weaker)"
+		}
+	}
+	if !found {
+		t.Fatal("no event flags the static credential")
 	}
 }

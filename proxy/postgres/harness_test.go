@@ -2,17 +2,18 @@ package postgres_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wardenhq/warden/approvals"
 	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
@@ -42,6 +43,10 @@ type harnessOptions struct {
 	masking     string // YAML under masking: (optional)
 	credentials string // jit (default) or static
 	setup       []string
+	tls         *tls.Config
+	oidc        pgproxy.TokenVerifier
+	holder      func(*audit.Store) approvals.Holder
+	listen      string // default 127.0.0.1:0
 }
 
 const readRules = `
@@ -111,18 +116,25 @@ rules:%s
 	if err != nil {
 		t.Fatal(err)
 	}
+	var holder approvals.Holder
+	if o.holder != nil {
+		holder = o.holder(store)
+	}
 	pipeline, err := tools.New(tools.Options{Connections: conns, Decider: engine, Minter: creds, Masker: masker,
-		Recorder: store, Limits: cfg.Limits, Logger: logger})
+		Recorder: store, Limits: cfg.Limits, Logger: logger, Holder: holder})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tokens := pgproxy.NewTokens(time.Hour)
 	srv, err := pgproxy.New(pgproxy.Options{Pipeline: pipeline, Connections: cfg.Connections,
-		Auth: pgproxy.Authenticator{Tokens: tokens}, Logger: logger})
+		Auth: pgproxy.Authenticator{Tokens: tokens, OIDC: o.oidc}, TLS: o.tls, ApprovalWait: 2 * time.Second, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if o.listen == "" {
+		o.listen = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,5 +205,3 @@ func (h *harness) events() []audit.Event {
 	}
 	return evs
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -18,14 +19,13 @@ import (
 // masker runs, and the values it changed are encoded again, in the
 // column's format, with the message's lengths recomputed on encoding.
 type rowMasker struct {
-	rm      masking.RowMasker
-	oids    []uint32
-	binary  []bool
-	names   []string
-	vals    []any
-	orig    []any
-	textBuf [][]byte
-	types   *pgtype.Map
+	rm     masking.RowMasker
+	oids   []uint32
+	binary []bool
+	names  []string
+	vals   []any
+	orig   []any
+	types  *pgtype.Map
 }
 
 // startMasking builds the masker of a portal's result before its first
@@ -42,7 +42,9 @@ func (s *session) startMasking(po *portal) {
 	for i, f := range fields {
 		cols[i] = masking.Column{Name: string(f.Name), Type: typeName(f.DataTypeOID), TableOID: f.TableOID, Attribute: f.TableAttributeNumber}
 	}
-	rm, err := po.call.Masker(s.ctxBackground(), cols)
+	ctx, cancel := context.WithTimeout(context.Background(), maskerTimeout)
+	rm, err := po.call.Masker(ctx, cols)
+	cancel()
 	if err != nil {
 		po.refusal = err
 		s.cancelStatement(po)

@@ -98,6 +98,7 @@ func (p *planner) localError(err error) *step {
 }
 
 func (p *planner) use(u *upstream) {
+	u.dirty = true
 	for _, x := range p.used {
 		if x == u {
 			return
@@ -187,14 +188,25 @@ func (p *planner) openUnit(u *upstream, call *tools.StatementCall) (*unitState, 
 		rw = p.opts.readOnly != 1 && p.s.mayWrite
 	}
 	ms := timeoutMS(p.s.ps.StatementTimeout())
-	if p.block && (p.opts.iso != "" || p.opts.deferrable != 0) {
+	implicit := false
+	switch {
+	case p.block && (p.opts.iso != "" || p.opts.deferrable != 0):
 		p.adhoc(u, beginSQL(p.opts.iso, !rw, p.opts.deferrable))
-	} else if rw {
-		p.hiddenExec(u, hBeginRW)
-	} else {
-		p.hiddenExec(u, hBeginRO)
+	case rw || p.block:
+		h := hBeginRO
+		if rw {
+			h = hBeginRW
+		}
+		p.hiddenExec(u, h)
+	default:
+		// A read-only implicit transaction (autocommit, or the statements
+		// up to Sync): made read-only before its first statement, ended by
+		// the Sync (a read-only transaction has nothing to commit; if
+		// anything in it failed, PostgreSQL rolls it back).
+		p.hiddenExec(u, hSetRO)
+		implicit = true
 	}
-	p.unit = &unitState{up: u, rw: rw, timeoutMS: ms}
+	p.unit = &unitState{up: u, rw: rw, timeoutMS: ms, implicit: implicit}
 	return p.unit, nil
 }
 
@@ -256,13 +268,21 @@ func (p *planner) endImplicit() {
 		return
 	}
 	if !p.unit.rw {
-		p.hiddenExec(p.unit.up, hRollback)
+		if !p.unit.implicit {
+			p.hiddenExec(p.unit.up, hRollback)
+		}
 		p.unit = nil
 	}
 }
 
-// sync ends the batch on every upstream it used.
+// sync ends the batch on every upstream it used, and on any left with
+// work since its last Sync (an earlier Flush-ended batch).
 func (p *planner) sync() {
+	for _, u := range p.s.ups {
+		if (u.dirty || u.errMode) && !u.broken {
+			p.use(u)
+		}
+	}
 	for _, u := range p.used {
 		u.fe.Send(&pgproto3.Sync{})
 		p.add(&step{kind: kSync, up: u, hidden: true})
@@ -289,6 +309,12 @@ func (p *planner) control(c *txnControl, call *tools.StatementCall, simple bool)
 			p.local(notice("WARNING", "25001", "there is already a transaction in progress"))
 		} else {
 			p.block, p.fail, p.opts = true, false, *c
+			if p.unit != nil && p.unit.implicit {
+				// Statements of this batch already run in an implicit
+				// read-only transaction: it becomes the block.
+				p.hiddenExec(p.unit.up, hBeginRO)
+				p.unit.implicit = false
+			}
 		}
 		st := done(c.tag)
 		st.apply = chain(st.apply, func() {

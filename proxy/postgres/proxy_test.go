@@ -3,13 +3,19 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/wardenhq/warden/internal/testenv"
 )
 
 var shopSetup = []string{
@@ -129,10 +135,7 @@ func TestDeniedThenGood(t *testing.T) {
 // TestPsql: psql speaks the simple protocol; several statements in one
 // string, a refusal in the middle, transaction blocks, \copy out.
 func TestPsql(t *testing.T) {
-	psql, err := exec.LookPath("psql")
-	if err != nil {
-		t.Skip("psql not installed (apt-get install postgresql-client)")
-	}
+	psql := pgTool(t, "psql")
 	h := newHarness(t, harnessOptions{setup: shopSetup})
 	run := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -176,10 +179,7 @@ func TestPsql(t *testing.T) {
 // TestPgbench: pgbench's select-only script through the proxy, in the
 // simple and prepared protocols, several clients; no transaction fails.
 func TestPgbench(t *testing.T) {
-	pgbench, err := exec.LookPath("pgbench")
-	if err != nil {
-		t.Skip("pgbench not installed (apt-get install postgresql-contrib or postgresql)")
-	}
+	pgbench := pgTool(t, "pgbench")
 	h := newHarness(t, harnessOptions{})
 	host, port, _ := strings.Cut(h.pg.Addr, ":")
 	init := exec.Command(pgbench, "-i", "-s", "1", "-q", "-h", host, "-p", port, "-U", h.pg.User, h.db)
@@ -207,4 +207,163 @@ func TestPgbench(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPortalsAcrossSyncs: inside a transaction block a named portal lives
+// across Syncs and is fetched a few rows at a time (Execute with a row
+// limit, PortalSuspended), as JDBC's fetch size does; each fetch goes
+// through Flush-free Syncs on the same upstream portal.
+func TestPortalsAcrossSyncs(t *testing.T) {
+	h := newHarness(t, harnessOptions{setup: shopSetup})
+	ctx := context.Background()
+	c, err := pgconn.Connect(ctx, h.dsn("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := c.Hijack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.Conn.Close()
+	fe := hc.Frontend
+	hc.Conn.SetDeadline(time.Now().Add(20 * time.Second))
+	// roundTrip sends msgs and returns the types and data rows received up
+	// to ReadyForQuery.
+	roundTrip := func(msgs ...pgproto3.FrontendMessage) (kinds []string, rows []string, status byte) {
+		for _, m := range msgs {
+			fe.Send(m)
+		}
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			msg, err := fe.Receive()
+			if err != nil {
+				t.Fatal(err)
+			}
+			kinds = append(kinds, strings.TrimPrefix(fmt.Sprintf("%T", msg), "*pgproto3."))
+			switch m := msg.(type) {
+			case *pgproto3.DataRow:
+				rows = append(rows, string(m.Values[0]))
+			case *pgproto3.ErrorResponse:
+				t.Logf("error: %s", m.Message)
+			case *pgproto3.ReadyForQuery:
+				return kinds, rows, m.TxStatus
+			}
+		}
+	}
+	_, _, st := roundTrip(&pgproto3.Query{String: "BEGIN"})
+	if st != 'T' {
+		t.Fatalf("BEGIN: status %c", st)
+	}
+	kinds, rows, st := roundTrip(
+		&pgproto3.Parse{Name: "s1", Query: "SELECT id FROM orders WHERE id <= $1 ORDER BY id"},
+		&pgproto3.Bind{DestinationPortal: "p1", PreparedStatement: "s1", Parameters: [][]byte{[]byte("5")}},
+		&pgproto3.Execute{Portal: "p1", MaxRows: 2},
+		&pgproto3.Sync{})
+	if strings.Join(rows, ",") != "1,2" || kinds[len(kinds)-2] != "PortalSuspended" || st != 'T' {
+		t.Fatalf("first fetch: %v %v %c", kinds, rows, st)
+	}
+	_, rows, _ = roundTrip(&pgproto3.Execute{Portal: "p1", MaxRows: 2}, &pgproto3.Sync{})
+	if strings.Join(rows, ",") != "3,4" {
+		t.Fatalf("second fetch: %v", rows)
+	}
+	kinds, rows, _ = roundTrip(&pgproto3.Execute{Portal: "p1", MaxRows: 2}, &pgproto3.Sync{})
+	if strings.Join(rows, ",") != "5" || !strings.Contains(strings.Join(kinds, ","), "CommandComplete") {
+		t.Fatalf("last fetch: %v %v", kinds, rows)
+	}
+	kinds, _, _ = roundTrip(&pgproto3.Describe{ObjectType: 'S', Name: "s1"}, &pgproto3.Close{ObjectType: 'S', Name: "s1"}, &pgproto3.Sync{})
+	if strings.Join(kinds, ",") != "ParameterDescription,RowDescription,CloseComplete,ReadyForQuery" {
+		t.Fatalf("describe, close: %v", kinds)
+	}
+	_, _, st = roundTrip(&pgproto3.Query{String: "COMMIT"})
+	if st != 'I' {
+		t.Fatalf("COMMIT: status %c", st)
+	}
+	// Errors: an unknown statement, then the connection goes on.
+	kinds, _, st = roundTrip(&pgproto3.Bind{PreparedStatement: "nope"}, &pgproto3.Execute{}, &pgproto3.Sync{})
+	if kinds[0] != "ErrorResponse" || st != 'I' || len(kinds) != 2 {
+		t.Fatalf("unknown statement: %v", kinds)
+	}
+	_, rows, _ = roundTrip(&pgproto3.Query{String: "SELECT 7"})
+	if len(rows) != 1 || rows[0] != "7" {
+		t.Fatalf("after errors: %v", rows)
+	}
+}
+
+// TestFlush: results come back at Flush, without ReadyForQuery; after an
+// error, messages are discarded until Sync, which ends the implicit
+// transaction on the upstream too.
+func TestFlush(t *testing.T) {
+	h := newHarness(t, harnessOptions{setup: shopSetup})
+	ctx := context.Background()
+	c, err := pgconn.Connect(ctx, h.dsn("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := c.Hijack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.Conn.Close()
+	fe := hc.Frontend
+	hc.Conn.SetDeadline(time.Now().Add(20 * time.Second))
+	send := func(msgs ...pgproto3.FrontendMessage) {
+		for _, m := range msgs {
+			fe.Send(m)
+		}
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recvUntil := func(last string) []string {
+		var kinds []string
+		for {
+			msg, err := fe.Receive()
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := strings.TrimPrefix(fmt.Sprintf("%T", msg), "*pgproto3.")
+			kinds = append(kinds, k)
+			if k == last {
+				return kinds
+			}
+		}
+	}
+	send(&pgproto3.Parse{Query: "SELECT count(*) FROM orders"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Flush{})
+	if got := strings.Join(recvUntil("CommandComplete"), ","); got != "ParseComplete,BindComplete,DataRow,CommandComplete" {
+		t.Fatalf("at Flush: %s", got)
+	}
+	send(&pgproto3.Parse{Query: "DELETE FROM orders"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Flush{})
+	if got := strings.Join(recvUntil("ErrorResponse"), ","); got != "ParseComplete,ErrorResponse" {
+		t.Fatalf("refusal at Flush: %s", got)
+	}
+	send(&pgproto3.Parse{Query: "SELECT 1"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{})
+	if got := strings.Join(recvUntil("ReadyForQuery"), ","); got != "ReadyForQuery" {
+		t.Fatalf("after an error, until Sync: %s", got)
+	}
+	send(&pgproto3.Query{String: "SELECT 2"})
+	if got := strings.Join(recvUntil("ReadyForQuery"), ","); got != "RowDescription,DataRow,CommandComplete,ReadyForQuery" {
+		t.Fatalf("then: %s", got)
+	}
+}
+
+// pgTool finds a PostgreSQL client program: on PATH, or next to the test
+// server's binaries (scripts/pg.sh sets WARDEN_TEST_PG_BIN).
+func pgTool(t *testing.T, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if dir := os.Getenv("WARDEN_TEST_PG_BIN"); dir != "" {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if testenv.Required() {
+		t.Fatalf("%s is required but not installed (apt-get install postgresql-client)", name)
+	}
+	t.Skipf("%s not installed (apt-get install postgresql-client)", name)
+	return ""
 }

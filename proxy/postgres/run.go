@@ -160,7 +160,7 @@ func (s *session) reconcile(ctx context.Context, errored bool) {
 
 // recv reads the next upstream message, relaying notices (unless the
 // step is the proxy's own) and parameter changes.
-func (s *session) recv(u *upstream, relay bool) (pgproto3.BackendMessage, error) {
+func (s *session) recv(u *upstream, relay bool, call *tools.StatementCall) (pgproto3.BackendMessage, error) {
 	for {
 		msg, err := u.fe.Receive()
 		if err != nil {
@@ -173,6 +173,11 @@ func (s *session) recv(u *upstream, relay bool) (pgproto3.BackendMessage, error)
 		case *pgproto3.NoticeResponse:
 			if relay {
 				cp := *m
+				if call != nil && call.Decision.Masking != "" {
+					er := pgproto3.ErrorResponse(cp)
+					maskError(call, &er)
+					cp = pgproto3.NoticeResponse(er)
+				}
 				s.send(&cp)
 			}
 		case *pgproto3.ParameterStatus:
@@ -204,8 +209,17 @@ func (s *session) consume(st *step, relay bool) *stepError {
 	u := st.up
 	s.setActive(u)
 	defer s.setActive(nil)
+	if st.kind == kExecute && s.takeCancel() {
+		if err := u.cancelRequest(); err != nil {
+			s.log.Warn("relay cancel request", "session", s.ps.Caller().Session, "err", err)
+		}
+	}
 	for {
-		msg, err := s.recv(u, relay)
+		var call *tools.StatementCall
+		if st.po != nil {
+			call = st.po.call
+		}
+		msg, err := s.recv(u, relay, call)
 		if err != nil {
 			if st.po != nil && st.po.call != nil {
 				s.finishPortal(st.po, errUpstream)
@@ -216,6 +230,9 @@ func (s *session) consume(st *step, relay bool) *stepError {
 			cp := *e
 			if st.kind == kSync {
 				continue // cannot come before ReadyForQuery; keep reading
+			}
+			if st.po != nil && st.po.call != nil {
+				maskError(st.po.call, &cp)
 			}
 			resp := &cp
 			if st.po != nil && st.po.refusal != nil {
@@ -237,6 +254,20 @@ func (s *session) consume(st *step, relay bool) *stepError {
 			return nil
 		}
 	}
+}
+
+// maskError keeps masked values out of an upstream error about a call
+// whose decision names a masking profile, before the client or the audit
+// trail sees it; the fields that may quote a statement or a value beyond
+// message, detail and hint are dropped.
+func maskError(call *tools.StatementCall, e *pgproto3.ErrorResponse) {
+	if call.Decision.Masking == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), maskerTimeout)
+	defer cancel()
+	e.Message, e.Detail, e.Hint = call.MaskError(ctx, e.Code, e.Message, e.Detail, e.Hint)
+	e.Where, e.InternalQuery, e.InternalPosition, e.UnknownFields = "", "", 0, nil
 }
 
 // stepFailed records an upstream error against the call of its step.
@@ -263,7 +294,7 @@ func (s *session) handle(st *step, msg pgproto3.BackendMessage, relay bool) (boo
 	case kSync:
 		if m, ok := msg.(*pgproto3.ReadyForQuery); ok {
 			st.up.tx = m.TxStatus
-			st.up.errMode = false
+			st.up.errMode, st.up.dirty = false, false
 			return true, nil
 		}
 		return false, nil // leftovers of skipped steps

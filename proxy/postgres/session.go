@@ -57,10 +57,15 @@ type session struct {
 	batch    []*fmsg
 	skipping bool // an error in a Flush-ended batch: discard until Sync
 
-	activeMu sync.Mutex
-	active   *upstream
+	activeMu   sync.Mutex
+	active     *upstream
+	holdCancel context.CancelFunc // ends the wait of a held statement
+	// busy: a batch is being carried out; cancelPending: a cancel came in
+	// while no statement was running on an upstream.
+	busy, cancelPending bool
 
 	outBytes int
+	pending  bool // messages wait in the client buffer
 }
 
 // unitState is an upstream transaction the proxy opened.
@@ -69,6 +74,8 @@ type unitState struct {
 	rw bool
 	// timeoutMS is the statement_timeout in force in it.
 	timeoutMS int64
+	// implicit: no BEGIN was sent; the Sync ends it (read-only only).
+	implicit bool
 }
 
 // stmt is a prepared statement of the client.
@@ -140,6 +147,10 @@ func (s *session) serve(ctx context.Context) string {
 			}
 			return "client connection error: " + err.Error()
 		}
+		switch msg.(type) {
+		case *pgproto3.Query, *pgproto3.Sync, *pgproto3.Flush:
+			s.setBusy(true)
+		}
 		switch m := msg.(type) {
 		case *pgproto3.Query:
 			if len(s.batch) > 0 {
@@ -188,6 +199,7 @@ func (s *session) serve(ctx context.Context) string {
 			s.flush()
 			return "protocol violation"
 		}
+		s.setBusy(false)
 		if err := s.flush(); err != nil {
 			return "client connection error: " + err.Error()
 		}
@@ -227,9 +239,17 @@ func (s *session) closeUpstreams() {
 // running a statement for this session (called from another goroutine).
 func (s *session) cancelUpstream() {
 	s.activeMu.Lock()
-	u := s.active
+	u, hold := s.active, s.holdCancel
 	s.activeMu.Unlock()
+	if hold != nil {
+		hold() // a statement waiting for approval stops waiting
+	}
 	if u == nil {
+		// Between statements of a batch: the next execution is cancelled
+		// as soon as it starts.
+		s.activeMu.Lock()
+		s.cancelPending = s.busy
+		s.activeMu.Unlock()
 		return
 	}
 	if err := u.cancelRequest(); err != nil {
@@ -243,8 +263,29 @@ func (s *session) setActive(u *upstream) {
 	s.activeMu.Unlock()
 }
 
+// setBusy marks the session as carrying out a client's batch (a cancel
+// then applies to it), or done.
+func (s *session) setBusy(busy bool) {
+	s.activeMu.Lock()
+	s.busy = busy
+	if !busy {
+		s.cancelPending = false
+	}
+	s.activeMu.Unlock()
+}
+
+// takeCancel reports, once, a cancel that came while nothing ran.
+func (s *session) takeCancel() bool {
+	s.activeMu.Lock()
+	defer s.activeMu.Unlock()
+	c := s.cancelPending
+	s.cancelPending = false
+	return c
+}
+
 // send queues a message for the client, flushing when much is buffered.
 func (s *session) send(m pgproto3.BackendMessage) {
+	s.pending = true
 	s.be.Send(m)
 	if dr, ok := m.(*pgproto3.DataRow); ok {
 		for _, v := range dr.Values {
@@ -257,7 +298,10 @@ func (s *session) send(m pgproto3.BackendMessage) {
 }
 
 func (s *session) flush() error {
-	s.outBytes = 0
+	if !s.pending {
+		return nil
+	}
+	s.outBytes, s.pending = 0, false
 	return s.be.Flush()
 }
 
@@ -336,9 +380,18 @@ func notice(severity, code, msg string) *pgproto3.NoticeResponse {
 // decide runs the pipeline for one execution: decide, hold (telling the
 // client, while it waits, which approval request it waits for), record.
 func (s *session) decide(ctx context.Context, ps *tools.ProxyStatement, params []tools.Param) (*tools.StatementCall, error) {
-	hctx := ctx
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.activeMu.Lock()
+	s.holdCancel = cancel
+	s.activeMu.Unlock()
+	defer func() {
+		s.activeMu.Lock()
+		s.holdCancel = nil
+		s.activeMu.Unlock()
+	}()
 	if w := s.srv.o.ApprovalWait; w > 0 {
-		hctx = approvals.WithWait(ctx, w)
+		hctx = approvals.WithWait(hctx, w)
 	}
 	told := false
 	return s.ps.Statement(hctx, tools.StatementRequest{Statement: ps, Params: params, OnHold: func(msg string) {
@@ -357,7 +410,10 @@ func targetError(e *pgproto3.ErrorResponse) error {
 	var sentinel error
 	switch e.Code {
 	case "57014":
-		sentinel = connectors.ErrTimeout
+		// Both a statement timeout and a client's cancel request.
+		if strings.Contains(e.Message, "timeout") {
+			sentinel = connectors.ErrTimeout
+		}
 	case "25006":
 		sentinel = connectors.ErrReadOnly
 	case "57P01", "57P02", "57P03", "08000", "08003", "08006":
@@ -366,6 +422,5 @@ func targetError(e *pgproto3.ErrorResponse) error {
 	return connectors.NewTargetError(e.Code, e.Message, e.Detail, e.Hint, sentinel)
 }
 
-// ctxBackground is the context of work done while relaying results: the
-// client's request has no deadline of its own.
-func (s *session) ctxBackground() context.Context { return context.Background() }
+// maskerTimeout bounds the catalog look-ups masking makes for a result.
+const maskerTimeout = 30 * time.Second

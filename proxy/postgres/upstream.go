@@ -37,12 +37,12 @@ type upstream struct {
 	// tx is the upstream's transaction state as last reported: 'I', 'T'
 	// or 'E'.
 	tx byte
-	// readOnly: the open transaction was begun READ ONLY.
-	readOnly bool
 	// errMode: the upstream reported an error and skips messages until
 	// the next Sync.
 	errMode bool
-	broken  bool
+	// dirty: messages were sent since the last Sync.
+	dirty  bool
+	broken bool
 }
 
 // dial logs in to the target as cred with the client's display settings,
@@ -159,10 +159,13 @@ var (
 	hRollback  = hiddenStmt{"w_rollback", "ROLLBACK"}
 	hCommit    = hiddenStmt{"w_commit", "COMMIT"}
 	hSavepoint = hiddenStmt{"w_sp", "SAVEPOINT warden_read_only"}
-	hSetRO     = hiddenStmt{"w_set_ro", "SET TRANSACTION READ ONLY"}
+	// hSetRO makes the current transaction read-only, after taking its
+	// first snapshot: from then on nothing can make it writable again
+	// ("transaction read-write mode must be set before any query"). Unlike
+	// SET TRANSACTION it raises no warning outside a transaction block.
+	hSetRO     = hiddenStmt{"w_set_ro", "SELECT pg_catalog.set_config('transaction_read_only', 'on', true)"}
 	hRollbackS = hiddenStmt{"w_rollback_sp", "ROLLBACK TO SAVEPOINT warden_read_only"}
 	hReleaseS  = hiddenStmt{"w_release_sp", "RELEASE SAVEPOINT warden_read_only"}
-	hTimeout   = hiddenStmt{"w_timeout", "SELECT pg_catalog.set_config('statement_timeout', $1, false)"}
 	hTimeoutL  = hiddenStmt{"w_timeout_local", "SELECT pg_catalog.set_config('statement_timeout', $1, true)"}
 )
 
