@@ -94,7 +94,7 @@ var errSilent = errors.New("failed")
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "Warden: a least-privilege gateway for AI agents.\n\nUsage: warden <command> [flags]\n\nCommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun `warden <command> --help` for a command's flags.\n")
 }
