@@ -90,7 +90,7 @@ func parseDSN(dsn string) (string, error) {
 		case "sqlite", "sqlite3":
 			path = rest
 		case "postgres", "postgresql":
-			return "", errors.New("audit: postgres store not implemented yet")
+			return "", errors.New("audit: a PostgreSQL store (for several replicas) is not available in this build; use sqlite://PATH")
 		default:
 			return "", fmt.Errorf("audit: store %q: unknown scheme %q (want sqlite:// or a file path)", dsn, scheme)
 		}

@@ -39,8 +39,9 @@ func (c *Config) validate() Errors {
 		}
 		c.Store = "sqlite://" + c.resolve(p)
 	case strings.HasPrefix(c.Store, "postgres://"), strings.HasPrefix(c.Store, "postgresql://"):
+		add("store", "store: a PostgreSQL store (for several replicas) is not available in this build yet; use sqlite://PATH")
 	default:
-		add("store", "store: expected sqlite://PATH or postgres://..., got %q", c.Store)
+		add("store", "store: expected sqlite://PATH, got %q", c.Store)
 	}
 
 	if c.Identity.Local != "" && !validIdentity(c.Identity.Local) {
