@@ -14,52 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/wardenhq/warden/internal/testenv"
 )
-
-// bypassFixture creates what the bypass corpus names (as the connector's
-// own read-only wall test does), with rows, so statements reach execution.
-var bypassFixture = func() []string {
-	var s []string
-	for _, t := range []string{"a", "accounts", "audit_log", "b", "backup", "jobs", "log", "secrets", "t", "t2", "u", "users", "x"} {
-		s = append(s,
-			"CREATE TABLE "+t+" (id int PRIMARY KEY, name text, balance numeric DEFAULT 0, email text, password text, status text, v int, data text)",
-			"INSERT INTO "+t+" (id, name, balance, email, password, status, v, data) SELECT g, 'n' || g, g * 10, 'e' || g || '@example.com', 'pw' || g, 'active', g, 'd' FROM generate_series(1, 3) g")
-	}
-	return append(s,
-		"CREATE SEQUENCE s",
-		"CREATE MATERIALIZED VIEW mv AS SELECT id FROM users",
-		"CREATE SCHEMA myschema", "CREATE SCHEMA admin", "CREATE SCHEMA audit",
-		"CREATE FUNCTION do_evil() RETURNS int LANGUAGE sql VOLATILE AS 'DELETE FROM users RETURNING 1'",
-		"CREATE FUNCTION myschema.do_evil() RETURNS int LANGUAGE sql VOLATILE AS 'DELETE FROM users RETURNING 1'",
-		"CREATE FUNCTION evil_method(users) RETURNS int LANGUAGE sql VOLATILE AS 'DELETE FROM accounts RETURNING 1'",
-		"CREATE FUNCTION audit.touch() RETURNS int LANGUAGE sql VOLATILE AS 'INSERT INTO audit_log (id) VALUES (99) RETURNING 1'",
-		`CREATE FUNCTION "Lower"(text) RETURNS text LANGUAGE sql VOLATILE AS 'DELETE FROM users; SELECT $1'`,
-		"CREATE FUNCTION public.lower(text) RETURNS text LANGUAGE sql VOLATILE AS 'DELETE FROM secrets; SELECT $1'",
-		"CREATE PROCEDURE p() LANGUAGE sql AS 'DELETE FROM users'",
-		"CREATE PROCEDURE admin.rotate_keys(int) LANGUAGE sql AS 'UPDATE secrets SET password = NULL'",
-	)
-}()
-
-// fingerprint summarises every user table's rows and the catalog counts a
-// write could change.
-func fingerprint(t *testing.T, c *pgx.Conn) string {
-	t.Helper()
-	var fp string
-	err := c.QueryRow(context.Background(), `
-SELECT concat_ws(' | ',
-  (SELECT string_agg(format('%s=%s', c.relname, (xpath('/row/c/text()', query_to_xml(format('SELECT md5(coalesce(string_agg(t::text, '','' ORDER BY t::text), '''')) AS c FROM %I.%I t', n.nspname, c.relname), false, true, '')))[1]::text), ',' ORDER BY c.relname)
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'),
-  (SELECT 'seq=' || last_value || is_called FROM s),
-  (SELECT 'lo=' || count(*) FROM pg_largeobject_metadata),
-  (SELECT 'proc=' || count(*) FROM pg_proc),
-  (SELECT 'class=' || count(*) FROM pg_class),
-  (SELECT 'ns=' || count(*) FROM pg_namespace))`).Scan(&fp)
-	if err != nil {
-		t.Fatalf("fingerprint: %v", err)
-	}
-	return fp
-}
 
 // TestBypassCorpusThroughProxy sends every case of the classifier's
 // read-only bypass corpus through the proxy, in the simple protocol (the
@@ -71,10 +27,10 @@ func TestBypassCorpusThroughProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, harnessOptions{setup: bypassFixture})
+	h := newHarness(t, harnessOptions{setup: testenv.BypassFixture})
 	admin := h.admin()
 	c := h.connect("alice", pgx.QueryExecModeExec)
-	before := fingerprint(t, admin)
+	before := testenv.Fingerprint(t, admin)
 	pc := c.PgConn()
 	cases, ran := 0, 0
 	for _, rec := range strings.Split(string(corpus), "\n=== ")[1:] {
@@ -96,7 +52,7 @@ func TestBypassCorpusThroughProxy(t *testing.T) {
 			pc.Exec(ctx, "ROLLBACK").ReadAll()
 		}
 		cancel()
-		if after := fingerprint(t, admin); after != before {
+		if after := testenv.Fingerprint(t, admin); after != before {
 			t.Fatalf("case %s changed the database through the proxy:\n%s\nbefore: %s\nafter:  %s", name, sql, before, after)
 		}
 		var one int
