@@ -219,28 +219,11 @@ func (e *approvalEnv) agent(t *testing.T, token string) *agentClient {
 // callTool calls a tool with a progress token and decodes the result.
 func callTool(t *testing.T, c *client.Client, tool string, args any) (*mcpgo.CallToolResult, string, map[string]any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	req := mcpgo.CallToolRequest{}
 	req.Params.Name = tool
 	req.Params.Arguments = args
 	req.Params.Meta = &mcpgo.Meta{ProgressToken: "progress-" + tool}
-	res, err := c.CallTool(ctx, req)
-	if err != nil {
-		t.Fatalf("%s: protocol error: %v", tool, err)
-	}
-	var text strings.Builder
-	for _, ct := range res.Content {
-		if tc, ok := ct.(mcpgo.TextContent); ok {
-			text.WriteString(tc.Text)
-		}
-	}
-	var structured map[string]any
-	if res.StructuredContent != nil {
-		b, _ := json.Marshal(res.StructuredContent)
-		json.Unmarshal(b, &structured)
-	}
-	return res, text.String(), structured
+	return callRequest(t, c, req, 90*time.Second)
 }
 
 // login runs warden login --device as person, approving the device at

@@ -217,14 +217,20 @@ func initialize(t *testing.T, c *client.Client) {
 // content decoded into a map.
 func call(t *testing.T, c *client.Client, tool string, args any) (*mcpgo.CallToolResult, string, map[string]any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	req := mcpgo.CallToolRequest{}
 	req.Params.Name = tool
 	req.Params.Arguments = args
+	return callRequest(t, c, req, 60*time.Second)
+}
+
+// callRequest sends a prepared tool call and decodes the result.
+func callRequest(t *testing.T, c *client.Client, req mcpgo.CallToolRequest, timeout time.Duration) (*mcpgo.CallToolResult, string, map[string]any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	res, err := c.CallTool(ctx, req)
 	if err != nil {
-		t.Fatalf("%s: protocol error: %v", tool, err)
+		t.Fatalf("%s: protocol error: %v", req.Params.Name, err)
 	}
 	var text strings.Builder
 	for _, ct := range res.Content {
