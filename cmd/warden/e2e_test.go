@@ -146,10 +146,12 @@ func startStdio(t *testing.T, e env) (*client.Client, *syncBuffer) {
 	return c, logs
 }
 
-func startHTTP(t *testing.T, e env) (*client.Client, *syncBuffer, string) {
+// serveWarden runs `warden serve` with args until the test ends (SIGINT,
+// then kill) and returns the MCP URL it prints, its logs and the process.
+func serveWarden(t *testing.T, args ...string) (string, *syncBuffer, *exec.Cmd) {
 	t.Helper()
 	logs := &syncBuffer{}
-	cmd := exec.Command(wardenBin, "serve", "--config", e.config, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(wardenBin, append([]string{"serve"}, args...)...)
 	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -177,12 +179,18 @@ func startHTTP(t *testing.T, e env) (*client.Client, *syncBuffer, string) {
 			}
 		}
 	}()
-	var url string
 	select {
-	case url = <-urlc:
+	case url := <-urlc:
+		return url, logs, cmd
 	case <-time.After(30 * time.Second):
 		t.Fatalf("warden serve did not start; logs:\n%s", logs)
 	}
+	return "", nil, nil
+}
+
+func startHTTP(t *testing.T, e env) (*client.Client, *syncBuffer, string) {
+	t.Helper()
+	url, logs, _ := serveWarden(t, "--config", e.config, "--listen", "127.0.0.1:0")
 	c, err := client.NewStreamableHttpClient(url)
 	if err != nil {
 		t.Fatal(err)

@@ -94,40 +94,7 @@ rules:
 // serve starts warden serve on e.listen and returns its logs.
 func (e oidcEnv) serve(t *testing.T) *syncBuffer {
 	t.Helper()
-	logs := &syncBuffer{}
-	cmd := exec.Command(wardenBin, "serve", "--config", e.config, "--listen", e.listen, "--log-level", "debug")
-	cmd.Stderr = logs
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-		}
-	})
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "Warden is serving MCP at ") {
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("warden serve did not start; logs:\n%s", logs)
-	}
+	_, logs, _ := serveWarden(t, "--config", e.config, "--listen", e.listen, "--log-level", "debug")
 	return logs
 }
 
