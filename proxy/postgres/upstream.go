@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -144,7 +145,13 @@ func (u *upstream) cancelRequest() error {
 	if err != nil {
 		return err
 	}
-	_, err = c.Write(b)
+	if _, err = c.Write(b); err != nil {
+		return err
+	}
+	// The postmaster closes the connection once it has signalled the
+	// backend. Waiting for that (as libpq and pgconn do) keeps a late
+	// cancel from landing on the next statement.
+	_, err = io.Copy(io.Discard, c)
 	return err
 }
 
