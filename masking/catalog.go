@@ -62,6 +62,7 @@ type catalog struct {
 	byName map[Name]relEntry
 	funcs  map[string]funcEntry
 	traces map[string]traceEntry
+	plans  map[string]planEntry
 }
 
 type relEntry struct {
@@ -71,6 +72,15 @@ type relEntry struct {
 
 type funcEntry struct {
 	user    bool
+	expires time.Time
+}
+
+// planEntry is the column plans of one statement and requester, or the
+// refusal, valid until the first catalog answer they rest on expires.
+type planEntry struct {
+	plans   []colPlan
+	keys    []string
+	refusal *RefusedError
 	expires time.Time
 }
 
@@ -84,7 +94,7 @@ const maxCacheEntries = 4096
 
 func newCatalog(ttl time.Duration, now func() time.Time) *catalog {
 	return &catalog{ttl: ttl, now: now, byOID: map[uint32]relEntry{}, byName: map[Name]relEntry{},
-		funcs: map[string]funcEntry{}, traces: map[string]traceEntry{}}
+		funcs: map[string]funcEntry{}, traces: map[string]traceEntry{}, plans: map[string]planEntry{}}
 }
 
 // catalogView is the part of a catalog one analysis uses, fixed for its
@@ -93,6 +103,15 @@ type catalogView struct {
 	byOID     map[uint32]*relInfo
 	byName    map[Name]*relInfo
 	userFuncs map[string]bool
+	// expires is when the first of the answers in the view expires (zero
+	// for an empty view).
+	expires time.Time
+}
+
+func (v *catalogView) rests(expires time.Time) {
+	if v.expires.IsZero() || expires.Before(v.expires) {
+		v.expires = expires
+	}
 }
 
 // need collects what an analysis must know.
@@ -169,6 +188,7 @@ func (c *catalog) lookup(v *catalogView, n *need) *SourcesRequest {
 	var req SourcesRequest
 	for oid := range n.oids {
 		if e, ok := c.byOID[oid]; ok && now.Before(e.expires) {
+			v.rests(e.expires)
 			if e.rel != nil {
 				v.byOID[oid] = e.rel
 			}
@@ -178,6 +198,7 @@ func (c *catalog) lookup(v *catalogView, n *need) *SourcesRequest {
 	}
 	for name := range n.names {
 		if e, ok := c.byName[name]; ok && now.Before(e.expires) {
+			v.rests(e.expires)
 			v.byName[name] = e.rel
 			continue
 		}
@@ -185,6 +206,7 @@ func (c *catalog) lookup(v *catalogView, n *need) *SourcesRequest {
 	}
 	for f := range n.funcs {
 		if e, ok := c.funcs[f]; ok && now.Before(e.expires) {
+			v.rests(e.expires)
 			v.userFuncs[f] = e.user
 			continue
 		}
@@ -241,22 +263,51 @@ func (c *catalog) fetch(ctx context.Context, res SourceResolver, req *SourcesReq
 	return nil
 }
 
-// trace returns the cached lineage of sql, if fresh.
-func (c *catalog) trace(sql string) (*lineage, bool) {
+// trace returns the cached lineage of a statement (by traceKey) and when
+// it expires, if fresh.
+func (c *catalog) trace(key string) (*lineage, time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.traces[sql]
+	e, ok := c.traces[key]
 	if !ok || !c.now().Before(e.expires) {
-		return nil, false
+		return nil, time.Time{}, false
 	}
-	return e.lin, true
+	return e.lin, e.expires, true
 }
 
-func (c *catalog) putTrace(sql string, lin *lineage) {
+// putTrace caches a statement's lineage, traced with catalog answers the
+// first of which expires at rests (zero: none), and returns when the
+// lineage expires.
+func (c *catalog) putTrace(key string, lin *lineage, rests time.Time) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.traces) > maxCacheEntries {
 		c.traces = map[string]traceEntry{}
 	}
-	c.traces[sql] = traceEntry{lin: lin, expires: c.now().Add(c.ttl)}
+	exp := c.now().Add(c.ttl)
+	if !rests.IsZero() && rests.Before(exp) {
+		exp = rests
+	}
+	c.traces[key] = traceEntry{lin: lin, expires: exp}
+	return exp
+}
+
+// plan returns the cached column plans of key (planKey), if fresh.
+func (c *catalog) plan(key string) (planEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.plans[key]
+	if !ok || !c.now().Before(e.expires) {
+		return planEntry{}, false
+	}
+	return e, true
+}
+
+func (c *catalog) putPlan(key string, e planEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.plans) > maxCacheEntries {
+		c.plans = map[string]planEntry{}
+	}
+	c.plans[key] = e
 }

@@ -2,8 +2,10 @@ package masking
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/masking/detect"
+	"github.com/wardenhq/warden/policy/sqlclass"
 )
 
 // Engine is the Masker built from the masking: section of warden.yaml. It
@@ -112,19 +115,8 @@ func (e *Engine) For(ctx context.Context, req Request) (RowMasker, error) {
 				"masking profile %q has column rules for connection %q, which cannot report where result columns come from, so they cannot be enforced; the result is withheld (an operator can mask this connection with detectors instead)",
 				prof.name, req.Connection)}
 		}
-		taints, err := e.sources(ctx, req)
-		if err != nil {
+		if err := e.planColumns(ctx, req, rules, m); err != nil {
 			return nil, err
-		}
-		for i, t := range taints {
-			plan, refusal := judge(req.Columns[i].Name, t, rules)
-			if refusal != nil {
-				return nil, refusal
-			}
-			if plan.rule != nil {
-				plan.key = m.key("column:" + plan.source)
-			}
-			m.plans[i] = plan
 		}
 	}
 	for i := range m.plans {
@@ -138,10 +130,84 @@ func (e *Engine) For(ctx context.Context, req Request) (RowMasker, error) {
 	return m, nil
 }
 
+// planColumns plans the masking of every column under column rules: by
+// the rule of the masked column it is, or refused. Plans are cached by
+// everything they depend on (who asks, the statement's shape, the columns
+// the target reports) until the first catalog answer they rest on
+// expires, so a statement a client runs again and again is traced once.
+func (e *Engine) planColumns(ctx context.Context, req Request, rules []*columnRule, m *rowMasker) error {
+	cat := e.catalog(req.Connection)
+	key := planKey(req)
+	if p, ok := cat.plan(key); ok {
+		if p.refusal != nil {
+			cp := *p.refusal
+			return &cp
+		}
+		copy(m.plans, p.plans)
+		m.keys = slices.Clone(p.keys)
+		m.byKey = make([]int64, len(p.keys))
+		return nil
+	}
+	taints, expires, err := e.sources(ctx, req)
+	if err != nil {
+		return err
+	}
+	for i, t := range taints {
+		plan, refusal := judge(req.Columns[i].Name, t, rules)
+		if refusal != nil {
+			cp := *refusal
+			cat.putPlan(key, planEntry{refusal: &cp, expires: expires})
+			return refusal
+		}
+		if plan.rule != nil {
+			plan.key = m.key("column:" + plan.source)
+		}
+		m.plans[i] = plan
+	}
+	cat.putPlan(key, planEntry{plans: slices.Clone(m.plans), keys: slices.Clone(m.keys), expires: expires})
+	return nil
+}
+
+// planKey is everything column plans depend on besides the catalog: the
+// profile, who asks (which rules apply), the statement (by traceKey) and
+// each column's name, type and reported source.
+func planKey(req Request) string {
+	b := make([]byte, 0, 128+len(req.SQL))
+	b = append(b, req.Profile...)
+	b = append(b, 0)
+	b = append(b, req.Subject...)
+	for _, g := range req.Groups {
+		b = append(b, 0, 1)
+		b = append(b, g...)
+	}
+	for _, c := range req.Columns {
+		b = append(b, 0, 2)
+		b = append(b, c.Name...)
+		b = append(b, 0)
+		b = append(b, c.Type...)
+		b = binary.LittleEndian.AppendUint32(b, c.TableOID)
+		b = binary.LittleEndian.AppendUint32(b, uint32(c.Attribute))
+	}
+	b = append(b, 0, 3)
+	b = append(b, traceKey(req.SQL)...)
+	return string(b)
+}
+
+// traceKey is what a statement's lineage is cached by: its shape when it
+// has one (lineage follows names, never constants' values, so every text
+// of a shape traces alike), else the text itself. The first byte keeps
+// the two apart.
+func traceKey(sql string) string {
+	if shape, ok := sqlclass.Shape(sql); ok {
+		return "s" + shape
+	}
+	return "t" + sql
+}
+
 // sources traces every result column to what it derives from: the source
 // the target reports (RowDescription table OID and attribute), and the
 // statement's lineage.
-func (e *Engine) sources(ctx context.Context, req Request) ([]taint, error) {
+func (e *Engine) sources(ctx context.Context, req Request) ([]taint, time.Time, error) {
 	cat := e.catalog(req.Connection)
 	n := newNeed()
 	for _, c := range req.Columns {
@@ -150,7 +216,8 @@ func (e *Engine) sources(ctx context.Context, req Request) ([]taint, error) {
 		}
 	}
 	var tree *pg_query.ParseResult
-	lin, cached := cat.trace(req.SQL)
+	key := traceKey(req.SQL)
+	lin, expires, cached := cat.trace(key)
 	if !cached && req.SQL != "" {
 		var err error
 		if tree, err = pg_query.Parse(req.SQL); err != nil {
@@ -161,12 +228,17 @@ func (e *Engine) sources(ctx context.Context, req Request) ([]taint, error) {
 	}
 	view, err := cat.view(ctx, req.Sources, n)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	an := newAnalyser(view)
 	if tree != nil {
+		// The lineage rests on the catalog answers of the view: it is kept
+		// no longer than the first of them.
 		lin = an.statement(tree)
-		cat.putTrace(req.SQL, lin)
+		expires = cat.putTrace(key, lin, view.expires)
+	}
+	if !view.expires.IsZero() && view.expires.Before(expires) {
+		expires = view.expires
 	}
 	var traced []taint
 	if lin != nil && lin.ok {
@@ -192,7 +264,7 @@ func (e *Engine) sources(ctx context.Context, req Request) ([]taint, error) {
 		}
 		out[i] = t
 	}
-	return out, nil
+	return out, expires, nil
 }
 
 // origin is the source a RowDescription reports: a table column, or a

@@ -231,3 +231,79 @@ func TestMaskError(t *testing.T) {
 		t.Errorf("no profile = %q", msg)
 	}
 }
+
+// TestPlanCache: column plans are cached per requester and statement
+// shape, and live no longer than the first catalog answer they rest on.
+func TestPlanCache(t *testing.T) {
+	e := engine(t, piiProfile)
+	now := time.Unix(1000, 0)
+	e.now = func() time.Time { return now }
+	cat := shop()
+	ctx := context.Background()
+	col := []Column{{Name: "ssn"}}
+	first := Request{Profile: "pii", Connection: "pg", Columns: col, SQL: "SELECT ssn FROM customers", Sources: cat}
+	if _, err := e.For(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	// Half a TTL later, another statement rests on the same (older)
+	// catalog answer about customers: its plan expires with that answer.
+	now = now.Add(DefaultCatalogTTL / 2)
+	second := first
+	second.SQL = "SELECT ssn FROM customers WHERE id = 7"
+	for i := range 3 {
+		second.SQL = fmt.Sprintf("SELECT ssn FROM customers WHERE id = %d", i) // one shape
+		rm, err := e.For(ctx, second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := rm.(*rowMasker).plans[0]; p.source != "public.customers.ssn" {
+			t.Fatalf("plan %+v", p)
+		}
+	}
+	calls := cat.calls.Load()
+	now = now.Add(DefaultCatalogTTL/2 + time.Second) // customers' answer expired; the second trace has not
+	for i, r := range cat.rels {
+		if r.Name == "customers" {
+			cat.rels[i].Columns = []string{"id", "name", "email", "tax_id", "card_number", "notes", "", "salary"} // ssn renamed
+		}
+	}
+	_, err := e.For(ctx, second)
+	if cat.calls.Load() == calls {
+		t.Error("a cached plan outlived the catalog answer it rests on")
+	}
+	// Column ssn is gone: what the statement reads is now unknown.
+	var re *RefusedError
+	if !errors.As(err, &re) || !strings.Contains(re.Reason, "cannot be resolved") {
+		t.Errorf("after the column was renamed: %v", err)
+	}
+
+	// The requester is part of the key: the rule's exception for hr holds.
+	salary := Request{Profile: "pii", Connection: "pg", Columns: []Column{{Name: "salary"}}, SQL: "SELECT salary FROM customers", Sources: cat}
+	for range 2 {
+		for _, who := range []struct {
+			groups []string
+			masked bool
+		}{{[]string{"agents"}, true}, {[]string{"hr"}, false}} {
+			req := salary
+			req.Subject, req.Groups = "u", who.groups
+			rm, err := e.For(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rm.(*rowMasker).plans[0].rule != nil; got != who.masked {
+				t.Errorf("groups %v: masked = %v, want %v", who.groups, got, who.masked)
+			}
+		}
+	}
+
+	// Refusals are cached too; each caller gets its own.
+	refused := Request{Profile: "pii", Connection: "pg", Columns: []Column{{Name: "u"}}, SQL: "SELECT upper(card_number) FROM customers", Sources: cat}
+	for range 2 {
+		_, err := e.For(ctx, refused)
+		var re *RefusedError
+		if !errors.As(err, &re) || !strings.Contains(re.Reason, "card_number") {
+			t.Fatalf("err = %v", err)
+		}
+		re.Reason = "mutated"
+	}
+}

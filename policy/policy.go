@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -121,6 +122,7 @@ type Engine struct {
 }
 
 type rule struct {
+	texts *reasonCache
 	config.Rule
 	identities set
 	groups     set
@@ -166,6 +168,7 @@ func Compile(cfg *config.Config, tools []string) (*Engine, error) {
 			}
 		}
 		cr := rule{
+			texts:      &reasonCache{m: map[reasonKey]string{}},
 			Rule:       r,
 			identities: newSet(r.Subjects.Identities),
 			groups:     newSet(r.Subjects.Groups),
@@ -213,14 +216,15 @@ func (e *Engine) Version() string { return e.version }
 // the evaluation order. An error (a condition that cannot be evaluated)
 // must be treated as a denial.
 func (e *Engine) Decide(_ context.Context, in Input) (Decision, error) {
-	vars := activation(in)
+	// The CEL variables are built for the first rule with a when, if any.
+	var vars map[string]any
 	trace := make([]RuleTrace, 0, len(e.rules))
 	var deny, review, allow *rule
 	var refusal *RuleTrace // the first matching rule that did not admit the statement
 	for i := range e.rules {
 		r := &e.rules[i]
 		t := RuleTrace{Rule: r.Name, Effect: Effect(r.Effect)}
-		matched, why, err := r.matches(in, vars)
+		matched, why, err := r.matches(in, &vars)
 		if err != nil {
 			return Decision{Effect: Deny, Rule: r.Name, Trace: trace}, fmt.Errorf("policy: rule %q: when: %w", r.Name, err)
 		}
@@ -276,7 +280,7 @@ func (e *Engine) Decide(_ context.Context, in Input) (Decision, error) {
 func (r *rule) decision(effect Effect, in Input, trace []RuleTrace) Decision {
 	reason := r.Message
 	if reason == "" {
-		reason = fmt.Sprintf("rule %q %ss %s on connection %q", r.Name, effect, in.Tool, in.Connection.Name)
+		reason = r.reason(effect, in.Tool, in.Connection.Name)
 	}
 	return Decision{
 		Effect:      effect,
@@ -294,9 +298,37 @@ func (r *rule) decision(effect Effect, in Input, trace []RuleTrace) Decision {
 	}
 }
 
+// reasonCache keeps a rule's reason texts ("rule "x" allows run_query on
+// connection "db""), which a busy proxy would otherwise format anew for
+// every statement.
+type reasonCache struct {
+	mu sync.Mutex
+	m  map[reasonKey]string
+}
+
+type reasonKey struct {
+	effect           Effect
+	tool, connection string
+}
+
+// reason returns the rule's reason for effect on tool and connection.
+func (r *rule) reason(effect Effect, tool, connection string) string {
+	k := reasonKey{effect, tool, connection}
+	r.texts.mu.Lock()
+	defer r.texts.mu.Unlock()
+	if s, ok := r.texts.m[k]; ok {
+		return s
+	}
+	s := fmt.Sprintf("rule %q %ss %s on connection %q", r.Name, effect, tool, connection)
+	if len(r.texts.m) < 1024 { // bounded: connections and tools are configured, but be safe
+		r.texts.m[k] = s
+	}
+	return s
+}
+
 // matches reports whether the rule applies to the request (subjects,
 // connections, tools, when), and if not, why.
-func (r *rule) matches(in Input, vars map[string]any) (bool, string, error) {
+func (r *rule) matches(in Input, vars *map[string]any) (bool, string, error) {
 	if r.tools != nil && !r.tools.has(in.Tool) {
 		return false, "tool " + in.Tool + " not listed", nil
 	}
@@ -318,7 +350,10 @@ func (r *rule) matches(in Input, vars map[string]any) (bool, string, error) {
 		}
 	}
 	if r.when != nil {
-		out, _, err := r.when.Eval(vars)
+		if *vars == nil {
+			*vars = activation(in)
+		}
+		out, _, err := r.when.Eval(*vars)
 		if err != nil {
 			return false, "", err
 		}

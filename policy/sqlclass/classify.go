@@ -198,6 +198,8 @@ type analysis struct {
 	kinds kindMask
 	funcs []string // names to resolve, as written
 	types []string // type names to resolve, as written
+	// readsLiteral: the walk looked at a constant's value.
+	readsLiteral bool
 }
 
 // resolve asks the resolvers about the functions and types the walk could

@@ -35,6 +35,9 @@ func (w *walker) function(parts []string, args []*pg_query.Node) {
 	display := displayName(parts)
 	w.funcs = append(w.funcs, display)
 	if e, ok := sideEffect(bare, args); ok {
+		if bare == "set_config" {
+			w.readsLiteral = true // its reason names the setting
+		}
 		w.add(e.kind, "function "+display+" "+e.reason)
 		if builtin {
 			return

@@ -28,6 +28,10 @@ type walker struct {
 	// unresolved function and type names, for the resolvers.
 	unresolvedFuncs []string
 	unresolvedTypes []string
+	// readsLiteral is set where the walk looks at a constant's value (the
+	// setting set_config changes): its result then holds only for that
+	// text, never for every text of the same shape.
+	readsLiteral bool
 
 	scope *cteScope // WITH names visible here
 	depth int       // statements entered; 0 before the top-level one
@@ -63,9 +67,10 @@ func walkStatement(stmt *pg_query.Node, loc int) (analysis, *Error) {
 			Functions:     sortedUnique(w.funcs),
 			Reasons:       w.reasons,
 		},
-		kinds: w.kinds,
-		funcs: sortedUnique(w.unresolvedFuncs),
-		types: sortedUnique(w.unresolvedTypes),
+		kinds:        w.kinds,
+		funcs:        sortedUnique(w.unresolvedFuncs),
+		types:        sortedUnique(w.unresolvedTypes),
+		readsLiteral: w.readsLiteral,
 	}, nil
 }
 

@@ -28,7 +28,7 @@ import (
 // harness is a Warden with a PostgreSQL proxy in front of a fresh test
 // database: real PostgreSQL, real audit store, real policy and JIT roles.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	pg     testenv.Postgres
 	db     string
 	addr   string
@@ -57,7 +57,7 @@ const readRules = `
     read_only: true
 `
 
-func newHarness(t *testing.T, o harnessOptions) *harness {
+func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
 	pg := testenv.PG(t)
 	db := pg.CreateDatabase(t, o.setup...)
