@@ -89,6 +89,10 @@ type traceEntry struct {
 	expires time.Time
 }
 
+// fetchTimeout bounds one catalog look-up, whatever the caller's context
+// allows (a proxy's has no deadline).
+const fetchTimeout = 30 * time.Second
+
 // maxCacheEntries bounds each cache map; a full map is emptied.
 const maxCacheEntries = 4096
 
@@ -220,6 +224,8 @@ func (c *catalog) lookup(v *catalogView, n *need) *SourcesRequest {
 
 // fetch asks the resolver and records every answer, including absences.
 func (c *catalog) fetch(ctx context.Context, res SourceResolver, req *SourcesRequest) error {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
 	resp, err := res.Sources(ctx, *req)
 	if err != nil {
 		return fmt.Errorf("masking: look up result sources: %w", err)

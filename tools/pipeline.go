@@ -177,6 +177,9 @@ type op struct {
 	// facts, when set, is the statement's classification, done by the
 	// caller (the proxy classifies each statement once).
 	facts *sqlclass.Facts
+	// holdContext, when set, gives the context a hold waits in (and its
+	// release), made only when a decision holds the call.
+	holdContext func(context.Context) (context.Context, func())
 }
 
 func (p *Pipeline) newOp(caller Caller, tool, connection string, args json.RawMessage, statement string) *op {
@@ -255,7 +258,13 @@ func (o *op) authorize(ctx context.Context, statement string) error {
 	switch d.Effect {
 	case policy.Allow:
 	case policy.Review:
-		out, err := o.p.holder.Hold(ctx, o.holdRequest(d, statement, facts))
+		hctx := ctx
+		if o.holdContext != nil {
+			var release func()
+			hctx, release = o.holdContext(ctx)
+			defer release()
+		}
+		out, err := o.p.holder.Hold(hctx, o.holdRequest(d, statement, facts))
 		o.ev.Approval = out.ID
 		if err != nil {
 			return o.refuse(ctx, "error", &Error{Code: CodeInternal, Rule: d.Rule,

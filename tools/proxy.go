@@ -304,6 +304,11 @@ type StatementRequest struct {
 	// OnHold, when set, is told (repeatedly) that the statement waits for
 	// a human decision; the message names the approval request.
 	OnHold func(message string)
+	// HoldContext, when set, gives the context a hold of the statement
+	// waits in, and a release called when the hold ends. It is called only
+	// when the decision holds the statement, so that the common case
+	// builds nothing for it.
+	HoldContext func(ctx context.Context) (context.Context, func())
 }
 
 // StatementCall is one statement execution in flight: decided, released
@@ -328,8 +333,17 @@ type StatementCall struct {
 func (s *ProxySession) Statement(ctx context.Context, req StatementRequest) (*StatementCall, error) {
 	st := req.Statement
 	o := s.p.newOp(s.caller, ToolRunQuery, s.connection, proxyArgs(s.connection, st.SQL, req.Params), st.SQL)
-	if req.OnHold != nil {
-		ctx = approvals.WithProgress(ctx, func(_, _ float64, msg string) { req.OnHold(msg) })
+	if req.OnHold != nil || req.HoldContext != nil {
+		o.holdContext = func(ctx context.Context) (context.Context, func()) {
+			release := func() {}
+			if req.HoldContext != nil {
+				ctx, release = req.HoldContext(ctx)
+			}
+			if req.OnHold != nil {
+				ctx = approvals.WithProgress(ctx, func(_, _ float64, msg string) { req.OnHold(msg) })
+			}
+			return ctx, release
+		}
 	}
 	o.facts = &st.Facts
 	if err := o.authorize(ctx, st.SQL); err != nil {

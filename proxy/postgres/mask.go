@@ -42,9 +42,8 @@ func (s *session) startMasking(po *portal) {
 	for i, f := range fields {
 		cols[i] = masking.Column{Name: string(f.Name), Type: typeName(f.DataTypeOID), TableOID: f.TableOID, Attribute: f.TableAttributeNumber}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), maskerTimeout)
-	rm, err := po.call.Masker(ctx, cols)
-	cancel()
+	// No deadline here: masking bounds its own catalog look-ups.
+	rm, err := po.call.Masker(context.Background(), cols)
 	if err != nil {
 		po.refusal = err
 		s.cancelStatement(po)
@@ -53,8 +52,10 @@ func (s *session) startMasking(po *portal) {
 	if rm == nil {
 		return
 	}
-	m := &rowMasker{rm: rm, types: s.types, oids: make([]uint32, len(fields)), binary: make([]bool, len(fields)),
-		names: make([]string, len(fields)), vals: make([]any, len(fields)), orig: make([]any, len(fields))}
+	n := len(fields)
+	vals := make([]any, 2*n)
+	m := &rowMasker{rm: rm, types: s.types, oids: make([]uint32, n), binary: make([]bool, n),
+		names: make([]string, n), vals: vals[:n:n], orig: vals[n:]}
 	for i, f := range fields {
 		m.oids[i], m.binary[i], m.names[i] = f.DataTypeOID, f.Format == 1, string(f.Name)
 	}

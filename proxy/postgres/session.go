@@ -25,6 +25,11 @@ import (
 // session is one client connection. Everything but cancel runs on the
 // connection's own goroutine.
 type session struct {
+	// The hold hooks of decide, made once.
+	onHold   func(string)
+	holdCtx  func(context.Context) (context.Context, func())
+	holdTold bool
+
 	srv    *Server
 	client net.Conn
 	be     *pgproto3.Backend
@@ -380,28 +385,40 @@ func notice(severity, code, msg string) *pgproto3.NoticeResponse {
 // decide runs the pipeline for one execution: decide, hold (telling the
 // client, while it waits, which approval request it waits for), record.
 func (s *session) decide(ctx context.Context, ps *tools.ProxyStatement, params []tools.Param) (*tools.StatementCall, error) {
+	s.holdTold = false
+	if s.onHold == nil {
+		s.onHold, s.holdCtx = s.tellHold, s.holdContext
+	}
+	return s.ps.Statement(ctx, tools.StatementRequest{Statement: ps, Params: params, OnHold: s.onHold, HoldContext: s.holdCtx})
+}
+
+// tellHold tells the client, once per statement, which approval request
+// its statement waits for.
+func (s *session) tellHold(msg string) {
+	if s.holdTold {
+		return
+	}
+	s.holdTold = true
+	s.send(notice("NOTICE", "01000", "Warden: "+msg))
+	s.flush()
+}
+
+// holdContext is the context a held statement waits in: ended by the
+// client's cancel request, bounded by the configured approval wait.
+func (s *session) holdContext(ctx context.Context) (context.Context, func()) {
 	hctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	s.activeMu.Lock()
 	s.holdCancel = cancel
 	s.activeMu.Unlock()
-	defer func() {
-		s.activeMu.Lock()
-		s.holdCancel = nil
-		s.activeMu.Unlock()
-	}()
 	if w := s.srv.o.ApprovalWait; w > 0 {
 		hctx = approvals.WithWait(hctx, w)
 	}
-	told := false
-	return s.ps.Statement(hctx, tools.StatementRequest{Statement: ps, Params: params, OnHold: func(msg string) {
-		if told {
-			return
-		}
-		told = true
-		s.send(notice("NOTICE", "01000", "Warden: "+msg))
-		s.flush()
-	}})
+	return hctx, func() {
+		s.activeMu.Lock()
+		s.holdCancel = nil
+		s.activeMu.Unlock()
+		cancel()
+	}
 }
 
 // targetError turns an upstream ErrorResponse into the error the call is
