@@ -178,11 +178,12 @@ func (s *session) extended(ctx context.Context, sync bool) {
 
 // prepareBatch is pass 1: resolve names, classify at Parse, decide at Bind.
 func (s *session) prepareBatch(ctx context.Context, p *planner, batch []*fmsg) []*item {
+	store := make([]item, len(batch))
 	items := make([]*item, 0, len(batch))
 	block, failed := p.block, p.fail
-	lastRef := map[*portal]*item{}
-	for _, m := range batch {
-		it := &item{m: m}
+	for i, m := range batch {
+		it := &store[i]
+		it.m = m
 		items = append(items, it)
 		switch m.kind {
 		case 'P':
@@ -252,7 +253,6 @@ func (s *session) prepareBatch(ctx context.Context, p *planner, batch []*fmsg) [
 			s.portals[m.name] = po
 			it.po = po
 			it.st = st
-			lastRef[po] = it
 		case 'D':
 			if m.target == 'S' {
 				st, ok := s.stmts[m.name]
@@ -266,7 +266,6 @@ func (s *session) prepareBatch(ctx context.Context, p *planner, batch []*fmsg) [
 					it.err = pgError("34000", fmt.Sprintf("portal %q does not exist", m.name))
 				}
 				it.po = po
-				lastRef[po] = it
 			}
 		case 'E':
 			po, ok := s.portals[m.name]
@@ -275,7 +274,6 @@ func (s *session) prepareBatch(ctx context.Context, p *planner, batch []*fmsg) [
 				break
 			}
 			it.po = po
-			lastRef[po] = it
 			if c := po.st.ctl; c != nil {
 				switch c.kind {
 				case txnBegin:
@@ -301,10 +299,40 @@ func (s *session) prepareBatch(ctx context.Context, p *planner, batch []*fmsg) [
 			break
 		}
 	}
-	for _, it := range lastRef {
+	markLast(items)
+	return items
+}
+
+// markLast marks, for each portal, the last item of the batch that refers
+// to it (Bind, Describe or Execute).
+func markLast(items []*item) {
+	if len(items) <= 16 {
+		// The common batch (Bind, Describe, Execute, Sync): no map.
+		for i := len(items) - 1; i >= 0; i-- {
+			it := items[i]
+			if it.po == nil || it.m.kind == 'C' {
+				continue
+			}
+			later := false
+			for _, x := range items[i+1:] {
+				if x.po == it.po && x.m.kind != 'C' {
+					later = true
+					break
+				}
+			}
+			it.last = !later
+		}
+		return
+	}
+	seen := map[*portal]bool{}
+	for i := len(items) - 1; i >= 0; i-- {
+		it := items[i]
+		if it.po == nil || it.m.kind == 'C' || seen[it.po] {
+			continue
+		}
+		seen[it.po] = true
 		it.last = true
 	}
-	return items
 }
 
 func params(m *fmsg) []tools.Param {
