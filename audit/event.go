@@ -71,11 +71,13 @@ type eventJSON struct {
 type eventAlias Event
 
 // MarshalJSON writes Duration as duration_ms, a float number of milliseconds.
+// It writes what encoding/json would write for eventJSON (see appendEvent).
 func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(eventJSON{
-		eventAlias: eventAlias(e),
-		DurationMS: float64(e.Duration) / float64(time.Millisecond),
-	})
+	b, err := appendEvent(make([]byte, 0, 512), &e, nil)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode event %s: %w", e.ID, err)
+	}
+	return b, nil
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -96,68 +98,4 @@ func isOutcome(status string) bool {
 		return true
 	}
 	return false
-}
-
-// timeLayout is how times are stored: UTC with a fixed number of fractional
-// digits, so that comparing the strings compares the times.
-const timeLayout = "2006-01-02T15:04:05.000000000Z"
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
-
-// row is an event encoded into column values. It is built by the caller's
-// goroutine, so the writer never touches the caller's Event, which the caller
-// may reuse once its context is cancelled.
-type row struct {
-	id, time, session, transport, identity string
-	groups                                 string // JSON array
-	issuer, tool, connection               string
-	arguments                              any // JSON text or nil
-	statement, decision, rule, reason      string
-	status                                 string
-	durationUS, rows                       int64
-	truncated                              bool
-	masked                                 any // JSON object or nil
-	credential, errorText, approval        string
-	tokenID                                string
-}
-
-// encodeRow turns e into column values. It refuses Arguments that are not
-// JSON, because they could not be read back as an Event.
-// args are the values of insertSQL's placeholders, in order.
-func (r *row) args() []any {
-	return []any{r.id, r.time, r.session, r.transport, r.identity, r.groups, r.issuer, r.tool, r.connection,
-		r.arguments, r.statement, r.decision, r.rule, r.reason, r.status, r.durationUS, r.rows,
-		r.truncated, r.masked, r.credential, r.errorText, r.approval, r.tokenID}
-}
-
-func encodeRow(e *Event) (row, error) {
-	if len(e.Arguments) > 0 && !json.Valid(e.Arguments) {
-		return row{}, fmt.Errorf("event %s: arguments are not valid JSON", e.ID)
-	}
-	r := row{
-		id: e.ID, time: formatTime(e.Time), session: e.Session, transport: e.Transport,
-		identity: e.Identity, groups: "[]", issuer: e.Issuer, tool: e.Tool,
-		connection: e.Connection, statement: e.Statement, decision: e.Decision,
-		rule: e.Rule, reason: e.Reason, status: e.Status,
-		durationUS: e.Duration.Microseconds(), rows: e.Rows, truncated: e.Truncated,
-		credential: e.Credential, errorText: e.Error, approval: e.Approval, tokenID: e.TokenID,
-	}
-	if len(e.Groups) > 0 {
-		b, err := json.Marshal(e.Groups)
-		if err != nil {
-			return row{}, fmt.Errorf("event %s: encode groups: %w", e.ID, err)
-		}
-		r.groups = string(b)
-	}
-	if len(e.Arguments) > 0 {
-		r.arguments = string(e.Arguments)
-	}
-	if len(e.Masked) > 0 {
-		b, err := json.Marshal(e.Masked)
-		if err != nil {
-			return row{}, fmt.Errorf("event %s: encode masked counts: %w", e.ID, err)
-		}
-		r.masked = string(b)
-	}
-	return r, nil
 }

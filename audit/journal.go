@@ -1,244 +1,289 @@
 package audit
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"database/sql"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
+	"hash/crc32"
 	"os"
-	"path/filepath"
+	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
 
 // journal is the intent log in front of the database. BeginAsync appends
-// each intent to it with a single write(2) — durable against a crash of
-// Warden, like a WAL commit with synchronous=NORMAL, at a fraction of the
-// cost — and the writer moves intents into the database in batches. When
-// the store opens, intents the database lacks are replayed from it. The
-// file is emptied once everything in it is in the database.
+// each intent to it and the writer moves intents into the database in
+// batches; when a store opens, the intents of processes that are gone are
+// replayed from their journals (replay.go).
+//
+// An append is a copy into a shared memory mapping of the journal file:
+// once copied, the data is in the kernel's page cache, the file's own
+// pages, and survives a crash of Warden exactly as what write(2) wrote
+// does, or a WAL commit with synchronous=NORMAL (none of them survives a
+// power loss without fsync). It costs no system call.
+//
+// Each Warden process has its own journal, a series of segment files next
+// to the database: <db>-intentlog.<host>.<pid>.<start>.<n>. A segment is
+// preallocated (a full disk fails the append that needs a new segment,
+// instead of faulting on a page) and filled with records one after the
+// other, under a mutex:
+//
+//	length uint32 | CRC-32C of the payload uint32 | payload | zeros to 8 bytes
+//
+// The payload is the event's JSON (appendEvent). A record is whole once its
+// header is stored, after its payload; the records end at a zero header,
+// and at a record a crash cut short, whose checksum fails. A full segment
+// gives way to a new one, and is removed once all its intents are in the
+// database.
 type journal struct {
-	path string
-	f    *os.File
+	prefix  string // <db>-intentlog.<host>.<pid>.<start>
+	segSize int    // size of a new segment, unless a record needs more
 
-	mu        sync.Mutex
-	checked   time.Time // when the database file was last found in place
-	appended  int64     // intents written since the file was last emptied
-	committed int64     // of those, intents now in the database
-	size      int64
+	mu      sync.Mutex
+	checked time.Time  // when the database file and the segment were last found in place
+	seg     *segment   // appended to
+	sealed  []*segment // full, with intents not yet in the database
+	next    int        // number of the next segment
 }
 
-// Each Warden process has its own journal, next to the database:
-// <db>-intents.<host>.<pid>.<start>. Several processes may share a store
-// (every `warden mcp` is one); a journal is replayed only once the process
-// that wrote it is gone.
-func journalPath(path string) string {
-	host, _ := os.Hostname()
-	pid := os.Getpid()
-	return fmt.Sprintf("%s-intents.%s.%d.%s", path, safeHost(host), pid, ProcessStart(pid))
+// segment is one file of a journal.
+type segment struct {
+	path      string
+	f         *os.File // open while appended to
+	data      []byte   // its mapping, while appended to
+	off       int      // where the next record goes
+	appended  int64    // records in it; under journal.mu
+	committed int64    // of those, records now in the database; under journal.mu
 }
 
-func safeHost(h string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '-' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
-			return r
-		}
-		return '_'
-	}, h)
-}
+const (
+	// segmentSize is the size of a segment: about 1,500 intents of
+	// the proxy.
+	segmentSize = 1 << 20
+	// segmentHeader is the magic string at the start of a segment;
+	// records follow.
+	segmentHeader = "WARDEN-INTENTS-1"
+	// recordHeader is the size of a record's length and checksum.
+	recordHeader = 8
+)
 
-// checkEvery bounds how often append looks for the database file.
+// checkEvery bounds how often append looks for the database file and the
+// journal segment.
 const checkEvery = 100 * time.Millisecond
 
-// emptyAt is the size above which a caught-up journal is emptied.
-const emptyAt = 1 << 20
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// staleAfter: a journal of another host, untouched this long, is replayed.
-const staleAfter = 10 * time.Minute
+// checksum is a record's checksum: CRC-32C, which CPUs compute in hardware.
+func checksum(payload []byte) uint32 { return crc32.Checksum(payload, castagnoli) }
 
-// openJournal replays into db the journals of processes that are gone
-// (intents the database does not have yet), removes them, and creates this
-// process's journal.
-func openJournal(ctx context.Context, dbPath string, db *sql.DB) (*journal, int, error) {
-	files, err := filepath.Glob(dbPath + "-intents*")
-	if err != nil {
-		return nil, 0, err
-	}
+// journalPrefix names the journal of this process for the database at path.
+func journalPrefix(path string) string {
 	host, _ := os.Hostname()
-	total := 0
-	for _, file := range files {
-		if !journalAbandoned(strings.TrimPrefix(file, dbPath+"-intents"), safeHost(host), file) {
-			continue
-		}
-		n, err := replayJournal(ctx, file, db)
-		if err != nil {
-			return nil, 0, fmt.Errorf("replay intent journal %s: %w", file, err)
-		}
-		total += n
-		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, 0, fmt.Errorf("remove replayed journal: %w", err)
-		}
-	}
-	path := journalPath(dbPath)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, 0, fmt.Errorf("open intent journal: %w", err)
-	}
-	return &journal{path: path, f: f}, total, nil
+	pid := os.Getpid()
+	return fmt.Sprintf("%s-intentlog.%s.%d.%s", path, safeHost(host), pid, ProcessStart(pid))
 }
 
-// journalAbandoned tells from a journal's name suffix (".host.pid.start",
-// or "" for the single journal of earlier versions) whether the process
-// that writes it is gone.
-func journalAbandoned(suffix, host, file string) bool {
-	parts := strings.Split(strings.TrimPrefix(suffix, "."), ".")
-	if suffix == "" || len(parts) != 3 {
-		return true
+// newJournal creates this process's journal, with its first segment.
+func newJournal(dbPath string) (*journal, error) {
+	j := &journal{prefix: journalPrefix(dbPath), segSize: segmentSize}
+	if err := j.rotate(0); err != nil {
+		return nil, err
 	}
-	if parts[0] != host {
-		fi, err := os.Stat(file)
-		return err != nil || time.Since(fi.ModTime()) > staleAfter
-	}
-	pid, err := strconv.Atoi(parts[1])
-	if err != nil || pid <= 0 {
-		return true
-	}
-	return !ProcessAlive(pid, parts[2])
+	return j, nil
 }
 
-// ProcessStart returns a marker of when process pid started (Linux: field
-// 22 of /proc/PID/stat), to tell a live process from a reused PID; "" if
-// unknown.
-func ProcessStart(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return ""
-	}
-	// The command name (field 2) may hold spaces; fields resume after ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return ""
-	}
-	fields := strings.Fields(string(b[i+1:]))
-	if len(fields) < 20 {
-		return ""
-	}
-	return fields[19]
-}
+// recordSize is the space a record with n bytes of payload takes.
+func recordSize(n int) int { return (recordHeader + n + 7) &^ 7 }
 
-// ProcessAlive reports whether process pid on this host runs and, when
-// start is known, is the process that started then.
-func ProcessAlive(pid int, start string) bool {
-	if err := syscall.Kill(pid, 0); err != nil && errors.Is(err, syscall.ESRCH) {
-		return false
-	}
-	return start == "" || ProcessStart(pid) == start
-}
-
-func replayJournal(ctx context.Context, path string, db *sql.DB) (int, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	insert, err := tx.PrepareContext(ctx, strings.Replace(insertSQL, "INSERT INTO", "INSERT OR IGNORE INTO", 1))
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	r := bufio.NewReader(f)
-	for {
-		line, err := r.ReadBytes('\n')
-		if err == io.EOF {
-			// A line cut short by a crash was never acknowledged: its call
-			// did not run.
-			break
-		}
-		if err != nil {
-			return n, err
-		}
-		var e Event
-		if err := json.Unmarshal(line, &e); err != nil {
-			return n, fmt.Errorf("line %d: %w", n+1, err)
-		}
-		row, err := encodeRow(&e)
-		if err != nil {
-			return n, err
-		}
-		res, err := insert.ExecContext(ctx, row.args()...)
-		if err != nil {
-			return n, err
-		}
-		if k, _ := res.RowsAffected(); k > 0 {
-			n++
-		}
-	}
-	return n, tx.Commit()
-}
-
-// append writes one intent. It fails if the journal or the database file
-// is gone (removed or replaced), so an intent is never written where
-// nobody will find it.
-func (j *journal) append(line []byte, check func() error) error {
+// append writes one intent and returns the segment that holds it, for
+// settled. It fails if the journal or the database file is gone (removed
+// or replaced), so that an intent is not written where nobody will find
+// it; both are looked for at most every checkEvery, and once one is gone,
+// every append fails.
+func (j *journal) append(payload []byte, check func() error) (*segment, error) {
+	sum := checksum(payload)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	// The database file is looked for at most every checkEvery; the
-	// journal itself on every append.
 	if now := time.Now(); now.Sub(j.checked) > checkEvery {
 		if err := check(); err != nil {
-			return err
+			return nil, err
+		}
+		if err := j.seg.check(); err != nil {
+			return nil, err
 		}
 		j.checked = now
 	}
-	if fi, err := j.f.Stat(); err != nil {
+	need := recordSize(len(payload))
+	if j.seg.off+need > len(j.seg.data) {
+		if err := j.rotate(need); err != nil {
+			return nil, err
+		}
+	}
+	if err := j.seg.write(payload, sum); err != nil {
+		// Whatever went wrong with this segment, the next append starts
+		// another.
+		j.seg.off = len(j.seg.data)
+		return nil, err
+	}
+	j.seg.appended++
+	return j.seg, nil
+}
+
+// check fails if the segment's file was removed (or replaced by another).
+func (sg *segment) check() error {
+	fi, err := sg.f.Stat()
+	if err != nil {
 		return fmt.Errorf("intent journal: %w", err)
-	} else if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink == 0 {
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink == 0 {
 		return errors.New("intent journal was removed")
 	}
-	if _, err := j.f.Write(line); err != nil {
-		return fmt.Errorf("intent journal: %w", err)
-	}
-	j.appended++
-	j.size += int64(len(line))
 	return nil
 }
 
-// settled records that n journaled intents are now in the database, and
-// empties the journal when it has caught up and grown large.
-func (j *journal) settled(n int64) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.committed += n
-	if j.committed == j.appended && j.size >= emptyAt {
-		if err := j.f.Truncate(0); err == nil {
-			j.appended, j.committed, j.size = 0, 0, 0
+// write copies a record into the mapping: the payload, then the header. A
+// fault on the mapping (the file cut short underneath us, an I/O error)
+// fails the write instead of crashing the process.
+func (sg *segment) write(payload []byte, sum uint32) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		r := recover()
+		if fault, ok := r.(interface{ Addr() uintptr }); ok {
+			err = fmt.Errorf("intent journal %s: fault writing its mapping (was the file cut short?): %v", sg.path, fault)
+		} else if r != nil {
+			panic(r)
 		}
+	}()
+	rec := sg.data[sg.off : sg.off+recordSize(len(payload))]
+	copy(rec[recordHeader:], payload)
+	binary.LittleEndian.PutUint64(rec, uint64(len(payload))|uint64(sum)<<32)
+	sg.off += len(rec)
+	return nil
+}
+
+// rotate starts a new segment with room for a record of need bytes; the
+// current one is sealed, or removed if all its intents are in the
+// database.
+func (j *journal) rotate(need int) error {
+	size := max(j.segSize, len(segmentHeader)+need)
+	size = (size + os.Getpagesize() - 1) &^ (os.Getpagesize() - 1)
+	var sg *segment
+	for {
+		var err error
+		sg, err = createSegment(j.prefix+"."+strconv.Itoa(j.next), size)
+		j.next++
+		// Another store of this process, on the same database, may have
+		// taken the name.
+		if errors.Is(err, os.ErrExist) && j.next < 1<<20 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("intent journal: %w", err)
+		}
+		break
+	}
+	if old := j.seg; old != nil {
+		old.unmap()
+		if old.committed == old.appended {
+			os.Remove(old.path)
+		} else {
+			j.sealed = append(j.sealed, old)
+		}
+	}
+	j.seg = sg
+	return nil
+}
+
+func createSegment(path string, size int) (*segment, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*segment, error) {
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	if err := preallocate(f, int64(size)); err != nil {
+		return fail(fmt.Errorf("allocate %s: %w", path, err))
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|mapPopulate)
+	if err != nil {
+		return fail(fmt.Errorf("map %s: %w", path, err))
+	}
+	sg := &segment{path: path, f: f, data: data, off: len(segmentHeader)}
+	copy(data, segmentHeader)
+	return sg, nil
+}
+
+// writeZeros fills f with size zero bytes, which allocates its blocks
+// where fallocate(2) is not available.
+func writeZeros(f *os.File, size int64) error {
+	zeros := make([]byte, 64<<10)
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmap releases the segment's mapping and file; it takes no more records.
+func (sg *segment) unmap() error {
+	var errs []error
+	if sg.data != nil {
+		errs = append(errs, syscall.Munmap(sg.data))
+		sg.data = nil
+	}
+	if sg.f != nil {
+		errs = append(errs, sg.f.Close())
+		sg.f = nil
+	}
+	return errors.Join(errs...)
+}
+
+// settled records that the intents of ops in segs (one entry per intent)
+// are now in the database, and removes the sealed segments whose intents
+// all are.
+func (j *journal) settled(segs []*segment) {
+	var done []string
+	j.mu.Lock()
+	for _, sg := range segs {
+		sg.committed++
+	}
+	kept := j.sealed[:0]
+	for _, sg := range j.sealed {
+		if sg.committed == sg.appended {
+			done = append(done, sg.path)
+		} else {
+			kept = append(kept, sg)
+		}
+	}
+	clear(j.sealed[len(kept):])
+	j.sealed = kept
+	j.mu.Unlock()
+	for _, path := range done {
+		os.Remove(path)
 	}
 }
 
-// close removes the journal if everything in it reached the database;
-// otherwise the next Warden to open the store replays it.
+// close removes the segments whose intents all reached the database; the
+// next Warden to open the store replays the others.
 func (j *journal) close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	err := j.f.Close()
-	if j.committed == j.appended {
-		os.Remove(j.path)
+	var errs []error
+	for _, sg := range append(j.sealed, j.seg) {
+		if sg == nil {
+			continue
+		}
+		errs = append(errs, sg.unmap())
+		if sg.committed == sg.appended {
+			os.Remove(sg.path)
+		}
 	}
-	return err
+	j.sealed, j.seg = nil, nil
+	return errors.Join(errs...)
 }

@@ -54,7 +54,7 @@ func TestJournalSurvivesCrash(t *testing.T) {
 			t.Fatalf("recovered event = %+v", e)
 		}
 	}
-	if left, _ := filepath.Glob(path + "-intents.*"); len(left) != 1 || left[0] != journalPath(path) {
+	if left, _ := filepath.Glob(path + "-intent*"); len(left) != 1 || left[0] != s.journal.seg.path {
 		t.Errorf("journals after replay: %v (want only this process's)", left)
 	}
 }
@@ -123,7 +123,7 @@ func TestBeginAsyncFailsClosed(t *testing.T) {
 			defer s.Close()
 			victim := path
 			if remove == "journal" {
-				victim = journalPath(path)
+				victim = s.journal.seg.path
 			}
 			if err := os.Remove(victim); err != nil {
 				t.Fatal(err)
@@ -199,7 +199,7 @@ func TestJournalsPerProcess(t *testing.T) {
 	if _, err := os.Stat(dead); !os.IsNotExist(err) {
 		t.Errorf("the dead process's journal was not replayed and removed: %v", err)
 	}
-	if _, err := os.Stat(a.journal.path); err != nil {
+	if _, err := os.Stat(a.journal.seg.path); err != nil {
 		t.Errorf("a live process's journal was touched: %v", err)
 	}
 	e.Status, e.Rows = StatusOK, 3

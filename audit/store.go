@@ -45,15 +45,21 @@ type Store struct {
 	ids    idGenerator
 
 	writeDB *sql.DB // one connection, used only by the writer goroutine
-	stmts   writeStmts
 	readDB  *sql.DB // reads, and other stores sharing the file (see DB)
 	file    os.FileInfo
-	journal *journal // intents written by BeginAsync, not yet all in the database
+	journal *journal   // intents written by BeginAsync, not yet all in the database
+	records bufferPool // BeginAsync's buffers
 
-	mu     sync.RWMutex // held for reading while submitting an op; Close takes it to close ops
-	closed bool
-	ops    chan *op
-	done   chan struct{} // closed when the writer goroutine has returned
+	// The writer goroutine's own.
+	stmts       writeStmts
+	settledSegs []*segment // for journal.settled
+
+	mu      sync.RWMutex // held for reading while submitting an op; Close takes it to close ops
+	closed  bool
+	ops     chan *op
+	urge    chan struct{} // ends the writer's linger (see Store.linger)
+	closing chan struct{} // closed by Close: the writer lingers no more
+	done    chan struct{} // closed when the writer goroutine has returned
 
 	closeOnce sync.Once
 	closeErr  error
@@ -140,12 +146,6 @@ func open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		return nil, err
 	}
 
-	stmts, err := prepareWrites(ctx, writeDB)
-	if err != nil {
-		_ = writeDB.Close()
-		return nil, err
-	}
-
 	readDB, err := sql.Open("sqlite", path+"?"+pragmas)
 	if err != nil {
 		_ = writeDB.Close()
@@ -177,6 +177,14 @@ func open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		logger.Warn("audit: recovered intents from the journal (Warden stopped while they ran)", "events", replayed)
 	}
 
+	var stmts writeStmts
+	if err := withDriverConn(ctx, writeDB, func(dc any) error { return stmts.prepare(ctx, dc) }); err != nil {
+		_ = j.close()
+		_ = writeDB.Close()
+		_ = readDB.Close()
+		return nil, err
+	}
+
 	s := &Store{
 		journal: j,
 		path:    path,
@@ -185,7 +193,9 @@ func open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		stmts:   stmts,
 		readDB:  readDB,
 		file:    info,
-		ops:     make(chan *op, maxBatch),
+		ops:     make(chan *op, queueLen),
+		urge:    make(chan struct{}, 1),
+		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
 	go s.run()
@@ -210,14 +220,27 @@ func (s *Store) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		close(s.ops)
+		close(s.closing)
 		s.mu.Unlock()
 
 		<-s.done
-		s.closeErr = errors.Join(s.stmts.close(), s.journal.close(), s.writeDB.Close(), s.readDB.Close())
+		stmtsErr := withDriverConn(context.Background(), s.writeDB, func(any) error { return s.stmts.closeStmts() })
+		s.closeErr = errors.Join(stmtsErr, s.journal.close(), s.writeDB.Close(), s.readDB.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("audit: close %s: %w", s.path, s.closeErr)
 		}
 		s.logger.Info("audit store closed", "path", s.path)
 	})
 	return s.closeErr
+}
+
+// withDriverConn runs f with the driver connection of one of db's
+// connections.
+func withDriverConn(ctx context.Context, db *sql.DB, f func(dc any) error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(f)
 }

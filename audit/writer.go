@@ -2,20 +2,18 @@ package audit
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
+	"sync"
 	"time"
-
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // maxBatch is the most operations the writer commits in one transaction.
-const maxBatch = 256
+const maxBatch = 1024
+
+// queueLen is how many operations may wait for the writer; past half of
+// it, the writer stops lingering.
+const queueLen = 2 * maxBatch
 
 type opKind int
 
@@ -32,8 +30,9 @@ type op struct {
 	kind      opKind
 	row       row
 	done      chan error
-	async     bool // nobody waits: failures are logged
-	journaled bool // an intent already durable in the journal
+	async     bool     // nobody waits: failures are logged
+	journaled bool     // an intent already durable in the journal
+	seg       *segment // the journal segment that holds it
 }
 
 // Begin records the intent to run an operation, before it runs. It assigns
@@ -104,11 +103,19 @@ func (s *Store) submit(ctx context.Context, kind opKind, e *Event) error {
 
 // enqueue hands e to the writer without waiting for the commit.
 func (s *Store) enqueue(ctx context.Context, kind opKind, e *Event, async bool) (*op, error) {
-	r, err := encodeRow(e)
-	if err != nil {
-		return nil, fmt.Errorf("audit: write event: %w", err)
+	o := &op{kind: kind, async: async}
+	if !async {
+		o.done = make(chan error, 1)
 	}
-	o := &op{kind: kind, row: r, done: make(chan error, 1), async: async}
+	if kind == opFinish {
+		o.row = outcomeRow(e)
+	} else {
+		r, err := encodeRow(e)
+		if err != nil {
+			return nil, fmt.Errorf("audit: write event: %w", err)
+		}
+		o.row = r
+	}
 	// A caller that already gave up submits nothing (select would pick at
 	// random between a ready queue and a done context).
 	if err := ctx.Err(); err != nil {
@@ -122,10 +129,13 @@ func (s *Store) enqueue(ctx context.Context, kind opKind, e *Event, async bool) 
 	}
 	select {
 	case s.ops <- o:
-		return o, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	if !async || len(s.ops) >= queueLen/2 {
+		s.urgeWriter()
+	}
+	return o, nil
 }
 
 // Pending is an intent handed to the writer; Wait returns once it is
@@ -166,27 +176,43 @@ func (s *Store) Sync(ctx context.Context) error {
 func (s *Store) BeginAsync(e *Event) *Pending {
 	s.stamp(e)
 	e.Status = StatusRunning
-	r, err := encodeRow(e)
+	o := &op{kind: opInsert, async: true, journaled: true}
+	buf := s.records.get()
+	defer s.records.put(buf)
+	line, err := encodeIntent((*buf)[:0], e, &o.row)
 	if err != nil {
 		return &Pending{err: fmt.Errorf("audit: write event: %w", err)}
 	}
-	line, err := json.Marshal(e)
-	if err != nil {
-		return &Pending{err: fmt.Errorf("audit: write event: %w", err)}
-	}
+	*buf = line
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return &Pending{err: ErrClosed}
 	}
-	if err := s.journal.append(append(line, '\n'), s.checkFile); err != nil {
+	if o.seg, err = s.journal.append(line, s.checkFile); err != nil {
 		s.logger.Error("audit intent not written", "path", s.path, "err", err)
 		return &Pending{err: fmt.Errorf("audit: write event: %s: %w", s.path, err)}
 	}
 	// The intent is durable: the database gets it with the next batch.
-	s.ops <- &op{kind: opInsert, row: r, done: make(chan error, 1), async: true, journaled: true}
+	s.ops <- o
+	if len(s.ops) >= queueLen/2 {
+		s.urgeWriter()
+	}
 	return &Pending{}
 }
+
+// bufferPool recycles the buffers BeginAsync encodes journal records in.
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) get() *[]byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 1024)
+	return &b
+}
+
+func (p *bufferPool) put(b *[]byte) { p.pool.Put(b) }
 
 // FinishAsync is Finish without the wait: the outcome is committed with the
 // writer's next batch, and Close flushes it. A failure is logged. If the
@@ -200,297 +226,4 @@ func (s *Store) FinishAsync(e *Event) error {
 	}
 	_, err := s.enqueue(context.Background(), opFinish, e, true)
 	return err
-}
-
-// run is the writer goroutine. It takes whatever is queued, up to maxBatch
-// operations, commits it as one transaction, and repeats until Close closes
-// the queue and it is empty.
-func (s *Store) run() {
-	defer close(s.done)
-	batch := make([]*op, 0, maxBatch)
-	for o := range s.ops {
-		batch = s.drain(append(batch[:0], o))
-		if onlyAsync(batch) {
-			// Nobody waits for these outcomes: give the next intent a moment
-			// to arrive and share the commit, halving commits per call
-			// under sequential load.
-			t := time.NewTimer(asyncLinger)
-			select {
-			case o, ok := <-s.ops:
-				if ok {
-					batch = s.drain(append(batch, o))
-				}
-			case <-t.C:
-			}
-			t.Stop()
-		}
-		s.commit(batch)
-	}
-}
-
-// asyncLinger is how long writes nobody waits for (intents already in the
-// journal, outcomes) may wait for company: under sequential load, one commit
-// then carries several calls instead of two commits per call.
-const asyncLinger = 10 * time.Millisecond
-
-// drain appends whatever is queued, up to maxBatch operations.
-func (s *Store) drain(batch []*op) []*op {
-	for len(batch) < maxBatch {
-		select {
-		case o, ok := <-s.ops:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, o)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-func onlyAsync(batch []*op) bool {
-	for _, o := range batch {
-		if !o.async {
-			return false
-		}
-	}
-	return true
-}
-
-// commit writes batch in one transaction and tells every op how it went.
-// An op that fails on its own (a duplicate ID, a Finish of an unknown event)
-// gets its own error and the rest still commit. Any other failure (disk full,
-// read-only file, database gone) fails the whole batch.
-func (s *Store) commit(batch []*op) {
-	errs := make([]error, len(batch))
-	err := s.writeBatch(batch, errs)
-	if err == nil {
-		var n int64
-		for _, o := range batch {
-			if o.journaled {
-				n++
-			}
-		}
-		if n > 0 {
-			s.journal.settled(n)
-		}
-	}
-	if err != nil {
-		s.logger.Error("audit write failed", "path", s.path, "ops", len(batch), "err", err)
-		err = fmt.Errorf("audit: write event: %s: %w", s.path, err)
-	}
-	for i, o := range batch {
-		if o.async && (err != nil || errs[i] != nil) {
-			s.logger.Error("audit outcome not written", "event", o.row.id, "err", errors.Join(err, errs[i]))
-		}
-		switch {
-		case err != nil:
-			o.done <- err
-		case errors.Is(errs[i], ErrNotFound):
-			o.done <- fmt.Errorf("%w: finish %s", ErrNotFound, o.row.id)
-		case errs[i] != nil:
-			o.done <- fmt.Errorf("audit: write event %s: %w", o.row.id, errs[i])
-		default:
-			o.done <- nil
-		}
-	}
-}
-
-func (s *Store) writeBatch(batch []*op, errs []error) error {
-	if err := s.checkFile(); err != nil {
-		return err
-	}
-	// Not the callers' contexts: one caller giving up must not abort the
-	// others' writes. busy_timeout bounds the wait for a lock.
-	ctx := context.Background()
-	tx, err := s.writeDB.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	folded := foldOutcomes(batch)
-	for i, o := range batch {
-		if folded[i] {
-			continue
-		}
-		err := o.exec(ctx, tx, s.stmts)
-		if err == nil {
-			continue
-		}
-		if !isOpError(err) {
-			_ = tx.Rollback()
-			return err
-		}
-		errs[i] = err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	s.commits.Add(1)
-	return nil
-}
-
-// foldOutcomes merges an outcome into its own event's intent when both are
-// in the batch (a fast call), so the event is inserted once, complete,
-// instead of inserted and then updated. It reports which ops were folded.
-func foldOutcomes(batch []*op) []bool {
-	var folded []bool
-	var intents map[string]*row
-	for i, o := range batch {
-		switch {
-		case o.kind == opInsert && o.journaled:
-			if intents == nil {
-				intents = make(map[string]*row)
-			}
-			intents[o.row.id] = &batch[i].row
-		case o.kind == opFinish && o.async:
-			in, ok := intents[o.row.id]
-			if !ok {
-				continue
-			}
-			applyOutcome(in, &o.row)
-			if folded == nil {
-				folded = make([]bool, len(batch))
-			}
-			folded[i] = true
-		}
-	}
-	if folded == nil {
-		folded = make([]bool, len(batch))
-	}
-	return folded
-}
-
-// applyOutcome does to an intent's row what finishSQL does to its record.
-func applyOutcome(in, out *row) {
-	in.status = out.status
-	for _, f := range []struct{ dst, src *string }{
-		{&in.decision, &out.decision}, {&in.rule, &out.rule}, {&in.reason, &out.reason},
-		{&in.credential, &out.credential}, {&in.approval, &out.approval},
-	} {
-		if *f.src != "" {
-			*f.dst = *f.src
-		}
-	}
-	in.durationUS, in.rows, in.truncated = out.durationUS, out.rows, out.truncated
-	in.masked, in.errorText = out.masked, out.errorText
-}
-
-// checkFile fails if the database file was removed or replaced since Open.
-// SQLite would go on writing to the unlinked file, and the events would be
-// lost with it.
-func (s *Store) checkFile() error {
-	info, err := os.Stat(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return errors.New("database file was removed since the store was opened")
-	}
-	if err != nil {
-		return fmt.Errorf("check database file: %w", err)
-	}
-	if !os.SameFile(info, s.file) {
-		return errors.New("database file was replaced since the store was opened")
-	}
-	return nil
-}
-
-// isOpError reports whether err belongs to one op only and leaves the
-// transaction usable: SQLite aborts just the failing statement on a
-// constraint violation.
-func isOpError(err error) bool {
-	if errors.Is(err, ErrNotFound) {
-		return true
-	}
-	var serr *sqlite.Error
-	return errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
-}
-
-const insertSQL = `INSERT INTO events (
-	id, time, session, transport, identity, groups_json, issuer, tool, connection,
-	arguments, statement, decision, rule, reason, status, duration_us, row_count,
-	truncated, masked_json, credential, error, approval, token_id
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-
-const finishSQL = `UPDATE events SET
-	status      = ?,
-	decision    = coalesce(nullif(?, ''), decision),
-	rule        = coalesce(nullif(?, ''), rule),
-	reason      = coalesce(nullif(?, ''), reason),
-	duration_us = ?,
-	row_count   = ?,
-	truncated   = ?,
-	masked_json = ?,
-	error       = ?,
-	credential  = coalesce(nullif(?, ''), credential),
-	approval    = coalesce(nullif(?, ''), approval)
-WHERE id = ?`
-
-// writeStmts are the writer's statements, prepared once: parsing the SQL
-// costs more than running it.
-type writeStmts struct {
-	insert, upsert, finish *sql.Stmt
-}
-
-func prepareWrites(ctx context.Context, db *sql.DB) (writeStmts, error) {
-	insert, err := db.PrepareContext(ctx, insertSQL)
-	if err != nil {
-		return writeStmts{}, fmt.Errorf("prepare insert: %w", err)
-	}
-	upsert, err := db.PrepareContext(ctx, upsertSQL)
-	if err != nil {
-		_ = insert.Close()
-		return writeStmts{}, fmt.Errorf("prepare upsert: %w", err)
-	}
-	finish, err := db.PrepareContext(ctx, finishSQL)
-	if err != nil {
-		_ = insert.Close()
-		_ = upsert.Close()
-		return writeStmts{}, fmt.Errorf("prepare finish: %w", err)
-	}
-	return writeStmts{insert: insert, upsert: upsert, finish: finish}, nil
-}
-
-func (w writeStmts) close() error {
-	return errors.Join(w.insert.Close(), w.upsert.Close(), w.finish.Close())
-}
-
-// upsertSQL writes a journaled intent (perhaps with its outcome folded in).
-// The event may already be there, replayed from the journal by a Warden
-// that started meanwhile: then its outcome, if any, completes the record.
-const upsertSQL = insertSQL + `
-ON CONFLICT (id) DO UPDATE SET
-	status = excluded.status, decision = excluded.decision, rule = excluded.rule,
-	reason = excluded.reason, duration_us = excluded.duration_us, row_count = excluded.row_count,
-	truncated = excluded.truncated, masked_json = excluded.masked_json, error = excluded.error,
-	credential = excluded.credential, approval = excluded.approval
-WHERE events.status = 'running'`
-
-func (o *op) exec(ctx context.Context, tx *sql.Tx, stmts writeStmts) error {
-	r := &o.row
-	switch o.kind {
-	case opInsert:
-		stmt := stmts.insert
-		if o.journaled {
-			stmt = stmts.upsert
-		}
-		_, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, r.args()...)
-		return err
-	case opFinish:
-		res, err := tx.StmtContext(ctx, stmts.finish).ExecContext(ctx,
-			r.status, r.decision, r.rule, r.reason, r.durationUS, r.rows,
-			r.truncated, r.masked, r.errorText, r.credential, r.approval, r.id)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return ErrNotFound
-		}
-		return nil
-	case opSync:
-		return nil
-	}
-	return fmt.Errorf("unknown op kind %d", o.kind)
 }
