@@ -299,10 +299,10 @@ func (c *catalog) putTrace(key string, lin *lineage, rests time.Time) time.Time 
 }
 
 // plan returns the cached column plans of key (planKey), if fresh.
-func (c *catalog) plan(key string) (planEntry, bool) {
+func (c *catalog) plan(key []byte) (planEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.plans[key]
+	e, ok := c.plans[string(key)]
 	if !ok || !c.now().Before(e.expires) {
 		return planEntry{}, false
 	}

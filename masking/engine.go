@@ -156,7 +156,7 @@ func (e *Engine) planColumns(ctx context.Context, req Request, rules []*columnRu
 		plan, refusal := judge(req.Columns[i].Name, t, rules)
 		if refusal != nil {
 			cp := *refusal
-			cat.putPlan(key, planEntry{refusal: &cp, expires: expires})
+			cat.putPlan(string(key), planEntry{refusal: &cp, expires: expires})
 			return refusal
 		}
 		if plan.rule != nil {
@@ -164,14 +164,14 @@ func (e *Engine) planColumns(ctx context.Context, req Request, rules []*columnRu
 		}
 		m.plans[i] = plan
 	}
-	cat.putPlan(key, planEntry{plans: slices.Clone(m.plans), keys: slices.Clone(m.keys), expires: expires})
+	cat.putPlan(string(key), planEntry{plans: slices.Clone(m.plans), keys: slices.Clone(m.keys), expires: expires})
 	return nil
 }
 
 // planKey is everything column plans depend on besides the catalog: the
-// profile, who asks (which rules apply), the statement (by traceKey) and
-// each column's name, type and reported source.
-func planKey(req Request) string {
+// profile, who asks (which rules apply), the statement (as traceKey has
+// it) and each column's name, type and reported source.
+func planKey(req Request) []byte {
 	b := make([]byte, 0, 128+len(req.SQL))
 	b = append(b, req.Profile...)
 	b = append(b, 0)
@@ -188,9 +188,12 @@ func planKey(req Request) string {
 		b = binary.LittleEndian.AppendUint32(b, c.TableOID)
 		b = binary.LittleEndian.AppendUint32(b, uint32(c.Attribute))
 	}
-	b = append(b, 0, 3)
-	b = append(b, traceKey(req.SQL)...)
-	return string(b)
+	b = append(b, 0, 3, 's')
+	if shaped, ok := sqlclass.AppendShape(b, req.SQL); ok {
+		return shaped
+	}
+	b[len(b)-1] = 't'
+	return append(b, req.SQL...)
 }
 
 // traceKey is what a statement's lineage is cached by: its shape when it

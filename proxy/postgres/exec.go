@@ -191,7 +191,7 @@ func (s *session) prepareBatch(ctx context.Context, p *planner, batch []*fmsg) [
 				it.err = pgError("42P05", fmt.Sprintf("prepared statement %q already exists", m.name))
 				break
 			}
-			st := &stmt{name: m.name, sql: m.sql, oids: m.oids}
+			st := &stmt{name: m.name, upstream: upName(m.name), sql: m.sql, oids: m.oids}
 			stmts, err := s.ps.Classify(ctx, m.sql)
 			switch {
 			case err != nil:
@@ -373,7 +373,7 @@ func (s *session) planBatch(p *planner, items []*item) {
 			}
 			u := s.primary
 			p.use(u)
-			name := upName(st.name)
+			name := st.upstream
 			if _, ok := u.prepared[name]; ok && name != "" {
 				u.fe.SendClose(&pgproto3.Close{ObjectType: 'S', Name: name})
 				p.add(&step{kind: kClose, up: u, hidden: true})
@@ -400,7 +400,7 @@ func (s *session) planBatch(p *planner, items []*item) {
 				return
 			}
 			p.ensurePrepared(u, po.st)
-			u.fe.SendBind(&pgproto3.Bind{DestinationPortal: upName(po.name), PreparedStatement: upName(po.st.name),
+			u.fe.SendBind(&pgproto3.Bind{DestinationPortal: upName(po.name), PreparedStatement: po.st.upstream,
 				ParameterFormatCodes: m.paramFormats, Parameters: m.params, ResultFormatCodes: m.resultFormats})
 			p.add(&step{kind: kBind, up: u, po: po, undo: s.forgetPortal(po, errNotRun)})
 			if it.last {
@@ -454,7 +454,7 @@ func (s *session) planBatch(p *planner, items []*item) {
 				if prev == nil {
 					continue
 				}
-				name := upName(prev.name)
+				name := prev.upstream
 				for _, u := range s.ups {
 					if u.prepared[name] == prev && name != "" {
 						u.fe.SendClose(&pgproto3.Close{ObjectType: 'S', Name: name})

@@ -138,7 +138,7 @@ func (p *planner) adhoc(u *upstream, sql string) *step {
 // ensurePrepared prepares a client statement on u if it is not there yet
 // (it was parsed on another upstream, or dropped).
 func (p *planner) ensurePrepared(u *upstream, st *stmt) {
-	name := upName(st.name)
+	name := st.upstream
 	if cur, ok := u.prepared[name]; ok && cur == st {
 		return
 	}

@@ -86,7 +86,10 @@ type unitState struct {
 // stmt is a prepared statement of the client.
 type stmt struct {
 	name string
-	sql  string
+	// upstream is the statement's name on upstream connections
+	// (upName(name)), made once.
+	upstream string
+	sql      string
 	oids []uint32
 	ps   *tools.ProxyStatement // nil: empty statement
 	ctl  *txnControl           // transaction control the proxy carries out
