@@ -166,6 +166,7 @@ func (p *Pipeline) Close() error {
 // op is one governed call in flight: it carries the audit event from the
 // first stage to the last.
 type op struct {
+	event    audit.Event // ev points here: one allocation for both
 	p        *Pipeline
 	caller   Caller
 	tool     string
@@ -190,12 +191,12 @@ func (p *Pipeline) newOp(caller Caller, tool, connection string, args json.RawMe
 		statement = statement[:p.limits.MaxSQLBytes]
 	}
 	now := time.Now()
-	return &op{
+	o := &op{
 		p:      p,
 		caller: caller,
 		tool:   tool,
 		start:  now,
-		ev: &audit.Event{
+		event: audit.Event{
 			Time:       now.UTC(),
 			Session:    caller.Session,
 			Transport:  caller.Transport,
@@ -209,6 +210,8 @@ func (p *Pipeline) newOp(caller Caller, tool, connection string, args json.RawMe
 			Statement:  statement,
 		},
 	}
+	o.ev = &o.event
+	return o
 }
 
 // authorize runs the decide and hold stages and, when the call may run,

@@ -90,9 +90,9 @@ type stmt struct {
 	// (upName(name)), made once.
 	upstream string
 	sql      string
-	oids []uint32
-	ps   *tools.ProxyStatement // nil: empty statement
-	ctl  *txnControl           // transaction control the proxy carries out
+	oids     []uint32
+	ps       *tools.ProxyStatement // nil: empty statement
+	ctl      *txnControl           // transaction control the proxy carries out
 	// Description, once the target described it.
 	described bool
 	paramOIDs []uint32
