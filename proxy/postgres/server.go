@@ -159,7 +159,7 @@ var errDone = errors.New("done")
 // client and opens its session and upstream connection.
 func (s *Server) startup(ctx context.Context, nc net.Conn) (*session, error) {
 	client := nc
-	be := pgproto3.NewBackend(client, client)
+	be := pgproto3.NewBackend(client, fastWriter(client))
 	secure := false
 	var sm *pgproto3.StartupMessage
 	for sm == nil {

@@ -91,6 +91,7 @@ func (s *session) dial(ctx context.Context, cred connectors.Credential, rule str
 	cfg.RuntimeParams["standard_conforming_strings"] = "on"
 	cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(timeoutMS(s.ps.StatementTimeout()), 10)
 	cfg.OnNotice = nil
+	cfg.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend { return pgproto3.NewFrontend(r, fastWriter(w)) }
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	pc, err := pgconn.ConnectConfig(dctx, cfg)
