@@ -291,6 +291,16 @@ const finishSQL = `UPDATE events SET
 	approval    = coalesce(nullif(?, ''), approval)
 WHERE id = ?`
 
+// finishAsyncSQL records the first outcome of a journaled intent
+// (FinishAsync): it never replaces an outcome already there, recorded by a
+// Warden that replayed the intent meanwhile, as upsertSQL does not. (A
+// later Finish may: an approval changes a decision.)
+const finishAsyncSQL = finishSQL + ` AND status = 'running'`
+
+// finishedSQL tells an outcome that changed nothing whether its event is
+// there (already finished), or unknown.
+const finishedSQL = `SELECT count(*) FROM events WHERE id = ?`
+
 // writeStmts are the writer's statements, prepared once on the writer's
 // driver connection (parsing the SQL costs more than running it), and the
 // argument buffer they are run with. Only the writer goroutine uses them,
@@ -298,6 +308,7 @@ WHERE id = ?`
 type writeStmts struct {
 	conn                   any // the driver connection they belong to
 	insert, upsert, finish driver.Stmt
+	finishAsync, exists    driver.Stmt
 	args                   []driver.NamedValue
 }
 
@@ -318,7 +329,7 @@ func (w *writeStmts) prepare(ctx context.Context, dc any) error {
 	for _, st := range []struct {
 		stmt *driver.Stmt
 		sql  string
-	}{{&w.insert, insertSQL}, {&w.upsert, upsertSQL}, {&w.finish, finishSQL}} {
+	}{{&w.insert, insertSQL}, {&w.upsert, upsertSQL}, {&w.finish, finishSQL}, {&w.finishAsync, finishAsyncSQL}, {&w.exists, finishedSQL}} {
 		var err error
 		if *st.stmt, err = pc.PrepareContext(ctx, st.sql); err != nil {
 			w.closeStmts()
@@ -332,7 +343,7 @@ func (w *writeStmts) prepare(ctx context.Context, dc any) error {
 // closeStmts closes the statements; call it inside Raw on their connection.
 func (w *writeStmts) closeStmts() error {
 	var errs []error
-	for _, st := range []*driver.Stmt{&w.insert, &w.upsert, &w.finish} {
+	for _, st := range []*driver.Stmt{&w.insert, &w.upsert, &w.finish, &w.finishAsync, &w.exists} {
 		if *st != nil {
 			errs = append(errs, (*st).Close())
 			*st = nil
@@ -353,6 +364,9 @@ func (w *writeStmts) exec(ctx context.Context, o *op) error {
 		a = r.appendArgs(a)
 	case opFinish:
 		stmt = w.finish
+		if o.async {
+			stmt = w.finishAsync
+		}
 		a = appendValues(a, r.status, r.decision, r.rule, r.reason, r.durationUS, r.rows,
 			r.truncated, r.masked, r.errorText, r.credential, r.approval, r.id)
 	case opSync:
@@ -375,10 +389,31 @@ func (w *writeStmts) exec(ctx context.Context, o *op) error {
 	if err != nil {
 		return err
 	}
+	if n == 0 && o.async {
+		return w.finished(ctx, r.id)
+	}
 	if n == 0 {
 		return ErrNotFound
 	}
 	return nil
+}
+
+// finished returns nil if event id is recorded (with an outcome: an
+// outcome never replaces another), else ErrNotFound.
+func (w *writeStmts) finished(ctx context.Context, id string) error {
+	rows, err := w.exists.(driver.StmtQueryContext).QueryContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: id}})
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 1)
+	if err := rows.Next(dest); err != nil {
+		return err
+	}
+	if n, ok := dest[0].(int64); ok && n > 0 {
+		return nil
+	}
+	return ErrNotFound
 }
 
 // appendValues appends vs as the numbered arguments of a statement.
