@@ -7,7 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/wardenhq/warden/internal/jsonenc"
 )
 
 // The PostgreSQL proxy journals an intent for every statement, and
@@ -31,7 +32,7 @@ type eventSpans struct {
 // of groups and masked.
 func appendEvent(b []byte, e *Event, sp *eventSpans) ([]byte, error) {
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, e.ID)
+	b = jsonenc.AppendString(b, e.ID)
 	b = append(b, `,"time":"`...)
 	b, err := e.Time.AppendText(b)
 	if err != nil {
@@ -65,7 +66,7 @@ func appendEvent(b []byte, e *Event, sp *eventSpans) ([]byte, error) {
 	b = appendStringField(b, `,"rule":`, e.Rule)
 	b = appendStringField(b, `,"reason":`, e.Reason)
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, e.Status)
+	b = jsonenc.AppendString(b, e.Status)
 	if e.Rows != 0 {
 		b = append(b, `,"rows":`...)
 		b = strconv.AppendInt(b, e.Rows, 10)
@@ -94,7 +95,7 @@ func appendStringField(b []byte, key, s string) []byte {
 	if s == "" {
 		return b
 	}
-	return appendJSONString(append(b, key...), s)
+	return jsonenc.AppendString(append(b, key...), s)
 }
 
 // appendGroups appends groups as a JSON array.
@@ -104,7 +105,7 @@ func appendGroups(b []byte, groups []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, g)
+		b = jsonenc.AppendString(b, g)
 	}
 	return append(b, ']')
 }
@@ -114,7 +115,7 @@ func appendMasked(b []byte, masked map[string]int64) []byte {
 	b = append(b, '{')
 	if len(masked) == 1 {
 		for k, v := range masked {
-			b = appendJSONString(b, k)
+			b = jsonenc.AppendString(b, k)
 			b = append(b, ':')
 			b = strconv.AppendInt(b, v, 10)
 		}
@@ -124,7 +125,7 @@ func appendMasked(b []byte, masked map[string]int64) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = jsonenc.AppendString(b, k)
 		b = append(b, ':')
 		b = strconv.AppendInt(b, masked[k], 10)
 	}
@@ -150,67 +151,6 @@ func appendJSONFloat(b []byte, f float64) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string escaped as encoding/json
-// escapes it: control characters, quote, backslash, <, > and &, U+2028 and
-// U+2029; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// jsonSafe marks the ASCII bytes a JSON string holds as they are.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()
 
 // maxJSONDepth is encoding/json's limit on nested arrays and objects.
 const maxJSONDepth = 10000

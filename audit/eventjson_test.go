@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardenhq/warden/internal/jsonenc"
 )
 
 // referenceJSON is how encoding/json writes an event: what MarshalJSON
@@ -278,7 +280,7 @@ func randomJSON(rng *rand.Rand, b *[]byte, depth int) {
 				*b = append(*b, ',')
 			}
 			ws()
-			*b = appendJSONString(*b, randomString(rng))
+			*b = jsonenc.AppendString(*b, randomString(rng))
 			ws()
 			*b = append(*b, ':')
 			randomJSON(rng, b, depth+1)

@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/wardenhq/warden/internal/jsonenc"
 )
 
 // MarshalJSON encodes a query result without reflection: results are the
@@ -17,16 +18,16 @@ func (r *QueryResult) MarshalJSON() ([]byte, error) {
 	}
 	b := make([]byte, 0, n)
 	b = append(b, `{"connection":`...)
-	b = appendJSONString(b, r.Connection)
+	b = jsonenc.AppendString(b, r.Connection)
 	b = append(b, `,"columns":[`...)
 	for i, c := range r.Columns {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"name":`...)
-		b = appendJSONString(b, c.Name)
+		b = jsonenc.AppendString(b, c.Name)
 		b = append(b, `,"type":`...)
-		b = appendJSONString(b, c.Type)
+		b = jsonenc.AppendString(b, c.Type)
 		b = append(b, '}')
 	}
 	b = append(b, `],"rows":[`...)
@@ -56,7 +57,7 @@ func (r *QueryResult) MarshalJSON() ([]byte, error) {
 	b = appendFloat(b, r.ElapsedMs)
 	if r.CommandTag != "" {
 		b = append(b, `,"command_tag":`...)
-		b = appendJSONString(b, r.CommandTag)
+		b = jsonenc.AppendString(b, r.CommandTag)
 	}
 	b = append(b, `,"read_only":`...)
 	b = strconv.AppendBool(b, r.ReadOnly)
@@ -70,7 +71,7 @@ func (r *QueryResult) MarshalJSON() ([]byte, error) {
 	}
 	if r.AuditID != "" {
 		b = append(b, `,"audit_id":`...)
-		b = appendJSONString(b, r.AuditID)
+		b = jsonenc.AppendString(b, r.AuditID)
 	}
 	return append(b, '}'), nil
 }
@@ -80,12 +81,12 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 	case nil:
 		return append(b, "null"...), nil
 	case string:
-		return appendJSONString(b, x), nil
+		return jsonenc.AppendString(b, x), nil
 	case int64:
 		return strconv.AppendInt(b, x, 10), nil
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return appendJSONString(b, strconv.FormatFloat(x, 'g', -1, 64)), nil
+			return jsonenc.AppendString(b, strconv.FormatFloat(x, 'g', -1, 64)), nil
 		}
 		return appendFloat(b, x), nil
 	case bool:
@@ -109,60 +110,6 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 }
 
 const hex = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string, escaping what JSON requires
-// and, like encoding/json, <, > and & for safe embedding in HTML.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
 
 // appendFloat formats like encoding/json: plain notation unless the
 // exponent is very small or large.

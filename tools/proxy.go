@@ -13,6 +13,7 @@ import (
 	"github.com/wardenhq/warden/approvals"
 	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/internal/jsonenc"
 	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/policy/sqlclass"
@@ -450,9 +451,9 @@ func (c *StatementCall) Finish(ctx context.Context, out Outcome) *Error {
 func proxyArgs(connection, sql string, params []Param) []byte {
 	b := make([]byte, 0, len(sql)+len(connection)+32+16*len(params))
 	b = append(b, `{"connection":`...)
-	b = appendJSONString(b, connection)
+	b = jsonenc.AppendString(b, connection)
 	b = append(b, `,"sql":`...)
-	b = appendJSONString(b, sql)
+	b = jsonenc.AppendString(b, sql)
 	if len(params) > 0 {
 		b = append(b, `,"params":[`...)
 		for i, p := range params {
@@ -467,7 +468,7 @@ func proxyArgs(connection, sql string, params []Param) []byte {
 				b = hexenc.AppendEncode(b, p.Value)
 				b = append(b, `"}`...)
 			case utf8.Valid(p.Value):
-				b = appendJSONString(b, string(p.Value))
+				b = jsonenc.AppendString(b, string(p.Value))
 			default:
 				b = append(b, `{"bytes":`...)
 				b = strconv.AppendQuote(b, hexenc.EncodeToString(p.Value))
