@@ -3,7 +3,6 @@ package audit
 import (
 	"errors"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -86,7 +85,7 @@ func appendEvent(b []byte, e *Event, sp *eventSpans) ([]byte, error) {
 	b = appendStringField(b, `,"error":`, e.Error)
 	b = appendStringField(b, `,"approval":`, e.Approval)
 	b = append(b, `,"duration_ms":`...)
-	b = appendJSONFloat(b, float64(e.Duration)/float64(time.Millisecond))
+	b = jsonenc.AppendFloat(b, float64(e.Duration)/float64(time.Millisecond))
 	return append(b, '}'), nil
 }
 
@@ -130,24 +129,6 @@ func appendMasked(b []byte, masked map[string]int64) []byte {
 		b = strconv.AppendInt(b, masked[k], 10)
 	}
 	return append(b, '}')
-}
-
-// appendJSONFloat appends f as encoding/json does: like ES6, exponent
-// notation only for very small and very large numbers.
-func appendJSONFloat(b []byte, f float64) []byte {
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// e-09 -> e-9
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
 }
 
 const hexDigits = "0123456789abcdef"

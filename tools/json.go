@@ -54,7 +54,7 @@ func (r *QueryResult) MarshalJSON() ([]byte, error) {
 	b = append(b, `,"max_rows":`...)
 	b = strconv.AppendInt(b, int64(r.MaxRows), 10)
 	b = append(b, `,"elapsed_ms":`...)
-	b = appendFloat(b, r.ElapsedMs)
+	b = jsonenc.AppendFloat(b, r.ElapsedMs)
 	if r.CommandTag != "" {
 		b = append(b, `,"command_tag":`...)
 		b = jsonenc.AppendString(b, r.CommandTag)
@@ -88,7 +88,7 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return jsonenc.AppendString(b, strconv.FormatFloat(x, 'g', -1, 64)), nil
 		}
-		return appendFloat(b, x), nil
+		return jsonenc.AppendFloat(b, x), nil
 	case bool:
 		return strconv.AppendBool(b, x), nil
 	case json.Number:
@@ -107,24 +107,4 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, m...), nil
-}
-
-const hex = "0123456789abcdef"
-
-// appendFloat formats like encoding/json: plain notation unless the
-// exponent is very small or large.
-func appendFloat(b []byte, f float64) []byte {
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// e-09 → e-9, as encoding/json does.
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
 }

@@ -3,7 +3,11 @@
 // results) where reflection costs more than the work.
 package jsonenc
 
-import "unicode/utf8"
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
 
 const hex = "0123456789abcdef"
 
@@ -67,3 +71,20 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 	}
 	return t
 }()
+
+// AppendFloat appends f as encoding/json does: like ES6, exponent notation
+// only for very small and very large numbers (e-09 written e-9).
+func AppendFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}

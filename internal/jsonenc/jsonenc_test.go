@@ -18,3 +18,18 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+func FuzzAppendFloat(f *testing.F) {
+	for _, x := range []float64{0, 1, -1.5, 1e-7, 1e21, 123456789.125, 5e-324, 1.7976931348623157e308} {
+		f.Add(x)
+	}
+	f.Fuzz(func(t *testing.T, x float64) {
+		want, err := json.Marshal(x)
+		if err != nil {
+			return // NaN and infinities are not JSON
+		}
+		if got := AppendFloat(nil, x); !bytes.Equal(got, want) {
+			t.Fatalf("%v: got %s want %s", x, got, want)
+		}
+	})
+}
