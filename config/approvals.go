@@ -84,7 +84,7 @@ type SecretSource struct {
 }
 
 // Ref returns the source as a SecretRef.
-func (s SecretSource) Ref() SecretRef { return SecretRef{Env: s.Env, File: s.File} }
+func (s SecretSource) Ref() SecretRef { return SecretRef(s) }
 
 // WebhookEvents are the approval events a webhook can receive.
 var WebhookEvents = []string{"requested", "partially_approved", "approved", "denied", "expired", "executed", "failed"}

@@ -137,16 +137,6 @@ func (r *columnRule) matches(rel *relInfo, col int) bool {
 	return false
 }
 
-// matchesAny reports whether the rule covers any column of rel.
-func (r *columnRule) matchesAny(rel *relInfo) bool {
-	for i := range rel.Columns {
-		if r.matches(rel, i) {
-			return true
-		}
-	}
-	return false
-}
-
 func glob(pattern, name string) bool {
 	ok, err := path.Match(pattern, name)
 	return ok && err == nil
