@@ -93,6 +93,11 @@ type traceEntry struct {
 // allows (a proxy's has no deadline).
 const fetchTimeout = 30 * time.Second
 
+// maxCachedKey is the longest statement key kept: longer statements are
+// rare, and keeping them would let a few requests fill the memory bound
+// (a statement may be up to limits.max_sql_bytes long).
+const maxCachedKey = 16 << 10
+
 // maxCacheEntries bounds each cache map; a full map is emptied.
 const maxCacheEntries = 4096
 
@@ -287,12 +292,15 @@ func (c *catalog) trace(key string) (*lineage, time.Time, bool) {
 func (c *catalog) putTrace(key string, lin *lineage, rests time.Time) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.traces) > maxCacheEntries {
-		c.traces = map[string]traceEntry{}
-	}
 	exp := c.now().Add(c.ttl)
 	if !rests.IsZero() && rests.Before(exp) {
 		exp = rests
+	}
+	if len(key) > maxCachedKey {
+		return exp
+	}
+	if len(c.traces) > maxCacheEntries {
+		c.traces = map[string]traceEntry{}
 	}
 	c.traces[key] = traceEntry{lin: lin, expires: exp}
 	return exp
@@ -310,6 +318,9 @@ func (c *catalog) plan(key []byte) (planEntry, bool) {
 }
 
 func (c *catalog) putPlan(key string, e planEntry) {
+	if len(key) > maxCachedKey {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.plans) > maxCacheEntries {

@@ -307,3 +307,27 @@ func TestPlanCache(t *testing.T) {
 		re.Reason = "mutated"
 	}
 }
+
+// TestLongStatementsNotCached: a statement whose key (its shape) is longer
+// than the cache keeps is traced every time, and planned the same.
+func TestLongStatementsNotCached(t *testing.T) {
+	e := engine(t, piiProfile)
+	cat := shop()
+	long := "SELECT ssn FROM customers WHERE " + strings.Repeat("name = name AND ", maxCachedKey/16) + "true"
+	req := Request{Profile: "pii", Connection: "pg", Columns: []Column{{Name: "ssn"}}, SQL: long, Sources: cat}
+	for range 2 {
+		rm, err := e.For(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := rm.(*rowMasker).plans[0]; p.source != "public.customers.ssn" {
+			t.Fatalf("plan %+v", p)
+		}
+	}
+	c := e.catalog("pg")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.traces) != 0 || len(c.plans) != 0 {
+		t.Errorf("a %d-byte statement was cached (%d traces, %d plans)", len(long), len(c.traces), len(c.plans))
+	}
+}
