@@ -106,13 +106,13 @@ func (s *session) simpleQuery(ctx context.Context, sql string) {
 		p.use(u)
 		delete(u.prepared, "")
 		u.fe.SendParse(&pgproto3.Parse{Query: st.sql})
-		p.add(&step{kind: kParse, up: u, simple: true, po: po})
+		p.add(step{kind: kParse, up: u, simple: true, po: po})
 		u.fe.SendBind(&pgproto3.Bind{})
-		p.add(&step{kind: kBind, up: u, simple: true, po: po})
+		p.add(step{kind: kBind, up: u, simple: true, po: po})
 		u.fe.SendDescribe(&pgproto3.Describe{ObjectType: 'P'})
-		p.add(&step{kind: kDescribeP, up: u, simple: true, po: po})
+		p.add(step{kind: kDescribeP, up: u, simple: true, po: po})
 		u.fe.SendExecute(&pgproto3.Execute{})
-		p.add(&step{kind: kExecute, up: u, simple: true, po: po})
+		p.add(step{kind: kExecute, up: u, simple: true, po: po})
 		p.endWrap(po)
 	}
 	p.endImplicit()
@@ -376,14 +376,14 @@ func (s *session) planBatch(p *planner, items []*item) {
 			name := st.upstream
 			if _, ok := u.prepared[name]; ok && name != "" {
 				u.fe.SendClose(&pgproto3.Close{ObjectType: 'S', Name: name})
-				p.add(&step{kind: kClose, up: u, hidden: true})
+				p.add(step{kind: kClose, up: u, hidden: true})
 			}
 			u.fe.SendParse(&pgproto3.Parse{Name: name, Query: st.sql, ParameterOIDs: st.oids})
 			u.prepared[name] = st
 			forget := s.forgetStmt(st)
-			p.add(&step{kind: kParse, up: u, st: st, undo: func() { forget(); delete(u.prepared, name) }})
+			p.add(step{kind: kParse, up: u, st: st, undo: func() { forget(); delete(u.prepared, name) }})
 			u.fe.SendDescribe(&pgproto3.Describe{ObjectType: 'S', Name: name})
-			p.add(&step{kind: kDescribeS, up: u, st: st, hidden: true})
+			p.add(step{kind: kDescribeS, up: u, st: st, hidden: true})
 		case 'B':
 			po := it.po
 			if po.call == nil {
@@ -402,14 +402,14 @@ func (s *session) planBatch(p *planner, items []*item) {
 			p.ensurePrepared(u, po.st)
 			u.fe.SendBind(&pgproto3.Bind{DestinationPortal: upName(po.name), PreparedStatement: po.st.upstream,
 				ParameterFormatCodes: m.paramFormats, Parameters: m.params, ResultFormatCodes: m.resultFormats})
-			p.add(&step{kind: kBind, up: u, po: po, undo: s.forgetPortal(po, errNotRun)})
+			p.add(step{kind: kBind, up: u, po: po, undo: s.forgetPortal(po, errNotRun)})
 			if it.last {
 				p.endWrap(po)
 			}
 		case 'D':
 			if m.target == 'S' {
 				st := it.st
-				p.add(&step{kind: kLocal, render: func() []pgproto3.BackendMessage { return describeStatement(st) }})
+				p.add(step{kind: kLocal, render: func() []pgproto3.BackendMessage { return describeStatement(st) }})
 				continue
 			}
 			po := it.po
@@ -419,7 +419,7 @@ func (s *session) planBatch(p *planner, items []*item) {
 			}
 			p.use(po.up)
 			po.up.fe.SendDescribe(&pgproto3.Describe{ObjectType: 'P', Name: upName(po.name)})
-			p.add(&step{kind: kDescribeP, up: po.up, po: po})
+			p.add(step{kind: kDescribeP, up: po.up, po: po})
 			if it.last {
 				p.endWrap(po)
 			}
@@ -442,7 +442,7 @@ func (s *session) planBatch(p *planner, items []*item) {
 				}
 				p.use(po.up)
 				po.up.fe.SendExecute(&pgproto3.Execute{Portal: upName(po.name), MaxRows: m.maxRows})
-				p.add(&step{kind: kExecute, up: po.up, po: po})
+				p.add(step{kind: kExecute, up: po.up, po: po})
 				if it.last {
 					p.endWrap(po)
 				}
@@ -460,7 +460,7 @@ func (s *session) planBatch(p *planner, items []*item) {
 						u.fe.SendClose(&pgproto3.Close{ObjectType: 'S', Name: name})
 						delete(u.prepared, name)
 						p.use(u)
-						p.add(&step{kind: kClose, up: u, hidden: true, undo: func() { u.prepared[name] = prev }})
+						p.add(step{kind: kClose, up: u, hidden: true, undo: func() { u.prepared[name] = prev }})
 					}
 				}
 				sp.undo = func() {
@@ -473,7 +473,7 @@ func (s *session) planBatch(p *planner, items []*item) {
 				if po.up != nil && po.name != "" && !po.finished {
 					po.up.fe.SendClose(&pgproto3.Close{ObjectType: 'P', Name: upName(po.name)})
 					p.use(po.up)
-					p.add(&step{kind: kClose, up: po.up, hidden: true})
+					p.add(step{kind: kClose, up: po.up, hidden: true})
 				}
 			}
 		}

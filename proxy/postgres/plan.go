@@ -66,6 +66,7 @@ type planner struct {
 	s     *session
 	ctx   context.Context
 	steps []*step
+	arena []step // where steps live
 	block bool
 	fail  bool
 	opts  txnControl
@@ -83,18 +84,29 @@ func (s *session) newPlanner(ctx context.Context) *planner {
 
 func (p *planner) snap() txnSnap { return txnSnap{p.block, p.fail} }
 
-func (p *planner) add(st *step) *step {
+// add records a step. Steps live in chunks the planner allocates a few at
+// a time (a statement takes four or five); a full chunk is left as it is,
+// so the pointers into it stay valid.
+func (p *planner) add(st step) *step {
+	if len(p.arena) == cap(p.arena) {
+		p.arena = make([]step, 0, max(8, 2*cap(p.arena)))
+	}
+	if p.steps == nil {
+		p.steps = make([]*step, 0, 8)
+	}
 	st.snap = p.snap()
-	p.steps = append(p.steps, st)
-	return st
+	p.arena = append(p.arena, st)
+	sp := &p.arena[len(p.arena)-1]
+	p.steps = append(p.steps, sp)
+	return sp
 }
 
 func (p *planner) local(msgs ...pgproto3.BackendMessage) *step {
-	return p.add(&step{kind: kLocal, msgs: msgs})
+	return p.add(step{kind: kLocal, msgs: msgs})
 }
 
 func (p *planner) localError(err error) *step {
-	return p.add(&step{kind: kLocal, msgs: []pgproto3.BackendMessage{errorResponse(err)}, fail: true})
+	return p.add(step{kind: kLocal, msgs: []pgproto3.BackendMessage{errorResponse(err)}, fail: true})
 }
 
 func (p *planner) use(u *upstream) {
@@ -113,12 +125,12 @@ func (p *planner) hiddenExec(u *upstream, h hiddenStmt, params ...[]byte) *step 
 	if !u.hidden[h.name] {
 		u.fe.SendParse(&pgproto3.Parse{Name: h.name, Query: h.sql})
 		u.hidden[h.name] = true
-		p.add(&step{kind: kParse, up: u, hidden: true, undo: func() { delete(u.hidden, h.name) }})
+		p.add(step{kind: kParse, up: u, hidden: true, undo: func() { delete(u.hidden, h.name) }})
 	}
 	u.fe.SendBind(&pgproto3.Bind{PreparedStatement: h.name, Parameters: params})
-	p.add(&step{kind: kBind, up: u, hidden: true})
+	p.add(step{kind: kBind, up: u, hidden: true})
 	u.fe.SendExecute(&pgproto3.Execute{})
-	return p.add(&step{kind: kExecHidden, up: u, hidden: true})
+	return p.add(step{kind: kExecHidden, up: u, hidden: true})
 }
 
 // adhoc runs SQL of the proxy's making that is not worth preparing
@@ -128,11 +140,11 @@ func (p *planner) adhoc(u *upstream, sql string) *step {
 	p.use(u)
 	delete(u.prepared, "")
 	u.fe.SendParse(&pgproto3.Parse{Query: sql})
-	p.add(&step{kind: kParse, up: u, hidden: true})
+	p.add(step{kind: kParse, up: u, hidden: true})
 	u.fe.SendBind(&pgproto3.Bind{})
-	p.add(&step{kind: kBind, up: u, hidden: true})
+	p.add(step{kind: kBind, up: u, hidden: true})
 	u.fe.SendExecute(&pgproto3.Execute{})
-	return p.add(&step{kind: kExecHidden, up: u, hidden: true})
+	return p.add(step{kind: kExecHidden, up: u, hidden: true})
 }
 
 // ensurePrepared prepares a client statement on u if it is not there yet
@@ -145,11 +157,11 @@ func (p *planner) ensurePrepared(u *upstream, st *stmt) {
 	p.use(u)
 	if _, ok := u.prepared[name]; ok && name != "" {
 		u.fe.SendClose(&pgproto3.Close{ObjectType: 'S', Name: name})
-		p.add(&step{kind: kClose, up: u, hidden: true})
+		p.add(step{kind: kClose, up: u, hidden: true})
 	}
 	u.fe.SendParse(&pgproto3.Parse{Name: name, Query: st.sql, ParameterOIDs: st.oids})
 	u.prepared[name] = st
-	p.add(&step{kind: kParse, up: u, hidden: true, undo: func() { delete(u.prepared, name) }})
+	p.add(step{kind: kParse, up: u, hidden: true, undo: func() { delete(u.prepared, name) }})
 }
 
 // upstreamFor returns the upstream connection that runs a call: the one
@@ -285,7 +297,7 @@ func (p *planner) sync() {
 	}
 	for _, u := range p.used {
 		u.fe.Send(&pgproto3.Sync{})
-		p.add(&step{kind: kSync, up: u, hidden: true})
+		p.add(step{kind: kSync, up: u, hidden: true})
 	}
 }
 
