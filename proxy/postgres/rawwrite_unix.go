@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -35,34 +36,51 @@ func fastWriter(w io.Writer) io.Writer {
 	if err != nil {
 		return w
 	}
-	return &rawWriter{rc: rc}
+	rw := &rawWriter{rc: rc}
+	rw.fn = rw.write
+	return rw
 }
 
+// rawWriter keeps the state of the write in progress in itself, so that a
+// write allocates nothing.
 type rawWriter struct {
 	rc syscall.RawConn
+	fn func(fd uintptr) bool // rw.write, bound once
+
+	mu  sync.Mutex
+	p   []byte
+	n   int
+	err error
 }
 
 func (w *rawWriter) Write(p []byte) (int, error) {
-	n := 0
-	var werr error
-	err := w.rc.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			m, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
-			switch errno {
-			case 0:
-				n += int(m)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // wait until the socket takes more
-			default:
-				werr = os.NewSyscallError("write", errno)
-				return true
-			}
-		}
-		return true
-	})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.p, w.n, w.err = p, 0, nil
+	err := w.rc.Write(w.fn)
+	n, werr := w.n, w.err
+	w.p, w.err = nil, nil
 	if werr != nil {
 		return n, werr
 	}
 	return n, err
+}
+
+// write is called by the RawConn with the socket; false asks it to wait
+// until the socket takes more.
+func (w *rawWriter) write(fd uintptr) bool {
+	for w.n < len(w.p) {
+		m, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&w.p[w.n])), uintptr(len(w.p)-w.n))
+		switch errno {
+		case 0:
+			w.n += int(m)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			w.err = os.NewSyscallError("write", errno)
+			return true
+		}
+	}
+	return true
 }
