@@ -20,6 +20,16 @@ func DefaultSchema(kind string) string {
 // splitTable splits a table name as the classifier reports it ("t",
 // "s.t", "\"My Schema\".\"T\"") into schema and table, unquoted.
 func splitTable(name, defaultSchema string) (schema, table string) {
+	if strings.IndexByte(name, '"') < 0 {
+		// No quoted part: the dots are the separators (every statement
+		// comes here, so without allocating).
+		i := strings.LastIndexByte(name, '.')
+		if i < 0 {
+			return defaultSchema, name
+		}
+		rest := name[:i]
+		return rest[strings.LastIndexByte(rest, '.')+1:], name[i+1:]
+	}
 	parts := sqlclass.SplitName(name)
 	switch len(parts) {
 	case 1:
