@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -34,16 +35,20 @@ func (s *session) startMasking(po *portal) {
 	if po.call == nil || po.call.Decision.Masking == "" {
 		return
 	}
-	fields := po.fields
-	if fields == nil && po.st.described {
-		fields = withFormats(po.st.fields, po.formats)
+	var rc *resultCols
+	if po.fields == nil && po.st.described {
+		// A prepared statement's result, described once: its columns are
+		// worked out once per result formats.
+		if c := po.st.cols; c != nil && slices.Equal(c.formats, po.formats) {
+			rc = c
+		} else {
+			rc = newResultCols(withFormats(po.st.fields, po.formats), po.formats)
+			po.st.cols = rc
+		}
+	} else {
+		rc = newResultCols(po.fields, po.formats)
 	}
-	cols := make([]masking.Column, len(fields))
-	for i, f := range fields {
-		cols[i] = masking.Column{Name: string(f.Name), Type: typeName(f.DataTypeOID), TableOID: f.TableOID, Attribute: f.TableAttributeNumber}
-	}
-	// No deadline here: masking bounds its own catalog look-ups.
-	rm, err := po.call.Masker(context.Background(), cols)
+	rm, err := po.call.Masker(context.Background(), rc.cols) // masking bounds its own catalog look-ups
 	if err != nil {
 		po.refusal = err
 		s.cancelStatement(po)
@@ -52,14 +57,31 @@ func (s *session) startMasking(po *portal) {
 	if rm == nil {
 		return
 	}
-	n := len(fields)
+	n := len(rc.cols)
 	vals := make([]any, 2*n)
-	m := &rowMasker{rm: rm, types: s.types, oids: make([]uint32, n), binary: make([]bool, n),
-		names: make([]string, n), vals: vals[:n:n], orig: vals[n:]}
+	po.masker = &rowMasker{rm: rm, types: s.types, oids: rc.oids, binary: rc.binary, names: rc.names, vals: vals[:n:n], orig: vals[n:]}
+}
+
+// resultCols is what masking needs to know of a result's columns; shared,
+// never changed once made.
+type resultCols struct {
+	formats []int16 // the Bind's result formats it was made for
+	cols    []masking.Column
+	oids    []uint32
+	binary  []bool
+	names   []string
+}
+
+func newResultCols(fields []pgproto3.FieldDescription, formats []int16) *resultCols {
+	n := len(fields)
+	rc := &resultCols{formats: slices.Clone(formats), cols: make([]masking.Column, n),
+		oids: make([]uint32, n), binary: make([]bool, n), names: make([]string, n)}
 	for i, f := range fields {
-		m.oids[i], m.binary[i], m.names[i] = f.DataTypeOID, f.Format == 1, string(f.Name)
+		name := string(f.Name)
+		rc.cols[i] = masking.Column{Name: name, Type: typeName(f.DataTypeOID), TableOID: f.TableOID, Attribute: f.TableAttributeNumber}
+		rc.oids[i], rc.binary[i], rc.names[i] = f.DataTypeOID, f.Format == 1, name
 	}
-	po.masker = m
+	return rc
 }
 
 // withFormats applies a Bind's result format codes to a statement's

@@ -328,14 +328,14 @@ func (s *session) handle(st *step, msg pgproto3.BackendMessage, relay bool) (boo
 			}
 			return false, nil
 		case *pgproto3.RowDescription:
-			st.st.fields = cloneFields(m.Fields)
+			st.st.fields, st.st.cols = cloneFields(m.Fields), nil
 			st.st.described = true
 			if relay {
 				s.send(&pgproto3.RowDescription{Fields: st.st.fields})
 			}
 			return true, nil
 		case *pgproto3.NoData:
-			st.st.fields, st.st.described = nil, true
+			st.st.fields, st.st.cols, st.st.described = nil, nil, true
 			if relay {
 				s.send(&pgproto3.NoData{})
 			}

@@ -97,6 +97,7 @@ type stmt struct {
 	described bool
 	paramOIDs []uint32
 	fields    []pgproto3.FieldDescription // nil: no rows (NoData)
+	cols      *resultCols                 // for masking: of fields, with the last Bind's result formats
 }
 
 // local reports whether the proxy answers for the statement itself.
