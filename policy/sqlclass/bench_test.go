@@ -5,18 +5,14 @@ import (
 	"testing"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/wardenhq/warden/internal/testenv"
 )
 
 const benchShort = `select id, name, email from users where id = $1`
 
 func benchLong(b *testing.B) string {
-	for _, c := range loadCorpus(b, "testdata/readonly.txt") {
-		if c.name == "analytical-report" {
-			return c.sql
-		}
-	}
-	b.Fatal("analytical-report missing from the read-only corpus")
-	return ""
+	return testenv.CorpusSQL(b, "testdata/readonly.txt", "analytical-report")
 }
 
 func benchClassify(b *testing.B, sql string, opts Options) {

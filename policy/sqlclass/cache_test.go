@@ -15,40 +15,40 @@ import (
 // then classify the statement exactly as an uncached Classify does.
 func TestCacheByShape(t *testing.T) {
 	ctx := context.Background()
-	var cases []corpusCase
-	cases = append(cases, loadCorpus(t, "testdata/bypass.txt")...)
-	cases = append(cases, loadCorpus(t, "testdata/readonly.txt")...)
-	cases = append(cases, []corpusCase{
-		{name: "set_config names the setting", sql: "SELECT set_config('transaction_read_only', 'off', false)"},
-		{name: "set_config, harmless setting", sql: "SELECT set_config('application_name', 'x', false)"},
-		{name: "explain analyze off", sql: "EXPLAIN (ANALYZE 'off') DELETE FROM t"},
-		{name: "explain analyze on", sql: "EXPLAIN (ANALYZE 'on') DELETE FROM t"},
-		{name: "begin read write", sql: "BEGIN TRANSACTION READ WRITE"},
-		{name: "statement position", sql: "  SELECT a FROM t WHERE b = 'x''y' AND c = 12.5 ;  "},
-		{name: "pgbench", sql: "SELECT abalance FROM pgbench_accounts WHERE aid = 48213;"},
-		{name: "pgbench update", sql: "UPDATE pgbench_accounts SET abalance = abalance + -4 WHERE aid = 7;"},
+	var cases []testenv.CorpusCase
+	cases = append(cases, testenv.LoadCorpus(t, "testdata/bypass.txt")...)
+	cases = append(cases, testenv.LoadCorpus(t, "testdata/readonly.txt")...)
+	cases = append(cases, []testenv.CorpusCase{
+		{Name: "set_config names the setting", SQL: "SELECT set_config('transaction_read_only', 'off', false)"},
+		{Name: "set_config, harmless setting", SQL: "SELECT set_config('application_name', 'x', false)"},
+		{Name: "explain analyze off", SQL: "EXPLAIN (ANALYZE 'off') DELETE FROM t"},
+		{Name: "explain analyze on", SQL: "EXPLAIN (ANALYZE 'on') DELETE FROM t"},
+		{Name: "begin read write", SQL: "BEGIN TRANSACTION READ WRITE"},
+		{Name: "statement position", SQL: "  SELECT a FROM t WHERE b = 'x''y' AND c = 12.5 ;  "},
+		{Name: "pgbench", SQL: "SELECT abalance FROM pgbench_accounts WHERE aid = 48213;"},
+		{Name: "pgbench update", SQL: "UPDATE pgbench_accounts SET abalance = abalance + -4 WHERE aid = 7;"},
 	}...)
 	shaped := 0
 	for _, c := range cases {
-		variant, ok := testenv.OtherConstants(c.sql)
+		variant, ok := testenv.OtherConstants(c.SQL)
 		if !ok {
 			continue
 		}
-		for _, teach := range []string{variant, c.sql} {
+		for _, teach := range []string{variant, c.SQL} {
 			cache := NewCache(16)
-			if teach != c.sql {
+			if teach != c.SQL {
 				_, _ = Classify(ctx, teach, Options{Cache: cache})
 			}
-			got, gotErr := Classify(ctx, c.sql, Options{Cache: cache})
-			want, wantErr := Classify(ctx, c.sql, Options{})
+			got, gotErr := Classify(ctx, c.SQL, Options{Cache: cache})
+			want, wantErr := Classify(ctx, c.SQL, Options{})
 			if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
-				t.Errorf("%s: taught %q, then %q classified as\n%+v %v\nuncached:\n%+v %v", c.name, teach, c.sql, got, gotErr, want, wantErr)
+				t.Errorf("%s: taught %q, then %q classified as\n%+v %v\nuncached:\n%+v %v", c.Name, teach, c.SQL, got, gotErr, want, wantErr)
 			}
 			if gotErr != nil && wantErr != nil && gotErr.Error() != wantErr.Error() {
-				t.Errorf("%s: cached error %q, uncached %q", c.name, gotErr, wantErr)
+				t.Errorf("%s: cached error %q, uncached %q", c.Name, gotErr, wantErr)
 			}
 		}
-		if _, ok := Shape(c.sql); ok {
+		if _, ok := Shape(c.SQL); ok {
 			shaped++
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/wardenhq/warden/internal/testenv"
 )
 
 // FuzzClassify checks the classifier's safety properties on arbitrary
@@ -24,8 +26,8 @@ import (
 //   - Caching does not change the result.
 func FuzzClassify(f *testing.F) {
 	for _, path := range []string{"testdata/bypass.txt", "testdata/readonly.txt"} {
-		for _, c := range loadCorpus(f, path) {
-			f.Add(c.sql)
+		for _, c := range testenv.LoadCorpus(f, path) {
+			f.Add(c.SQL)
 		}
 	}
 	cache := NewCache(64)

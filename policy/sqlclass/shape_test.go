@@ -9,6 +9,8 @@ import (
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/wardenhq/warden/internal/testenv"
 )
 
 // markers writes a shape readably: {s}, {i} and {f} stand for the string,
@@ -312,9 +314,9 @@ func shapeCorpus(t testing.TB) []string {
 	texts = append(texts, trickyShapeTexts...)
 	texts = append(texts, shapeSemanticTexts...)
 	for _, path := range []string{"testdata/bypass.txt", "testdata/readonly.txt"} {
-		for _, c := range loadCorpus(t, path) {
-			texts = append(texts, c.sql)
-			if parts, err := pg_query.SplitWithScanner(c.sql, true); err == nil && len(parts) > 1 {
+		for _, c := range testenv.LoadCorpus(t, path) {
+			texts = append(texts, c.SQL)
+			if parts, err := pg_query.SplitWithScanner(c.SQL, true); err == nil && len(parts) > 1 {
 				texts = append(texts, parts...)
 			}
 		}

@@ -3,18 +3,14 @@ package mysql
 import (
 	"context"
 	"testing"
+
+	"github.com/wardenhq/warden/internal/testenv"
 )
 
 const benchShort = `SELECT id, name, email FROM users WHERE id = ?`
 
 func benchLong(b *testing.B) string {
-	for _, c := range loadCorpus(b, "testdata/readonly.txt") {
-		if c.name == "analytical-report" {
-			return c.sql
-		}
-	}
-	b.Fatal("analytical-report missing from the read-only corpus")
-	return ""
+	return testenv.CorpusSQL(b, "testdata/readonly.txt", "analytical-report")
 }
 
 func benchClassify(b *testing.B, sql string, opts Options) {

@@ -7,6 +7,7 @@ import (
 
 	"vitess.io/vitess/go/vt/sqlparser"
 
+	"github.com/wardenhq/warden/internal/testenv"
 	"github.com/wardenhq/warden/policy/sqlclass"
 )
 
@@ -25,8 +26,8 @@ import (
 //     for every server version.
 func FuzzClassify(f *testing.F) {
 	for _, path := range []string{"testdata/bypass.txt", "testdata/readonly.txt"} {
-		for _, c := range loadCorpus(f, path) {
-			f.Add(c.sql)
+		for _, c := range testenv.LoadCorpus(f, path) {
+			f.Add(c.SQL)
 		}
 	}
 	f.Fuzz(func(t *testing.T, sql string) {
