@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -71,39 +70,8 @@ rules:
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	cmd := exec.Command(wardenBin, "serve", "--config", path, "--listen", "127.0.0.1:0")
-	cmd.Stderr = logs
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-		}
-	})
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "Warden is serving MCP at "); ok {
-				urlc <- u
-			}
-		}
-	}()
-	select {
-	case u := <-urlc:
-		return proxyEnv{config: path, server: u, pid: cmd.Process.Pid, logs: logs}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("warden serve did not start:\n%s", logs)
-	}
-	return proxyEnv{}
+	u, logs, cmd := serveWarden(t, "--config", path, "--listen", "127.0.0.1:0")
+	return proxyEnv{config: path, server: u, pid: cmd.Process.Pid, logs: logs}
 }
 
 // connectInfo runs `warden connect` as a user would.
