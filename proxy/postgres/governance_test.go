@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgproto3"
+
 	"github.com/wardenhq/warden/internal/testenv"
 )
 
@@ -293,16 +294,7 @@ func TestStartupRefusals(t *testing.T) {
 // refused, and the connection goes on.
 func TestFunctionCallRefused(t *testing.T) {
 	h := newHarness(t, harnessOptions{setup: shopSetup})
-	ctx := context.Background()
-	c, err := pgconn.Connect(ctx, h.dsn("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := c.Hijack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hc.Conn.Close()
+	hc := h.wire("alice")
 	fe := hc.Frontend
 	fe.Send(&pgproto3.FunctionCall{Function: 1598 /* random() */, ResultFormatCode: 0})
 	if err := fe.Flush(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wardenhq/warden/approvals"
 	"github.com/wardenhq/warden/audit"
@@ -187,6 +188,22 @@ func (h *harness) connect(who string, mode pgx.QueryExecMode) *pgx.Conn {
 	}
 	h.t.Cleanup(func() { c.Close(context.Background()) })
 	return c
+}
+
+// wire opens a connection through the proxy as identity, for tests that
+// speak the protocol message by message; it is closed when the test ends.
+func (h *harness) wire(who string) *pgconn.HijackedConn {
+	h.t.Helper()
+	c, err := pgconn.Connect(context.Background(), h.dsn(who))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	hc, err := c.Hijack()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { hc.Conn.Close() })
+	return hc
 }
 
 // admin is a direct connection to the test database, as its owner.

@@ -215,16 +215,7 @@ func TestPgbench(t *testing.T) {
 // through Flush-free Syncs on the same upstream portal.
 func TestPortalsAcrossSyncs(t *testing.T) {
 	h := newHarness(t, harnessOptions{setup: shopSetup})
-	ctx := context.Background()
-	c, err := pgconn.Connect(ctx, h.dsn("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := c.Hijack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hc.Conn.Close()
+	hc := h.wire("alice")
 	fe := hc.Frontend
 	hc.Conn.SetDeadline(time.Now().Add(20 * time.Second))
 	// roundTrip sends msgs and returns the types and data rows received up
@@ -296,16 +287,7 @@ func TestPortalsAcrossSyncs(t *testing.T) {
 // transaction on the upstream too.
 func TestFlush(t *testing.T) {
 	h := newHarness(t, harnessOptions{setup: shopSetup})
-	ctx := context.Background()
-	c, err := pgconn.Connect(ctx, h.dsn("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := c.Hijack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hc.Conn.Close()
+	hc := h.wire("alice")
 	fe := hc.Frontend
 	hc.Conn.SetDeadline(time.Now().Add(20 * time.Second))
 	send := func(msgs ...pgproto3.FrontendMessage) {

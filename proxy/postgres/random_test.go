@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
@@ -24,15 +23,7 @@ func TestRandomProtocolSequences(t *testing.T) {
 	admin := h.admin()
 	var before int
 	admin.QueryRow(ctx, "SELECT count(*) FROM customers").Scan(&before)
-	c, err := pgconn.Connect(ctx, h.dsn("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := c.Hijack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hc.Conn.Close()
+	hc := h.wire("alice")
 	fe := hc.Frontend
 	sqls := []string{"SELECT id FROM orders WHERE id < $1", "SELECT count(*) FROM customers", "DELETE FROM customers",
 		"UPDATE customers SET name = 'x'", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT s1", "ROLLBACK TO SAVEPOINT s1",
