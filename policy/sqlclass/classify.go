@@ -157,7 +157,7 @@ func Classify(ctx context.Context, sql string, opts Options) (Facts, error) {
 		}
 		stmts[i] = st
 	}
-	return summarise(stmts), nil
+	return Summarise(stmts), nil
 }
 
 // analyse parses and walks sql without consulting any resolver. Its
@@ -242,7 +242,11 @@ func (a *analysis) resolve(ctx context.Context, opts Options) (Statement, error)
 	return st, nil
 }
 
-func summarise(stmts []Statement) Facts {
+// Summarise gathers classified statements into Facts: every kind they
+// show, read-only only if each is a plain read (and there is one at
+// least), and their tables and functions, sorted, without duplicates. The
+// MySQL classifier sums up with it too.
+func Summarise(stmts []Statement) Facts {
 	f := Facts{Statements: stmts, ReadOnly: true}
 	var all kindMask
 	for i := range stmts {

@@ -92,7 +92,7 @@ func Classify(ctx context.Context, sql string, opts Options) (sqlclass.Facts, er
 		}
 		stmts[i] = st
 	}
-	return summarise(stmts), nil
+	return sqlclass.Summarise(stmts), nil
 }
 
 // parseServerVersion reads VERSION() output. MariaDB may report itself
@@ -305,28 +305,6 @@ func (a *analysis) resolve(ctx context.Context, opts Options) (sqlclass.Statemen
 	st.Kind = kinds.primary()
 	st.Kinds = kinds.list()
 	return st, nil
-}
-
-func summarise(stmts []sqlclass.Statement) sqlclass.Facts {
-	f := sqlclass.Facts{Statements: stmts, ReadOnly: len(stmts) > 0}
-	var all kindMask
-	for i := range stmts {
-		st := &stmts[i]
-		for _, k := range st.Kinds {
-			all = all.with(k)
-		}
-		if st.Kind != sqlclass.KindRead {
-			f.ReadOnly = false
-		}
-		f.TablesRead = append(f.TablesRead, st.TablesRead...)
-		f.TablesWritten = append(f.TablesWritten, st.TablesWritten...)
-		f.Functions = append(f.Functions, st.Functions...)
-	}
-	f.Kinds = all.list()
-	f.TablesRead = sortedUnique(f.TablesRead)
-	f.TablesWritten = sortedUnique(f.TablesWritten)
-	f.Functions = sortedUnique(f.Functions)
-	return f
 }
 
 func sortedUnique(s []string) []string {
