@@ -15,11 +15,9 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/wardenhq/warden/approvals"
-	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/identity"
-	"github.com/wardenhq/warden/policy"
 )
 
 var dba = identity.Principal{Subject: "bob", Groups: []string{"dba"}, Issuer: "local"}
@@ -56,15 +54,7 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := policy.Compile(cfg, Names())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	engine, store := compileAndOpen(t, cfg, dir)
 	svc, err := approvals.New(approvals.Options{Store: approvals.NewStore(store.DB()), Recorder: store,
 		Wait: 100 * time.Millisecond, MaxWait: 5 * time.Second, PollInterval: 20 * time.Millisecond})
 	if err != nil {

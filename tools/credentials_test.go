@@ -15,7 +15,6 @@ import (
 	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/internal/testenv"
-	"github.com/wardenhq/warden/policy"
 )
 
 type jitEnv struct {
@@ -45,15 +44,7 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := policy.Compile(cfg, Names())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	engine, store := compileAndOpen(t, cfg, dir)
 	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -57,15 +57,7 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := policy.Compile(cfg, Names())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	engine, store := compileAndOpen(t, cfg, dir)
 	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -347,4 +339,20 @@ func TestConcurrentCalls(t *testing.T) {
 	if err != nil || len(evs) != 320 {
 		t.Fatalf("events = %d, %v", len(evs), err)
 	}
+}
+
+// compileAndOpen compiles cfg's policy and opens an audit store in dir,
+// closed when the test ends.
+func compileAndOpen(t *testing.T, cfg *config.Config, dir string) (*policy.Engine, *audit.Store) {
+	t.Helper()
+	engine, err := policy.Compile(cfg, Names())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return engine, store
 }
