@@ -47,16 +47,7 @@ func (a *analyser) updateStmt(s *pg_query.UpdateStmt, outer *scope, ctes *cteSco
 	if len(s.GetReturningList()) == 0 {
 		return nil
 	}
-	if s.GetWithClause() != nil {
-		ctes = a.with(s.GetWithClause(), outer, ctes)
-	}
-	sc := &scope{parent: outer, ctes: ctes}
-	target := a.relationItem(s.GetRelation(), sc)
-	sc.items = append(sc.items, target)
-	sc.tree = append(sc.tree, &fromNode{item: target})
-	for _, item := range s.GetFromClause() {
-		sc.tree = append(sc.tree, a.fromItem(item, sc))
-	}
+	sc := a.dmlScope(s.GetWithClause(), s.GetRelation(), s.GetFromClause(), outer, ctes)
 	var written taint
 	for _, n := range s.GetTargetList() {
 		written.addAsComputed(a.expr(n.GetResTarget().GetVal(), sc))
@@ -69,17 +60,24 @@ func (a *analyser) deleteStmt(s *pg_query.DeleteStmt, outer *scope, ctes *cteSco
 	if len(s.GetReturningList()) == 0 {
 		return nil
 	}
-	if s.GetWithClause() != nil {
-		ctes = a.with(s.GetWithClause(), outer, ctes)
+	sc := a.dmlScope(s.GetWithClause(), s.GetRelation(), s.GetUsingClause(), outer, ctes)
+	return a.targets(s.GetReturningList(), sc)
+}
+
+// dmlScope is the scope of an UPDATE's or DELETE's RETURNING list: the
+// target relation, then the FROM (USING) items, under the WITH clause.
+func (a *analyser) dmlScope(with *pg_query.WithClause, rel *pg_query.RangeVar, from []*pg_query.Node, outer *scope, ctes *cteScope) *scope {
+	if with != nil {
+		ctes = a.with(with, outer, ctes)
 	}
 	sc := &scope{parent: outer, ctes: ctes}
-	target := a.relationItem(s.GetRelation(), sc)
+	target := a.relationItem(rel, sc)
 	sc.items = append(sc.items, target)
 	sc.tree = append(sc.tree, &fromNode{item: target})
-	for _, item := range s.GetUsingClause() {
+	for _, item := range from {
 		sc.tree = append(sc.tree, a.fromItem(item, sc))
 	}
-	return a.targets(s.GetReturningList(), sc)
+	return sc
 }
 
 // mergeStmt traces MERGE ... RETURNING (PostgreSQL 17).
