@@ -88,11 +88,7 @@ func runApprovals(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return c.report(err, raw, *asJSON, stdout)
 		}
 		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			for _, a := range res.Approvals {
-				enc.Encode(a)
-			}
-			return nil
+			return writeJSONLines(stdout, res.Approvals)
 		}
 		printApprovalList(stdout, res.Approvals)
 		return nil

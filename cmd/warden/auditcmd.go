@@ -75,13 +75,7 @@ func auditList(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		for _, e := range events {
-			if err := enc.Encode(e); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeJSONLines(stdout, events)
 	}
 	if len(events) == 0 {
 		fmt.Fprintln(stdout, "No audit events match.")

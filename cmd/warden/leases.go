@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -39,13 +38,7 @@ func runLeases(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		for _, l := range leases {
-			if err := enc.Encode(l); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeJSONLines(stdout, leases)
 	}
 	if len(leases) == 0 {
 		fmt.Fprintln(stdout, "No leases match.")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -55,13 +54,7 @@ shows it) and in Warden's log line for each client connection.`, stdout)
 	}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].ID < events[j].ID })
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		for _, e := range events {
-			if err := enc.Encode(e); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeJSONLines(stdout, events)
 	}
 	first := events[0]
 	fmt.Fprintf(stdout, "session %s: %s", session, first.Identity)
