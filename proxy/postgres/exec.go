@@ -111,7 +111,7 @@ func (s *session) simpleQuery(ctx context.Context, sql string) {
 		p.add(step{kind: kBind, up: u, simple: true, po: po})
 		u.fe.SendDescribe(&pgproto3.Describe{ObjectType: 'P'})
 		p.add(step{kind: kDescribeP, up: u, simple: true, po: po})
-		u.fe.SendExecute(&pgproto3.Execute{})
+		u.sendExecute(&pgproto3.Execute{})
 		p.add(step{kind: kExecute, up: u, simple: true, po: po})
 		p.endWrap(po)
 	}
@@ -441,7 +441,7 @@ func (s *session) planBatch(p *planner, items []*item) {
 					return
 				}
 				p.use(po.up)
-				po.up.fe.SendExecute(&pgproto3.Execute{Portal: upName(po.name), MaxRows: m.maxRows})
+				po.up.sendExecute(&pgproto3.Execute{Portal: upName(po.name), MaxRows: m.maxRows})
 				p.add(step{kind: kExecute, up: po.up, po: po})
 				if it.last {
 					p.endWrap(po)

@@ -129,7 +129,7 @@ func (p *planner) hiddenExec(u *upstream, h hiddenStmt, params ...[]byte) *step 
 	}
 	u.fe.SendBind(&pgproto3.Bind{PreparedStatement: h.name, Parameters: params})
 	p.add(step{kind: kBind, up: u, hidden: true})
-	u.fe.SendExecute(&pgproto3.Execute{})
+	u.sendExecute(&pgproto3.Execute{})
 	return p.add(step{kind: kExecHidden, up: u, hidden: true})
 }
 
@@ -143,7 +143,7 @@ func (p *planner) adhoc(u *upstream, sql string) *step {
 	p.add(step{kind: kParse, up: u, hidden: true})
 	u.fe.SendBind(&pgproto3.Bind{})
 	p.add(step{kind: kBind, up: u, hidden: true})
-	u.fe.SendExecute(&pgproto3.Execute{})
+	u.sendExecute(&pgproto3.Execute{})
 	return p.add(step{kind: kExecHidden, up: u, hidden: true})
 }
 
@@ -188,7 +188,9 @@ func (p *planner) upstreamFor(call *tools.StatementCall) (*upstream, error) {
 // openUnit makes sure the client's current transaction has its upstream
 // transaction on u, and returns it. A transaction runs on one upstream
 // connection: a statement whose rule grants something else cannot join it.
-func (p *planner) openUnit(u *upstream, call *tools.StatementCall) (*unitState, error) {
+// first is the statement the transaction opens with (nil: one of the
+// proxy's own).
+func (p *planner) openUnit(u *upstream, call *tools.StatementCall, first *tools.ProxyStatement) (*unitState, error) {
 	if p.unit != nil {
 		if p.unit.up != u {
 			return nil, pgError("0A000", fmt.Sprintf("this statement is allowed by rule %q, whose credential differs from the one this transaction runs as: run it in its own transaction", call.Decision.Rule))
@@ -210,6 +212,13 @@ func (p *planner) openUnit(u *upstream, call *tools.StatementCall) (*unitState, 
 			h = hBeginRW
 		}
 		p.hiddenExec(u, h)
+	case u.readOnlyByDefault() && snapshotFirst(first):
+		// A read-only implicit transaction that starts read-only by the
+		// session's default and opens with a query: the query takes the
+		// transaction's snapshot before any of it runs, so nothing in the
+		// transaction can make it writable any more (as after hSetRO),
+		// and hSetRO's execution is saved.
+		implicit = true
 	default:
 		// A read-only implicit transaction (autocommit, or the statements
 		// up to Sync): made read-only before its first statement, ended by
@@ -220,6 +229,14 @@ func (p *planner) openUnit(u *upstream, call *tools.StatementCall) (*unitState, 
 	}
 	p.unit = &unitState{up: u, rw: rw, timeoutMS: ms, implicit: implicit}
 	return p.unit, nil
+}
+
+// snapshotFirst reports whether PostgreSQL takes ps's snapshot before it
+// runs any of it: a single query (SELECT, VALUES, TABLE, WITH ... SELECT),
+// which the executor runs under a snapshot, unlike a utility statement
+// (SET, ...), which may change the transaction's mode before one is taken.
+func snapshotFirst(ps *tools.ProxyStatement) bool {
+	return ps != nil && len(ps.Facts.Statements) == 1 && ps.Tag() == "SELECT"
 }
 
 func timeoutMS(d time.Duration) int64 {
@@ -240,7 +257,7 @@ func (p *planner) prepareExecution(po *portal) (*upstream, error) {
 		return nil, err
 	}
 	p.use(u)
-	unit, err := p.openUnit(u, call)
+	unit, err := p.openUnit(u, call, po.st.ps)
 	if err != nil {
 		return nil, err
 	}
@@ -379,7 +396,7 @@ func (p *planner) control(c *txnControl, call *tools.StatementCall, simple bool)
 				p.localError(pgError("3B001", fmt.Sprintf("savepoint %q does not exist", c.savepoint)))
 				return
 			}
-			if _, err := p.openUnit(s.primary, call); err != nil {
+			if _, err := p.openUnit(s.primary, call, nil); err != nil {
 				p.localError(err)
 				return
 			}

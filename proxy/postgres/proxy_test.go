@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -348,4 +349,55 @@ func pgTool(t *testing.T, name string) string {
 	}
 	t.Skipf("%s not installed (apt-get install postgresql-client)", name)
 	return ""
+}
+
+// TestReadOnlyDefault: Warden sets default_transaction_read_only on the
+// upstream session, so that a query opening an implicit read-only
+// transaction needs no statement of Warden's before it. The client is
+// told the session's own value; and when code the classifier cannot see
+// (a view calling set_config) turns the default off, reads still run
+// read-only, made so statement by statement, and a view that writes is
+// still stopped by the read-only transaction.
+func TestReadOnlyDefault(t *testing.T) {
+	h := newHarness(t, harnessOptions{setup: append(slices.Clone(shopSetup),
+		`CREATE FUNCTION flip() RETURNS text LANGUAGE sql VOLATILE AS $$SELECT set_config('default_transaction_read_only', 'off', false)$$`,
+		`CREATE VIEW flipper AS SELECT flip() AS v`,
+		`CREATE FUNCTION wipe() RETURNS int LANGUAGE sql VOLATILE AS 'DELETE FROM orders RETURNING 1'`,
+		`CREATE VIEW wiper AS SELECT wipe() AS v`,
+	)})
+	ctx := context.Background()
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
+		t.Run(mode.String(), func(t *testing.T) {
+			c := h.connect("alice", mode)
+			if got := c.PgConn().ParameterStatus("default_transaction_read_only"); got != "off" {
+				t.Fatalf("client told default_transaction_read_only = %q, want the session's own off", got)
+			}
+			readOnly := func(when string) {
+				t.Helper()
+				var ro string
+				if err := c.QueryRow(ctx, "SELECT current_setting('transaction_read_only')").Scan(&ro); err != nil || ro != "on" {
+					t.Fatalf("%s: a read ran with transaction_read_only = %q (%v)", when, ro, err)
+				}
+				var v int
+				if err := c.QueryRow(ctx, "SELECT v FROM wiper").Scan(&v); pgCode(err) != "25006" {
+					t.Fatalf("%s: a view deleting rows got %v, want 25006 (read-only transaction)", when, err)
+				}
+			}
+			readOnly("fresh session")
+			readOnly("again")
+			var v string
+			if err := c.QueryRow(ctx, "SELECT v FROM flipper").Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.PgConn().ParameterStatus("default_transaction_read_only"); got != "off" {
+				t.Fatalf("after the view turned the default off the client was told %q", got)
+			}
+			readOnly("default turned off")
+			readOnly("default still off")
+			var n int
+			if err := c.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil || n != 100 {
+				t.Fatalf("orders: %d, %v", n, err)
+			}
+		})
+	}
 }

@@ -294,7 +294,7 @@ func (s *session) handle(st *step, msg pgproto3.BackendMessage, relay bool) (boo
 	case kSync:
 		if m, ok := msg.(*pgproto3.ReadyForQuery); ok {
 			st.up.tx = m.TxStatus
-			st.up.errMode, st.up.dirty = false, false
+			st.up.errMode, st.up.dirty, st.up.executed = false, false, false
 			return true, nil
 		}
 		return false, nil // leftovers of skipped steps

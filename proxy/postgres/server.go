@@ -266,8 +266,11 @@ func (s *Server) startup(ctx context.Context, nc net.Conn) (*session, error) {
 	be.Send(&pgproto3.AuthenticationOk{})
 	for _, k := range reportedParams {
 		if v, ok := up.status[k]; ok {
-			if k == "session_authorization" {
+			switch k {
+			case "session_authorization":
 				v = user
+			case "default_transaction_read_only":
+				v = up.clientReadOnly
 			}
 			be.Send(&pgproto3.ParameterStatus{Name: k, Value: v})
 		}

@@ -44,6 +44,54 @@ type upstream struct {
 	// dirty: messages were sent since the last Sync.
 	dirty  bool
 	broken bool
+	// executed: an Execute was sent since the last ReadyForQuery, so the
+	// transaction the next statement runs in may not be a fresh one.
+	executed bool
+	// clientReadOnly is default_transaction_read_only as the session had
+	// it before Warden set it (what the client is told at startup).
+	clientReadOnly string
+}
+
+// sendExecute writes an Execute.
+func (u *upstream) sendExecute(e *pgproto3.Execute) {
+	u.fe.SendExecute(e)
+	u.executed = true
+}
+
+// readOnlyByDefault reports whether a transaction that starts now on u
+// starts read-only without being told: the session's
+// default_transaction_read_only is on (PostgreSQL 14 and later report
+// every change of it, and the proxy reads every report before it plans
+// the next batch), and nothing ran since the last ReadyForQuery.
+func (u *upstream) readOnlyByDefault() bool {
+	return !u.executed && u.tx == 'I' && u.status["default_transaction_read_only"] == "on"
+}
+
+// setReadOnlyDefault makes new transactions on u read-only unless begun
+// READ WRITE, which the proxy always says when it wants a write. It runs
+// once, at login.
+func (u *upstream) setReadOnlyDefault() error {
+	u.clientReadOnly = u.status["default_transaction_read_only"]
+	u.fe.Send(&pgproto3.Query{String: "SET default_transaction_read_only = on"})
+	if err := u.fe.Flush(); err != nil {
+		return err
+	}
+	var failed error
+	for {
+		msg, err := u.fe.Receive()
+		if err != nil {
+			return err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ParameterStatus:
+			u.status[m.Name] = m.Value
+		case *pgproto3.ErrorResponse:
+			failed = fmt.Errorf("set default_transaction_read_only: %s (SQLSTATE %s)", m.Message, m.Code)
+		case *pgproto3.ReadyForQuery:
+			u.tx = m.TxStatus
+			return failed
+		}
+	}
 }
 
 // dial logs in to the target as cred with the client's display settings,
@@ -105,6 +153,10 @@ func (s *session) dial(ctx context.Context, cred connectors.Credential, rule str
 	}
 	up := &upstream{key: key, nc: hc.Conn, fe: hc.Frontend, pid: hc.PID, secret: hc.SecretKey, addr: hc.Conn.RemoteAddr(),
 		status: hc.ParameterStatuses, prepared: map[string]*stmt{}, hidden: map[string]bool{}, timeoutMS: -1, tx: 'I'}
+	if err := up.setReadOnlyDefault(); err != nil {
+		up.close()
+		return nil, err
+	}
 	s.ups[key] = up
 	s.log.Debug("upstream connected", "session", s.ps.Caller().Session, "rule", rule, "credential", key, "backend_pid", up.pid)
 	return up, nil

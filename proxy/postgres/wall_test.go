@@ -11,6 +11,8 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/wardenhq/warden/internal/testenv"
+	"github.com/wardenhq/warden/policy/sqlclass"
+	"github.com/wardenhq/warden/tools"
 )
 
 // externalEffects are corpus cases that reach outside the database; a
@@ -62,7 +64,24 @@ func TestReadOnlyWrappingAlone(t *testing.T) {
 		if err != nil || len(stmts) == 0 {
 			continue
 		}
-		for _, shape := range []string{"implicit", "savepoint"} {
+		for _, shape := range []string{"implicit", "savepoint", "default", "default-batch"} {
+			if strings.HasPrefix(shape, "default") {
+				// The fast path: the session's default read-only, the
+				// statements in one batch (a simple Query) or each in its
+				// own (extended protocol, Sync after each), a batch's
+				// first statement sent bare when the proxy would send it
+				// bare (a query, the default reported on, nothing run since
+				// ReadyForQuery), else after hSetRO.
+				if err := defaultReadOnlyRun(ctx, c, stmts, shape == "default"); err == nil {
+					ran++
+				} else {
+					refused++
+				}
+				if after := testenv.Fingerprint(t, side); after != before {
+					t.Fatalf("case %s (%s) changed the database past the proxy's read-only default:\n%s\nbefore: %s\nafter:  %s", name, shape, sql, before, after)
+				}
+				continue
+			}
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			b := &pgconn.Batch{}
 			if shape == "savepoint" {
@@ -103,4 +122,59 @@ func TestReadOnlyWrappingAlone(t *testing.T) {
 	if ran+refused < 200 {
 		t.Errorf("only %d runs", ran+refused)
 	}
+}
+
+// defaultReadOnlyRun sends stmts as the proxy does on an upstream whose
+// default_transaction_read_only it set: in one batch, or each in a batch
+// of its own (perSync); a batch's first statement bare when
+// upstream.readOnlyByDefault and snapshotFirst would let it, else after
+// hSetRO. It returns the first error.
+func defaultReadOnlyRun(ctx context.Context, c *pgconn.PgConn, stmts []string, perSync bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	defer func() { c.Exec(ctx, "RESET ALL").ReadAll() }()
+	if _, err := c.Exec(ctx, "SET default_transaction_read_only = on").ReadAll(); err != nil {
+		return err
+	}
+	var first error
+	var b *pgconn.Batch
+	run := func() {
+		if _, err := c.ExecBatch(ctx, b).ReadAll(); err != nil && first == nil {
+			first = err
+		}
+		if c.TxStatus() != 'I' {
+			c.Exec(ctx, "ROLLBACK").ReadAll()
+		}
+		b = nil
+	}
+	for _, s := range stmts {
+		if parseTxnUncached(s) != nil {
+			continue
+		}
+		if b == nil {
+			b = &pgconn.Batch{}
+			u := &upstream{tx: c.TxStatus(), status: map[string]string{"default_transaction_read_only": c.ParameterStatus("default_transaction_read_only")}}
+			if !u.readOnlyByDefault() || !snapshotFirst(classified(s)) {
+				b.ExecParams(hSetRO.sql, nil, nil, nil, nil)
+			}
+		}
+		b.ExecParams(s, nil, nil, nil, nil)
+		if perSync {
+			run()
+		}
+	}
+	if b != nil {
+		run()
+	}
+	return first
+}
+
+// classified is sql as the proxy's classifier sees it (nil when it cannot
+// classify it: the proxy would refuse it).
+func classified(sql string) *tools.ProxyStatement {
+	f, err := sqlclass.Classify(context.Background(), sql, sqlclass.Options{})
+	if err != nil {
+		return nil
+	}
+	return &tools.ProxyStatement{SQL: sql, Facts: f}
 }
