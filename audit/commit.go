@@ -250,6 +250,9 @@ func (s *Store) checkFile() error {
 // transaction usable: SQLite aborts just the failing statement on a
 // constraint violation.
 func isOpError(err error) bool {
+	if err == nil {
+		return false
+	}
 	if errors.Is(err, ErrNotFound) {
 		return true
 	}
