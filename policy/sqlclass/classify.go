@@ -195,7 +195,7 @@ func analyse(sql string) ([]analysis, error) {
 // when cached and must not be modified.
 type analysis struct {
 	stmt  Statement
-	kinds kindMask
+	kinds KindSet
 	funcs []string // names to resolve, as written
 	types []string // type names to resolve, as written
 	// readsLiteral: the walk looked at a constant's value.
@@ -221,7 +221,7 @@ func (a *analysis) resolve(ctx context.Context, opts Options) (Statement, error)
 				continue
 			}
 		}
-		kinds = kinds.with(KindWrite)
+		kinds = kinds.With(KindWrite)
 		st.Reasons = appendReason(st.Reasons, "function "+name+" is volatile or unknown")
 	}
 	for _, name := range a.types {
@@ -234,11 +234,11 @@ func (a *analysis) resolve(ctx context.Context, opts Options) (Statement, error)
 				continue
 			}
 		}
-		kinds = kinds.with(KindWrite)
+		kinds = kinds.With(KindWrite)
 		st.Reasons = appendReason(st.Reasons, "type "+name+" is not built in (a domain check or cast may run user-defined code)")
 	}
-	st.Kind = kinds.primary()
-	st.Kinds = kinds.list()
+	st.Kind = kinds.Primary()
+	st.Kinds = kinds.List()
 	return st, nil
 }
 
@@ -248,11 +248,11 @@ func (a *analysis) resolve(ctx context.Context, opts Options) (Statement, error)
 // MySQL classifier sums up with it too.
 func Summarise(stmts []Statement) Facts {
 	f := Facts{Statements: stmts, ReadOnly: true}
-	var all kindMask
+	var all KindSet
 	for i := range stmts {
 		st := &stmts[i]
 		for _, k := range st.Kinds {
-			all = all.with(k)
+			all = all.With(k)
 		}
 		if st.Kind != KindRead {
 			f.ReadOnly = false
@@ -264,7 +264,7 @@ func Summarise(stmts []Statement) Facts {
 	if len(stmts) == 0 {
 		f.ReadOnly = false
 	}
-	f.Kinds = all.list()
+	f.Kinds = all.List()
 	f.TablesRead = sortedUnique(f.TablesRead)
 	f.TablesWritten = sortedUnique(f.TablesWritten)
 	f.Functions = sortedUnique(f.Functions)

@@ -11,11 +11,11 @@ import (
 
 // worstKind is the most severe primary Kind over all statements.
 func worstKind(f Facts) Kind {
-	var m kindMask
+	var m KindSet
 	for _, st := range f.Statements {
-		m = m.with(st.Kind)
+		m = m.With(st.Kind)
 	}
-	return m.primary()
+	return m.Primary()
 }
 
 func TestBypassCorpus(t *testing.T) {

@@ -1,11 +1,13 @@
 package sqlclass
 
-// kindMask is a set of Kinds; bit i is kindsBySeverity[i].
-type kindMask uint8
+// KindSet is a set of Kinds, ordered by severity (read, transaction,
+// session, write, utility, ddl, dcl); the MySQL classifier sums up with it
+// too, so both order Kinds alike. Bit i is kindsBySeverity[i].
+type KindSet uint8
 
 var kindsBySeverity = [...]Kind{KindRead, KindTransaction, KindSession, KindWrite, KindUtility, KindDDL, KindDCL}
 
-func kindBit(k Kind) kindMask {
+func kindBit(k Kind) KindSet {
 	for i, kk := range kindsBySeverity {
 		if kk == k {
 			return 1 << i
@@ -15,11 +17,12 @@ func kindBit(k Kind) kindMask {
 	return 1 << (len(kindsBySeverity) - 1)
 }
 
-func (m kindMask) with(k Kind) kindMask { return m | kindBit(k) }
+// With is m with k added.
+func (m KindSet) With(k Kind) KindSet { return m | kindBit(k) }
 
-// primary is the most severe kind in m; an empty set is a write (fail
+// Primary is the most severe kind in m; an empty set is a write (fail
 // closed: a statement the walk gave no kind to is not a read).
-func (m kindMask) primary() Kind {
+func (m KindSet) Primary() Kind {
 	for i := len(kindsBySeverity) - 1; i >= 0; i-- {
 		if m&(1<<i) != 0 {
 			return kindsBySeverity[i]
@@ -28,7 +31,8 @@ func (m kindMask) primary() Kind {
 	return KindWrite
 }
 
-func (m kindMask) list() []Kind {
+// List is m's kinds, least severe first; an empty set is [write].
+func (m KindSet) List() []Kind {
 	var out []Kind
 	for i, k := range kindsBySeverity {
 		if m&(1<<i) != 0 {

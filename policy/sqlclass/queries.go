@@ -170,7 +170,7 @@ func (w *walker) explain(x *pg_query.ExplainStmt) {
 		before := w.kinds
 		w.walk(q, false)
 		if w.kinds&^kindBit(KindRead) != before&^kindBit(KindRead) {
-			w.add(w.kinds.primary(), "EXPLAIN ANALYZE executes the explained statement")
+			w.add(w.kinds.Primary(), "EXPLAIN ANALYZE executes the explained statement")
 		}
 		return
 	}

@@ -17,8 +17,8 @@ import (
 // type stops the walk with ErrUnsupported: the classifier only vouches
 // for what it knows.
 type walker struct {
-	tag   string   // the top-level statement's tag
-	kinds kindMask // everything the statement does
+	tag   string  // the top-level statement's tag
+	kinds KindSet // everything the statement does
 	// reasons, relations and functions, in the order met; duplicates are
 	// removed at the end.
 	reasons []string
@@ -76,7 +76,7 @@ func walkStatement(stmt *pg_query.Node, loc int) (analysis, *Error) {
 
 // add records that the statement does something of kind k, and why.
 func (w *walker) add(k Kind, reason string) {
-	w.kinds = w.kinds.with(k)
+	w.kinds = w.kinds.With(k)
 	if reason != "" {
 		w.reasons = appendReason(w.reasons, reason)
 	}

@@ -127,7 +127,7 @@ func parseServerVersion(v string) (server, *sqlclass.Error) {
 // not built in are resolved.
 type analysis struct {
 	stmt  sqlclass.Statement
-	kinds kindMask
+	kinds sqlclass.KindSet
 	funcs []string // names to resolve, as reported
 }
 
@@ -299,11 +299,11 @@ func (a *analysis) resolve(ctx context.Context, opts Options) (sqlclass.Statemen
 				continue
 			}
 		}
-		kinds = kinds.with(sqlclass.KindWrite)
+		kinds = kinds.With(sqlclass.KindWrite)
 		st.Reasons = appendReason(st.Reasons, "function "+name+" is not a known built-in and not declared NO SQL, READS SQL DATA or DETERMINISTIC")
 	}
-	st.Kind = kinds.primary()
-	st.Kinds = kinds.list()
+	st.Kind = kinds.Primary()
+	st.Kinds = kinds.List()
 	return st, nil
 }
 

@@ -12,11 +12,11 @@ import (
 
 // worstKind is the most severe primary Kind over all statements.
 func worstKind(f sqlclass.Facts) sqlclass.Kind {
-	var m kindMask
+	var m sqlclass.KindSet
 	for _, st := range f.Statements {
-		m = m.with(st.Kind)
+		m = m.With(st.Kind)
 	}
-	return m.primary()
+	return m.Primary()
 }
 
 func TestBypassCorpus(t *testing.T) {

@@ -22,7 +22,7 @@ type walker struct {
 	depth int // PREPARE nesting
 
 	tag   string
-	kinds kindMask
+	kinds sqlclass.KindSet
 	// reasons, tables and functions, in the order met; duplicates are
 	// removed at the end.
 	reasons    []string
@@ -46,7 +46,7 @@ var errStop = errors.New("stop")
 // add records something the statement's expressions do (functions,
 // assignments); it counts even under a plain EXPLAIN.
 func (w *walker) add(k sqlclass.Kind, reason string) {
-	w.kinds = w.kinds.with(k)
+	w.kinds = w.kinds.With(k)
 	if reason != "" {
 		w.reasons = appendReason(w.reasons, reason)
 	}
