@@ -69,8 +69,12 @@ func (u *upstream) readOnlyByDefault() bool {
 
 // setReadOnlyDefault makes new transactions on u read-only unless begun
 // READ WRITE, which the proxy always says when it wants a write. It runs
-// once, at login.
-func (u *upstream) setReadOnlyDefault() error {
+// once, at login, within ctx's deadline.
+func (u *upstream) setReadOnlyDefault(ctx context.Context) error {
+	if d, ok := ctx.Deadline(); ok {
+		u.nc.SetDeadline(d)
+		defer u.nc.SetDeadline(time.Time{})
+	}
 	u.clientReadOnly = u.status["default_transaction_read_only"]
 	u.fe.Send(&pgproto3.Query{String: "SET default_transaction_read_only = on"})
 	if err := u.fe.Flush(); err != nil {
@@ -153,7 +157,7 @@ func (s *session) dial(ctx context.Context, cred connectors.Credential, rule str
 	}
 	up := &upstream{key: key, nc: hc.Conn, fe: hc.Frontend, pid: hc.PID, secret: hc.SecretKey, addr: hc.Conn.RemoteAddr(),
 		status: hc.ParameterStatuses, prepared: map[string]*stmt{}, hidden: map[string]bool{}, timeoutMS: -1, tx: 'I'}
-	if err := up.setReadOnlyDefault(); err != nil {
+	if err := up.setReadOnlyDefault(dctx); err != nil {
 		up.close()
 		return nil, err
 	}
