@@ -2,10 +2,12 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -508,5 +510,45 @@ func TestStaticCredentials(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no event flags the static credential")
+	}
+}
+
+// TestMaskingDescribedPortals: a client that describes the portal of every
+// execution of a prepared statement (pgconn's ExecPrepared, libpq's
+// PQexecPrepared) gets every result masked, whether the proxy works the
+// columns out again or reuses the statement's last description, also when
+// the result formats change between executions.
+func TestMaskingDescribedPortals(t *testing.T) {
+	h := newHarness(t, harnessOptions{setup: shopSetup, rules: maskedRules, masking: maskingProfile})
+	ctx := context.Background()
+	c := h.connect("alice", pgx.QueryExecModeCacheStatement).PgConn()
+	if _, err := c.Prepare(ctx, "cust", "SELECT id, email, card_number FROM customers WHERE id <= $1 ORDER BY id", nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, formats := range [][]int16{nil, nil, {1, 0, 0}, {1, 0, 0}, nil} {
+		res := c.ExecPrepared(ctx, "cust", [][]byte{[]byte("2")}, nil, formats).Read()
+		if res.Err != nil {
+			t.Fatalf("execution %d: %v", i, res.Err)
+		}
+		if len(res.Rows) != 2 {
+			t.Fatalf("execution %d: %d rows", i, len(res.Rows))
+		}
+		for _, r := range res.Rows {
+			id := string(r[0])
+			if len(formats) > 0 {
+				if len(r[0]) != 4 {
+					t.Fatalf("execution %d: id in binary is %d bytes", i, len(r[0]))
+				}
+				id = strconv.Itoa(int(binary.BigEndian.Uint32(r[0])))
+			}
+			real, ok := map[string]string{"1": "4111111111111111", "2": "5500005555555559"}[id]
+			if !ok {
+				t.Fatalf("execution %d: id %q", i, id)
+			}
+			email, card := string(r[1]), string(r[2])
+			if strings.Contains(email, "@example.com") || card == real || !strings.HasSuffix(card, real[len(real)-4:]) {
+				t.Fatalf("execution %d, id %s: not masked as the profile says: %q %q", i, id, email, card)
+			}
+		}
 	}
 }

@@ -45,8 +45,14 @@ func (s *session) startMasking(po *portal) {
 			rc = newResultCols(withFormats(po.st.fields, po.formats), po.formats)
 			po.st.cols = rc
 		}
+	} else if c := po.st.portalCols; c != nil && sameSlice(po.fields, po.st.portalFields) && slices.Equal(c.formats, po.formats) {
+		// The portal was described as the statement's last one was.
+		rc = c
 	} else {
 		rc = newResultCols(po.fields, po.formats)
+		if sameSlice(po.fields, po.st.portalFields) {
+			po.st.portalCols = rc
+		}
 	}
 	rm, err := po.call.Masker(context.Background(), rc.cols) // masking bounds its own catalog look-ups
 	if err != nil {
@@ -60,6 +66,11 @@ func (s *session) startMasking(po *portal) {
 	n := len(rc.cols)
 	vals := make([]any, 2*n)
 	po.masker = &rowMasker{rm: rm, types: s.types, oids: rc.oids, binary: rc.binary, names: rc.names, vals: vals[:n:n], orig: vals[n:]}
+}
+
+// sameSlice reports whether a and b are the same non-empty slice.
+func sameSlice(a, b []pgproto3.FieldDescription) bool {
+	return len(a) > 0 && len(a) == len(b) && &a[0] == &b[0]
 }
 
 // resultCols is what masking needs to know of a result's columns; shared,

@@ -344,7 +344,7 @@ func (s *session) handle(st *step, msg pgproto3.BackendMessage, relay bool) (boo
 	case kDescribeP:
 		switch m := msg.(type) {
 		case *pgproto3.RowDescription:
-			st.po.fields = cloneFields(m.Fields)
+			st.po.fields = portalFields(st.po.st, m.Fields)
 			if relay {
 				s.send(&pgproto3.RowDescription{Fields: st.po.fields})
 			}
@@ -372,6 +372,23 @@ func (s *session) handle(st *step, msg pgproto3.BackendMessage, relay bool) (boo
 		return s.handleRows(st, msg, relay)
 	}
 	return false, fmt.Errorf("%w: unexpected %T", errUpstream, msg)
+}
+
+// portalFields keeps a portal's description: the statement's last one if
+// the target described this portal alike (clients that describe every
+// execution, as libpq's PQexecPrepared does), so that masking works out
+// its columns once; else a copy, kept as the statement's last.
+func portalFields(st *stmt, f []pgproto3.FieldDescription) []pgproto3.FieldDescription {
+	if slices.EqualFunc(st.portalFields, f, sameField) && len(f) > 0 {
+		return st.portalFields
+	}
+	st.portalFields, st.portalCols = cloneFields(f), nil
+	return st.portalFields
+}
+
+func sameField(a, b pgproto3.FieldDescription) bool {
+	return string(a.Name) == string(b.Name) && a.TableOID == b.TableOID && a.TableAttributeNumber == b.TableAttributeNumber &&
+		a.DataTypeOID == b.DataTypeOID && a.DataTypeSize == b.DataTypeSize && a.TypeModifier == b.TypeModifier && a.Format == b.Format
 }
 
 func cloneFields(f []pgproto3.FieldDescription) []pgproto3.FieldDescription {

@@ -98,6 +98,10 @@ type stmt struct {
 	paramOIDs []uint32
 	fields    []pgproto3.FieldDescription // nil: no rows (NoData)
 	cols      *resultCols                 // for masking: of fields, with the last Bind's result formats
+	// The last description of a portal of it, and its columns for
+	// masking (see portalFields).
+	portalFields []pgproto3.FieldDescription
+	portalCols   *resultCols
 }
 
 // local reports whether the proxy answers for the statement itself.
