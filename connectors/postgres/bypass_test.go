@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,34 +10,18 @@ import (
 	"github.com/wardenhq/warden/internal/testenv"
 )
 
-// externalEffects are corpus cases that reach outside the database
-// (programs, other backends, server files, the WAL, other servers). A
-// read-only transaction does not stop them; the classifier does, and a
-// just-in-time role without superuser rights does. They are not run here.
-var externalEffects = []string{"program", "terminate", "cancel_backend", "promote", "switch_wal", "reload_conf",
-	"rotate_logfile", "replication_slot", "lo_export", "pg_file_write", "dblink", "pg_sleep", "lo_import"}
-
 // TestReadOnlyWallAlone runs the classifier's bypass corpus straight at
 // PostgreSQL, with the classifier out of the way, as read-only requests,
 // and proves that the read-only transaction on its own changes no data.
 func TestReadOnlyWallAlone(t *testing.T) {
-	corpus, err := os.ReadFile("../../policy/sqlclass/testdata/bypass.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
 	f, p := fixture(t, nil, testenv.BypassFixture...)
 	db := fixtureDatabase(t, f.Conn)
 	side := p.Connect(t, db)
 	before := testenv.Fingerprint(t, side)
 	ran, refused, skipped := 0, 0, 0
-	for _, rec := range strings.Split(string(corpus), "\n=== ")[1:] {
-		name, body, _ := strings.Cut(rec, "\n")
-		i := strings.LastIndex(body, "\n--- ")
-		if i < 0 {
-			continue
-		}
-		sql := body[:i]
-		if containsAny(strings.ToLower(sql), externalEffects) {
+	for _, c := range testenv.BypassCorpus(t) {
+		name, sql := c.Name, c.SQL
+		if testenv.ExternalEffect(sql) {
 			skipped++
 			continue
 		}
@@ -63,15 +46,6 @@ func TestReadOnlyWallAlone(t *testing.T) {
 	if ran+refused < 100 {
 		t.Errorf("only %d corpus cases were exercised", ran+refused)
 	}
-}
-
-func containsAny(s string, subs []string) bool {
-	for _, x := range subs {
-		if strings.Contains(s, x) {
-			return true
-		}
-	}
-	return false
 }
 
 // fixtureDatabase recovers the database name from the connector's info.

@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -37,27 +36,31 @@ var BypassFixture = func() []string {
 	)
 }()
 
-// BypassCase is one case of the corpus: its name and SQL.
-type BypassCase struct{ Name, SQL string }
-
-// BypassCorpus reads policy/sqlclass/testdata/bypass.txt.
-func BypassCorpus(t testing.TB) []BypassCase {
+// BypassCorpus reads policy/sqlclass/testdata/bypass.txt, the read-only
+// bypass corpus every wall is tested against.
+func BypassCorpus(t testing.TB) []CorpusCase {
 	t.Helper()
 	_, here, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "..", "policy", "sqlclass", "testdata", "bypass.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []BypassCase
-	for _, rec := range strings.Split(string(b), "\n=== ")[1:] {
-		name, body, _ := strings.Cut(rec, "\n")
-		i := strings.LastIndex(body, "\n--- ")
-		if i < 0 {
-			continue
+	return LoadCorpus(t, filepath.Join(filepath.Dir(here), "..", "..", "policy", "sqlclass", "testdata", "bypass.txt"))
+}
+
+// externalEffects name what corpus cases reach outside the database with:
+// programs, other backends, server files, the WAL, other servers.
+var externalEffects = []string{"program", "terminate", "cancel_backend", "promote", "switch_wal", "reload_conf",
+	"rotate_logfile", "replication_slot", "lo_export", "pg_file_write", "dblink", "pg_sleep", "lo_import"}
+
+// ExternalEffect reports whether a corpus case reaches outside the
+// database. A read-only transaction does not stop such a case (the
+// classifier does, and a just-in-time role without superuser rights), so
+// the tests of the transaction alone do not run it.
+func ExternalEffect(sql string) bool {
+	low := strings.ToLower(sql)
+	for _, x := range externalEffects {
+		if strings.Contains(low, x) {
+			return true
 		}
-		out = append(out, BypassCase{Name: name, SQL: body[:i]})
 	}
-	return out
+	return false
 }
 
 // Fingerprint summarises everything a write could change in the current

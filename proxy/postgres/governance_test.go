@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -26,23 +25,14 @@ import (
 // as a client whose only rule is read-only: nothing may change, and the
 // connection must stay usable after each case.
 func TestBypassCorpusThroughProxy(t *testing.T) {
-	corpus, err := os.ReadFile("../../policy/sqlclass/testdata/bypass.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := newHarness(t, harnessOptions{setup: testenv.BypassFixture})
 	admin := h.admin()
 	c := h.connect("alice", pgx.QueryExecModeExec)
 	before := testenv.Fingerprint(t, admin)
 	pc := c.PgConn()
 	cases, ran := 0, 0
-	for _, rec := range strings.Split(string(corpus), "\n=== ")[1:] {
-		name, body, _ := strings.Cut(rec, "\n")
-		i := strings.LastIndex(body, "\n--- ")
-		if i < 0 {
-			continue
-		}
-		sql := body[:i]
+	for _, cs := range testenv.BypassCorpus(t) {
+		name, sql := cs.Name, cs.SQL
 		cases++
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if _, err := pc.Exec(ctx, sql).ReadAll(); err == nil {

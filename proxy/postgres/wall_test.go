@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,25 +14,15 @@ import (
 	"github.com/wardenhq/warden/tools"
 )
 
-// externalEffects are corpus cases that reach outside the database; a
-// read-only transaction does not stop them (the classifier and the
-// non-superuser JIT role do). They are not run here.
-var externalEffects = []string{"program", "terminate", "cancel_backend", "promote", "switch_wal", "reload_conf",
-	"rotate_logfile", "replication_slot", "lo_export", "pg_file_write", "dblink", "pg_sleep", "lo_import"}
-
 // TestReadOnlyWrappingAlone proves the proxy's read-only wrapping holds on
 // its own, with the classifier out of the way: every case of the bypass
 // corpus is sent straight to PostgreSQL as the proxy sends a read-only
 // implicit transaction (set_config('transaction_read_only', 'on', true),
-// the statements, Sync)
-// and as it sends a read-only statement inside a writable transaction
-// (SAVEPOINT, the same set_config, the statement, ROLLBACK TO
-// SAVEPOINT), and nothing may change.
+// the statements, Sync), as it sends one on a session read-only by
+// default (see defaultReadOnlyRun), and as it sends a read-only statement
+// inside a writable transaction (SAVEPOINT, the same set_config, the
+// statement, ROLLBACK TO SAVEPOINT), and nothing may change.
 func TestReadOnlyWrappingAlone(t *testing.T) {
-	corpus, err := os.ReadFile("../../policy/sqlclass/testdata/bypass.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
 	pg := testenv.PG(t)
 	db := pg.CreateDatabase(t, testenv.BypassFixture...)
 	ctx := context.Background()
@@ -45,19 +34,9 @@ func TestReadOnlyWrappingAlone(t *testing.T) {
 	defer c.Close(ctx)
 	before := testenv.Fingerprint(t, side)
 	ran, refused := 0, 0
-	for _, rec := range strings.Split(string(corpus), "\n=== ")[1:] {
-		name, body, _ := strings.Cut(rec, "\n")
-		i := strings.LastIndex(body, "\n--- ")
-		if i < 0 {
-			continue
-		}
-		sql := body[:i]
-		low := strings.ToLower(sql)
-		skip := false
-		for _, x := range externalEffects {
-			skip = skip || strings.Contains(low, x)
-		}
-		if skip {
+	for _, cs := range testenv.BypassCorpus(t) {
+		name, sql := cs.Name, cs.SQL
+		if testenv.ExternalEffect(sql) {
 			continue
 		}
 		stmts, err := pg_query.SplitWithParser(sql, true)
