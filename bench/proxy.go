@@ -285,14 +285,7 @@ pidfile = %s/pgbouncer.pid
 				}
 			}
 		}
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-		}
+		interruptAndWait(cmd, 5*time.Second)
 	}
 	pidOf := func() int {
 		b, _ := os.ReadFile(filepath.Join(bdir, "pgbouncer.pid"))
@@ -362,14 +355,7 @@ rules:
 		return pgbenchTarget{}, nil, err
 	}
 	stop := func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-		}
+		interruptAndWait(cmd, 15*time.Second)
 	}
 	if err := waitPort(fmt.Sprintf("127.0.0.1:%d", pport), 20*time.Second); err != nil {
 		stop()

@@ -120,14 +120,7 @@ func wardenHTTPTarget(o options, cfg string) target {
 			return nil, nil, err
 		}
 		stop := func() {
-			cmd.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-			}
+			interruptAndWait(cmd, 10*time.Second)
 		}
 		url, err := readURL(out)
 		if err != nil {
@@ -201,4 +194,17 @@ func profileArgs(kind string, clients int) []string {
 	}
 	n := profiles.Add(1)
 	return []string{"--cpuprofile", fmt.Sprintf("%s/%02d-%s-%dclients.prof", dir, n, kind, clients)}
+}
+
+// interruptAndWait stops a child process as Ctrl-C would, and kills it if
+// it has not exited within grace.
+func interruptAndWait(cmd *exec.Cmd, grace time.Duration) {
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		cmd.Process.Kill()
+	}
 }
