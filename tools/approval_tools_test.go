@@ -2,12 +2,9 @@ package tools
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +12,6 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/wardenhq/warden/approvals"
-	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/identity"
 )
@@ -27,22 +23,7 @@ var dba = identity.Principal{Subject: "bob", Groups: []string{"dba"}, Issuer: "l
 func newApprovalFixture(t *testing.T) (*fixture, *approvals.Service) {
 	t.Helper()
 	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "t.db")
-	db, err := sql.Open("sqlite", dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{"CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
-		"INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three')"} {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-	cfg, err := config.Parse(filepath.Join(dir, "w.yaml"), []byte(fmt.Sprintf(`
-connections:
-  - {name: t, kind: sqlite, path: %s}
-rules:
+	cfg, dbPath := itemsTarget(t, dir, "INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three')", `
   - {name: read, effect: allow}
   - name: deletes-need-review
     when: "'write' in statement.kinds"
@@ -50,10 +31,7 @@ rules:
     read_only: false
     statements: [read, write]
     approvers: {groups: [dba]}
-`, dbPath)))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	engine, store := compileAndOpen(t, cfg, dir)
 	svc, err := approvals.New(approvals.Options{Store: approvals.NewStore(store.DB()), Recorder: store,
 		Wait: 100 * time.Millisecond, MaxWait: 5 * time.Second, PollInterval: 20 * time.Millisecond})

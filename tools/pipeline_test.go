@@ -30,25 +30,23 @@ type fixture struct {
 	db    string
 }
 
-// newFixture wires a pipeline over a real SQLite target and a real audit
-// store, with the given rules (YAML list items under rules:).
-func newFixture(t *testing.T, rules string, wrap func(Recorder) Recorder) *fixture {
+// itemsTarget makes a SQLite target in dir with a table items filled by
+// insert, and the configuration of a connection t to it with rules (YAML
+// list items under rules:). It returns the configuration and the
+// database's path.
+func itemsTarget(t *testing.T, dir, insert, rules string) (*config.Config, string) {
 	t.Helper()
-	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "t.db")
 	db, err := sql.Open("sqlite", dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{
-		"CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
-		"WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM g WHERE n < 300) INSERT INTO items SELECT n, 'item ' || n FROM g",
-	} {
+	defer db.Close()
+	for _, s := range []string{"CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)", insert} {
 		if _, err := db.Exec(s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	db.Close()
 	cfg, err := config.Parse(filepath.Join(dir, "w.yaml"), []byte(fmt.Sprintf(`
 connections:
   - {name: t, kind: sqlite, path: %s}
@@ -57,6 +55,15 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, dbPath
+}
+
+// newFixture wires a pipeline over a real SQLite target and a real audit
+// store, with the given rules (YAML list items under rules:).
+func newFixture(t *testing.T, rules string, wrap func(Recorder) Recorder) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, dbPath := itemsTarget(t, dir, "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM g WHERE n < 300) INSERT INTO items SELECT n, 'item ' || n FROM g", rules)
 	engine, store := compileAndOpen(t, cfg, dir)
 	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
 	if err != nil {
