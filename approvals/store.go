@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/wardenhq/warden/audit"
 )
 
 // Store keeps approval requests and their decisions in the audit
@@ -24,20 +26,18 @@ type Store struct {
 // NewStore uses db, the pool of audit.Store.DB().
 func NewStore(db *sql.DB) *Store { return &Store{db: db} }
 
-const timeLayout = "2006-01-02T15:04:05.000000000Z"
-
 func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(timeLayout)
+	return t.UTC().Format(audit.TimeLayout)
 }
 
 func parseTime(s string) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
-	t, _ := time.Parse(timeLayout, s)
+	t, _ := time.Parse(audit.TimeLayout, s)
 	return t
 }
 

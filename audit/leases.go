@@ -108,10 +108,10 @@ ORDER BY created DESC, id DESC LIMIT ?`, f.State, f.State, f.Connection, f.Conne
 			&created, &expires, &revoked, &l.State, &l.Attempts, &l.LastError); err != nil {
 			return nil, fmt.Errorf("audit: list leases: %w", err)
 		}
-		l.Created, _ = time.Parse(timeLayout, created)
-		l.Expires, _ = time.Parse(timeLayout, expires)
+		l.Created, _ = time.Parse(TimeLayout, created)
+		l.Expires, _ = time.Parse(TimeLayout, expires)
 		if revoked != "" {
-			l.RevokedAt, _ = time.Parse(timeLayout, revoked)
+			l.RevokedAt, _ = time.Parse(TimeLayout, revoked)
 		}
 		out = append(out, l)
 	}
@@ -153,8 +153,8 @@ func (s *Store) Instances(ctx context.Context) ([]Instance, error) {
 		if err := rows.Scan(&in.ID, &in.Host, &in.PID, &in.Boot, &started, &hb); err != nil {
 			return nil, err
 		}
-		in.Started, _ = time.Parse(timeLayout, started)
-		in.Heartbeat, _ = time.Parse(timeLayout, hb)
+		in.Started, _ = time.Parse(TimeLayout, started)
+		in.Heartbeat, _ = time.Parse(TimeLayout, hb)
 		out = append(out, in)
 	}
 	return out, rows.Err()

@@ -7,23 +7,24 @@ import (
 	"time"
 )
 
-// timeLayout is how times are stored: UTC with a fixed number of fractional
-// digits, so that comparing the strings compares the times.
-const timeLayout = "2006-01-02T15:04:05.000000000Z"
+// TimeLayout is how the store's tables keep times (the approval tables
+// too): UTC with a fixed number of fractional digits, so that comparing
+// the strings compares the times.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z"
 
 func formatTime(t time.Time) string {
-	var b [len(timeLayout)]byte
+	var b [len(TimeLayout)]byte
 	return string(appendTime(b[:0], t))
 }
 
-// appendTime appends t in timeLayout. It spells out the digits itself:
+// appendTime appends t in TimeLayout. It spells out the digits itself:
 // time.Format, which parses its layout every time, was a visible part of
 // an intent's cost.
 func appendTime(b []byte, t time.Time) []byte {
 	t = t.UTC()
 	year, month, day := t.Date()
 	if year < 0 || year > 9999 {
-		return t.AppendFormat(b, timeLayout)
+		return t.AppendFormat(b, TimeLayout)
 	}
 	hour, minute, sec := t.Clock()
 	b = appendDigits(b, year, 4)
