@@ -76,6 +76,7 @@ func (s *session) simpleQuery(ctx context.Context, sql string) {
 		}
 	}
 	// Pass 2: plan.
+	p.alone = len(stmts) == 1
 	for i, e := range entries {
 		if e.err != nil {
 			p.localError(e.err)
@@ -163,6 +164,15 @@ func (s *session) extended(ctx context.Context, sync bool) {
 	s.batch = s.batch[:0:0]
 	p := s.newPlanner(ctx)
 	items := s.prepareBatch(ctx, p, batch)
+	if sync {
+		bound := 0
+		for _, it := range items {
+			if it.m.kind == 'B' && it.po != nil && it.po.call != nil {
+				bound++
+			}
+		}
+		p.alone = bound == 1
+	}
 	s.planBatch(p, items)
 	if sync {
 		p.endImplicit()

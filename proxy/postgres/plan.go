@@ -76,6 +76,9 @@ type planner struct {
 	// write, so it is opened READ WRITE (reads in it run in a read-only
 	// subtransaction).
 	rw bool
+	// alone: the batch runs one client statement and ends with its
+	// implicit transaction (Sync, or a simple Query's end).
+	alone bool
 }
 
 func (s *session) newPlanner(ctx context.Context) *planner {
@@ -212,12 +215,16 @@ func (p *planner) openUnit(u *upstream, call *tools.StatementCall, first *tools.
 			h = hBeginRW
 		}
 		p.hiddenExec(u, h)
-	case u.readOnlyByDefault() && snapshotFirst(first):
+	case sendsBare(u, p.alone, snapshotFirst(first)):
 		// A read-only implicit transaction that starts read-only by the
-		// session's default and opens with a query: the query takes the
-		// transaction's snapshot before any of it runs, so nothing in the
-		// transaction can make it writable any more (as after hSetRO),
-		// and hSetRO's execution is saved.
+		// session's default and holds one query: the query takes the
+		// transaction's snapshot before any of it runs, so nothing in it
+		// can make the transaction writable any more (as after hSetRO),
+		// and hSetRO's execution is saved. That the statement is a query
+		// comes from the classifier's parse; should PostgreSQL see a
+		// statement that can change the transaction's mode instead (SET
+		// takes no snapshot), nothing runs after it in that transaction:
+		// it is the batch's only statement.
 		implicit = true
 	default:
 		// A read-only implicit transaction (autocommit, or the statements
@@ -229,6 +236,13 @@ func (p *planner) openUnit(u *upstream, call *tools.StatementCall, first *tools.
 	}
 	p.unit = &unitState{up: u, rw: rw, timeoutMS: ms, implicit: implicit}
 	return p.unit, nil
+}
+
+// sendsBare reports whether a read-only implicit transaction on u needs
+// no hSetRO: it starts read-only by the session's default, holds one
+// statement (alone), and that statement is a query (see openUnit).
+func sendsBare(u *upstream, alone, query bool) bool {
+	return alone && query && u.readOnlyByDefault()
 }
 
 // snapshotFirst reports whether PostgreSQL takes ps's snapshot before it

@@ -43,13 +43,13 @@ func TestReadOnlyWrappingAlone(t *testing.T) {
 		if err != nil || len(stmts) == 0 {
 			continue
 		}
-		for _, shape := range []string{"implicit", "savepoint", "default", "default-batch"} {
+		for _, shape := range []string{"implicit", "savepoint", "default", "default-batch", "default-any-tag", "default-batch-any-tag"} {
 			var err error
 			if strings.HasPrefix(shape, "default") {
 				// The fast path: the session's default read-only, the
-				// statements in one batch (a simple Query) or each in its
-				// own (extended protocol, Sync after each).
-				err = defaultReadOnlyRun(ctx, c, stmts, shape == "default")
+				// statements each in a batch of its own (extended
+				// protocol, Sync after each) or in one (a simple Query).
+				err = defaultReadOnlyRun(ctx, c, stmts, !strings.Contains(shape, "batch"), strings.HasSuffix(shape, "any-tag"))
 			} else {
 				err = wrappedRun(ctx, c, stmts, shape == "savepoint")
 			}
@@ -104,45 +104,50 @@ func wrappedRun(ctx context.Context, c *pgconn.PgConn, stmts []string, inSavepoi
 
 // defaultReadOnlyRun sends stmts as the proxy does on an upstream whose
 // default_transaction_read_only it set: in one batch, or each in a batch
-// of its own (perSync); a batch's first statement bare when
-// upstream.readOnlyByDefault and snapshotFirst would let it, else after
-// hSetRO. It returns the first error.
-func defaultReadOnlyRun(ctx context.Context, c *pgconn.PgConn, stmts []string, perSync bool) error {
+// of its own (perSync). A batch is sent bare when sendsBare says so, else
+// after hSetRO; anyTag takes every statement for a query, as if the classifier's
+// parse disagreed with PostgreSQL's, to show the one-statement condition
+// holds without it. It returns the first error.
+func defaultReadOnlyRun(ctx context.Context, c *pgconn.PgConn, stmts []string, perSync, anyTag bool) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	defer func() { c.Exec(ctx, "RESET ALL").ReadAll() }()
 	if _, err := c.Exec(ctx, "SET default_transaction_read_only = on").ReadAll(); err != nil {
 		return err
 	}
+	var sent []string
+	for _, s := range stmts {
+		// Transaction control is the proxy's, never forwarded.
+		if parseTxnUncached(s) == nil {
+			sent = append(sent, s)
+		}
+	}
+	batches := [][]string{sent}
+	if perSync {
+		batches = nil
+		for _, s := range sent {
+			batches = append(batches, []string{s})
+		}
+	}
 	var first error
-	var b *pgconn.Batch
-	run := func() {
+	for _, batch := range batches {
+		if len(batch) == 0 {
+			continue
+		}
+		b := &pgconn.Batch{}
+		u := &upstream{tx: c.TxStatus(), status: map[string]string{"default_transaction_read_only": c.ParameterStatus("default_transaction_read_only")}}
+		if !sendsBare(u, len(batch) == 1, anyTag || snapshotFirst(classified(batch[0]))) {
+			b.ExecParams(hSetRO.sql, nil, nil, nil, nil)
+		}
+		for _, s := range batch {
+			b.ExecParams(s, nil, nil, nil, nil)
+		}
 		if _, err := c.ExecBatch(ctx, b).ReadAll(); err != nil && first == nil {
 			first = err
 		}
 		if c.TxStatus() != 'I' {
 			c.Exec(ctx, "ROLLBACK").ReadAll()
 		}
-		b = nil
-	}
-	for _, s := range stmts {
-		if parseTxnUncached(s) != nil {
-			continue
-		}
-		if b == nil {
-			b = &pgconn.Batch{}
-			u := &upstream{tx: c.TxStatus(), status: map[string]string{"default_transaction_read_only": c.ParameterStatus("default_transaction_read_only")}}
-			if !u.readOnlyByDefault() || !snapshotFirst(classified(s)) {
-				b.ExecParams(hSetRO.sql, nil, nil, nil, nil)
-			}
-		}
-		b.ExecParams(s, nil, nil, nil, nil)
-		if perSync {
-			run()
-		}
-	}
-	if b != nil {
-		run()
 	}
 	return first
 }
