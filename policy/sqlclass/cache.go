@@ -67,19 +67,14 @@ func (c *Cache) analyse(sql string) ([]analysis, error) {
 	if c == nil || len(sql) > maxCachedSQL {
 		return analyse(sql)
 	}
-	if a, err, ok := c.get(c.exact, sql); ok {
-		return a, err
+	if e := c.get(c.exact, sql); e != nil {
+		return e.analysed, copyErr(e.err)
 	}
 	shape, shaped := Shape(sql)
 	if shaped {
-		c.mu.Lock()
-		if el, ok := c.shapes[shape]; ok {
-			c.order.MoveToFront(el)
-			e := el.Value.(*cacheEntry)
-			c.mu.Unlock()
+		if e := c.get(c.shapes, shape); e != nil {
 			return e.forText(sql), nil
 		}
-		c.mu.Unlock()
 	}
 
 	// Parse outside the lock; two callers racing on the same text both
@@ -113,16 +108,17 @@ func (e *cacheEntry) forText(sql string) []analysis {
 	return []analysis{a}
 }
 
-func (c *Cache) get(m map[string]*list.Element, key string) ([]analysis, error, bool) {
+// get returns the entry m holds for key, now the most recently used, or
+// nil.
+func (c *Cache) get(m map[string]*list.Element, key string) *cacheEntry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := m[key]
 	if !ok {
-		return nil, nil, false
+		return nil
 	}
 	c.order.MoveToFront(el)
-	e := el.Value.(*cacheEntry)
-	return e.analysed, copyErr(e.err), true
+	return el.Value.(*cacheEntry)
 }
 
 func (c *Cache) put(e *cacheEntry) {
