@@ -379,7 +379,7 @@ func (s *session) handle(st *step, msg pgproto3.BackendMessage, relay bool) (boo
 // execution, as libpq's PQexecPrepared does), so that masking works out
 // its columns once; else a copy, kept as the statement's last.
 func portalFields(st *stmt, f []pgproto3.FieldDescription) []pgproto3.FieldDescription {
-	if slices.EqualFunc(st.portalFields, f, sameField) && len(f) > 0 {
+	if len(f) > 0 && slices.EqualFunc(st.portalFields, f, sameField) {
 		return st.portalFields
 	}
 	st.portalFields, st.portalCols = cloneFields(f), nil
