@@ -1,10 +1,12 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"time"
@@ -160,7 +162,9 @@ func (s *Store) writeBatch(batch []*op, errs []error) error {
 	// Not the callers' contexts: one caller giving up must not abort the
 	// others' writes. busy_timeout bounds the wait for a lock.
 	ctx := context.Background()
-	folded := foldOutcomes(batch)
+	// taken: folded into another op's row, or stored in a run.
+	taken := foldOutcomes(batch)
+	runs := groupRuns(batch, taken)
 	return withDriverConn(ctx, s.writeDB, func(dc any) error {
 		if err := s.stmts.prepare(ctx, dc); err != nil {
 			return err
@@ -169,19 +173,43 @@ func (s *Store) writeBatch(batch []*op, errs []error) error {
 		if err != nil {
 			return fmt.Errorf("begin transaction: %w", err)
 		}
-		for i, o := range batch {
-			if folded[i] {
-				continue
+		execOp := func(i int) error {
+			err := s.stmts.exec(ctx, batch[i])
+			if isOpError(err) {
+				errs[i], err = err, nil
 			}
-			err := s.stmts.exec(ctx, o)
-			if err == nil {
-				continue
+			return err
+		}
+		for _, run := range runs {
+			// An event of the run may be in events already, replayed
+			// from this process's journal by a Warden that took it for
+			// dead: then the events go one by one, as an intent does
+			// (execOp completes a replayed one).
+			alone, err := s.stmts.anyInEvents(ctx, batch, run)
+			if err == nil && !alone {
+				err = s.stmts.insertRun(ctx, batch, run)
+				alone = isOpError(err)
 			}
-			if !isOpError(err) {
+			if alone {
+				for _, i := range run {
+					if err = execOp(i); err != nil {
+						break
+					}
+				}
+			}
+			if err != nil {
 				_ = tx.Rollback()
 				return err
 			}
-			errs[i] = err
+		}
+		for i := range batch {
+			if taken[i] {
+				continue
+			}
+			if err := execOp(i); err != nil {
+				_ = tx.Rollback()
+				return err
+			}
 		}
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("commit: %w", err)
@@ -301,8 +329,9 @@ WHERE id = ?`
 const finishAsyncSQL = finishSQL + ` AND status = 'running'`
 
 // finishedSQL tells an outcome that changed nothing whether its event is
-// there (already finished), or unknown.
-const finishedSQL = `SELECT count(*) FROM events WHERE id = ?`
+// there (already finished, or in a run: complete), or unknown. ?2 is
+// runFloor(?1).
+const finishedSQL = `SELECT (SELECT count(*) FROM events WHERE id = ?1) + (` + runHoldsSQL + `)`
 
 // writeStmts are the writer's statements, prepared once on the writer's
 // driver connection (parsing the SQL costs more than running it), and the
@@ -312,7 +341,10 @@ type writeStmts struct {
 	conn                   any // the driver connection they belong to
 	insert, upsert, finish driver.Stmt
 	finishAsync, exists    driver.Stmt
+	run, idsBetween        driver.Stmt
+	detach                 [3]driver.Stmt // detachCopySQL, detachDropSQL, detachEmptySQL
 	args                   []driver.NamedValue
+	body                   []byte // a run's body, being encoded
 }
 
 // prepare makes the statements on dc, unless they were made on it already.
@@ -328,11 +360,15 @@ func (w *writeStmts) prepare(ctx context.Context, dc any) error {
 	if !ok {
 		return fmt.Errorf("sqlite driver connection %T cannot prepare statements", dc)
 	}
-	*w = writeStmts{args: w.args}
+	*w = writeStmts{args: w.args, body: w.body}
 	for _, st := range []struct {
 		stmt *driver.Stmt
 		sql  string
-	}{{&w.insert, insertSQL}, {&w.upsert, upsertSQL}, {&w.finish, finishSQL}, {&w.finishAsync, finishAsyncSQL}, {&w.exists, finishedSQL}} {
+	}{
+		{&w.insert, insertSQL}, {&w.upsert, upsertSQL}, {&w.finish, finishSQL}, {&w.finishAsync, finishAsyncSQL},
+		{&w.exists, finishedSQL}, {&w.run, insertRunSQL}, {&w.idsBetween, idsBetweenSQL},
+		{&w.detach[0], detachCopySQL}, {&w.detach[1], detachDropSQL}, {&w.detach[2], detachEmptySQL},
+	} {
 		var err error
 		if *st.stmt, err = pc.PrepareContext(ctx, st.sql); err != nil {
 			w.closeStmts()
@@ -346,7 +382,8 @@ func (w *writeStmts) prepare(ctx context.Context, dc any) error {
 // closeStmts closes the statements; call it inside Raw on their connection.
 func (w *writeStmts) closeStmts() error {
 	var errs []error
-	for _, st := range []*driver.Stmt{&w.insert, &w.upsert, &w.finish, &w.finishAsync, &w.exists} {
+	for _, st := range []*driver.Stmt{&w.insert, &w.upsert, &w.finish, &w.finishAsync, &w.exists, &w.run,
+		&w.idsBetween, &w.detach[0], &w.detach[1], &w.detach[2]} {
 		if *st != nil {
 			errs = append(errs, (*st).Close())
 			*st = nil
@@ -396,15 +433,92 @@ func (w *writeStmts) exec(ctx context.Context, o *op) error {
 		return w.finished(ctx, r.id)
 	}
 	if n == 0 {
-		return ErrNotFound
+		// In a run, its outcome there: move it out to change it.
+		moved, err := w.detachEvent(ctx, r.id)
+		if err != nil || !moved {
+			return cmp.Or(err, ErrNotFound)
+		}
+		if res, err = stmt.(driver.StmtExecContext).ExecContext(ctx, a); err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			err = ErrNotFound
+		}
+		return err
 	}
 	return nil
+}
+
+// insertRun stores the ops of batch at idx as one run.
+func (w *writeStmts) insertRun(ctx context.Context, batch []*op, idx []int) error {
+	var a []driver.NamedValue
+	a, w.body = runArgs(w.args[:0], w.body, batch, idx)
+	w.args = a
+	_, err := w.run.(driver.StmtExecContext).ExecContext(ctx, a)
+	return err
+}
+
+// idsBetweenSQL lists the IDs of events from ?1 to ?2.
+const idsBetweenSQL = `SELECT id FROM events WHERE id >= ? AND id <= ?`
+
+// anyInEvents reports whether an event of the ops of batch at idx is in
+// table events already. It reads the IDs in the run's range: usually
+// none, a few where denied calls (recorded one by one) fall among them.
+func (w *writeStmts) anyInEvents(ctx context.Context, batch []*op, idx []int) (bool, error) {
+	lo, hi := batch[idx[0]].row.id, batch[idx[0]].row.id
+	for _, i := range idx[1:] {
+		lo, hi = min(lo, batch[i].row.id), max(hi, batch[i].row.id)
+	}
+	rows, err := w.idsBetween.(driver.StmtQueryContext).QueryContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: lo}, {Ordinal: 2, Value: hi}})
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, 1)
+	for {
+		if err := rows.Next(dest); err == io.EOF {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+		var id string
+		switch v := dest[0].(type) {
+		case string:
+			id = v
+		case []byte:
+			id = string(v)
+		}
+		for _, i := range idx {
+			if batch[i].row.id == id {
+				return true, nil
+			}
+		}
+	}
+}
+
+// detachEvent moves event id from its run, if one holds it, into events,
+// and reports whether it did.
+func (w *writeStmts) detachEvent(ctx context.Context, id string) (bool, error) {
+	a := []driver.NamedValue{{Ordinal: 1, Value: id}, {Ordinal: 2, Value: runFloor(id)}}
+	res, err := w.detach[0].(driver.StmtExecContext).ExecContext(ctx, a)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	for _, st := range w.detach[1:] {
+		if _, err := st.(driver.StmtExecContext).ExecContext(ctx, a); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // finished returns nil if event id is recorded (with an outcome: an
 // outcome never replaces another), else ErrNotFound.
 func (w *writeStmts) finished(ctx context.Context, id string) error {
-	rows, err := w.exists.(driver.StmtQueryContext).QueryContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: id}})
+	rows, err := w.exists.(driver.StmtQueryContext).QueryContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: id}, {Ordinal: 2, Value: runFloor(id)}})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -60,6 +61,16 @@ func (s *Store) Get(ctx context.Context, id string) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("audit: get event %s: %w", id, err)
 	}
+	// An event is in events or in a run, never both: a whole ID found
+	// is the one.
+	if len(events) == 0 || len(id) < idLen && len(events) < 2 {
+		inRuns, err := s.runsHolding(ctx, id, 2-len(events))
+		if err != nil {
+			return Event{}, fmt.Errorf("audit: get event %s: %w", id, err)
+		}
+		events = append(events, inRuns...)
+		slices.SortFunc(events, func(a, b Event) int { return strings.Compare(a.ID, b.ID) })
+	}
 	switch len(events) {
 	case 0:
 		return Event{}, fmt.Errorf("%w: %s", ErrNotFound, id)
@@ -70,8 +81,31 @@ func (s *Store) Get(ctx context.Context, id string) (Event, error) {
 	}
 }
 
-// List returns the events f selects, newest first.
+// List returns the events f selects, newest first, from events and runs
+// alike.
 func (s *Store) List(ctx context.Context, f Filter) ([]Event, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	if f.Before != "" {
+		f.Before = normalizeID(f.Before)
+	}
+
+	events, err := s.listEvents(ctx, f, limit)
+	if err != nil {
+		return nil, fmt.Errorf("audit: list events: %w", err)
+	}
+	if events, err = s.listRuns(ctx, f, limit, events); err != nil {
+		return nil, fmt.Errorf("audit: list events: %w", err)
+	}
+	return events, nil
+}
+
+// listEvents returns up to limit events of table events f selects, newest
+// first.
+func (s *Store) listEvents(ctx context.Context, f Filter, limit int) ([]Event, error) {
 	var (
 		where []string
 		args  []any
@@ -82,7 +116,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Event, error) {
 	}
 	if !f.Since.IsZero() {
 		// IDs start with their time: the primary key bounds the scan.
-		add("id >= ?", encodeID(uint64(max(f.Since.UnixMilli()-1, 0)), [10]byte{}))
+		add("id >= ?", sinceID(f.Since))
 		add("time >= ?", formatTime(f.Since))
 	}
 	if !f.Until.IsZero() {
@@ -100,14 +134,8 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Event, error) {
 		}
 	}
 	if f.Before != "" {
-		add("id < ?", normalizeID(f.Before))
+		add("id < ?", f.Before)
 	}
-
-	limit := f.Limit
-	if limit <= 0 {
-		limit = DefaultListLimit
-	}
-	limit = min(limit, MaxListLimit)
 
 	query := selectColumns
 	if len(where) > 0 {
@@ -118,13 +146,116 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Event, error) {
 
 	rows, err := s.readDB.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("audit: list events: %w", err)
+		return nil, err
 	}
-	events, err := scanEvents(rows)
+	return scanEvents(rows)
+}
+
+// sinceID is the lowest ID an event that started at or after t can have.
+func sinceID(t time.Time) string {
+	return encodeID(uint64(max(t.UnixMilli()-1, 0)), [10]byte{})
+}
+
+// listRuns adds to events, the newest of table events f selects, the
+// events of runs f selects, and returns the newest limit of them all. It
+// reads runs newest last_id first and stops at the first run that ends
+// before the limit-th newest event it has: nothing in that run or after
+// it can be newer.
+func (s *Store) listRuns(ctx context.Context, f Filter, limit int, events []Event) ([]Event, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if !f.Since.IsZero() {
+		add("last_id >= ?", sinceID(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add("first_id < ?", encodeID(uint64(max(f.Until.UnixMilli()+1, 0)), [10]byte{}))
+	}
+	for _, eq := range []struct{ column, value string }{
+		{"identity", f.Identity},
+		{"connection", f.Connection},
+		{"tool", f.Tool},
+		{"session", f.Session},
+	} {
+		if eq.value != "" {
+			add(eq.column+" = ?", eq.value)
+		}
+	}
+	if f.Before != "" {
+		add("first_id < ?", f.Before)
+	}
+	query := runSelect
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY last_id DESC"
+	rows, err := s.readDB.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("audit: list events: %w", err)
+		return nil, err
 	}
+	defer rows.Close()
+
+	newestFirst := func(a, b Event) int { return strings.Compare(b.ID, a.ID) }
+	// floor is, once there are limit events, the limit-th newest of them
+	// at the last trim; more events can only raise the true one.
+	floor := ""
+	trim := func() {
+		slices.SortFunc(events, newestFirst)
+		if len(events) >= limit {
+			events = events[:limit]
+			floor = events[limit-1].ID
+		}
+	}
+	trim()
+	trimmedAt := len(events)
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		if floor != "" && r.last < floor {
+			break
+		}
+		inRun, err := r.events()
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range inRun {
+			if f.matches(&e) {
+				events = append(events, e)
+			}
+		}
+		if len(events) >= limit && len(events)-trimmedAt >= max(limit/2, 1) {
+			trim()
+			trimmedAt = len(events)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	trim()
 	return events, nil
+}
+
+// matches reports whether e passes f's conditions on an event's own
+// columns (those a run does not share).
+func (f *Filter) matches(e *Event) bool {
+	switch {
+	case !f.Since.IsZero() && e.Time.Before(f.Since):
+		return false
+	case !f.Until.IsZero() && !e.Time.Before(f.Until):
+		return false
+	case f.Status != "" && e.Status != f.Status:
+		return false
+	case f.Before != "" && e.ID >= f.Before:
+		return false
+	}
+	return true
 }
 
 // scanEvents reads rows of selectColumns and closes rows.

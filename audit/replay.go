@@ -126,6 +126,10 @@ func replayFiles(ctx context.Context, db *sql.DB, files []string, read func(path
 	if err != nil {
 		return 0, err
 	}
+	inRun, err := tx.PrepareContext(ctx, runHoldsSQL)
+	if err != nil {
+		return 0, err
+	}
 	n := 0
 	for _, file := range files {
 		records, err := read(file)
@@ -136,6 +140,14 @@ func replayFiles(ctx context.Context, db *sql.DB, files []string, read func(path
 			var e Event
 			if err := json.Unmarshal(rec, &e); err != nil {
 				return 0, fmt.Errorf("%s: record %d: %w", file, i+1, err)
+			}
+			// Committed already, in a run (in events, the insert ignores it).
+			var held int
+			if err := inRun.QueryRowContext(ctx, e.ID, runFloor(e.ID)).Scan(&held); err != nil {
+				return 0, err
+			}
+			if held > 0 {
+				continue
 			}
 			row, err := encodeRow(&e)
 			if err != nil {

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -67,6 +68,13 @@ func TestStoreAddsNothingToEvents(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("stored row:\n got  %v\n want %v", got, want)
+	}
+
+	// A run too: its row holds the events' columns and nothing else.
+	r := rand.New(rand.NewPCG(1, 1))
+	commitFolded(t, s, runEvent("sess-a", 1, r), runEvent("sess-a", 2, r))
+	if n := countRows(t, s, "event_runs"); n != 1 {
+		t.Fatalf("%d runs, want 1", n)
 	}
 
 	if err := s.Close(); err != nil {
