@@ -189,6 +189,9 @@ func (s *Store) listRuns(ctx context.Context, f Filter, limit int, events []Even
 	if f.Before != "" {
 		add("first_id < ?", f.Before)
 	}
+	if f.Status != "" {
+		add("statuses & ? <> 0", statusBit(f.Status))
+	}
 	query := runSelect
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")

@@ -56,9 +56,9 @@ func runEvent(sess string, i int, r *rand.Rand) *Event {
 		Connection: "conn-" + sess[len(sess)-1:], Credential: "lease-" + sess,
 		Statement: fmt.Sprintf("SELECT %d, 'it''s \"quoted\" \\ ünïcode'", i),
 		Decision:  DecisionAllow, Rule: "read", Reason: "matched rule read",
-		Status:    []string{StatusOK, StatusOK, StatusFailed, StatusError}[r.IntN(4)],
-		Duration:  time.Duration(r.IntN(5000)) * time.Microsecond,
-		Rows:      int64(r.IntN(100)), Truncated: r.IntN(5) == 0,
+		Status:   []string{StatusOK, StatusOK, StatusFailed, StatusError}[r.IntN(4)],
+		Duration: time.Duration(r.IntN(5000)) * time.Microsecond,
+		Rows:     int64(r.IntN(100)), Truncated: r.IntN(5) == 0,
 	}
 	if r.IntN(3) > 0 {
 		e.Arguments = json.RawMessage(fmt.Sprintf(`{"sql":"SELECT %d","params":["a\u00e9",%d,null]}`, i, i))

@@ -9,6 +9,7 @@ CREATE TABLE event_runs (
     first_id    TEXT    NOT NULL PRIMARY KEY,  -- the lowest ID in body
     last_id     TEXT    NOT NULL,              -- the highest; within maxRunSpan of first_id
     events      INTEGER NOT NULL,              -- how many events body holds
+    statuses    INTEGER NOT NULL,              -- the statuses in body, one bit each (statusBit)
     session     TEXT    NOT NULL DEFAULT '',
     transport   TEXT    NOT NULL DEFAULT '',
     identity    TEXT    NOT NULL DEFAULT '',
