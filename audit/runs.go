@@ -292,12 +292,16 @@ func (r *storedRun) events() ([]Event, error) {
 // or at least minPrefixLen characters of one) from the runs that may hold
 // them, stopping once it has limit of them.
 func (s *Store) runsHolding(ctx context.Context, prefix string, limit int) ([]Event, error) {
+	floor := runFloor(prefix)
+	if floor == "" {
+		return nil, nil // not the start of an ID
+	}
 	hi := prefix
 	if len(prefix) < idLen {
 		hi = prefix + "~"
 	}
 	rows, err := s.readDB.QueryContext(ctx, runSelect+` WHERE first_id <= ? AND first_id >= ? AND last_id >= ? ORDER BY first_id`,
-		hi, runFloor(prefix), prefix)
+		hi, floor, prefix)
 	if err != nil {
 		return nil, err
 	}
