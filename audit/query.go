@@ -106,49 +106,53 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Event, error) {
 // listEvents returns up to limit events of table events f selects, newest
 // first.
 func (s *Store) listEvents(ctx context.Context, f Filter, limit int) ([]Event, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, arg any) {
-		where = append(where, cond)
-		args = append(args, arg)
-	}
+	var w where
 	if !f.Since.IsZero() {
 		// IDs start with their time: the primary key bounds the scan.
-		add("id >= ?", sinceID(f.Since))
-		add("time >= ?", formatTime(f.Since))
+		w.add("id >= ?", sinceID(f.Since))
+		w.add("time >= ?", formatTime(f.Since))
 	}
 	if !f.Until.IsZero() {
-		add("time < ?", formatTime(f.Until))
+		w.add("time < ?", formatTime(f.Until))
 	}
-	for _, eq := range []struct{ column, value string }{
-		{"identity", f.Identity},
-		{"connection", f.Connection},
-		{"tool", f.Tool},
-		{"status", f.Status},
-		{"session", f.Session},
-	} {
-		if eq.value != "" {
-			add(eq.column+" = ?", eq.value)
-		}
-	}
+	w.equal("identity", f.Identity)
+	w.equal("connection", f.Connection)
+	w.equal("tool", f.Tool)
+	w.equal("status", f.Status)
+	w.equal("session", f.Session)
 	if f.Before != "" {
-		add("id < ?", f.Before)
+		w.add("id < ?", f.Before)
 	}
-
-	query := selectColumns
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY id DESC LIMIT ?"
-	args = append(args, limit)
-
-	rows, err := s.readDB.QueryContext(ctx, query, args...)
+	rows, err := s.readDB.QueryContext(ctx, selectColumns+w.String()+" ORDER BY id DESC LIMIT ?", append(w.args, limit)...)
 	if err != nil {
 		return nil, err
 	}
 	return scanEvents(rows)
+}
+
+// where is the WHERE clause of a query being built, and its arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, arg any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, arg)
+}
+
+// equal adds column = value, unless value is empty.
+func (w *where) equal(column, value string) {
+	if value != "" {
+		w.add(column+" = ?", value)
+	}
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
 // sinceID is the lowest ID an event that started at or after t can have.
@@ -162,42 +166,24 @@ func sinceID(t time.Time) string {
 // before the limit-th newest event it has: nothing in that run or after
 // it can be newer.
 func (s *Store) listRuns(ctx context.Context, f Filter, limit int, events []Event) ([]Event, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, arg any) {
-		where = append(where, cond)
-		args = append(args, arg)
-	}
+	var w where
 	if !f.Since.IsZero() {
-		add("last_id >= ?", sinceID(f.Since))
+		w.add("last_id >= ?", sinceID(f.Since))
 	}
 	if !f.Until.IsZero() {
-		add("first_id < ?", encodeID(uint64(max(f.Until.UnixMilli()+1, 0)), [10]byte{}))
+		w.add("first_id < ?", encodeID(uint64(max(f.Until.UnixMilli()+1, 0)), [10]byte{}))
 	}
-	for _, eq := range []struct{ column, value string }{
-		{"identity", f.Identity},
-		{"connection", f.Connection},
-		{"tool", f.Tool},
-		{"session", f.Session},
-	} {
-		if eq.value != "" {
-			add(eq.column+" = ?", eq.value)
-		}
-	}
+	w.equal("identity", f.Identity)
+	w.equal("connection", f.Connection)
+	w.equal("tool", f.Tool)
+	w.equal("session", f.Session)
 	if f.Before != "" {
-		add("first_id < ?", f.Before)
+		w.add("first_id < ?", f.Before)
 	}
 	if f.Status != "" {
-		add("statuses & ? <> 0", statusBit(f.Status))
+		w.add("statuses & ? <> 0", statusBit(f.Status))
 	}
-	query := runSelect
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY last_id DESC"
-	rows, err := s.readDB.QueryContext(ctx, query, args...)
+	rows, err := s.readDB.QueryContext(ctx, runSelect+w.String()+" ORDER BY last_id DESC", w.args...)
 	if err != nil {
 		return nil, err
 	}

@@ -336,23 +336,12 @@ func TestReplaySkipsEventsInRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	owner := fmt.Sprintf("%s-intentlog.%s.%d.%s", path, safeHost(mustHost(t)), 1<<22, "1")
-	sg, err := createSegment(owner+".0", 1<<16)
-	if err != nil {
-		t.Fatal(err)
+	intents := make([]Event, len(events))
+	for i, e := range events {
+		intents[i] = *e
+		intents[i].Status = StatusRunning
 	}
-	for _, e := range events {
-		intent := *e
-		intent.Status = StatusRunning
-		b, err := appendEvent(nil, &intent, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sg.write(b, checksum(b)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sg.unmap()
+	deadJournal(t, path, intents)
 
 	s, err = Open(ctx, path, nil)
 	if err != nil {

@@ -271,21 +271,7 @@ func TestJournalReplaysDeadProcessSegments(t *testing.T) {
 	intent := *finished
 	intent.Status, intent.Rows = StatusRunning, 0
 	lost := Event{ID: "01M8ZZZZZZZZZZZZZZZZZZZZZZ", Time: finished.Time, Tool: "describe_schema", Status: StatusRunning}
-	owner := fmt.Sprintf("%s-intentlog.%s.%d.%s", path, safeHost(mustHost(t)), 1<<22, "1")
-	for i, e := range []Event{intent, lost} {
-		sg, err := createSegment(owner+"."+strconv.Itoa(i), 4096)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := appendEvent(nil, &e, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sg.write(b, checksum(b)); err != nil {
-			t.Fatal(err)
-		}
-		sg.unmap()
-	}
+	owner := deadJournal(t, path, []Event{intent}, []Event{lost})
 
 	s, err = Open(ctx, path, nil)
 	if err != nil {
@@ -301,6 +287,31 @@ func TestJournalReplaysDeadProcessSegments(t *testing.T) {
 	if left, _ := filepath.Glob(owner + ".*"); len(left) != 0 {
 		t.Errorf("replayed segments not removed: %v", left)
 	}
+}
+
+// deadJournal writes the journal a process that is gone left next to the
+// store at path: a segment for each of segments, holding its events as
+// BeginAsync appends intents. It returns the journal's prefix.
+func deadJournal(t *testing.T, path string, segments ...[]Event) string {
+	t.Helper()
+	owner := fmt.Sprintf("%s-intentlog.%s.%d.%s", path, safeHost(mustHost(t)), 1<<22, "1")
+	for i, events := range segments {
+		sg, err := createSegment(owner+"."+strconv.Itoa(i), 1<<16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			b, err := appendEvent(nil, &e, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sg.write(b, checksum(b)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sg.unmap()
+	}
+	return owner
 }
 
 // TestIntentAlreadyReplayed: the writer completes an event another Warden
