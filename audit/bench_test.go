@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -174,4 +175,46 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkReadRuns reads a store of 200,000 proxied statements, nearly
+// all in runs: a page of the newest events, a page of one session's, a
+// page deep in the past, and one event by ID. Each should cost the same
+// whatever the store's size (List stops at the first run older than the
+// page).
+func BenchmarkReadRuns(b *testing.B) {
+	s := openTestStore(b)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(1, 2))
+	base := time.Now().Add(-24 * time.Hour)
+	const total, perBatch = 200_000, 400
+	var mid *Event
+	for n := 0; n < total; n += perBatch {
+		batch := make([]*Event, perBatch)
+		for i := range batch {
+			batch[i] = runEvent(fmt.Sprintf("sess-%d", i%8), n+i, r)
+			batch[i].Time = base.Add(time.Duration(n+i) * 300 * time.Microsecond)
+		}
+		commitFolded(b, s, batch...)
+		if n == total/2 {
+			mid = batch[0]
+		}
+	}
+	for _, bm := range []struct {
+		name string
+		read func() (int, error)
+	}{
+		{"list-newest", func() (int, error) { e, err := s.List(ctx, Filter{}); return len(e), err }},
+		{"list-session", func() (int, error) { e, err := s.List(ctx, Filter{Session: "sess-3"}); return len(e), err }},
+		{"list-before-mid", func() (int, error) { e, err := s.List(ctx, Filter{Before: mid.ID}); return len(e), err }},
+		{"get-mid", func() (int, error) { _, err := s.Get(ctx, mid.ID); return 1, err }},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			for b.Loop() {
+				if n, err := bm.read(); err != nil || n == 0 {
+					b.Fatalf("%d events, %v", n, err)
+				}
+			}
+		})
+	}
 }

@@ -170,8 +170,13 @@ func (s *Store) listRuns(ctx context.Context, f Filter, limit int, events []Even
 	if !f.Since.IsZero() {
 		w.add("last_id >= ?", sinceID(f.Since))
 	}
+	// A run ends within maxRunSpan of its start: bounding last_id too lets
+	// the scan start where the runs that can match are.
+	span := uint64(maxRunSpan.Milliseconds())
 	if !f.Until.IsZero() {
-		w.add("first_id < ?", encodeID(uint64(max(f.Until.UnixMilli()+1, 0)), [10]byte{}))
+		ms := uint64(max(f.Until.UnixMilli()+1, 0))
+		w.add("first_id < ?", encodeID(ms, [10]byte{}))
+		w.add("last_id < ?", encodeID(ms+span+1, [10]byte{}))
 	}
 	w.equal("identity", f.Identity)
 	w.equal("connection", f.Connection)
@@ -179,6 +184,9 @@ func (s *Store) listRuns(ctx context.Context, f Filter, limit int, events []Even
 	w.equal("session", f.Session)
 	if f.Before != "" {
 		w.add("first_id < ?", f.Before)
+		if ms, ok := idMillis(f.Before); ok && ms+span+1 < 1<<48 {
+			w.add("last_id < ?", encodeID(ms+span+1, [10]byte{}))
+		}
 	}
 	if f.Status != "" {
 		w.add("statuses & ? <> 0", statusBit(f.Status))

@@ -62,7 +62,7 @@ const (
 	arguments, statement, decision, rule, reason, status, duration_us, row_count,
 	truncated, masked_json, credential, error, approval, token_id)
 SELECT e.value->>0, e.value->>1, r.session, r.transport, r.identity, r.groups_json, r.issuer, r.tool, r.connection,
-	nullif(e.value->2, 'null'), e.value->>3, e.value->>4, e.value->>5, e.value->>6, e.value->>7, e.value->>8, e.value->>9,
+	e.value->>2, e.value->>3, e.value->>4, e.value->>5, e.value->>6, e.value->>7, e.value->>8, e.value->>9,
 	e.value->>10, nullif(e.value->11, 'null'), r.credential, e.value->>12, r.approval, r.token_id
 FROM event_runs r, json_each(r.body) e
 WHERE r.first_id <= ?1 AND r.first_id >= ?2 AND r.last_id >= ?1 AND e.value->>0 = ?1`
@@ -159,7 +159,14 @@ func appendRunEvent(b []byte, r *row) []byte {
 	b = append(b, ',')
 	b = jsonenc.AppendString(b, r.time)
 	b = append(b, ',')
-	b = appendRawOrNull(b, r.arguments)
+	// Arguments as a JSON string of their text: SQLite's JSON functions
+	// (a Finish moving the event out) give back a string's text as it
+	// was, where they would re-encode an object.
+	if a, ok := r.arguments.(string); ok {
+		b = jsonenc.AppendString(b, a)
+	} else {
+		b = append(b, "null"...)
+	}
 	for _, s := range [...]string{r.statement, r.decision, r.rule, r.reason, r.status} {
 		b = append(b, ',')
 		b = jsonenc.AppendString(b, s)
@@ -250,42 +257,53 @@ func scanRun(rows *sql.Rows) (storedRun, error) {
 
 // events decodes the run's events, in ID order.
 func (r *storedRun) events() ([]Event, error) {
-	var items [][13]json.RawMessage
+	var items []runItem
 	if err := json.Unmarshal(r.body, &items); err != nil {
 		return nil, fmt.Errorf("run %s: %w", r.first, err)
 	}
-	out := make([]Event, 0, len(items))
-	for _, it := range items {
-		e := r.shared
+	out := make([]Event, len(items))
+	for i := range items {
+		it := &items[i]
+		e := &out[i]
+		*e = r.shared
 		e.Groups = slices.Clone(r.shared.Groups)
-		var (
-			t          string
-			durationUS int64
-			truncated  int
-		)
-		for _, f := range []struct {
-			dst any
-			k   int
-		}{
-			{&e.ID, 0}, {&t, 1}, {&e.Statement, 3}, {&e.Decision, 4}, {&e.Rule, 5}, {&e.Reason, 6},
-			{&e.Status, 7}, {&durationUS, 8}, {&e.Rows, 9}, {&truncated, 10}, {&e.Masked, 11}, {&e.Error, 12},
-		} {
-			if err := json.Unmarshal(it[f.k], f.dst); err != nil {
-				return nil, fmt.Errorf("run %s: event %d: field %d: %w", r.first, len(out), f.k, err)
-			}
+		e.ID, e.Statement, e.Decision, e.Rule, e.Reason = it.id, it.statement, it.decision, it.rule, it.reason
+		e.Status, e.Rows, e.Truncated, e.Masked, e.Error = it.status, it.rows, it.truncated != 0, it.masked, it.errorText
+		e.Duration = time.Duration(it.durationUS) * time.Microsecond
+		if it.arguments != nil {
+			e.Arguments = json.RawMessage(*it.arguments)
 		}
 		var err error
-		if e.Time, err = time.Parse(time.RFC3339Nano, t); err != nil {
-			return nil, fmt.Errorf("event %s: time: %w", e.ID, err)
+		if e.Time, err = time.Parse(time.RFC3339Nano, it.time); err != nil {
+			return nil, fmt.Errorf("run %s: event %s: time: %w", r.first, e.ID, err)
 		}
-		if a := it[2]; len(a) > 0 && string(a) != "null" {
-			e.Arguments = json.RawMessage(a)
-		}
-		e.Duration = time.Duration(durationUS) * time.Microsecond
-		e.Truncated = truncated != 0
-		out = append(out, e)
 	}
 	return out, nil
+}
+
+// runItem is an event of a run's body, as appendRunEvent writes it.
+type runItem struct {
+	id, time                                  string
+	arguments                                 *string
+	statement, decision, rule, reason, status string
+	durationUS, rows                          int64
+	truncated                                 int
+	masked                                    map[string]int64
+	errorText                                 string
+}
+
+// UnmarshalJSON reads the array appendRunEvent writes, in one pass.
+func (it *runItem) UnmarshalJSON(b []byte) error {
+	fields := []any{&it.id, &it.time, &it.arguments, &it.statement, &it.decision, &it.rule, &it.reason,
+		&it.status, &it.durationUS, &it.rows, &it.truncated, &it.masked, &it.errorText}
+	n := len(fields)
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	if len(fields) != n {
+		return fmt.Errorf("event of %d fields, want %d", len(fields), n)
+	}
+	return nil
 }
 
 // runsHolding returns the events whose IDs start with prefix (a whole ID

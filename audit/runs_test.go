@@ -16,7 +16,7 @@ import (
 // arrived in the same batch: journaled, complete, in one commit. It calls
 // the writer's commit itself, so the batch is exactly events; the store's
 // writer goroutine must be idle (nothing else submitted meanwhile).
-func commitFolded(t *testing.T, s *Store, events ...*Event) {
+func commitFolded(t testing.TB, s *Store, events ...*Event) {
 	t.Helper()
 	batch := make([]*op, len(events))
 	for i, e := range events {
@@ -39,7 +39,7 @@ func commitFolded(t *testing.T, s *Store, events ...*Event) {
 	}
 }
 
-func countRows(t *testing.T, s *Store, table string) int {
+func countRows(t testing.TB, s *Store, table string) int {
 	t.Helper()
 	var n int
 	if err := s.DB().QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
@@ -61,7 +61,7 @@ func runEvent(sess string, i int, r *rand.Rand) *Event {
 		Rows:     int64(r.IntN(100)), Truncated: r.IntN(5) == 0,
 	}
 	if r.IntN(3) > 0 {
-		e.Arguments = json.RawMessage(fmt.Sprintf(`{"sql":"SELECT %d","params":["a\u00e9",%d,null]}`, i, i))
+		e.Arguments = json.RawMessage(fmt.Sprintf(`{ "sql" : "SELECT %d",  "params":["a\u00e9", %d,null] }`, i, i)) // odd spacing: kept byte for byte
 	}
 	if r.IntN(2) == 0 {
 		e.Masked = map[string]int64{"email": int64(r.IntN(9) + 1), "public.users.ssn": 2}
@@ -158,6 +158,8 @@ func TestRunsReadBackLikeEvents(t *testing.T) {
 		{Since: base.Add(3 * time.Minute), Until: base.Add(5 * time.Minute)},
 		{Before: mid.ID, Limit: 25},
 		{Before: mid.ID, Session: "sess-c", Status: StatusOK},
+		{Before: "ZZZZZZZZZZZZZZZZZZZZZZZZZZ", Limit: 5}, // past any ID's time
+		{Before: "7ZZZZZZZZZZZZZZZZZZZZZZZZZ", Limit: 5},
 	}
 	for _, f := range filters {
 		t.Run(fmt.Sprintf("%+v", f), func(t *testing.T) {

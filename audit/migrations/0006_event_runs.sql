@@ -23,6 +23,8 @@ CREATE TABLE event_runs (
     -- JSON array, one array per event, in ID order:
     -- [id, time, arguments, statement, decision, rule, reason, status,
     --  duration_us, row_count, truncated, masked, error]
+    -- arguments is a JSON string holding the arguments' JSON text byte for
+    -- byte (or null); masked is a JSON object (or null).
     body        TEXT    NOT NULL
 );
 
