@@ -72,7 +72,7 @@ func BenchmarkJournaledCalls(b *testing.B) {
 
 // BenchmarkProxyEvents is the PostgreSQL proxy's load: 8 sessions, each
 // statement an intent through the journal (BeginAsync, waited for as the
-// gate does) and an outcome nobody waits for (FinishAsync), then Sync.
+// gate does) and an outcome nobody waits for (Pending.Complete), then Sync.
 // The writer goroutine's work does not show in ns/op, so it reports the
 // whole process's CPU time (user and system) per event.
 //
@@ -102,8 +102,10 @@ func benchmarkProxyEvents(b *testing.B, running time.Duration) {
 						return
 					}
 					e := proxyEvent(w, i)
+					var intent *Pending
 					if audit {
-						if err := s.BeginAsync(e).Wait(ctx); err != nil {
+						intent = s.BeginAsync(e)
+						if err := intent.Wait(ctx); err != nil {
 							b.Error(err)
 							return
 						}
@@ -116,7 +118,7 @@ func benchmarkProxyEvents(b *testing.B, running time.Duration) {
 						e.Masked = map[string]int64{"email": 1}
 					}
 					if audit {
-						if err := s.FinishAsync(e); err != nil {
+						if err := intent.Complete(e); err != nil {
 							b.Error(err)
 							return
 						}

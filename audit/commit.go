@@ -226,6 +226,10 @@ func foldOutcomes(batch []*op) []bool {
 	folded := make([]bool, len(batch))
 	var intents map[string]*row
 	for i, o := range batch {
+		if o.kind == opInsert && o.journaled && !o.state.CompareAndSwap(intentQueued, intentTaken) {
+			// Pending.Complete came first: the outcome is the op's.
+			applyOutcome(&o.row, &o.outcome)
+		}
 		switch {
 		case o.kind == opInsert && o.journaled:
 			if intents == nil {
@@ -234,7 +238,10 @@ func foldOutcomes(batch []*op) []bool {
 			intents[o.row.id] = &batch[i].row
 		case o.kind == opFinish && o.async:
 			if in, ok := intents[o.row.id]; ok {
-				applyOutcome(in, &o.row)
+				// The first outcome stands, as finishAsyncSQL has it.
+				if in.status == StatusRunning {
+					applyOutcome(in, &o.row)
+				}
 				folded[i] = true
 			}
 		}

@@ -363,21 +363,30 @@ func TestReplaySkipsEventsInRuns(t *testing.T) {
 }
 
 // TestRunsFromTheWriter: intents and outcomes through the store's own
-// writer, as the proxy sends them, end up in runs under load, and read
-// back complete.
+// writer, as the proxy sends them (Complete) or otherwise (FinishAsync),
+// end up in runs under load, and read back complete.
 func TestRunsFromTheWriter(t *testing.T) {
 	s := openTestStore(t)
 	ctx := testContext(t)
 	r := rand.New(rand.NewPCG(9, 10))
-	var all []*Event
+	var (
+		all []*Event
+		err error
+	)
 	for i := range 2000 {
 		e := runEvent("sess-b", i, r)
 		status := e.Status
-		if err := s.BeginAsync(e).Wait(ctx); err != nil {
+		p := s.BeginAsync(e)
+		if err := p.Wait(ctx); err != nil {
 			t.Fatal(err)
 		}
 		e.Status = status
-		if err := s.FinishAsync(e); err != nil {
+		if i%2 == 0 {
+			err = p.Complete(e)
+		} else {
+			err = s.FinishAsync(e)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		all = append(all, e)
@@ -398,5 +407,107 @@ func TestRunsFromTheWriter(t *testing.T) {
 	slices.Reverse(got)
 	for i, e := range got {
 		assertEventEqual(t, e, *all[i])
+	}
+}
+
+// TestCompleteRidesWithIntent: an outcome given to the intent's Pending
+// while the intent waits for the writer goes into the database with it;
+// one given after the writer took the intent is written on its own. The
+// first outcome stands either way, and Complete refuses what is not the
+// intent's outcome.
+func TestCompleteRidesWithIntent(t *testing.T) {
+	s := openTestStore(t)
+	ctx := testContext(t)
+	r := rand.New(rand.NewPCG(11, 12))
+
+	rode := 0
+	var events []*Event
+	var pendings []*Pending
+	for i := range 200 {
+		e := runEvent("sess-a", i, r)
+		status := e.Status
+		p := s.BeginAsync(e)
+		if err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.Status = status
+		if err := p.Complete(e); err != nil {
+			t.Fatal(err)
+		}
+		events, pendings = append(events, e), append(pendings, p)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range events {
+		if pendings[i].intent.state.Load() == intentCompleted {
+			rode++
+		}
+		got, err := s.Get(ctx, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertEventEqual(t, got, *e)
+	}
+	if rode == 0 {
+		t.Fatal("no outcome rode with its intent")
+	}
+
+	// After the writer took the intent: its own write.
+	late := runEvent("sess-b", 1, r)
+	p := s.BeginAsync(late)
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	late.Status, late.Rows = StatusOK, 77
+	if err := p.Complete(late); err != nil {
+		t.Fatal(err)
+	}
+	second := *late
+	second.Rows = 78
+	if err := p.Complete(&second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.intent.state.Load(); got != intentTaken {
+		t.Fatalf("late intent's state = %d, want taken", got)
+	}
+	got, err := s.Get(ctx, late.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertEventEqual(t, got, *late)
+
+	// Two outcomes before the writer takes the intent: the first stands.
+	twice := runEvent("sess-c", 1, r)
+	p = s.BeginAsync(twice)
+	twice.Status = StatusOK
+	first := *twice
+	if err := p.Complete(&first); err != nil {
+		t.Fatal(err)
+	}
+	twice.Status, twice.Rows = StatusFailed, 1234
+	if err := p.Complete(twice); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get(ctx, twice.ID); err != nil || got.Status != first.Status || got.Rows != first.Rows {
+		t.Fatalf("after two outcomes: %+v, %v; want the first (%s, %d rows)", got, err, first.Status, first.Rows)
+	}
+
+	other := runEvent("sess-c", 2, r)
+	p = s.BeginAsync(other)
+	if err := p.Complete(&Event{ID: other.ID, Status: StatusRunning}); err == nil {
+		t.Fatal("Complete with status running: no error")
+	}
+	if err := p.Complete(&Event{ID: "01ZZZZZZZZZZZZZZZZZZZZZZZZ", Status: StatusOK}); err == nil {
+		t.Fatal("Complete of another event: no error")
+	}
+	if err := (&Pending{}).Complete(&Event{ID: other.ID, Status: StatusOK}); err == nil {
+		t.Fatal("Complete without an intent: no error")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,7 +34,19 @@ type op struct {
 	async     bool     // nobody waits: failures are logged
 	journaled bool     // an intent already durable in the journal
 	seg       *segment // the journal segment that holds it
+
+	// For a journaled intent: whether the writer took it for a batch,
+	// or its outcome came first (Pending.Complete) and rides with it.
+	state   atomic.Int32 // intentQueued, intentTaken, intentCompleted
+	outcome row          // set before state becomes intentCompleted
 }
+
+// States of a journaled intent's op.
+const (
+	intentQueued = iota
+	intentTaken
+	intentCompleted
+)
 
 // Begin records the intent to run an operation, before it runs. It assigns
 // e.ID if empty and e.Time if zero, sets e.Status to StatusRunning, and
@@ -143,6 +156,9 @@ func (s *Store) enqueue(ctx context.Context, kind opKind, e *Event, async bool) 
 type Pending struct {
 	o   *op
 	err error
+
+	s      *Store
+	intent *op // BeginAsync's, for Complete
 }
 
 // Wait blocks until the write commits or ctx ends. It may be called more
@@ -198,7 +214,31 @@ func (s *Store) BeginAsync(e *Event) *Pending {
 	if len(s.ops) >= queueLen/2 {
 		s.urgeWriter()
 	}
-	return &Pending{}
+	return &Pending{s: s, intent: o}
+}
+
+// Complete records the outcome of the operation whose intent p holds,
+// as FinishAsync does. An outcome that arrives while the intent still
+// waits for the writer (a statement that ran in less than a batch's
+// linger) goes with it into the database: no write of its own. Complete
+// is for a Pending from BeginAsync whose Wait returned nil.
+func (p *Pending) Complete(e *Event) error {
+	o := p.intent
+	switch {
+	case o == nil:
+		return errors.New("audit: complete event: no intent (not from BeginAsync)")
+	case e.ID != o.row.id:
+		return fmt.Errorf("audit: complete event %s: the intent is %s", e.ID, o.row.id)
+	case !isOutcome(e.Status):
+		return fmt.Errorf("audit: finish event %s: status %q is not an outcome", e.ID, e.Status)
+	}
+	if o.state.Load() == intentQueued {
+		o.outcome = outcomeRow(e)
+		if o.state.CompareAndSwap(intentQueued, intentCompleted) {
+			return nil
+		}
+	}
+	return p.s.FinishAsync(e)
 }
 
 // bufferPool recycles the buffers BeginAsync encodes journal records in.

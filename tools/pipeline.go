@@ -340,7 +340,7 @@ func (o *op) complete(ctx context.Context) {
 	if o.intent.Wait(context.WithoutCancel(ctx)) != nil {
 		return
 	}
-	if err := o.p.recorder.FinishAsync(o.ev); err != nil {
+	if err := o.intent.Complete(o.ev); err != nil {
 		o.p.logger.Error("audit outcome not written", "event", o.ev.ID, "err", err)
 	}
 }

@@ -44,11 +44,10 @@ type Recorder interface {
 	// BeginAsync submits the intent of a call. The call must not reach its
 	// target before Wait on the result returns nil; the pipeline hands that
 	// wait to the connector as the gate of its request, so that the intent
-	// commits while the connector opens its transaction.
+	// commits while the connector opens its transaction. Complete on the
+	// result records the call's outcome; it may return before the outcome
+	// is durable.
 	BeginAsync(ev *audit.Event) *audit.Pending
-	// FinishAsync records the outcome of a call begun with BeginAsync; it
-	// may return before the outcome is durable.
-	FinishAsync(ev *audit.Event) error
 	// Record writes a complete event (a call refused before it ran) and
 	// returns once it is durable.
 	Record(ctx context.Context, ev *audit.Event) error
