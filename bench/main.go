@@ -72,6 +72,10 @@ func main() {
 	only := flag.String("only", "", "run only targets whose name contains this")
 	skipQueries := flag.Bool("skip-queries", false, "measure only classification, not run_query")
 	flag.Parse()
+	if *relayServe != "" {
+		runRelay(*relayServe)
+		return
+	}
 	if *pgbenchOnly {
 		if err := loadPassword(&o); err != nil {
 			log.Fatal(err)

@@ -33,7 +33,7 @@ var (
 	pgbenchScale   = flag.Int("pgbench-scale", 1, "pgbench scale (-s) of the benchmark database")
 	pgbenchProfile = flag.String("pgbench-cpuprofile", "", "write Warden's CPU profile of the benchmark to this file")
 	pgbenchModes   = flag.String("pgbench-modes", "simple,prepared", "pgbench protocols (-M) to measure, comma-separated")
-	pgbenchTargets = flag.String("pgbench-targets", "direct,pgbouncer,warden", "targets to measure, comma-separated")
+	pgbenchTargets = flag.String("pgbench-targets", "direct,pgbouncer,go-relay,warden", "targets to measure, comma-separated (go-relay: a Go byte relay, the floor for a proxy in Go)")
 )
 
 type pgbenchResult struct {
@@ -89,6 +89,15 @@ func runProxyBench(o options) error {
 	} else {
 		defer stopBouncer()
 		targets = append(targets, bouncer)
+	}
+	if strings.Contains(*pgbenchTargets, "go-relay") {
+		relay, stopRelay, err := startGoRelay(o, db)
+		if err != nil {
+			fmt.Printf("(go-relay not measured: %v)\n", err)
+		} else {
+			defer stopRelay()
+			targets = append(targets, relay)
+		}
 	}
 	warden, stopWarden, err := startWardenProxy(ctx, dir, o, db)
 	if err != nil {
@@ -192,16 +201,17 @@ func runPgbench(pgbench string, t pgbenchTarget, mode string, clients int, d tim
 }
 
 func printPgbench(rs []pgbenchResult) {
-	fmt.Printf("== pgbench -S (select-only), %d clients, %s per run: direct vs PgBouncer (session mode) vs Warden's proxy\n", *pgbenchClients, time.Duration(rs[0].Seconds*float64(time.Second)))
+	fmt.Printf("== pgbench -S (select-only), %d clients, %s per run: direct vs PgBouncer (session mode) vs a Go relay vs Warden's proxy\n", *pgbenchClients, time.Duration(rs[0].Seconds*float64(time.Second)))
 	fmt.Println("   Warden: classification, policy, audit intent + outcome per statement, masking profile with detectors, JIT role")
+	fmt.Println("   go-relay: a Go TCP relay copying bytes both ways and nothing else, the floor for a proxy in Go")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\ttarget\ttps\tmean latency ms\tfailed\tproxy CPU µs/tx\tvs direct\tWarden/PgBouncer\t")
+	fmt.Fprintln(tw, "mode\ttarget\ttps\tmean latency ms\tfailed\tproxy CPU µs/tx\tvs direct\tWarden/PgBouncer\tWarden/go-relay\t")
 	by := map[string]pgbenchResult{}
 	for _, r := range rs {
 		by[r.Mode+"/"+r.Target] = r
 	}
 	for _, r := range rs {
-		ratio, wb := "", ""
+		ratio, wb, wr := "", "", ""
 		if d := by[r.Mode+"/direct"]; d.TPS > 0 {
 			ratio = fmt.Sprintf("%.2fx", r.TPS/d.TPS)
 		}
@@ -209,14 +219,17 @@ func printPgbench(rs []pgbenchResult) {
 			if b := by[r.Mode+"/pgbouncer"]; b.TPS > 0 {
 				wb = fmt.Sprintf("%.2fx", r.TPS/b.TPS)
 			}
+			if g := by[r.Mode+"/go-relay"]; g.TPS > 0 {
+				wr = fmt.Sprintf("%.2fx", r.TPS/g.TPS)
+			}
 		}
 		cpu := "-"
 		if r.CPUPerTxUs > 0 {
 			cpu = fmt.Sprintf("%.0f", r.CPUPerTxUs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.3f\t%d\t%s\t%s\t%s\t\n", r.Mode, r.Target, r.TPS, r.LatencyMs, r.Failed, cpu, ratio, wb)
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.3f\t%d\t%s\t%s\t%s\t%s\t\n", r.Mode, r.Target, r.TPS, r.LatencyMs, r.Failed, cpu, ratio, wb, wr)
 		if r.Note != "" {
-			fmt.Fprintf(tw, "\t\t\t\t\t\t\t%s\t\n", r.Note)
+			fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t%s\t\n", r.Note)
 		}
 	}
 	tw.Flush()

@@ -28,8 +28,9 @@ go run ./bench -warden bin/warden -peer "$PEER" -duration "${BENCH_DURATION:-5s}
   -clients "${BENCH_CLIENTS:-1,32}" -json bench-results/run_query.json "$@"
 
 # The PostgreSQL wire proxy: pgbench -S (simple and prepared) direct, through
-# PgBouncer (session mode; Debian's package, installed here when missing)
-# and through Warden. PROXY_BENCH_DURATION (default 30s) per run.
+# PgBouncer (session mode; Debian's package, installed here when missing),
+# through a Go byte relay (the floor for a proxy in Go) and through Warden.
+# PROXY_BENCH_DURATION (default 30s) per run.
 if ! command -v pgbouncer >/dev/null && [[ ! -x /usr/sbin/pgbouncer ]]; then
   if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
     echo "bench: installing pgbouncer (apt-get)" >&2
