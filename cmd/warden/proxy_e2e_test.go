@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/internal/testenv"
 )
 
@@ -155,11 +156,19 @@ func TestProxyEndToEnd(t *testing.T) {
 	if after > 400*1024 {
 		t.Fatalf("Warden's peak RSS reached %d MiB streaming the result", after/1024)
 	}
+	// Quick statements, as pgbench sends them: the audit store keeps those
+	// it commits together as runs, which replay reads like the others.
+	const quick = 300
+	for i := range quick {
+		if _, err := c.Exec(ctx, fmt.Sprintf("SELECT %d AS quick", i)).ReadAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c.Close(ctx)
 
 	// The session in the audit trail, and replayed.
 	time.Sleep(300 * time.Millisecond)
-	out, err := exec.Command(wardenBin, "audit", "list", "--config", e.config, "--json", "--limit", "100").Output()
+	out, err := exec.Command(wardenBin, "audit", "list", "--config", e.config, "--json", "--limit", "1000").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +194,22 @@ func TestProxyEndToEnd(t *testing.T) {
 			t.Errorf("replay lacks %q:\n%s", want, replay)
 		}
 	}
+	for i := range quick {
+		if !strings.Contains(string(replay), fmt.Sprintf("SELECT %d AS quick", i)) {
+			t.Fatalf("replay lacks quick statement %d:\n%s", i, replay)
+		}
+	}
+	store, err := audit.Open(ctx, filepath.Join(filepath.Dir(e.config), "audit.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inRuns int
+	err = store.DB().QueryRow("SELECT coalesce(sum(events), 0) FROM event_runs WHERE session = ?", session).Scan(&inRuns)
+	store.Close()
+	if err != nil || inRuns == 0 {
+		t.Fatalf("no statement of the session stored in a run (%v)", err)
+	}
+	t.Logf("%d of the session's %d quick statements stored in runs", inRuns, quick)
 	t.Logf("warden replay:\n%s", replay)
 	if strings.Contains(e.logs.String(), info["password"]) {
 		t.Fatal("the token appears in Warden's logs")
