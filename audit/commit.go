@@ -468,14 +468,12 @@ func (w *writeStmts) insertRun(ctx context.Context, batch []*op, idx []int) erro
 // idsBetweenSQL lists the IDs of events from ?1 to ?2.
 const idsBetweenSQL = `SELECT id FROM events WHERE id >= ? AND id <= ?`
 
-// anyInEvents reports whether an event of the ops of batch at idx is in
-// table events already. It reads the IDs in the run's range: usually
-// none, a few where denied calls (recorded one by one) fall among them.
+// anyInEvents reports whether an event of the run at idx (in ID order)
+// is in table events already. It reads the IDs in the run's range:
+// usually none, a few where denied calls (recorded one by one) fall among
+// them.
 func (w *writeStmts) anyInEvents(ctx context.Context, batch []*op, idx []int) (bool, error) {
-	lo, hi := batch[idx[0]].row.id, batch[idx[0]].row.id
-	for _, i := range idx[1:] {
-		lo, hi = min(lo, batch[i].row.id), max(hi, batch[i].row.id)
-	}
+	lo, hi := batch[idx[0]].row.id, batch[idx[len(idx)-1]].row.id
 	rows, err := w.idsBetween.(driver.StmtQueryContext).QueryContext(ctx, []driver.NamedValue{{Ordinal: 1, Value: lo}, {Ordinal: 2, Value: hi}})
 	if err != nil {
 		return false, err

@@ -33,9 +33,9 @@ const minRun = 2
 const maxRunSpan = 10 * time.Second
 
 const insertRunSQL = `INSERT INTO event_runs (
-	first_id, last_id, events, statuses, session, transport, identity, groups_json, issuer, tool,
+	first_id, last_id, statuses, session, transport, identity, groups_json, issuer, tool,
 	connection, credential, approval, token_id, body
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // statusBit is status's bit in event_runs.statuses, which lets List skip
 // the runs without an event of the status it looks for unread. Statuses
@@ -68,11 +68,11 @@ FROM event_runs r, json_each(r.body) e
 WHERE r.first_id <= ?1 AND r.first_id >= ?2 AND r.last_id >= ?1 AND e.value->>0 = ?1`
 	// statuses may keep the bit of the event moved out: List reads
 	// such a run in vain, nothing worse.
-	detachDropSQL = `UPDATE event_runs SET events = events - 1,
+	detachDropSQL = `UPDATE event_runs SET
 	body = (SELECT json_group_array(json(d.value)) FROM json_each(event_runs.body) d WHERE d.value->>0 <> ?1)
 WHERE first_id <= ?1 AND first_id >= ?2 AND last_id >= ?1
 	AND EXISTS (SELECT 1 FROM json_each(event_runs.body) d WHERE d.value->>0 = ?1)`
-	detachEmptySQL = `DELETE FROM event_runs WHERE events = 0 AND first_id <= ?1 AND first_id >= ?2`
+	detachEmptySQL = `DELETE FROM event_runs WHERE json_array_length(body) = 0 AND first_id <= ?1 AND first_id >= ?2`
 )
 
 // sameRun reports whether a and b have the columns a run shares alike.
@@ -90,7 +90,7 @@ func runnable(o *op) bool {
 }
 
 // groupRuns picks the ops of batch to store as runs, groups of at least
-// minRun, and marks them in taken. Ops already taken (folded outcomes) are
+// minRun each in event ID order, and marks them in taken. Ops already taken (folded outcomes) are
 // left alone.
 func groupRuns(batch []*op, taken []bool) [][]int {
 	var (
@@ -125,16 +125,16 @@ func groupRuns(batch []*op, taken []bool) [][]int {
 		for _, i := range g {
 			taken[i] = true
 		}
+		slices.SortFunc(g, func(x, y int) int { return strings.Compare(batch[x].row.id, batch[y].row.id) })
 		runs = append(runs, g)
 	}
 	return runs
 }
 
 // runArgs appends the values of insertRunSQL for the ops of batch at idx,
-// which groupRuns put together, and orders idx by event ID. body is
-// scratch space for the body's JSON; the grown buffer is returned too.
+// a run of groupRuns. body is scratch space for the body's JSON; the grown
+// buffer is returned too.
 func runArgs(a []driver.NamedValue, body []byte, batch []*op, idx []int) ([]driver.NamedValue, []byte) {
-	slices.SortFunc(idx, func(x, y int) int { return strings.Compare(batch[x].row.id, batch[y].row.id) })
 	body = append(body[:0], '[')
 	var statuses int64
 	for k, i := range idx {
@@ -146,7 +146,7 @@ func runArgs(a []driver.NamedValue, body []byte, batch []*op, idx []int) ([]driv
 	}
 	body = append(body, ']')
 	r := &batch[idx[0]].row
-	return appendValues(a, r.id, batch[idx[len(idx)-1]].row.id, int64(len(idx)), statuses, r.session, r.transport,
+	return appendValues(a, r.id, batch[idx[len(idx)-1]].row.id, statuses, r.session, r.transport,
 		r.identity, r.groups, r.issuer, r.tool, r.connection, r.credential, r.approval, r.tokenID,
 		string(body)), body
 }

@@ -230,7 +230,7 @@ func (p *Pending) Complete(e *Event) error {
 	case e.ID != o.row.id:
 		return fmt.Errorf("audit: complete event %s: the intent is %s", e.ID, o.row.id)
 	case !isOutcome(e.Status):
-		return fmt.Errorf("audit: finish event %s: status %q is not an outcome", e.ID, e.Status)
+		return fmt.Errorf("audit: complete event %s: status %q is not an outcome", e.ID, e.Status)
 	}
 	if o.state.Load() == intentQueued {
 		o.outcome = outcomeRow(e)

@@ -6,9 +6,8 @@
 -- (Get, List) see the events of both tables alike. Nothing here may ever
 -- hold a secret, as in events.
 CREATE TABLE event_runs (
-    first_id    TEXT    NOT NULL PRIMARY KEY,  -- the lowest ID in body
-    last_id     TEXT    NOT NULL,              -- the highest; within maxRunSpan of first_id
-    events      INTEGER NOT NULL,              -- how many events body holds
+    first_id    TEXT    NOT NULL PRIMARY KEY,  -- no higher than any ID in body (its lowest, until one moves out)
+    last_id     TEXT    NOT NULL,              -- no lower than any; within maxRunSpan of first_id
     statuses    INTEGER NOT NULL,              -- the statuses in body, one bit each (statusBit)
     session     TEXT    NOT NULL DEFAULT '',
     transport   TEXT    NOT NULL DEFAULT '',

@@ -204,7 +204,7 @@ func TestProxyEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var inRuns int
-	err = store.DB().QueryRow("SELECT coalesce(sum(events), 0) FROM event_runs WHERE session = ?", session).Scan(&inRuns)
+	err = store.DB().QueryRow("SELECT coalesce(sum(json_array_length(body)), 0) FROM event_runs WHERE session = ?", session).Scan(&inRuns)
 	store.Close()
 	if err != nil || inRuns == 0 {
 		t.Fatalf("no statement of the session stored in a run (%v)", err)
