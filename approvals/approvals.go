@@ -83,6 +83,8 @@ type Tracker interface {
 	Wait(ctx context.Context, subject, id string, d time.Duration) (*Approval, error)
 	// MaxWait bounds d.
 	MaxWait() time.Duration
+	// DefaultWait is how long a held call waits when it does not say.
+	DefaultWait() time.Duration
 }
 
 // Errors callers branch on.

@@ -16,6 +16,8 @@ import (
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/credentials"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/tools"
@@ -51,13 +53,13 @@ rules:
 		lease := fmt.Sprintf("bench%08d%d", time.Now().UnixNano()%1e8, i)
 		start := time.Now()
 		resp, err := cr.Mint(ctx, connectors.MintRequest{Lease: lease, TTL: time.Hour, ConnectionLimit: 4,
-			Grants: connectors.Grants{ReadOnly: true, Read: []string{"bench_rows"}}})
+			Grants: connectors.SQLGrants{ReadOnly: true, Read: []string{"bench_rows"}}})
 		if err != nil {
 			return err
 		}
 		mints = append(mints, time.Since(start))
 		start = time.Now()
-		if err := cr.Revoke(ctx, connectors.RevokeRequest{Lease: lease, Principal: resp.Credential.User}); err != nil {
+		if err := cr.Revoke(ctx, connectors.RevokeRequest{Lease: lease, Principal: resp.Credential.Password.User}); err != nil {
 			return err
 		}
 		revokes = append(revokes, time.Since(start))
@@ -68,23 +70,23 @@ rules:
 		return err
 	}
 	defer store.Close()
-	engine, err := policy.Compile(cfg, tools.Names())
+	engine, err := policy.Compile(cfg, tools.Names(tools.Builtin()))
 	if err != nil {
 		return err
 	}
-	creds := tools.NewCredentials(store, conns, cfg.Connections, logger)
+	creds := credentials.New(store, conns, cfg.Connections, logger)
 	if err := creds.Start(ctx); err != nil {
 		return err
 	}
-	p, err := tools.New(tools.Options{Connections: conns, Decider: engine, Minter: creds, Recorder: store, Limits: cfg.Limits})
+	p, err := tools.Open(gateway.Options{Connections: conns, Decider: engine, Minter: creds, Recorder: store, Limits: cfg.Limits})
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer p.Gateway().Close()
 	args, _ := json.Marshal(map[string]any{"connection": "pg", "sql": "SELECT id, name FROM bench_rows WHERE id = 42"})
 	var first, warm []time.Duration
 	for i := range n {
-		caller := tools.Caller{Principal: identity.Principal{Subject: "bench"}, Transport: "bench", Session: fmt.Sprintf("s%d", i)}
+		caller := gateway.Caller{Principal: identity.Principal{Subject: "bench"}, Transport: "bench", Session: fmt.Sprintf("s%d", i)}
 		start := time.Now()
 		if _, err := p.Call(ctx, caller, tools.ToolRunQuery, args); err != nil {
 			return err

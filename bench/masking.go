@@ -18,6 +18,7 @@ import (
 	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
@@ -212,7 +213,7 @@ rules:
 		return err
 	}
 	ctx := context.Background()
-	engine, err := policy.Compile(cfg, tools.Names())
+	engine, err := policy.Compile(cfg, tools.Names(tools.Builtin()))
 	if err != nil {
 		return err
 	}
@@ -229,14 +230,14 @@ rules:
 	if err != nil {
 		return err
 	}
-	p, err := tools.New(tools.Options{Connections: conns, Decider: engine, Masker: masker, Recorder: store, Limits: cfg.Limits})
+	p, err := tools.Open(gateway.Options{Connections: conns, Decider: engine, Masker: masker, Recorder: store, Limits: cfg.Limits})
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer p.Gateway().Close()
 	args, _ := json.Marshal(map[string]any{"connection": "pg", "sql": "SELECT id, name, email, amount, created FROM bench_rows ORDER BY id LIMIT 1000"})
 	run := func(group string) (time.Duration, map[string]int64, error) {
-		caller := tools.Caller{Principal: identity.Principal{Subject: "bench", Groups: []string{group}}, Transport: tools.TransportStdio, Session: "bench-" + group}
+		caller := gateway.Caller{Principal: identity.Principal{Subject: "bench", Groups: []string{group}}, Transport: gateway.TransportStdio, Session: "bench-" + group}
 		start := time.Now()
 		res, err := p.Call(ctx, caller, tools.ToolRunQuery, args)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/policy"
 )
 
 // Connector is the contract every target kind satisfies.
@@ -20,9 +21,44 @@ type Connector interface {
 	Close() error
 }
 
-// SQL is implemented by database connectors.
+// Capability is a kind of operation a connector can carry out. Each is an
+// interface below; a connector declares one by implementing it, and the
+// tools that need it are offered on its connections.
+type Capability string
+
+// Capabilities.
+const (
+	// CapSQL: SQL statements and schema descriptions (SQL).
+	CapSQL Capability = "sql"
+)
+
+// Capabilities lists what c can do.
+func Capabilities(c Connector) []Capability {
+	var out []Capability
+	if _, ok := c.(SQL); ok {
+		out = append(out, CapSQL)
+	}
+	return out
+}
+
+// Has reports whether c has capability k.
+func Has(c Connector, k Capability) bool {
+	switch k {
+	case CapSQL:
+		_, ok := c.(SQL)
+		return ok
+	}
+	return false
+}
+
+// SQL is the capability of database connectors.
 type SQL interface {
 	Connector
+	// Classifier is the classifier of the connection's statements: its
+	// grammar, looking up in the target's catalog what is not built in.
+	// The gateway classifies every statement with it before policy
+	// decides. It must not block and must be safe for concurrent use.
+	Classifier() policy.Classifier
 	// Query runs one statement and streams its result. When req.ReadOnly is
 	// set, the connector must make writes impossible on its own (a
 	// read-only transaction or a read-only handle), whatever the SQL says.
@@ -44,13 +80,30 @@ type Info struct {
 	Target string
 }
 
-// Credential is what a query runs as. The pipeline's mint stage produces
-// it; Mode "static" means the connection's configured credential.
+// Credential is what an operation runs as. The mint stage produces it:
+// Mode "static" means the connection's configured credential (no other
+// field is set), "jit" one minted for the session, whose Lease names it
+// and whose typed part says how it logs in (Password now; an SSH
+// certificate and a bearer token are to come).
 type Credential struct {
 	Mode     string // "static" or "jit"
-	User     string
-	Password config.Secret
 	Lease    string
+	Password *Password
+}
+
+// Credential modes.
+const (
+	ModeStatic = "static"
+	ModeJIT    = "jit"
+)
+
+// Static is the credential of a connection's configured identity.
+var Static = Credential{Mode: ModeStatic}
+
+// Password is a credential that logs in with a user name and a secret.
+type Password struct {
+	User   string
+	Secret config.Secret
 }
 
 // QueryRequest is one statement to run.

@@ -2,13 +2,24 @@ package connectors
 
 import (
 	"context"
+	"encoding/json"
 	"time"
+
+	"github.com/wardenhq/warden/policy"
 )
 
 // Credentialer is implemented by connectors that can issue just-in-time
 // credentials: a principal on the target (a database role, ...) that
 // exists only for one session and holds only what a decision allows.
 type Credentialer interface {
+	// Grants turns a decision into what a principal minted for it may do
+	// on this target, in the connector's own kind of Grants. An error
+	// means no credential can be minted for the decision.
+	Grants(d policy.Decision) (Grants, error)
+	// Principal is the name of the principal minted for lease: the mint
+	// stage records it before the principal exists, so that the reaper
+	// can find what a crash left behind. It must not block.
+	Principal(lease string) string
 	// Mint creates the principal named after req.Lease with exactly
 	// req.Grants, valid for req.TTL, and returns its credential. The
 	// secret is random, never logged and never returned in an error. On
@@ -20,9 +31,16 @@ type Credentialer interface {
 	Revoke(ctx context.Context, req RevokeRequest) error
 }
 
-// Grants say what a minted principal may do. A principal gets nothing
+// Grants say what a minted principal may do; each capability has its own
+// kind (SQLGrants now). Key identifies equal grants: a session's
+// credential is reused for calls whose grants are equal.
+type Grants interface {
+	Key() string
+}
+
+// SQLGrants are the grants of a database principal. It gets nothing
 // else: no CREATE on any schema, no membership but Role.
-type Grants struct {
+type SQLGrants struct {
 	// ReadOnly: SELECT only. Otherwise INSERT, UPDATE and DELETE on the
 	// tables Write covers, too.
 	ReadOnly bool
@@ -33,6 +51,18 @@ type Grants struct {
 	// Role, if set, replaces table grants with membership in this
 	// existing role.
 	Role string
+}
+
+// Key implements Grants.
+func (g SQLGrants) Key() string {
+	b, _ := json.Marshal(g)
+	return "sql" + string(b)
+}
+
+// SQLGrantsFor are the grants of a SQL principal minted for d: the rule's
+// read-only mode, table scopes and role.
+func SQLGrantsFor(d policy.Decision) SQLGrants {
+	return SQLGrants{ReadOnly: d.ReadOnly, Read: d.Read, Write: d.Write, Role: d.GrantRole}
 }
 
 // MintRequest asks for a new credential.

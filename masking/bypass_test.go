@@ -13,6 +13,7 @@ import (
 	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/internal/testenv"
 	"github.com/wardenhq/warden/masking"
@@ -68,7 +69,7 @@ rules:
 `
 
 type corpusEnv struct {
-	p     *tools.Pipeline
+	p     *tools.Catalogue
 	store *audit.Store
 }
 
@@ -81,7 +82,7 @@ func newCorpusEnv(t *testing.T) *corpusEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := policy.Compile(cfg, tools.Names())
+	engine, err := policy.Compile(cfg, tools.Names(tools.Builtin()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,17 +99,17 @@ func newCorpusEnv(t *testing.T) *corpusEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := tools.New(tools.Options{Connections: conns, Decider: engine, Masker: masker, Recorder: store, Limits: cfg.Limits})
+	p, err := tools.Open(gateway.Options{Connections: conns, Decider: engine, Masker: masker, Recorder: store, Limits: cfg.Limits})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() { p.Gateway().Close() })
 	return &corpusEnv{p: p, store: store}
 }
 
 func (e *corpusEnv) query(group, sql string) (*tools.QueryResult, error) {
-	caller := tools.Caller{Principal: identity.Principal{Subject: group + "-user", Groups: []string{group}, Issuer: "local"},
-		Transport: tools.TransportStdio, Session: "s"}
+	caller := gateway.Caller{Principal: identity.Principal{Subject: group + "-user", Groups: []string{group}, Issuer: "local"},
+		Transport: gateway.TransportStdio, Session: "s"}
 	args, _ := json.Marshal(map[string]any{"connection": "pg", "sql": sql})
 	res, err := e.p.Call(context.Background(), caller, tools.ToolRunQuery, args)
 	if err != nil {
@@ -233,8 +234,8 @@ func TestBypassCorpus(t *testing.T) {
 					b, _ := json.Marshal(res.Rows)
 					t.Fatalf("%s: not refused: %s", tt.sql, b)
 				}
-				var te *tools.Error
-				if !errors.As(err, &te) || te.Code != tools.CodeDenied || !errors.Is(err, masking.ErrRefused) || !strings.Contains(te.Message, tt.contains) {
+				var te *gateway.Error
+				if !errors.As(err, &te) || te.Code != gateway.CodeDenied || !errors.Is(err, masking.ErrRefused) || !strings.Contains(te.Message, tt.contains) {
 					t.Errorf("%s: error = %v, want a masking refusal naming %q", tt.sql, err, tt.contains)
 				}
 				for _, s := range corpusSecrets {
@@ -252,8 +253,8 @@ func TestBypassCorpus(t *testing.T) {
 					}
 				}
 			case byPolicy:
-				var te *tools.Error
-				if !errors.As(err, &te) || te.Code != tools.CodeDenied || errors.Is(err, masking.ErrRefused) || !strings.Contains(te.Message, tt.contains) {
+				var te *gateway.Error
+				if !errors.As(err, &te) || te.Code != gateway.CodeDenied || errors.Is(err, masking.ErrRefused) || !strings.Contains(te.Message, tt.contains) {
 					t.Errorf("%s: error = %v, want a policy refusal naming %q", tt.sql, err, tt.contains)
 				}
 			}
@@ -319,7 +320,7 @@ func TestCorpusDetails(t *testing.T) {
 
 	// A refused call is recorded as refused, naming the column, never a value.
 	_, err = env.query("agents", "SELECT reverse(ssn) FROM customers")
-	var te *tools.Error
+	var te *gateway.Error
 	if !errors.As(err, &te) || te.AuditID == "" {
 		t.Fatalf("refusal = %v", err)
 	}

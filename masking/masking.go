@@ -83,3 +83,7 @@ func (noop) MaskRow([]any)             {}
 func (noop) Summary() map[string]int64 { return nil }
 
 var _ Masker = None{}
+
+// Noop is the row masker that changes nothing (a result no profile
+// applies to).
+func Noop() RowMasker { return noop{} }

@@ -11,7 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/wardenhq/warden/approvals"
-	"github.com/wardenhq/warden/tools"
+	"github.com/wardenhq/warden/gateway"
 )
 
 // withApprovalWaits prepares a call that may be held for approval: while
@@ -46,8 +46,8 @@ func withApprovalWaits(ctx context.Context, req mcpgo.CallToolRequest) context.C
 // structured content is the pending_approval object (approval_id,
 // approvers, expires_at, and how to continue), and whose text carries the
 // same object for clients that read only text. nil for other errors.
-func pendingResult(e *tools.Error) *mcpgo.CallToolResult {
-	var p *tools.PendingApproval
+func pendingResult(e *gateway.Error) *mcpgo.CallToolResult {
+	var p *gateway.PendingApproval
 	if !errors.As(e, &p) {
 		return nil
 	}
@@ -58,7 +58,7 @@ func pendingResult(e *tools.Error) *mcpgo.CallToolResult {
 		return nil
 	}
 	var text strings.Builder
-	fmt.Fprintf(&text, "%s: %s", tools.StatusPendingApproval, pa.Message)
+	fmt.Fprintf(&text, "%s: %s", gateway.StatusPendingApproval, pa.Message)
 	if e.Rule != "" {
 		fmt.Fprintf(&text, "\nPolicy rule: %s.", e.Rule)
 	}

@@ -14,8 +14,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
-	"github.com/wardenhq/warden/tools"
 )
 
 // HTTPOptions configure the streamable HTTP endpoint.
@@ -103,7 +103,7 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 		server.WithSessionIdManagerResolver(owners),
 		server.WithStreamableHTTPLogger(s.logger),
 		server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
-			ctx = withTransport(ctx, tools.TransportHTTP)
+			ctx = withTransport(ctx, gateway.TransportHTTP)
 			if p, ok := identity.FromContext(r.Context()); ok {
 				ctx = identity.WithPrincipal(ctx, p)
 			}

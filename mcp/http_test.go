@@ -21,6 +21,7 @@ import (
 
 	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/tools"
@@ -77,7 +78,7 @@ func newHTTPServer(t *testing.T) (*httptest.Server, *ProtectedResource, *syncBuf
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := policy.Compile(cfg, tools.Names())
+	engine, err := policy.Compile(cfg, tools.Names(tools.Builtin()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func newHTTPServer(t *testing.T) (*httptest.Server, *ProtectedResource, *syncBuf
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	p, err := tools.New(tools.Options{Decider: engine, Recorder: store, Limits: cfg.Limits, Logger: logger})
+	p, err := tools.Open(gateway.Options{Decider: engine, Recorder: store, Limits: cfg.Limits, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

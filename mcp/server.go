@@ -10,6 +10,7 @@ import (
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/tools"
 )
@@ -19,13 +20,13 @@ var Version = "dev"
 
 // Server publishes a pipeline's tools over MCP.
 type Server struct {
-	pipeline *tools.Pipeline
+	pipeline *tools.Catalogue
 	mcp      *server.MCPServer
 	logger   *slog.Logger
 }
 
 // New builds the MCP server for p.
-func New(p *tools.Pipeline, logger *slog.Logger) *Server {
+func New(p *tools.Catalogue, logger *slog.Logger) *Server {
 	s := &Server{pipeline: p, logger: logger}
 	hooks := &server.Hooks{}
 	// A closed MCP session (DELETE, idle sweep, stdio EOF) ends the Warden
@@ -41,13 +42,13 @@ func New(p *tools.Pipeline, logger *slog.Logger) *Server {
 			"describe_schema to learn tables and columns, then run_query. Every call is checked by policy "+
 			"and recorded; a refusal says why and what you may do instead."),
 	)
-	for _, t := range p.Catalogue() {
+	for _, t := range p.Specs() {
 		s.mcp.AddTool(toMCPTool(t), s.handler(t.Name))
 	}
 	return s
 }
 
-func toMCPTool(t tools.Tool) mcpgo.Tool {
+func toMCPTool(t tools.Spec) mcpgo.Tool {
 	tool := mcpgo.NewToolWithRawSchema(t.Name, t.Description, t.InputSchema)
 	tool.RawOutputSchema = t.OutputSchema
 	tool.Annotations = mcpgo.ToolAnnotation{
@@ -77,7 +78,7 @@ func (s *Server) handler(name string) server.ToolHandlerFunc {
 			return mcpgo.NewToolResultError("refused: the caller is not identified"), nil
 		}
 		transport, _ := ctx.Value(transportKey{}).(string)
-		caller := tools.Caller{Principal: p, Transport: transport}
+		caller := gateway.Caller{Principal: p, Transport: transport}
 		if cs := server.ClientSessionFromContext(ctx); cs != nil {
 			caller.Session = cs.SessionID()
 		}
@@ -104,7 +105,7 @@ func (s *Server) handler(name string) server.ToolHandlerFunc {
 // errorResult renders a refusal or failure so that an agent can act on it:
 // what was refused and why, what to do instead, and the audit reference.
 func errorResult(err error) *mcpgo.CallToolResult {
-	e := tools.AsError(err)
+	e := gateway.AsError(err)
 	if res := pendingResult(e); res != nil {
 		return res
 	}

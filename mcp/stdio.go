@@ -10,8 +10,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
-	"github.com/wardenhq/warden/tools"
 )
 
 // ServeStdio serves one MCP client on in/out as principal until in ends
@@ -22,7 +22,7 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, pr
 	server.WithWorkerPoolSize(32)(stdio)
 	server.WithQueueSize(256)(stdio)
 	stdio.SetContextFunc(func(ctx context.Context) context.Context {
-		return identity.WithPrincipal(withTransport(ctx, tools.TransportStdio), principal)
+		return identity.WithPrincipal(withTransport(ctx, gateway.TransportStdio), principal)
 	})
 	return stdio.Listen(ctx, in, out)
 }

@@ -17,17 +17,35 @@ type ConnectionVars struct {
 	Labels map[string]string `cel:"labels"`
 }
 
-// StatementVars is `statement` in a rule's `when` expression. For a tool
-// without a statement every list is empty and count is 0.
+// StatementVars is `statement` in a rule's `when` expression: the
+// classifier's Facts. For a tool without a statement every list is empty
+// and count is 0.
 type StatementVars struct {
-	Count         int64    `cel:"count"`
-	Kinds         []string `cel:"kinds"`
-	Tags          []string `cel:"tags"`
-	TablesRead    []string `cel:"tables_read"`
-	TablesWritten []string `cel:"tables_written"`
-	Functions     []string `cel:"functions"`
-	ReadOnly      bool     `cel:"read_only"`
-	Text          string   `cel:"text"`
+	Count         int64          `cel:"count"`
+	Kinds         []string       `cel:"kinds"`
+	Tags          []string       `cel:"tags"`
+	TablesRead    []string       `cel:"tables_read"`
+	TablesWritten []string       `cel:"tables_written"`
+	Read          []ResourceVars `cel:"read"`
+	Written       []ResourceVars `cel:"written"`
+	Functions     []string       `cel:"functions"`
+	ReadOnly      bool           `cel:"read_only"`
+	Text          string         `cel:"text"`
+}
+
+// ResourceVars is one resource in statement.read and statement.written.
+type ResourceVars struct {
+	Kind      string `cel:"kind"`
+	Namespace string `cel:"namespace"`
+	Name      string `cel:"name"`
+}
+
+func resourceVars(rs []Resource) []ResourceVars {
+	out := make([]ResourceVars, len(rs))
+	for i, r := range rs {
+		out[i] = ResourceVars{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+	}
+	return out
 }
 
 // newCELEnv declares what a `when` expression can see:
@@ -35,16 +53,19 @@ type StatementVars struct {
 //	identity    string            the caller
 //	groups      list(string)      the caller's groups
 //	tool        string            the tool called
+//	transport   string            how the call arrived: stdio, http, postgres-proxy
 //	connection  {name, kind, labels}
-//	statement   {count, kinds, tags, tables_read, tables_written, functions, read_only, text}
+//	statement   {count, kinds, tags, tables_read, tables_written, read, written, functions, read_only, text}
+//	              read, written: list({kind, namespace, name})
 //	now         timestamp         when the request is decided
 func newCELEnv() (*cel.Env, error) {
 	return cel.NewEnv(
-		ext.NativeTypes(reflect.TypeOf(ConnectionVars{}), reflect.TypeOf(StatementVars{}), ext.ParseStructTags(true)),
+		ext.NativeTypes(reflect.TypeOf(ConnectionVars{}), reflect.TypeOf(StatementVars{}), reflect.TypeOf(ResourceVars{}), ext.ParseStructTags(true)),
 		ext.Strings(),
 		cel.Variable("identity", cel.StringType),
 		cel.Variable("groups", cel.ListType(cel.StringType)),
 		cel.Variable("tool", cel.StringType),
+		cel.Variable("transport", cel.StringType),
 		cel.Variable("connection", cel.ObjectType("policy.ConnectionVars")),
 		cel.Variable("statement", cel.ObjectType("policy.StatementVars")),
 		cel.Variable("now", cel.TimestampType),
@@ -67,15 +88,14 @@ func compileWhen(env *cel.Env, expr string) (cel.Program, error) {
 func activation(in Input) map[string]any {
 	st := StatementVars{Text: in.Statement}
 	if f := in.Facts; f != nil {
-		st.Count = int64(len(f.Statements))
+		st.Count = int64(len(f.Parts))
 		st.ReadOnly = f.ReadOnly
-		for _, k := range f.Kinds {
-			st.Kinds = append(st.Kinds, string(k))
-		}
-		for _, s := range f.Statements {
+		st.Kinds = f.Kinds
+		for _, s := range f.Parts {
 			st.Tags = append(st.Tags, s.Tag)
 		}
-		st.TablesRead, st.TablesWritten, st.Functions = f.TablesRead, f.TablesWritten, f.Functions
+		st.TablesRead, st.TablesWritten = texts(f.Read, ResourceTable), texts(f.Written, ResourceTable)
+		st.Read, st.Written, st.Functions = resourceVars(f.Read), resourceVars(f.Written), f.Functions
 	}
 	now := in.Time
 	if now.IsZero() {
@@ -89,6 +109,7 @@ func activation(in Input) map[string]any {
 		"identity":   in.Subject,
 		"groups":     groups,
 		"tool":       in.Tool,
+		"transport":  in.Transport,
 		"connection": ConnectionVars{Name: in.Connection.Name, Kind: in.Connection.Kind, Labels: nonNil(in.Connection.Labels)},
 		"statement":  st,
 		"now":        types.Timestamp{Time: now},

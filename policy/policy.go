@@ -14,7 +14,6 @@ import (
 	"cel.dev/cel-go/cel"
 
 	"github.com/wardenhq/warden/config"
-	"github.com/wardenhq/warden/policy/sqlclass"
 )
 
 // Effect is what a decision lets happen.
@@ -32,6 +31,10 @@ type Connection struct {
 	Name   string
 	Kind   string
 	Labels map[string]string
+	// Namespace is where an unqualified resource name lives on the target
+	// (PostgreSQL's "public", SQLite's "main"): what an unqualified
+	// pattern of a rule (tables: {read: [orders]}) means there.
+	Namespace string
 }
 
 // Input is one request to decide.
@@ -40,10 +43,14 @@ type Input struct {
 	Groups     []string
 	Connection Connection
 	Tool       string
+	// Transport is how the call reached Warden: stdio, http, or a wire
+	// proxy (postgres-proxy).
+	Transport string
 	// Statement is the SQL or command, when the tool carries one, and
-	// Facts what the classifier learned of it (nil: no statement).
+	// Facts what the connector's classifier learned of it (nil: no
+	// statement).
 	Statement string
-	Facts     *sqlclass.Facts
+	Facts     *Facts
 	// Time is when the request is decided (zero: now).
 	Time time.Time
 }
@@ -61,10 +68,11 @@ type Decision struct {
 	ReadOnly bool
 	MaxRows  int // 0: the configured default applies
 	Timeout  time.Duration
-	// TablesRead and TablesWrite are the rule's table scopes (globs); empty
-	// means unrestricted. describe_schema shows only readable tables.
-	TablesRead  []string
-	TablesWrite []string
+	// Read and Write are the rule's resource scopes (globs; for SQL its
+	// tables: read and write); empty means unrestricted. describe_schema
+	// shows only readable tables.
+	Read  []string
+	Write []string
 	// GrantRole, if set, is the existing role a just-in-time credential
 	// becomes a member of, instead of table grants.
 	GrantRole string
@@ -105,14 +113,14 @@ func (d Decision) Matched() []string {
 	return out
 }
 
-// Visible reports whether the decision lets the caller see schema.table.
-func (d Decision) Visible(kind, schema, table string) bool {
-	if len(d.TablesRead) == 0 {
+// Visible reports whether the decision lets the caller see the table
+// namespace.name of a connection whose default namespace is def.
+func (d Decision) Visible(def, namespace, name string) bool {
+	if len(d.Read) == 0 {
 		return true
 	}
-	def := DefaultSchema(kind)
-	return matchTable(compileTablePatterns(d.TablesRead), schema, table, def) ||
-		matchTable(compileTablePatterns(d.TablesWrite), schema, table, def)
+	return matchTable(compileTablePatterns(d.Read), namespace, name, def) ||
+		matchTable(compileTablePatterns(d.Write), namespace, name, def)
 }
 
 // Engine holds compiled rules. It is immutable and safe for concurrent use.
@@ -180,9 +188,9 @@ func Compile(cfg *config.Config, tools []string) (*Engine, error) {
 		}
 		kinds := r.Statements
 		if len(kinds) == 0 {
-			kinds = []string{string(sqlclass.KindRead)}
+			kinds = []string{KindRead}
 			if !cr.readOnly {
-				kinds = append(kinds, string(sqlclass.KindWrite))
+				kinds = append(kinds, KindWrite)
 			}
 		}
 		cr.kinds = newSet(kinds)
@@ -289,8 +297,8 @@ func (r *rule) decision(effect Effect, in Input, trace []RuleTrace) Decision {
 		ReadOnly:    r.readOnly,
 		MaxRows:     r.MaxRows,
 		Timeout:     r.Timeout,
-		TablesRead:  r.Tables.Read,
-		TablesWrite: r.Tables.Write,
+		Read:        r.Tables.Read,
+		Write:       r.Tables.Write,
 		GrantRole:   r.Grants.Role,
 		Masking:     r.Masking,
 		Approvers:   r.Approvers,
@@ -371,39 +379,37 @@ func (r *rule) admit(in Input) (bool, string) {
 	if f == nil {
 		return true, ""
 	}
-	if n := len(f.Statements); n > 1 && !r.MultiStatement {
+	if n := len(f.Parts); n > 1 && !r.MultiStatement {
 		return false, fmt.Sprintf("the SQL holds %d statements; send one statement per call", n)
 	}
-	def := DefaultSchema(in.Connection.Kind)
-	for _, st := range f.Statements {
+	def := in.Connection.Namespace
+	for _, st := range f.Parts {
 		for _, k := range st.Kinds {
 			switch k {
-			case sqlclass.KindTransaction:
+			case KindTransaction:
 				return false, fmt.Sprintf("%s is transaction control, which is never allowed: every call runs in its own transaction", st.Tag)
-			case sqlclass.KindSession:
+			case KindSession:
 				return false, fmt.Sprintf("%s changes session state, which is never allowed: %s", st.Tag, reasons(st))
 			}
-			if !r.kinds.has(string(k)) {
+			if !r.kinds.has(k) {
 				allowed := make([]string, 0, len(r.kinds))
 				for a := range r.kinds {
 					allowed = append(allowed, a)
 				}
 				slices.Sort(allowed)
 				return false, fmt.Sprintf("rule %q admits only %s statements; this %s is %s: %s",
-					r.Name, strings.Join(allowed, "/"), st.Tag, article(string(k)), reasons(st))
+					r.Name, strings.Join(allowed, "/"), st.Tag, article(k), reasons(st))
 			}
 		}
-		for _, t := range st.TablesWritten {
-			schema, table := splitTable(t, def)
-			if len(r.write) > 0 && !matchTable(r.write, schema, table, def) {
-				return false, fmt.Sprintf("rule %q does not allow writing %s.%s (it allows %s)", r.Name, schema, table, strings.Join(r.Tables.Write, ", "))
+		for _, t := range st.Written {
+			if t.Kind == ResourceTable && len(r.write) > 0 && !matchTable(r.write, t.Namespace, t.Name, def) {
+				return false, fmt.Sprintf("rule %q does not allow writing %s.%s (it allows %s)", r.Name, t.Namespace, t.Name, strings.Join(r.Tables.Write, ", "))
 			}
 		}
 		if len(r.read) > 0 {
-			for _, t := range st.TablesRead {
-				schema, table := splitTable(t, def)
-				if !matchTable(r.read, schema, table, def) && !matchTable(r.write, schema, table, def) {
-					return false, fmt.Sprintf("rule %q does not allow reading %s.%s (it allows %s)", r.Name, schema, table, strings.Join(r.Tables.Read, ", "))
+			for _, t := range st.Read {
+				if t.Kind == ResourceTable && !matchTable(r.read, t.Namespace, t.Name, def) && !matchTable(r.write, t.Namespace, t.Name, def) {
+					return false, fmt.Sprintf("rule %q does not allow reading %s.%s (it allows %s)", r.Name, t.Namespace, t.Name, strings.Join(r.Tables.Read, ", "))
 				}
 			}
 		}
@@ -411,9 +417,9 @@ func (r *rule) admit(in Input) (bool, string) {
 	return true, ""
 }
 
-func reasons(st sqlclass.Statement) string {
+func reasons(st Part) string {
 	if len(st.Reasons) == 0 {
-		return string(st.Kind)
+		return st.Kind
 	}
 	return strings.Join(st.Reasons, "; ")
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/wardenhq/warden/config"
-	"github.com/wardenhq/warden/policy/sqlclass"
 )
 
 // TestFile is a file of policy tests (`warden policy test`): requests and
@@ -72,11 +71,11 @@ func LoadTests(path string) (*TestFile, error) {
 // RunTests decides every case against e, with connections as cfg
 // declares them. Statements are classified without a live catalog, so a
 // function that is not a known built-in counts as a write.
-func RunTests(ctx context.Context, e *Engine, cfg *config.Config, tf *TestFile) []TestResult {
+func RunTests(ctx context.Context, e *Engine, cfg *config.Config, classifiers Classifiers, tf *TestFile) []TestResult {
 	out := make([]TestResult, 0, len(tf.Tests))
 	for _, tc := range tf.Tests {
 		r := TestResult{Name: tc.Name}
-		d, err := ExplainRequest(ctx, e, cfg, Request{As: tc.As, Groups: tc.Groups, Connection: tc.Connection, Tool: tc.Tool, SQL: tc.SQL})
+		d, err := ExplainRequest(ctx, e, cfg, classifiers, Request{As: tc.As, Groups: tc.Groups, Connection: tc.Connection, Tool: tc.Tool, SQL: tc.SQL})
 		if err != nil {
 			r.Problems = append(r.Problems, err.Error())
 		}
@@ -117,15 +116,21 @@ type Request struct {
 // Explanation is a decision with the statement facts that mattered.
 type Explanation struct {
 	Decision
-	Facts *sqlclass.Facts
+	Facts *Facts
 	// ClassifyError is set when the statement could not be classified
 	// (the decision is then deny).
 	ClassifyError string
 }
 
+// Classifiers returns the classifier of a configured connection as its
+// connector would classify offline (without the target's catalog), or nil
+// for a kind without one. The binary supplies it from its connector
+// registry: policy knows no classifier.
+type Classifiers func(conn config.Connection) Classifier
+
 // ExplainRequest classifies the SQL (offline) and decides the request the
 // way the pipeline would. Groups default to those of a static identity.
-func ExplainRequest(ctx context.Context, e *Engine, cfg *config.Config, req Request) (Explanation, error) {
+func ExplainRequest(ctx context.Context, e *Engine, cfg *config.Config, classifiers Classifiers, req Request) (Explanation, error) {
 	conn, ok := cfg.Connection(req.Connection)
 	if !ok {
 		return Explanation{}, fmt.Errorf("no connection named %q in %s", req.Connection, cfg.Path)
@@ -140,13 +145,19 @@ func ExplainRequest(ctx context.Context, e *Engine, cfg *config.Config, req Requ
 	}
 	in := Input{Subject: req.As, Groups: groups, Tool: tool, Statement: req.SQL,
 		Connection: Connection{Name: conn.Name, Kind: conn.Kind, Labels: conn.Labels}}
+	var cl Classifier
+	if classifiers != nil {
+		cl = classifiers(*conn)
+	}
+	if cl != nil {
+		in.Connection.Namespace = cl.Namespace()
+	}
 	var ex Explanation
 	if req.SQL != "" {
-		var opts sqlclass.Options
-		if conn.Kind == config.KindSQLite {
-			opts.Functions, opts.Types = sqlclass.SQLite{}, sqlclass.SQLite{}
+		if cl == nil {
+			return ex, fmt.Errorf("connection %q: Warden has no classifier for kind %q", conn.Name, conn.Kind)
 		}
-		f, err := sqlclass.Classify(ctx, req.SQL, opts)
+		f, err := cl.Classify(ctx, ClassifyRequest{Statement: req.SQL, MaxBytes: cfg.Limits.MaxSQLBytes})
 		if err != nil {
 			ex.ClassifyError = err.Error()
 			ex.Decision = Decision{Effect: Deny, Reason: "Warden runs only SQL it fully understands, and " + err.Error()}

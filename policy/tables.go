@@ -3,43 +3,7 @@ package policy
 import (
 	"path"
 	"strings"
-
-	"github.com/wardenhq/warden/policy/sqlclass"
 )
-
-// DefaultSchema is the schema of an unqualified table on a connection
-// kind. Warden pins the search_path of every PostgreSQL transaction to it,
-// so that what policy assumes is what the database resolves.
-func DefaultSchema(kind string) string {
-	if kind == "sqlite" {
-		return "main"
-	}
-	return "public"
-}
-
-// splitTable splits a table name as the classifier reports it ("t",
-// "s.t", "\"My Schema\".\"T\"") into schema and table, unquoted.
-func splitTable(name, defaultSchema string) (schema, table string) {
-	if strings.IndexByte(name, '"') < 0 {
-		// No quoted part: the dots are the separators (every statement
-		// comes here, so without allocating).
-		i := strings.LastIndexByte(name, '.')
-		if i < 0 {
-			return defaultSchema, name
-		}
-		rest := name[:i]
-		return rest[strings.LastIndexByte(rest, '.')+1:], name[i+1:]
-	}
-	parts := sqlclass.SplitName(name)
-	switch len(parts) {
-	case 1:
-		return defaultSchema, parts[0]
-	case 2:
-		return parts[0], parts[1]
-	}
-	// catalog.schema.table: the catalog is the connection's database.
-	return parts[len(parts)-2], parts[len(parts)-1]
-}
 
 // tablePattern is one compiled table glob.
 type tablePattern struct {

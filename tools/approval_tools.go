@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/approvals"
+	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/policy"
-	"github.com/wardenhq/warden/policy/sqlclass"
 )
 
 // The approval tools: an agent whose call was held follows it with
@@ -29,188 +30,67 @@ type ApprovalArgs struct {
 	WaitSeconds *int   `json:"wait_seconds,omitempty"`
 }
 
-// StatusPendingApproval is the status of a held call's structured result.
-const StatusPendingApproval = "pending_approval"
-
-// PendingApproval is the structured result of a call held for approval
-// (run_query, await_approval): what it waits for and how to continue. It
-// is the cause of the call's *Error, so front doors can return it as
-// structured content.
-type PendingApproval struct {
-	Status     string         `json:"status"` // pending_approval
-	ApprovalID string         `json:"approval_id"`
-	State      string         `json:"state"`
-	Tool       string         `json:"tool"`
-	Connection string         `json:"connection"`
-	Rule       string         `json:"rule"`
-	Approvers  ApproversView  `json:"approvers"`
-	ExpiresAt  time.Time      `json:"expires_at"`
-	URL        string         `json:"url,omitempty"`
-	Message    string         `json:"message"`
-	AuditID    string         `json:"audit_id,omitempty"`
-	Decisions  []DecisionView `json:"decisions,omitempty"`
-}
-
-func (p *PendingApproval) Error() string { return p.Message }
-
-// ApproversView says who must approve, and who has.
-type ApproversView struct {
-	Groups     []string `json:"groups"`
-	Quorum     int      `json:"quorum"`
-	ApprovedBy []string `json:"approved_by"`
-}
-
-// DecisionView is one verdict, as the requester sees it.
-type DecisionView struct {
-	Approver string    `json:"approver"`
-	Verdict  string    `json:"verdict"`
-	Comment  string    `json:"comment,omitempty"`
-	Time     time.Time `json:"time"`
-}
-
 // ApprovalStatusResult is the structured result of approval_status.
 type ApprovalStatusResult struct {
-	ApprovalID    string         `json:"approval_id"`
-	State         string         `json:"state"`
-	Tool          string         `json:"tool"`
-	Connection    string         `json:"connection"`
-	Statement     string         `json:"statement,omitempty"`
-	Justification string         `json:"justification,omitempty"`
-	Rule          string         `json:"rule"`
-	Approvers     ApproversView  `json:"approvers"`
-	Decisions     []DecisionView `json:"decisions"`
-	CreatedAt     time.Time      `json:"created_at"`
-	ExpiresAt     time.Time      `json:"expires_at"`
-	ExecutedAt    *time.Time     `json:"executed_at,omitempty"`
-	ExecutionID   string         `json:"execution_audit_id,omitempty"`
-	Error         string         `json:"error,omitempty"`
-	URL           string         `json:"url,omitempty"`
-	Message       string         `json:"message"`
-	AuditID       string         `json:"audit_id,omitempty"`
-}
-
-// holdRequest is what the hold stage asks the Holder about this call.
-func (o *op) holdRequest(d policy.Decision, statement string, facts *sqlclass.Facts) approvals.Request {
-	pr := o.caller.Principal
-	req := approvals.Request{
-		Subject: pr.Subject, Groups: pr.Groups, Issuer: pr.Issuer, Session: o.caller.Session, Transport: o.caller.Transport,
-		Connection: o.ev.Connection, Tool: o.tool, Arguments: o.ev.Arguments,
-		Rule: d.Rule, Reason: d.Reason, PolicyVersion: o.p.decider.Version(),
-		Approvers: approvals.Approvers{Groups: d.Approvers.Groups, Quorum: d.Approvers.Quorum},
-		Statement: statement,
-	}
-	var args struct {
-		Justification string `json:"justification"`
-	}
-	if json.Unmarshal(o.ev.Arguments, &args) == nil {
-		req.Justification = args.Justification
-	}
-	if facts != nil {
-		for _, k := range facts.Kinds {
-			req.Kinds = append(req.Kinds, string(k))
-		}
-		req.TablesRead, req.TablesWritten = facts.TablesRead, facts.TablesWritten
-	}
-	return req
-}
-
-// heldError words a call the hold stage did not release.
-func heldError(d policy.Decision, out approvals.Outcome) *Error {
-	a := out.Approval
-	if a == nil {
-		return &Error{Code: CodeApprovalRequired, Rule: d.Rule, Message: out.Reason,
-			Hint: "Ask a human to approve the call, or use a narrower call that policy allows"}
-	}
-	switch a.State {
-	case approvals.StatePending:
-		p := pendingApproval(a, out.Reason)
-		return &Error{Code: CodeApprovalRequired, Rule: d.Rule, Message: p.Message, Hint: continueHint(a.ID), err: p}
-	case approvals.StateDenied:
-		return &Error{Code: CodeDenied, Rule: d.Rule, Message: out.Reason,
-			Hint: "A person refused this exact call: do not send it again; change the approach or ask the approver why"}
-	}
-	return &Error{Code: CodeApprovalRequired, Rule: d.Rule, Message: out.Reason,
-		Hint: "Send the call again to ask for a new approval"}
-}
-
-func continueHint(id string) string {
-	return fmt.Sprintf(`Call await_approval {"approval_id": %q} to wait for the decision: once approved it runs this exact call, once, and returns its result. approval_status {"approval_id": %q} reports the state without waiting. Sending the same call again also runs it once approved; a changed call is a new request`, id, id)
-}
-
-func pendingApproval(a *approvals.Approval, reason string) *PendingApproval {
-	p := &PendingApproval{
-		Status: StatusPendingApproval, ApprovalID: a.ID, State: string(a.State), Tool: a.Tool, Connection: a.Connection,
-		Rule: a.Rule, Approvers: approversView(a), ExpiresAt: a.Expires.UTC(), URL: a.URL, Decisions: decisionViews(a),
-	}
-	if reason == "" {
-		reason = fmt.Sprintf("held for human approval: request %s needs %d approval(s) from %s; it expires at %s",
-			a.ID, a.Approvers.Quorum, strings.Join(a.Approvers.Groups, ", "), a.Expires.UTC().Format(time.RFC3339))
-	}
-	p.Message = reason + ". " + continueHint(a.ID) + "."
-	return p
-}
-
-func approversView(a *approvals.Approval) ApproversView {
-	v := ApproversView{Groups: a.Approvers.Groups, Quorum: a.Approvers.Quorum, ApprovedBy: a.ApprovedBy()}
-	if v.ApprovedBy == nil {
-		v.ApprovedBy = []string{}
-	}
-	return v
-}
-
-func decisionViews(a *approvals.Approval) []DecisionView {
-	out := []DecisionView{}
-	for _, d := range a.Decisions {
-		out = append(out, DecisionView{Approver: d.Approver, Verdict: d.Verdict, Comment: d.Comment, Time: d.Time})
-	}
-	return out
-}
-
-// finishApproval tells the holder how a call it released ended.
-func (o *op) finishApproval(ctx context.Context) {
-	if o.ev.Approval == "" || o.decision.Effect != policy.Review || o.intent == nil {
-		return
-	}
-	if f, ok := o.p.holder.(approvals.Finisher); ok {
-		f.Finished(ctx, o.ev.Approval, approvals.Result{OK: o.ev.Status == "ok", AuditID: o.ev.ID, Error: o.ev.Error})
-	}
+	ApprovalID    string                 `json:"approval_id"`
+	State         string                 `json:"state"`
+	Tool          string                 `json:"tool"`
+	Connection    string                 `json:"connection"`
+	Statement     string                 `json:"statement,omitempty"`
+	Justification string                 `json:"justification,omitempty"`
+	Rule          string                 `json:"rule"`
+	Approvers     gateway.ApproversView  `json:"approvers"`
+	Decisions     []gateway.DecisionView `json:"decisions"`
+	CreatedAt     time.Time              `json:"created_at"`
+	ExpiresAt     time.Time              `json:"expires_at"`
+	ExecutedAt    *time.Time             `json:"executed_at,omitempty"`
+	ExecutionID   string                 `json:"execution_audit_id,omitempty"`
+	Error         string                 `json:"error,omitempty"`
+	URL           string                 `json:"url,omitempty"`
+	Message       string                 `json:"message"`
+	AuditID       string                 `json:"audit_id,omitempty"`
 }
 
 // tracker returns the holder's Tracker, if approvals are enabled.
-func (p *Pipeline) tracker() (approvals.Tracker, bool) {
-	t, ok := p.holder.(approvals.Tracker)
+func tracker(g *gateway.Gateway) (approvals.Tracker, bool) {
+	t, ok := g.Holder().(approvals.Tracker)
 	return t, ok
 }
 
-// approvalCall runs approval_status or await_approval.
-func (p *Pipeline) approvalCall(ctx context.Context, caller Caller, tool string, raw json.RawMessage) (*Result, error) {
+// approvalCall runs approval_status or await_approval. The approval tools
+// are not governed by rules: they show only the caller's own requests, and
+// an approved call goes through the whole pipeline again.
+func approvalCall(ctx context.Context, c *Catalogue, caller gateway.Caller, tool string, raw json.RawMessage) (*Result, error) {
 	var a ApprovalArgs
-	o := p.newOp(caller, tool, "", raw, "")
-	o.ev.Decision = string(policy.Allow)
-	if err := decodeArgs(raw, &a); err != nil {
-		return nil, o.refuse(ctx, "invalid", &Error{Code: CodeInvalidArgument, Message: "invalid arguments: " + err.Error(), err: err})
+	g := c.g
+	s := g.Session(caller, "")
+	op := gateway.Operation{Tool: tool, Arguments: raw}
+	allowed := policy.Decision{Effect: policy.Allow}
+	reject := func(status string, d policy.Decision, e *gateway.Error) error {
+		return s.Reject(ctx, op, status, d, e)
 	}
-	o.ev.Approval = a.ApprovalID
-	t, ok := p.tracker()
+	if err := decodeArgs(raw, &a); err != nil {
+		return nil, reject(audit.StatusInvalid, allowed, gateway.Invalid("invalid arguments: "+err.Error(), err))
+	}
+	op.Approval = a.ApprovalID
+	t, ok := tracker(g)
 	if !ok {
-		return nil, o.refuse(ctx, "invalid", newError(CodeNotFound, "", "no approval workflow is enabled on this Warden"))
+		return nil, reject(audit.StatusInvalid, allowed, gateway.NewError(gateway.CodeNotFound, "", "no approval workflow is enabled on this Warden"))
 	}
 	switch {
 	case a.ApprovalID == "":
-		return nil, o.refuse(ctx, "invalid", newError(CodeInvalidArgument, tool+` takes {"approval_id": "apr_..."}`, "argument \"approval_id\" is required"))
+		return nil, reject(audit.StatusInvalid, allowed, gateway.NewError(gateway.CodeInvalidArgument, tool+` takes {"approval_id": "apr_..."}`, "argument \"approval_id\" is required"))
 	case a.WaitSeconds != nil && (*a.WaitSeconds < 0 || time.Duration(*a.WaitSeconds)*time.Second > t.MaxWait()):
-		return nil, o.refuse(ctx, "invalid", newError(CodeInvalidArgument, "", "argument \"wait_seconds\" must be from 0 to %d", int(t.MaxWait().Seconds())))
+		return nil, reject(audit.StatusInvalid, allowed, gateway.NewError(gateway.CodeInvalidArgument, "", "argument \"wait_seconds\" must be from 0 to %d", int(t.MaxWait().Seconds())))
 	case a.WaitSeconds != nil && tool == ToolApprovalStatus:
-		return nil, o.refuse(ctx, "invalid", newError(CodeInvalidArgument, "approval_status never waits; use await_approval", "unknown argument \"wait_seconds\""))
+		return nil, reject(audit.StatusInvalid, allowed, gateway.NewError(gateway.CodeInvalidArgument, "approval_status never waits; use await_approval", "unknown argument \"wait_seconds\""))
 	}
 	var ap *approvals.Approval
 	var err error
 	if tool == ToolAwaitApproval {
-		wait := t.MaxWait()
+		wait := t.DefaultWait()
 		if a.WaitSeconds != nil {
 			wait = time.Duration(*a.WaitSeconds) * time.Second
-		} else if w, ok := p.holder.(interface{ DefaultWait() time.Duration }); ok {
-			wait = w.DefaultWait()
 		}
 		ap, err = t.Wait(ctx, caller.Principal.Subject, a.ApprovalID, wait)
 	} else {
@@ -221,40 +101,40 @@ func (p *Pipeline) approvalCall(ctx context.Context, caller Caller, tool string,
 		err = approvals.ErrNotFound
 	}
 	if errors.Is(err, approvals.ErrNotFound) {
-		return nil, o.refuse(ctx, "invalid", newError(CodeNotFound, "Use the approval_id a held call returned to you",
+		return nil, reject(audit.StatusInvalid, allowed, gateway.NewError(gateway.CodeNotFound, "Use the approval_id a held call returned to you",
 			"you have no approval request %q", a.ApprovalID))
 	}
 	if err != nil {
-		p.logger.Error("approval tools", "tool", tool, "err", err)
-		return nil, o.refuse(ctx, "error", &Error{Code: CodeInternal, Message: "the approval request could not be read", err: err})
+		g.Logger().Error("approval tools", "tool", tool, "err", err)
+		return nil, reject(audit.StatusError, allowed, gateway.NewError(gateway.CodeInternal, "", "the approval request could not be read").WithCause(err))
 	}
-	o.ev.Connection, o.ev.Rule = ap.Connection, ap.Rule
+	s = g.Session(caller, ap.Connection)
+	ruled := policy.Decision{Effect: policy.Allow, Rule: ap.Rule}
 	if tool == ToolApprovalStatus {
-		o.ev.Status = "ok"
-		if err := p.recorder.Record(ctx, o.ev); err != nil {
-			return nil, &Error{Code: CodeUnavailable, Message: "the audit trail cannot be written, so the call was refused (Warden fails closed)", err: err}
+		id, err := s.Record(ctx, op, ruled, gateway.Outcome{})
+		if err != nil {
+			return nil, err
 		}
 		res := statusResult(ap)
-		res.AuditID = o.ev.ID
+		res.AuditID = id
 		return &Result{Structured: res, Text: renderStatus(res)}, nil
 	}
 	switch ap.State {
 	case approvals.StateApproved:
-		o.ev.Status = "ok"
-		if err := p.recorder.Record(ctx, o.ev); err != nil {
-			return nil, &Error{Code: CodeUnavailable, Message: "the audit trail cannot be written, so the call was refused (Warden fails closed)", err: err}
+		if _, err := s.Record(ctx, op, ruled, gateway.Outcome{}); err != nil {
+			return nil, err
 		}
 		// The approved call goes through the whole pipeline again: policy
 		// decides it anew, and the hold stage releases it only if it is
 		// exactly the call that was approved, once.
-		return p.Call(ctx, caller, ap.Tool, ap.Arguments)
+		return c.Call(ctx, caller, ap.Tool, ap.Arguments)
 	case approvals.StatePending:
-		pa := pendingApproval(ap, "")
-		return nil, o.refuse(ctx, "denied", &Error{Code: CodeApprovalRequired, Rule: ap.Rule, Message: "still " + pa.Message,
-			Hint: "Wait again with await_approval, or do something else meanwhile", err: pa})
+		pa := gateway.NewPendingApproval(ap, "")
+		return nil, reject(audit.StatusDenied, ruled, gateway.NewError(gateway.CodeApprovalRequired, "Wait again with await_approval, or do something else meanwhile",
+			"still %s", pa.Message).WithCause(pa))
 	case approvals.StateDenied:
-		return nil, o.refuse(ctx, "denied", &Error{Code: CodeDenied, Rule: ap.Rule, Message: deniedMessage(ap),
-			Hint: "A person refused this call: do not send it again; change the approach or ask the approver why"})
+		return nil, reject(audit.StatusDenied, ruled, gateway.NewError(gateway.CodeDenied,
+			"A person refused this call: do not send it again; change the approach or ask the approver why", "%s", deniedMessage(ap)))
 	case approvals.StateExecuted, approvals.StateFailed:
 		msg := fmt.Sprintf("approval request %s was already used: its call ran at %s", ap.ID, ap.Executed.UTC().Format(time.RFC3339))
 		if ap.AuditID != "" {
@@ -263,12 +143,11 @@ func (p *Pipeline) approvalCall(ctx context.Context, caller Caller, tool string,
 		if ap.State == approvals.StateFailed && ap.Executed.IsZero() {
 			msg = fmt.Sprintf("approval request %s cannot run: %s", ap.ID, ap.Error)
 		}
-		return nil, o.refuse(ctx, "denied", &Error{Code: CodeApprovalRequired, Rule: ap.Rule, Message: msg + "; an approval runs its call once",
-			Hint: "Send the call again to ask for a new approval"})
+		return nil, reject(audit.StatusDenied, ruled, gateway.NewError(gateway.CodeApprovalRequired,
+			"Send the call again to ask for a new approval", "%s; an approval runs its call once", msg))
 	}
-	return nil, o.refuse(ctx, "denied", &Error{Code: CodeApprovalRequired, Rule: ap.Rule,
-		Message: fmt.Sprintf("approval request %s expired at %s without an approval", ap.ID, ap.Expires.UTC().Format(time.RFC3339)),
-		Hint:    "Send the call again to ask for a new approval"})
+	return nil, reject(audit.StatusDenied, ruled, gateway.NewError(gateway.CodeApprovalRequired, "Send the call again to ask for a new approval",
+		"approval request %s expired at %s without an approval", ap.ID, ap.Expires.UTC().Format(time.RFC3339)))
 }
 
 func deniedMessage(a *approvals.Approval) string {
@@ -287,7 +166,7 @@ func deniedMessage(a *approvals.Approval) string {
 func statusResult(a *approvals.Approval) *ApprovalStatusResult {
 	r := &ApprovalStatusResult{
 		ApprovalID: a.ID, State: string(a.State), Tool: a.Tool, Connection: a.Connection, Statement: a.Statement,
-		Justification: a.Justification, Rule: a.Rule, Approvers: approversView(a), Decisions: decisionViews(a),
+		Justification: a.Justification, Rule: a.Rule, Approvers: gateway.ApproversOf(a), Decisions: gateway.DecisionsOf(a),
 		CreatedAt: a.Created.UTC(), ExpiresAt: a.Expires.UTC(), ExecutionID: a.AuditID, Error: a.Error, URL: a.URL,
 	}
 	if !a.Executed.IsZero() {
@@ -379,41 +258,46 @@ var approvalStatusOutputSchema = json.RawMessage(`{
   "required": ["approval_id", "state", "tool", "connection", "rule", "approvers", "expires_at", "message"]
 }`)
 
-// approvalTools are the catalogue entries of the approval tools; none
-// when approvals are not enabled.
-func (p *Pipeline) approvalTools() []Tool {
-	t, ok := p.tracker()
-	if !ok {
-		return nil
-	}
-	wait := t.MaxWait()
-	if w, ok := p.holder.(interface{ DefaultWait() time.Duration }); ok {
-		wait = w.DefaultWait()
-	}
-	return []Tool{
-		{
-			Name:  ToolApprovalStatus,
-			Title: "Approval status",
-			Description: "Report the state of an approval request a held call returned (pending, approved, denied, expired, executed), " +
-				"who must approve and who has. Never waits.",
-			InputSchema:  approvalStatusInputSchema,
-			OutputSchema: approvalStatusOutputSchema,
-			ReadOnly:     true,
+// approvalStatus and awaitApproval are the approval tools, in the
+// catalogue when an approval workflow is enabled.
+var (
+	approvalStatusTool = Tool{
+		Name:  ToolApprovalStatus,
+		Title: "Approval status",
+		Describe: func(g *gateway.Gateway) (Spec, bool) {
+			if _, ok := tracker(g); !ok {
+				return Spec{}, false
+			}
+			return Spec{
+				Description: "Report the state of an approval request a held call returned (pending, approved, denied, expired, executed), " +
+					"who must approve and who has. Never waits.",
+				InputSchema:  approvalStatusInputSchema,
+				OutputSchema: approvalStatusOutputSchema,
+				ReadOnly:     true,
+			}, true
 		},
-		{
-			Name:  ToolAwaitApproval,
-			Title: "Await approval",
-			Description: "Wait up to wait_seconds for a held call's approval request to be decided. Once it is approved, run exactly " +
-				"the approved call (once) and return its result; otherwise return the request's state and what to do next.",
-			InputSchema: awaitApprovalInputSchema(wait, t.MaxWait()),
-			Destructive: p.approvalsMayWrite(),
+		Run: func(ctx context.Context, c *Catalogue, caller gateway.Caller, args json.RawMessage) (*Result, error) {
+			return approvalCall(ctx, c, caller, ToolApprovalStatus, args)
 		},
 	}
-}
-
-func (p *Pipeline) approvalsMayWrite() bool {
-	if w, ok := p.decider.(interface{ AllowsWrites(tool string) bool }); ok {
-		return w.AllowsWrites(ToolRunQuery)
+	awaitApprovalTool = Tool{
+		Name:  ToolAwaitApproval,
+		Title: "Await approval",
+		Describe: func(g *gateway.Gateway) (Spec, bool) {
+			t, ok := tracker(g)
+			if !ok {
+				return Spec{}, false
+			}
+			return Spec{
+				Description: "Wait up to wait_seconds for a held call's approval request to be decided. Once it is approved, run exactly " +
+					"the approved call (once) and return its result; otherwise return the request's state and what to do next.",
+				InputSchema: awaitApprovalInputSchema(t.DefaultWait(), t.MaxWait()),
+				// It runs the approved call, which may write.
+				Destructive: g.Decider().AllowsWrites(ToolRunQuery),
+			}, true
+		},
+		Run: func(ctx context.Context, c *Catalogue, caller gateway.Caller, args json.RawMessage) (*Result, error) {
+			return approvalCall(ctx, c, caller, ToolAwaitApproval, args)
+		},
 	}
-	return true
-}
+)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wardenhq/warden/approvals"
 	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
 )
 
@@ -42,15 +43,15 @@ func newApprovalFixture(t *testing.T) (*fixture, *approvals.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Options{Connections: conns, Decider: engine, Recorder: store, Holder: svc, Limits: cfg.Limits})
+	p, err := Open(gateway.Options{Connections: conns, Decider: engine, Recorder: store, Holder: svc, Limits: cfg.Limits})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() { p.Gateway().Close() })
 	return &fixture{p: p, store: store, db: dbPath}, svc
 }
 
-func call(t *testing.T, f *fixture, caller Caller, tool string, args any) (*Result, error) {
+func call(t *testing.T, f *fixture, caller gateway.Caller, tool string, args any) (*Result, error) {
 	t.Helper()
 	b, _ := json.Marshal(args)
 	return f.p.Call(context.Background(), caller, tool, b)
@@ -61,12 +62,12 @@ func TestHeldCallPendingThenAwaited(t *testing.T) {
 	del := map[string]any{"connection": "t", "sql": "DELETE FROM items WHERE id = 1", "justification": "cleanup"}
 
 	_, err := call(t, f, agent, ToolRunQuery, del)
-	var pa *PendingApproval
-	if !errors.As(err, &pa) || AsError(err).Code != CodeApprovalRequired || pa.Status != StatusPendingApproval ||
+	var pa *gateway.PendingApproval
+	if !errors.As(err, &pa) || gateway.AsError(err).Code != gateway.CodeApprovalRequired || pa.Status != gateway.StatusPendingApproval ||
 		pa.Approvers.Quorum != 1 || pa.Approvers.Groups[0] != "dba" || pa.ExpiresAt.IsZero() || !strings.Contains(pa.Message, "await_approval") {
 		t.Fatalf("held call: %v %+v", err, pa)
 	}
-	if ev := f.event(t, AsError(err).AuditID); ev.Decision != "review" || ev.Approval != pa.ApprovalID || ev.Status != "denied" {
+	if ev := f.event(t, gateway.AsError(err).AuditID); ev.Decision != "review" || ev.Approval != pa.ApprovalID || ev.Status != "denied" {
 		t.Errorf("held call's event: %+v", ev)
 	}
 	if f.count(t) != 3 {
@@ -79,14 +80,14 @@ func TestHeldCallPendingThenAwaited(t *testing.T) {
 	}
 	other := agent
 	other.Principal.Subject = "mallory"
-	if _, err := call(t, f, other, ToolApprovalStatus, map[string]any{"approval_id": pa.ApprovalID}); AsError(err).Code != CodeNotFound {
+	if _, err := call(t, f, other, ToolApprovalStatus, map[string]any{"approval_id": pa.ApprovalID}); gateway.AsError(err).Code != gateway.CodeNotFound {
 		t.Errorf("another identity's status: %v", err)
 	}
 	_, err = call(t, f, agent, ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID, "wait_seconds": 0})
 	if !errors.As(err, &pa) {
 		t.Fatalf("await while pending: %v", err)
 	}
-	if _, err := call(t, f, agent, ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID, "wait_seconds": 999}); AsError(err).Code != CodeInvalidArgument {
+	if _, err := call(t, f, agent, ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID, "wait_seconds": 999}); gateway.AsError(err).Code != gateway.CodeInvalidArgument {
 		t.Errorf("wait_seconds over max_wait: %v", err)
 	}
 
@@ -112,15 +113,15 @@ func TestHeldCallPendingThenAwaited(t *testing.T) {
 
 func TestApprovalToolsInCatalogue(t *testing.T) {
 	f, _ := newApprovalFixture(t)
-	names := map[string]Tool{}
-	for _, tl := range f.p.Catalogue() {
+	names := map[string]Spec{}
+	for _, tl := range f.p.Specs() {
 		names[tl.Name] = tl
 	}
 	if !names[ToolApprovalStatus].ReadOnly || !names[ToolAwaitApproval].Destructive {
 		t.Errorf("approval tools: %+v", names)
 	}
 	plain := newFixture(t, "  - {name: r, effect: allow}", nil)
-	for _, tl := range plain.p.Catalogue() {
+	for _, tl := range plain.p.Specs() {
 		if tl.Name == ToolAwaitApproval {
 			t.Error("approval tools offered without an approval workflow")
 		}

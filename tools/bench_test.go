@@ -13,6 +13,7 @@ import (
 	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/internal/testenv"
 	"github.com/wardenhq/warden/policy"
 )
@@ -35,7 +36,7 @@ rules:
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine, _ := policy.Compile(cfg, Names())
+	engine, _ := policy.Compile(cfg, Names(Builtin()))
 	store, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
 	if err != nil {
 		b.Fatal(err)
@@ -45,8 +46,8 @@ rules:
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, _ := New(Options{Connections: conns, Decider: engine, Recorder: store, Limits: cfg.Limits})
-	defer p.Close()
+	p, _ := Open(gateway.Options{Connections: conns, Decider: engine, Recorder: store, Limits: cfg.Limits})
+	defer p.Gateway().Close()
 	direct, err := pgxpool.New(context.Background(), pg.DSN(db))
 	if err != nil {
 		b.Fatal(err)

@@ -8,22 +8,32 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/gateway"
 )
 
-// Tool names.
-const (
-	ToolListConnections = "list_connections"
-	ToolDescribeSchema  = "describe_schema"
-	ToolRunQuery        = "run_query"
-)
-
-// Names lists every tool this build governs; policy rules may name only these.
-func Names() []string {
-	return []string{ToolListConnections, ToolDescribeSchema, ToolRunQuery}
+// Tool is one entry of the catalogue: adding a tool is adding one.
+type Tool struct {
+	Name  string
+	Title string
+	// Describe says what the tool is on this gateway (its description and
+	// hints depend on the policy); false hides it (the approval tools
+	// when no approval workflow is enabled).
+	Describe func(g *gateway.Gateway) (Spec, bool)
+	// Needs is the connector capability the tool works on:
+	// list_connections offers it on the connections that have it. Empty
+	// for a tool that is not on a connection.
+	Needs connectors.Capability
+	// Governed: policy decides the tool's calls, and rules may name it.
+	Governed bool
+	// Run carries out one call with its JSON arguments. Every call,
+	// including one with bad arguments, must be recorded.
+	Run func(ctx context.Context, c *Catalogue, caller gateway.Caller, args json.RawMessage) (*Result, error)
 }
 
-// Tool describes one governed operation for a front door to publish.
-type Tool struct {
+// Spec describes one tool for a front door to publish.
+type Spec struct {
 	Name        string
 	Title       string
 	Description string
@@ -44,82 +54,81 @@ type Result struct {
 	Text       string
 }
 
-// Catalogue returns the tools, with hints true for the loaded policy:
-// run_query is read-only unless some rule lets it write.
-func (p *Pipeline) Catalogue() []Tool {
-	writes := false
-	if w, ok := p.decider.(interface{ AllowsWrites(tool string) bool }); ok {
-		writes = w.AllowsWrites(ToolRunQuery)
+// Builtin is the table of the tools this build has.
+func Builtin() []Tool {
+	return []Tool{listConnectionsTool, describeSchemaTool, runQueryTool, approvalStatusTool, awaitApprovalTool}
+}
+
+// Names lists the governed tools of a table: the names policy rules may
+// use.
+func Names(table []Tool) []string {
+	var out []string
+	for _, t := range table {
+		if t.Governed {
+			out = append(out, t.Name)
+		}
 	}
-	runDesc := "Run one SQL statement on a connection and return its rows. Policy decides what may run: " +
-		"reads are checked, bounded (max_rows, time limit) and recorded; writes run only where a rule allows them. "
-	if !writes {
-		runDesc += "On this Warden every connection is read-only for you. "
+	return out
+}
+
+// Catalogue is the tools of one gateway, as front doors call them. It is
+// safe for concurrent use.
+type Catalogue struct {
+	g      *gateway.Gateway
+	tools  []Tool
+	byName map[string]*Tool
+}
+
+// New builds the catalogue of table on g.
+func New(g *gateway.Gateway, table []Tool) *Catalogue {
+	c := &Catalogue{g: g, tools: table, byName: map[string]*Tool{}}
+	for i := range c.tools {
+		t := &c.tools[i]
+		if _, ok := t.Describe(g); ok {
+			c.byName[t.Name] = t
+		}
 	}
-	runDesc += "Refusals explain why and what to do instead."
-	return append([]Tool{
-		{
-			Name:         ToolListConnections,
-			Title:        "List connections",
-			Description:  "List the connections you may use, with their kind, labels and what you may do on each (tools, read-only or not, row limit).",
-			InputSchema:  json.RawMessage(`{"type":"object","properties":{},"additionalProperties":false}`),
-			OutputSchema: listConnectionsOutputSchema,
-			ReadOnly:     true, Idempotent: true,
-		},
-		{
-			Name:         ToolDescribeSchema,
-			Title:        "Describe schema",
-			Description:  "List the schemas, tables and views of a connection with their columns and types; only objects you may read. Narrow it with schema and table.",
-			InputSchema:  describeSchemaInputSchema,
-			OutputSchema: describeSchemaOutputSchema,
-			ReadOnly:     true, Idempotent: true,
-		},
-		{
-			Name:         ToolRunQuery,
-			Title:        "Run SQL query",
-			Description:  runDesc,
-			InputSchema:  runQueryInputSchema,
-			OutputSchema: runQueryOutputSchema,
-			ReadOnly:     !writes, Destructive: writes, Idempotent: !writes,
-		},
-	}, p.approvalTools()...)
+	return c
+}
+
+// Gateway is the catalogue's gateway.
+func (c *Catalogue) Gateway() *gateway.Gateway { return c.g }
+
+// Specs describes the tools, with hints true for the loaded policy.
+func (c *Catalogue) Specs() []Spec {
+	var out []Spec
+	for _, t := range c.tools {
+		if s, ok := t.Describe(c.g); ok {
+			s.Name, s.Title = t.Name, t.Title
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Call runs one tool with JSON arguments. Every call, including one with
-// bad arguments, is recorded.
-func (p *Pipeline) Call(ctx context.Context, caller Caller, tool string, args json.RawMessage) (*Result, error) {
-	switch tool {
-	case ToolListConnections:
-		var a struct{}
-		if err := decodeArgs(args, &a); err != nil {
-			return nil, p.invalid(ctx, caller, tool, "", args, err)
+// bad arguments or an unknown tool, is recorded.
+func (c *Catalogue) Call(ctx context.Context, caller gateway.Caller, tool string, args json.RawMessage) (*Result, error) {
+	t, ok := c.byName[tool]
+	if !ok {
+		var names []string
+		for _, t := range c.tools {
+			if _, ok := c.byName[t.Name]; ok {
+				names = append(names, t.Name)
+			}
 		}
-		return p.ListConnections(ctx, caller)
-	case ToolDescribeSchema:
-		var a DescribeSchemaArgs
-		if err := decodeArgs(args, &a); err != nil {
-			return nil, p.invalid(ctx, caller, tool, a.Connection, args, err)
-		}
-		return p.DescribeSchema(ctx, caller, a)
-	case ToolRunQuery:
-		var a RunQueryArgs
-		if err := decodeArgs(args, &a); err != nil {
-			return nil, p.invalid(ctx, caller, tool, a.Connection, args, err)
-		}
-		a.raw = args
-		return p.RunQuery(ctx, caller, a)
-	case ToolApprovalStatus, ToolAwaitApproval:
-		if _, ok := p.tracker(); ok {
-			return p.approvalCall(ctx, caller, tool, args)
-		}
+		return nil, invalid(ctx, c.g.Session(caller, ""), gateway.Operation{Tool: tool, Arguments: args},
+			fmt.Errorf("unknown tool %q (known: %s)", tool, strings.Join(names, ", ")))
 	}
-	return nil, p.invalid(ctx, caller, tool, "", args, fmt.Errorf("unknown tool %q (known: %s)", tool, strings.Join(Names(), ", ")))
+	return t.Run(ctx, c, caller, args)
 }
 
+// EndSession ends a session (see gateway.Gateway.EndSession).
+func (c *Catalogue) EndSession(ctx context.Context, session string) { c.g.EndSession(ctx, session) }
+
 // invalid records and returns a call refused for bad input.
-func (p *Pipeline) invalid(ctx context.Context, caller Caller, tool, connection string, args json.RawMessage, err error) error {
-	o := p.newOp(caller, tool, connection, args, "")
-	return o.refuse(ctx, "invalid", &Error{Code: CodeInvalidArgument, Message: "invalid arguments: " + err.Error(), err: err})
+func invalid(ctx context.Context, s *gateway.Session, op gateway.Operation, err error) error {
+	return s.Invalid(ctx, op, gateway.Invalid("invalid arguments: "+err.Error(), err))
 }
 
 // decodeArgs decodes strictly: an unknown argument is an error naming it.
@@ -155,4 +164,14 @@ func jsonKind(k string) string {
 		return "a boolean"
 	}
 	return "a " + k
+}
+
+// Open wires a gateway with o and the catalogue of the built-in tools on
+// it (what the binary does, for tests and benchmarks).
+func Open(o gateway.Options) (*Catalogue, error) {
+	g, err := gateway.New(o)
+	if err != nil {
+		return nil, err
+	}
+	return New(g, Builtin()), nil
 }

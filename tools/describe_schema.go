@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/gateway"
 )
 
 // DescribeSchemaArgs are the arguments of describe_schema.
@@ -21,34 +22,61 @@ type SchemaResult struct {
 	AuditID    string             `json:"audit_id,omitempty"`
 }
 
+// describeSchema is describe_schema: authorize, the connector's
+// description, finish.
+var describeSchemaTool = Tool{
+	Name:     ToolDescribeSchema,
+	Title:    "Describe schema",
+	Needs:    connectors.CapSQL,
+	Governed: true,
+	Describe: func(*gateway.Gateway) (Spec, bool) {
+		return Spec{
+			Description:  "List the schemas, tables and views of a connection with their columns and types; only objects you may read. Narrow it with schema and table.",
+			InputSchema:  describeSchemaInputSchema,
+			OutputSchema: describeSchemaOutputSchema,
+			ReadOnly:     true, Idempotent: true,
+		}, true
+	},
+	Run: func(ctx context.Context, c *Catalogue, caller gateway.Caller, args json.RawMessage) (*Result, error) {
+		var a DescribeSchemaArgs
+		if err := decodeArgs(args, &a); err != nil {
+			return nil, invalid(ctx, c.g.Session(caller, a.Connection), gateway.Operation{Tool: ToolDescribeSchema, Arguments: args}, err)
+		}
+		return DescribeSchema(ctx, c.g, caller, a)
+	},
+}
+
 // DescribeSchema lists the objects of a connection the caller may read.
-func (p *Pipeline) DescribeSchema(ctx context.Context, caller Caller, a DescribeSchemaArgs) (*Result, error) {
+func DescribeSchema(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a DescribeSchemaArgs) (*Result, error) {
 	raw, _ := json.Marshal(a)
-	o := p.newOp(caller, ToolDescribeSchema, a.Connection, raw, "")
+	s := g.Session(caller, a.Connection)
+	op := gateway.Operation{Tool: ToolDescribeSchema, Arguments: raw}
 	if a.Connection == "" {
-		return nil, o.refuse(ctx, "invalid", newError(CodeInvalidArgument,
+		return nil, s.Invalid(ctx, op, gateway.NewError(gateway.CodeInvalidArgument,
 			"Call list_connections to see the connections you may use", "argument \"connection\" is required"))
 	}
-	if err := o.authorize(ctx, ""); err != nil {
+	gr, err := s.Authorize(ctx, op)
+	if err != nil {
 		return nil, err
 	}
-	sqlConn, ok := o.conn.(connectors.SQL)
+	sqlConn, ok := s.Connector().(connectors.SQL)
 	if !ok {
-		return nil, o.fail(ctx, newError(CodeInvalidArgument, "", "connection %q has no schema to describe", a.Connection))
+		return nil, gr.Finish(ctx, gateway.Outcome{Err: gateway.NewError(gateway.CodeInvalidArgument, "", "connection %q has no schema to describe", a.Connection)})
 	}
-	if err := o.gate(ctx); err != nil {
-		return nil, o.fail(ctx, err)
+	if err := gr.Gate(ctx); err != nil {
+		return nil, gr.Finish(ctx, gateway.Outcome{Err: err})
 	}
 	resp, err := sqlConn.Describe(ctx, connectors.DescribeRequest{Schema: a.Schema, Table: a.Table})
 	if err != nil {
-		return nil, o.fail(ctx, err)
+		return nil, gr.Finish(ctx, gateway.Outcome{Err: err})
 	}
 	res := &SchemaResult{Connection: a.Connection, Tables: resp.Tables}
 	if res.Tables == nil {
 		res.Tables = []connectors.Table{}
 	}
-	o.ev.Rows = int64(len(res.Tables))
-	o.succeed(ctx)
-	res.AuditID = o.ev.ID
+	if e := gr.Finish(ctx, gateway.Outcome{Rows: int64(len(res.Tables))}); e != nil {
+		return nil, e
+	}
+	res.AuditID = gr.AuditID()
 	return &Result{Structured: res, Text: renderSchema(res)}, nil
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/policy"
 )
 
@@ -30,50 +33,80 @@ type ConnectionsResult struct {
 	AuditID     string           `json:"audit_id,omitempty"`
 }
 
+// listConnections is list_connections.
+var listConnectionsTool = Tool{
+	Name:     ToolListConnections,
+	Title:    "List connections",
+	Governed: true,
+	Describe: func(*gateway.Gateway) (Spec, bool) {
+		return Spec{
+			Description:  "List the connections you may use, with their kind, labels and what you may do on each (tools, read-only or not, row limit).",
+			InputSchema:  json.RawMessage(`{"type":"object","properties":{},"additionalProperties":false}`),
+			OutputSchema: listConnectionsOutputSchema,
+			ReadOnly:     true, Idempotent: true,
+		}, true
+	},
+	Run: func(ctx context.Context, c *Catalogue, caller gateway.Caller, args json.RawMessage) (*Result, error) {
+		var a struct{}
+		if err := decodeArgs(args, &a); err != nil {
+			return nil, invalid(ctx, c.g.Session(caller, ""), gateway.Operation{Tool: ToolListConnections, Arguments: args}, err)
+		}
+		return c.ListConnections(ctx, caller)
+	},
+}
+
 // ListConnections lists the connections on which the caller may do
-// anything, and what. It is itself a governed call: recorded, and allowed
-// unless a rule denies list_connections.
-func (p *Pipeline) ListConnections(ctx context.Context, caller Caller) (*Result, error) {
-	o := p.newOp(caller, ToolListConnections, "", json.RawMessage("{}"), "")
-	d, err := p.decider.Decide(ctx, policy.Input{Subject: caller.Principal.Subject, Groups: caller.Principal.Groups, Tool: ToolListConnections})
+// anything, and what: the governed tools each connection's capabilities
+// take. It is itself a governed call: recorded, and allowed unless a rule
+// denies list_connections.
+func (c *Catalogue) ListConnections(ctx context.Context, caller gateway.Caller) (*Result, error) {
+	g := c.g
+	s := g.Session(caller, "")
+	op := gateway.Operation{Tool: ToolListConnections, Arguments: json.RawMessage("{}")}
+	d, err := g.Decider().Decide(ctx, policy.Input{Subject: caller.Principal.Subject, Groups: caller.Principal.Groups,
+		Tool: ToolListConnections, Transport: caller.Transport})
 	if err != nil {
-		return nil, o.refuse(ctx, "error", &Error{Code: CodeInternal, Message: "the policy could not be evaluated, so the call was refused", err: err})
+		return nil, s.Reject(ctx, op, audit.StatusError, policy.Decision{},
+			gateway.NewError(gateway.CodeInternal, "", "the policy could not be evaluated, so the call was refused").WithCause(err))
 	}
+	limits := g.Limits()
 	res := &ConnectionsResult{Connections: []ConnectionView{}}
-	for _, name := range p.names {
-		info := p.conns[name].Info()
+	for _, name := range g.Connections() {
+		conn, _ := g.Connection(name)
+		info := conn.Info()
 		view := ConnectionView{Name: info.Name, Kind: info.Kind, Labels: info.Labels}
-		for _, tool := range []string{ToolDescribeSchema, ToolRunQuery} {
-			td, err := p.decider.Decide(ctx, policy.Input{
-				Subject: caller.Principal.Subject, Groups: caller.Principal.Groups,
+		for _, t := range c.tools {
+			if !t.Governed || t.Needs == "" || !connectors.Has(conn, t.Needs) {
+				continue
+			}
+			td, err := g.Decider().Decide(ctx, policy.Input{
+				Subject: caller.Principal.Subject, Groups: caller.Principal.Groups, Transport: caller.Transport,
 				Connection: policy.Connection{Name: info.Name, Kind: info.Kind, Labels: info.Labels},
-				Tool:       tool,
+				Tool:       t.Name,
 			})
 			if err != nil || td.Effect == policy.Deny {
 				continue
 			}
 			maxRows := 0
-			if tool == ToolRunQuery {
-				maxRows = min(p.limits.MaxRows, nonZero(td.MaxRows, p.limits.MaxRows))
+			if t.Name == ToolRunQuery {
+				maxRows = min(limits.MaxRows, nonZero(td.MaxRows, limits.MaxRows))
 			}
-			view.Tools = append(view.Tools, ToolGrant{Tool: tool, Effect: string(td.Effect), ReadOnly: td.ReadOnly, MaxRows: maxRows, Rule: td.Rule})
+			view.Tools = append(view.Tools, ToolGrant{Tool: t.Name, Effect: string(td.Effect), ReadOnly: td.ReadOnly, MaxRows: maxRows, Rule: td.Rule})
 		}
 		if len(view.Tools) > 0 {
 			res.Connections = append(res.Connections, view)
 		}
 	}
-	o.ev.Decision, o.ev.Rule, o.ev.Reason = string(d.Effect), d.Rule, d.Reason
 	// Listing what one may do is not itself sensitive, so a missing
 	// list_connections rule does not hide the list; an explicit deny does.
 	if d.Effect == policy.Deny && d.Rule != "" {
-		return nil, o.refuse(ctx, "denied", &Error{Code: CodeDenied, Rule: d.Rule, Message: "refused by policy: " + d.Reason})
+		return nil, s.Reject(ctx, op, audit.StatusDenied, d, gateway.NewError(gateway.CodeDenied, "", "refused by policy: %s", d.Reason))
 	}
-	o.ev.Status = "ok"
-	o.ev.Rows = int64(len(res.Connections))
-	if err := p.recorder.Record(ctx, o.ev); err != nil {
-		return nil, &Error{Code: CodeUnavailable, Message: "the audit trail cannot be written, so the call was refused (Warden fails closed)", err: err}
+	id, err := s.Record(ctx, op, d, gateway.Outcome{Rows: int64(len(res.Connections))})
+	if err != nil {
+		return nil, err
 	}
-	res.AuditID = o.ev.ID
+	res.AuditID = id
 	return &Result{Structured: res, Text: renderConnections(res)}, nil
 }
 

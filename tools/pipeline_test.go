@@ -18,14 +18,15 @@ import (
 	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/policy"
 )
 
-var agent = Caller{Principal: identity.Principal{Subject: "agent", Groups: []string{"agents"}, Issuer: "local"}, Transport: TransportStdio, Session: "s1"}
+var agent = gateway.Caller{Principal: identity.Principal{Subject: "agent", Groups: []string{"agents"}, Issuer: "local"}, Transport: gateway.TransportStdio, Session: "s1"}
 
 type fixture struct {
-	p     *Pipeline
+	p     *Catalogue
 	store *audit.Store
 	db    string
 }
@@ -60,7 +61,7 @@ rules:
 
 // newFixture wires a pipeline over a real SQLite target and a real audit
 // store, with the given rules (YAML list items under rules:).
-func newFixture(t *testing.T, rules string, wrap func(Recorder) Recorder) *fixture {
+func newFixture(t *testing.T, rules string, wrap func(gateway.Recorder) gateway.Recorder, decider ...gateway.Decider) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, dbPath := itemsTarget(t, dir, "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM g WHERE n < 300) INSERT INTO items SELECT n, 'item ' || n FROM g", rules)
@@ -69,15 +70,19 @@ func newFixture(t *testing.T, rules string, wrap func(Recorder) Recorder) *fixtu
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec Recorder = store
+	var rec gateway.Recorder = store
 	if wrap != nil {
 		rec = wrap(store)
 	}
-	p, err := New(Options{Connections: conns, Decider: engine, Recorder: rec, Limits: cfg.Limits})
+	var d gateway.Decider = engine
+	if len(decider) > 0 {
+		d = decider[0]
+	}
+	p, err := Open(gateway.Options{Connections: conns, Decider: d, Recorder: rec, Limits: cfg.Limits})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() { p.Gateway().Close() })
 	return &fixture{p: p, store: store, db: dbPath}
 }
 
@@ -117,18 +122,18 @@ func TestDecisions(t *testing.T) {
 		name     string
 		rules    string
 		sql      string
-		code     Code   // "" for success
-		status   string // audit status
+		code     gateway.Code // "" for success
+		status   string       // audit status
 		decision string
 		want     string // in the error message
 	}{
-		{"default deny", "  []", "SELECT 1", CodeDenied, "denied", "deny", "no rule allows agent to use run_query"},
+		{"default deny", "  []", "SELECT 1", gateway.CodeDenied, "denied", "deny", "no rule allows agent to use run_query"},
 		{"allow", "  - {name: r, effect: allow}", "SELECT count(*) FROM items", "", "ok", "allow", ""},
-		{"deny wins", "  - {name: r, effect: allow}\n  - {name: d, effect: deny, message: maintenance window}", "SELECT 1", CodeDenied, "denied", "deny", "maintenance window"},
-		{"review without approvals refuses", "  - {name: r, effect: allow}\n  - {name: rv, effect: review}", "SELECT 1", CodeApprovalRequired, "denied", "review", "requires human approval"},
-		{"other group only", "  - {name: r, effect: allow, subjects: {groups: [dba]}}", "SELECT 1", CodeDenied, "denied", "deny", "Warden denies by default"},
-		{"read-only by default", "  - {name: r, effect: allow}", "DELETE FROM items", CodeDenied, "denied", "deny", "admits only read statements"},
-		{"unparseable refused", "  - {name: r, effect: allow}", "SELEC 1", CodeDenied, "denied", "deny", "cannot parse SQL"},
+		{"deny wins", "  - {name: r, effect: allow}\n  - {name: d, effect: deny, message: maintenance window}", "SELECT 1", gateway.CodeDenied, "denied", "deny", "maintenance window"},
+		{"review without approvals refuses", "  - {name: r, effect: allow}\n  - {name: rv, effect: review}", "SELECT 1", gateway.CodeApprovalRequired, "denied", "review", "requires human approval"},
+		{"other group only", "  - {name: r, effect: allow, subjects: {groups: [dba]}}", "SELECT 1", gateway.CodeDenied, "denied", "deny", "Warden denies by default"},
+		{"read-only by default", "  - {name: r, effect: allow}", "DELETE FROM items", gateway.CodeDenied, "denied", "deny", "admits only read statements"},
+		{"unparseable refused", "  - {name: r, effect: allow}", "SELEC 1", gateway.CodeDenied, "denied", "deny", "cannot parse SQL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -143,12 +148,12 @@ func TestDecisions(t *testing.T) {
 					t.Errorf("result = %+v", qr)
 				}
 				ev := f.event(t, qr.AuditID)
-				if ev.Status != tt.status || ev.Decision != tt.decision || ev.Rows != 1 || ev.Statement != tt.sql || ev.Credential != StaticCredentialLabel {
+				if ev.Status != tt.status || ev.Decision != tt.decision || ev.Rows != 1 || ev.Statement != tt.sql || ev.Credential != gateway.StaticCredentialLabel {
 					t.Errorf("event = %+v", ev)
 				}
 				return
 			}
-			var te *Error
+			var te *gateway.Error
 			if !errors.As(err, &te) || te.Code != tt.code || !strings.Contains(te.Error(), tt.want) {
 				t.Fatalf("err = %v, want %s containing %q", err, tt.code, tt.want)
 			}
@@ -172,8 +177,8 @@ func TestAuditFailClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := runQuery(f, "DELETE FROM items")
-	var te *Error
-	if !errors.As(err, &te) || te.Code != CodeUnavailable || !strings.Contains(te.Message, "audit trail cannot be written") {
+	var te *gateway.Error
+	if !errors.As(err, &te) || te.Code != gateway.CodeUnavailable || !strings.Contains(te.Message, "audit trail cannot be written") {
 		t.Fatalf("err = %v", err)
 	}
 	if te.AuditID != "" {
@@ -184,17 +189,17 @@ func TestAuditFailClosed(t *testing.T) {
 	}
 	// The store closed: same refusal, for every tool.
 	f.store.Close()
-	if _, err := runQuery(f, "DELETE FROM items"); !errors.As(err, &te) || te.Code != CodeUnavailable {
+	if _, err := runQuery(f, "DELETE FROM items"); !errors.As(err, &te) || te.Code != gateway.CodeUnavailable {
 		t.Fatalf("closed store: err = %v", err)
 	}
 	if f.count(t) != 300 {
 		t.Fatal("the statement ran with a closed audit store")
 	}
 	args := json.RawMessage(`{"connection":"t"}`)
-	if _, err := f.p.Call(context.Background(), agent, ToolDescribeSchema, args); !errors.As(err, &te) || te.Code != CodeUnavailable {
+	if _, err := f.p.Call(context.Background(), agent, ToolDescribeSchema, args); !errors.As(err, &te) || te.Code != gateway.CodeUnavailable {
 		t.Fatalf("describe_schema with a closed store: err = %v", err)
 	}
-	if _, err := f.p.Call(context.Background(), agent, ToolListConnections, nil); !errors.As(err, &te) || te.Code != CodeUnavailable {
+	if _, err := f.p.Call(context.Background(), agent, ToolListConnections, nil); !errors.As(err, &te) || te.Code != gateway.CodeUnavailable {
 		t.Fatalf("list_connections with a closed store: err = %v", err)
 	}
 }
@@ -204,16 +209,16 @@ type brokenDecider struct{}
 func (brokenDecider) Decide(context.Context, policy.Input) (policy.Decision, error) {
 	return policy.Decision{Effect: policy.Allow}, errors.New("cel evaluation exploded")
 }
-func (brokenDecider) Version() string { return "x" }
+func (brokenDecider) Version() string          { return "x" }
+func (brokenDecider) AllowsWrites(string) bool { return true }
 
 // TestPolicyErrorFailsClosed: a decider error is a refusal even if the
 // decision it returned says allow.
 func TestPolicyErrorFailsClosed(t *testing.T) {
-	f := newFixture(t, "  - {name: rw, effect: allow, read_only: false}", nil)
-	f.p.decider = brokenDecider{}
+	f := newFixture(t, "  - {name: rw, effect: allow, read_only: false}", nil, brokenDecider{})
 	_, err := runQuery(f, "DELETE FROM items")
-	var te *Error
-	if !errors.As(err, &te) || te.Code != CodeInternal || !strings.Contains(te.Message, "fails closed") {
+	var te *gateway.Error
+	if !errors.As(err, &te) || te.Code != gateway.CodeInternal || !strings.Contains(te.Message, "fails closed") {
 		t.Fatalf("err = %v", err)
 	}
 	if strings.Contains(te.Message, "exploded") {
@@ -239,7 +244,7 @@ func TestWritesWhenAllowed(t *testing.T) {
 	if qr := res.Structured.(*QueryResult); qr.ReadOnly {
 		t.Error("result says read-only")
 	}
-	tools := f.p.Catalogue()
+	tools := f.p.Specs()
 	for _, tl := range tools {
 		if tl.Name == ToolRunQuery && (tl.ReadOnly || !tl.Destructive) {
 			t.Errorf("run_query hints must say it can write here: %+v", tl)
@@ -283,7 +288,7 @@ func TestListConnections(t *testing.T) {
 	if len(cr.Connections) != 1 || len(cr.Connections[0].Tools) != 1 || cr.Connections[0].Tools[0].MaxRows != 50 || !cr.Connections[0].Tools[0].ReadOnly {
 		t.Errorf("connections = %+v", cr.Connections)
 	}
-	stranger := Caller{Principal: identity.Principal{Subject: "eve"}, Transport: TransportHTTP}
+	stranger := gateway.Caller{Principal: identity.Principal{Subject: "eve"}, Transport: gateway.TransportHTTP}
 	f2 := newFixture(t, "  - {name: r, effect: allow, subjects: {groups: [agents]}}", nil)
 	res, err = f2.p.Call(context.Background(), stranger, ToolListConnections, nil)
 	if err != nil {
@@ -293,7 +298,7 @@ func TestListConnections(t *testing.T) {
 		t.Errorf("a stranger sees %+v", cr.Connections)
 	}
 	f3 := newFixture(t, "  - {name: r, effect: allow}\n  - {name: quiet, effect: deny, tools: [list_connections]}", nil)
-	if _, err := f3.p.Call(context.Background(), agent, ToolListConnections, nil); !errors.Is(err, ErrDenied) {
+	if _, err := f3.p.Call(context.Background(), agent, ToolListConnections, nil); !errors.Is(err, gateway.ErrDenied) {
 		t.Errorf("explicit deny of list_connections: %v", err)
 	}
 	if _, err := f.p.Call(context.Background(), agent, ToolListConnections, json.RawMessage(`{"x":1}`)); err == nil {
@@ -304,8 +309,8 @@ func TestListConnections(t *testing.T) {
 func TestUnknownTool(t *testing.T) {
 	f := newFixture(t, "  - {name: r, effect: allow}", nil)
 	_, err := f.p.Call(context.Background(), agent, "drop_everything", nil)
-	var te *Error
-	if !errors.As(err, &te) || te.Code != CodeInvalidArgument || !strings.Contains(te.Message, `unknown tool "drop_everything"`) {
+	var te *gateway.Error
+	if !errors.As(err, &te) || te.Code != gateway.CodeInvalidArgument || !strings.Contains(te.Message, `unknown tool "drop_everything"`) {
 		t.Fatalf("err = %v", err)
 	}
 	if ev := f.event(t, te.AuditID); ev.Tool != "drop_everything" || ev.Status != "invalid" {
@@ -352,7 +357,7 @@ func TestConcurrentCalls(t *testing.T) {
 // closed when the test ends.
 func compileAndOpen(t *testing.T, cfg *config.Config, dir string) (*policy.Engine, *audit.Store) {
 	t.Helper()
-	engine, err := policy.Compile(cfg, Names())
+	engine, err := policy.Compile(cfg, Names(Builtin()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,14 +3,21 @@ package tools
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/masking"
+)
+
+// Tool names.
+const (
+	ToolListConnections = "list_connections"
+	ToolDescribeSchema  = "describe_schema"
+	ToolRunQuery        = "run_query"
 )
 
 // RunQueryArgs are the arguments of run_query.
@@ -38,106 +45,117 @@ type QueryResult struct {
 	AuditID    string              `json:"audit_id,omitempty"`
 }
 
+// runQuery is run_query: authorize, the connector's query, finish.
+var runQueryTool = Tool{
+	Name:     ToolRunQuery,
+	Title:    "Run SQL query",
+	Needs:    connectors.CapSQL,
+	Governed: true,
+	Describe: func(g *gateway.Gateway) (Spec, bool) {
+		writes := g.Decider().AllowsWrites(ToolRunQuery)
+		desc := "Run one SQL statement on a connection and return its rows. Policy decides what may run: " +
+			"reads are checked, bounded (max_rows, time limit) and recorded; writes run only where a rule allows them. "
+		if !writes {
+			desc += "On this Warden every connection is read-only for you. "
+		}
+		desc += "Refusals explain why and what to do instead."
+		return Spec{Description: desc, InputSchema: runQueryInputSchema, OutputSchema: runQueryOutputSchema,
+			ReadOnly: !writes, Destructive: writes, Idempotent: !writes}, true
+	},
+	Run: func(ctx context.Context, c *Catalogue, caller gateway.Caller, args json.RawMessage) (*Result, error) {
+		var a RunQueryArgs
+		if err := decodeArgs(args, &a); err != nil {
+			return nil, invalid(ctx, c.g.Session(caller, a.Connection), gateway.Operation{Tool: ToolRunQuery, Arguments: args}, err)
+		}
+		a.raw = args
+		return RunQuery(ctx, c.g, caller, a)
+	},
+}
+
 // RunQuery runs one SQL statement through the whole pipeline.
-func (p *Pipeline) RunQuery(ctx context.Context, caller Caller, a RunQueryArgs) (*Result, error) {
+func RunQuery(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a RunQueryArgs) (*Result, error) {
 	if a.raw == nil {
 		a.raw, _ = json.Marshal(a)
 	}
-	o := p.newOp(caller, ToolRunQuery, a.Connection, a.raw, a.SQL)
-	if err := p.checkQueryArgs(a); err != nil {
-		return nil, o.refuse(ctx, "invalid", err)
+	s := g.Session(caller, a.Connection)
+	op := gateway.Operation{Tool: ToolRunQuery, Arguments: a.raw, Statement: a.SQL, Credential: true}
+	limits := g.Limits()
+	if err := checkQueryArgs(a, limits); err != nil {
+		return nil, s.Invalid(ctx, op, err)
 	}
-	if err := o.authorize(ctx, a.SQL); err != nil {
+	gr, err := s.Authorize(ctx, op)
+	if err != nil {
 		return nil, err
 	}
-	d := o.decision
-	maxRows := p.limits.DefaultMaxRows
+	d := gr.Decision
+	maxRows := limits.DefaultMaxRows
 	if a.MaxRows != nil {
 		maxRows = *a.MaxRows
 	}
-	maxRows = min(maxRows, p.limits.MaxRows)
+	maxRows = min(maxRows, limits.MaxRows)
 	if d.MaxRows > 0 {
 		maxRows = min(maxRows, d.MaxRows)
 	}
-	timeout := p.limits.StatementTimeout
-	if d.Timeout > 0 {
-		timeout = d.Timeout
-	}
-
-	sqlConn, ok := o.conn.(connectors.SQL)
-	if !ok {
-		return nil, o.fail(ctx, newError(CodeInvalidArgument, "Use a tool made for this kind of connection",
-			"connection %q (%s) does not run SQL", a.Connection, o.conn.Info().Kind))
-	}
-	cred, err := p.minter.Mint(ctx, MintRequest{Session: caller.Session, Subject: caller.Principal.Subject, Connection: a.Connection, Decision: d})
-	if err != nil {
-		return nil, o.fail(ctx, &Error{Code: CodeUnavailable, Message: "no credential could be issued for this call", err: err})
-	}
-	o.ev.Credential = credentialLabel(cred)
-
-	qctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
+	// The classifier that admitted the statement is an SQL connector's.
+	sqlConn := s.Connector().(connectors.SQL)
+	qctx, cancel := context.WithTimeout(ctx, gr.Timeout+5*time.Second)
 	defer cancel()
-	mreq := masking.Request{Subject: caller.Principal.Subject, Groups: caller.Principal.Groups, Connection: a.Connection, Profile: d.Masking, SQL: a.SQL}
-	if r, ok := o.conn.(masking.SourceResolver); ok {
-		mreq.Sources = r
-	}
-	rows, err := sqlConn.Query(qctx, connectors.QueryRequest{SQL: a.SQL, ReadOnly: d.ReadOnly, Timeout: timeout, Credential: cred, Gate: o.gate})
+	rows, err := sqlConn.Query(qctx, connectors.QueryRequest{SQL: a.SQL, ReadOnly: d.ReadOnly, Timeout: gr.Timeout, Credential: gr.Credential, Gate: gr.Gate})
 	if err != nil {
-		return nil, o.fail(ctx, p.maskTargetError(ctx, mreq, err))
+		return nil, gr.Finish(ctx, gateway.Outcome{Err: gr.MaskError(ctx, err)})
 	}
 	// A connector must call the gate; if one did not, nothing it returns
 	// leaves Warden without a durable intent.
-	if err := o.gate(ctx); err != nil {
+	if err := gr.Gate(ctx); err != nil {
 		rows.Close()
-		return nil, o.fail(ctx, err)
+		return nil, gr.Finish(ctx, gateway.Outcome{Err: err})
 	}
-	res, err := p.collect(ctx, caller, a.Connection, rows, maxRows, mreq)
+	res, err := collect(ctx, gr, a.Connection, rows, maxRows)
 	if err != nil {
-		return nil, o.fail(ctx, p.maskTargetError(ctx, mreq, err))
+		return nil, gr.Finish(ctx, gateway.Outcome{Err: gr.MaskError(ctx, err)})
 	}
 	res.ReadOnly = d.ReadOnly
-	res.ElapsedMs = float64(time.Since(o.start).Microseconds()) / 1000
-	o.ev.Rows, o.ev.Truncated, o.ev.Masked = int64(res.RowCount), res.Truncated, res.Masked
-	o.succeed(ctx)
-	res.AuditID = o.ev.ID
+	res.ElapsedMs = float64(time.Since(gr.Started()).Microseconds()) / 1000
+	if e := gr.Finish(ctx, gateway.Outcome{Rows: int64(res.RowCount), Truncated: res.Truncated, Masked: res.Masked}); e != nil {
+		return nil, e
+	}
+	res.AuditID = gr.AuditID()
 	return &Result{Structured: res, Text: renderQuery(res)}, nil
 }
 
-func (p *Pipeline) checkQueryArgs(a RunQueryArgs) *Error {
+func checkQueryArgs(a RunQueryArgs, limits config.Limits) *gateway.Error {
 	hint := "run_query takes {connection, sql, max_rows?, justification?}"
 	switch {
 	case a.Connection == "":
-		return newError(CodeInvalidArgument, "Call list_connections to see the connections you may use", "argument \"connection\" is required")
+		return gateway.NewError(gateway.CodeInvalidArgument, "Call list_connections to see the connections you may use", "argument \"connection\" is required")
 	case strings.TrimSpace(a.SQL) == "":
-		return newError(CodeInvalidArgument, hint, "argument \"sql\" is empty")
-	case len(a.SQL) > p.limits.MaxSQLBytes:
-		return newError(CodeInvalidArgument, "Send a shorter statement",
-			"the SQL is %d bytes, over this Warden's limit of %d bytes", len(a.SQL), p.limits.MaxSQLBytes)
+		return gateway.NewError(gateway.CodeInvalidArgument, hint, "argument \"sql\" is empty")
+	case len(a.SQL) > limits.MaxSQLBytes:
+		return gateway.NewError(gateway.CodeInvalidArgument, "Send a shorter statement",
+			"the SQL is %d bytes, over this Warden's limit of %d bytes", len(a.SQL), limits.MaxSQLBytes)
 	case !utf8.ValidString(a.SQL) || strings.ContainsRune(a.SQL, 0):
-		return newError(CodeInvalidArgument, hint, "the SQL is not valid UTF-8 text")
+		return gateway.NewError(gateway.CodeInvalidArgument, hint, "the SQL is not valid UTF-8 text")
 	case a.MaxRows != nil && *a.MaxRows < 1:
-		return newError(CodeInvalidArgument, hint, "argument \"max_rows\" must be at least 1, got %d", *a.MaxRows)
+		return gateway.NewError(gateway.CodeInvalidArgument, hint, "argument \"max_rows\" must be at least 1, got %d", *a.MaxRows)
 	}
 	return nil
 }
 
 // collect streams rows through the masker into a bounded result. It reads
 // at most maxRows+1 rows: the extra one only tells whether there were more.
-func (p *Pipeline) collect(ctx context.Context, caller Caller, connection string, rows connectors.Rows, maxRows int, mreq masking.Request) (*QueryResult, error) {
+func collect(ctx context.Context, gr *gateway.Grant, connection string, rows connectors.Rows, maxRows int) (*QueryResult, error) {
 	defer rows.Close()
 	cols := rows.Columns()
 	mcols := make([]masking.Column, len(cols))
 	for i, c := range cols {
 		mcols[i] = masking.Column{Name: c.Name, Type: c.Type, TableOID: c.TableOID, Attribute: c.Attribute}
 	}
-	mreq.Subject, mreq.Groups, mreq.Connection, mreq.Columns = caller.Principal.Subject, caller.Principal.Groups, connection, mcols
-	masker, err := p.masker.For(ctx, mreq)
-	if errors.Is(err, masking.ErrRefused) {
-		return nil, &Error{Code: CodeDenied, Message: "refused by masking: " + err.Error(), err: err,
-			Hint: "Select masked columns as they are (they come back masked), or leave them out"}
-	}
+	masker, err := gr.Masker(ctx, mcols)
 	if err != nil {
-		return nil, fmt.Errorf("masking: %w", err)
+		return nil, err
+	}
+	if masker == nil {
+		masker = masking.Noop()
 	}
 	res := &QueryResult{Connection: connection, Columns: cols, Rows: make([][]any, 0, min(maxRows, 256)), MaxRows: maxRows}
 	if res.Columns == nil {
@@ -175,27 +193,4 @@ func (p *Pipeline) collect(ctx context.Context, caller Caller, connection string
 	}
 	res.Masked = masker.Summary()
 	return res, nil
-}
-
-// maskTargetError keeps masked values out of a target's error message
-// (PostgreSQL quotes the value a cast failed on, even in a WHERE clause).
-func (p *Pipeline) maskTargetError(ctx context.Context, req masking.Request, err error) error {
-	em, ok := p.masker.(masking.ErrorMasker)
-	var tge *connectors.TargetError
-	if !ok || !errors.As(err, &tge) {
-		return err
-	}
-	msg, detail, hint := em.MaskError(ctx, req, tge.Code, tge.Message, tge.Detail, tge.Hint)
-	return connectors.NewTargetError(tge.Code, msg, detail, hint, errors.Unwrap(tge))
-}
-
-// StaticCredentialLabel marks, in every audit event, a call that ran with
-// a connection's shared configured credential instead of a just-in-time one.
-const StaticCredentialLabel = "static (shared, weaker)"
-
-func credentialLabel(c connectors.Credential) string {
-	if c.Lease != "" {
-		return c.Lease
-	}
-	return StaticCredentialLabel
 }

@@ -126,7 +126,7 @@ func startPostgresProxy(ctx context.Context, a *app, ident identity.Identifier, 
 	if oidc != nil {
 		auth.OIDC = oidc
 	}
-	srv, err := pgproxy.New(pgproxy.Options{Pipeline: a.pipeline, Connections: a.cfg.Connections, Auth: auth, TLS: tlsCfg,
+	srv, err := pgproxy.New(pgproxy.Options{Gateway: a.gateway, Connections: a.cfg.Connections, Auth: auth, TLS: tlsCfg,
 		AllowPlaintext: pc.AllowPlaintext, MaxConnections: pc.MaxConnections, ApprovalWait: pc.ApprovalWait,
 		Logger: log.With("component", "proxy.postgres")})
 	if err != nil {

@@ -44,7 +44,7 @@ never falls back to identity.local). Logs go to stderr.`, stdout)
 		return err
 	}
 	mcp.Version = version
-	srv := mcp.New(a.pipeline, log)
+	srv := mcp.New(a.tools, log)
 	log.Info("serving MCP on stdio", "identity", p.Subject, "groups", p.Groups, "issuer", p.Issuer)
 	if p.Expires.IsZero() {
 		return srv.ServeStdio(ctx, os.Stdin, os.Stdout, p)

@@ -120,7 +120,7 @@ func policyExplain(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ex, err := policy.ExplainRequest(ctx, engine, cfg, req)
+	ex, err := policy.ExplainRequest(ctx, engine, cfg, offlineClassifiers, req)
 	if err != nil {
 		return err
 	}
@@ -155,12 +155,9 @@ func explainJSON(ex policy.Explanation) explainOut {
 	out := explainOut{Decision: ex.Effect, Rule: ex.Rule, Reason: ex.Reason, ReadOnly: ex.ReadOnly, MaxRows: ex.MaxRows,
 		ClassifyError: ex.ClassifyError, Rules: ex.Trace}
 	if ex.Facts != nil {
-		for _, st := range ex.Facts.Statements {
-			so := statementOut{Tag: st.Tag, TablesRead: st.TablesRead, TablesWritten: st.TablesWritten, Functions: st.Functions, Reasons: st.Reasons}
-			for _, k := range st.Kinds {
-				so.Kinds = append(so.Kinds, string(k))
-			}
-			out.Statements = append(out.Statements, so)
+		for _, st := range ex.Facts.Parts {
+			out.Statements = append(out.Statements, statementOut{Tag: st.Tag, Kinds: st.Kinds, TablesRead: resourceTexts(st.Read),
+				TablesWritten: resourceTexts(st.Written), Functions: st.Functions, Reasons: st.Reasons})
 		}
 	}
 	if out.Rules == nil {
@@ -191,17 +188,13 @@ func printExplanation(w io.Writer, ex policy.Explanation) {
 	}
 	if ex.Facts != nil {
 		fmt.Fprintf(w, "\nstatement facts:\n")
-		for i, st := range ex.Facts.Statements {
-			kinds := make([]string, len(st.Kinds))
-			for j, k := range st.Kinds {
-				kinds[j] = string(k)
+		for i, st := range ex.Facts.Parts {
+			fmt.Fprintf(w, "  %d. %s (%s)\n", i+1, st.Tag, strings.Join(st.Kinds, ", "))
+			if len(st.Read) > 0 {
+				fmt.Fprintf(w, "     reads:     %s\n", strings.Join(resourceTexts(st.Read), ", "))
 			}
-			fmt.Fprintf(w, "  %d. %s (%s)\n", i+1, st.Tag, strings.Join(kinds, ", "))
-			if len(st.TablesRead) > 0 {
-				fmt.Fprintf(w, "     reads:     %s\n", strings.Join(st.TablesRead, ", "))
-			}
-			if len(st.TablesWritten) > 0 {
-				fmt.Fprintf(w, "     writes:    %s\n", strings.Join(st.TablesWritten, ", "))
+			if len(st.Written) > 0 {
+				fmt.Fprintf(w, "     writes:    %s\n", strings.Join(resourceTexts(st.Written), ", "))
 			}
 			if len(st.Functions) > 0 {
 				fmt.Fprintf(w, "     functions: %s\n", strings.Join(st.Functions, ", "))
@@ -254,7 +247,7 @@ func policyTest(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		rs := policy.RunTests(ctx, engine, cfg, tf)
+		rs := policy.RunTests(ctx, engine, cfg, offlineClassifiers, tf)
 		all = append(all, fileResult{File: path, Results: rs})
 		for _, r := range rs {
 			total++
@@ -291,4 +284,13 @@ func ruleName(r string) string {
 		return "the default"
 	}
 	return r
+}
+
+// resourceTexts are the resources' names as the statement wrote them.
+func resourceTexts(rs []policy.Resource) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Text)
+	}
+	return out
 }

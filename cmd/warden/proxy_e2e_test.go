@@ -178,7 +178,7 @@ func TestProxyEndToEnd(t *testing.T) {
 			Session, Transport, Statement string
 		}
 		json.Unmarshal([]byte(line), &ev)
-		if ev.Transport == "proxy" && strings.Contains(ev.Statement, "generate_series") {
+		if ev.Transport == "postgres-proxy" && strings.Contains(ev.Statement, "generate_series") {
 			session = ev.Session
 		}
 	}

@@ -57,7 +57,7 @@ func serveHTTP(ctx context.Context, a *app, addr string, log *slog.Logger, ready
 		return err
 	}
 	mcp.Version = version
-	srv := mcp.New(a.pipeline, log)
+	srv := mcp.New(a.tools, log)
 	mux := http.NewServeMux()
 	srv.Mount(mux, mcp.HTTPOptions{Identifier: ident, Resource: resource})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,24 +11,31 @@ import (
 	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/credentials"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/tools"
 )
 
-// app is a wired Warden: configuration, store and pipeline.
+// app is a wired Warden: configuration, store, gateway and catalogue.
 type app struct {
-	cfg      *config.Config
-	store    *audit.Store
-	pipeline *tools.Pipeline
-	users    identity.Directory
-	logger   *slog.Logger
+	cfg     *config.Config
+	store   *audit.Store
+	gateway *gateway.Gateway
+	tools   *tools.Catalogue
+	users   identity.Directory
+	logger  *slog.Logger
 
 	// approvals is the approval workflow (the hold stage); webhooks tell
 	// people of its requests.
 	approvals *approvals.Service
 	webhooks  *approvals.Webhooks
+
+	// stops are the parts' cleanups in start order; Close runs them in
+	// reverse, as does a start that fails half way.
+	stops []func() error
 }
 
 // loadConfig loads and checks configuration and policy together.
@@ -36,14 +44,23 @@ func loadConfig(path string) (*config.Config, *policy.Engine, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	engine, err := policy.Compile(cfg, tools.Names())
+	engine, err := policy.Compile(cfg, tools.Names(tools.Builtin()))
 	if err != nil {
 		return nil, nil, err
 	}
 	return cfg, engine, nil
 }
 
-func openApp(ctx context.Context, path string, logger *slog.Logger) (*app, error) {
+// offlineClassifiers classifies statements as each connection's kind
+// would, without its target (policy explain and test).
+func offlineClassifiers(conn config.Connection) policy.Classifier {
+	return builtin.Registry().Classifiers(conn)
+}
+
+// openApp starts the parts in one order: store, connectors, credentials
+// (with the reaper), approvals, gateway, catalogue. Close stops them in
+// the reverse order.
+func openApp(ctx context.Context, path string, logger *slog.Logger) (a *app, err error) {
 	cfg, engine, err := loadConfig(path)
 	if err != nil {
 		return nil, err
@@ -52,65 +69,88 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (*app, error
 	if err != nil {
 		return nil, err
 	}
-	store, err := audit.Open(ctx, cfg.Store, logger.With("component", "audit"))
-	if err != nil {
+	a = &app{cfg: cfg, logger: logger, users: identity.Directory{}}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.store, err = audit.Open(ctx, cfg.Store, logger.With("component", "audit")); err != nil {
 		return nil, err
 	}
+	a.stops = append(a.stops, a.store.Close)
 	conns, err := builtin.Registry().Open(ctx, cfg.Connections, logger)
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
-	creds := tools.NewCredentials(store, conns, cfg.Connections, logger.With("component", "credentials"))
+	creds := credentials.New(a.store, conns, cfg.Connections, logger.With("component", "credentials"))
 	if err := creds.Start(ctx); err != nil {
-		store.Close()
+		for _, c := range conns {
+			c.Close()
+		}
 		return nil, fmt.Errorf("start the credential reaper: %w", err)
 	}
-	holder, hooks, err := newApprovals(cfg, store, logger)
-	if err != nil {
-		creds.Close(context.Background())
-		store.Close()
+	// The gateway owns the connectors and the credentials from here on:
+	// its Close revokes every credential, then closes the connectors.
+	a.stops = append(a.stops, func() error {
+		if a.gateway != nil {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		creds.Close(ctx)
+		for _, c := range conns {
+			c.Close()
+		}
+		return nil
+	})
+	if a.approvals, a.webhooks, err = newApprovals(cfg, a.store, logger); err != nil {
 		return nil, err
 	}
-	p, err := tools.New(tools.Options{
+	a.stops = append(a.stops, func() error {
+		a.approvals.Close()
+		if a.webhooks != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			a.webhooks.Close(ctx)
+			cancel()
+		}
+		return nil
+	})
+	g, err := gateway.New(gateway.Options{
 		Connections: conns,
 		Decider:     engine,
-		Holder:      holder,
+		Holder:      a.approvals,
 		Minter:      creds,
 		Masker:      masker,
-		Recorder:    store,
+		Recorder:    a.store,
 		Limits:      cfg.Limits,
-		Logger:      logger.With("component", "pipeline"),
+		Logger:      logger.With("component", "gateway"),
 	})
 	if err != nil {
-		creds.Close(context.Background())
-		store.Close()
 		return nil, err
 	}
-	users := identity.Directory{}
+	a.gateway = g
+	a.stops = append(a.stops, g.Close)
+	a.tools = tools.New(g, tools.Builtin())
 	for _, u := range cfg.Identity.Users {
-		users[u.Name] = u.Groups
+		a.users[u.Name] = u.Groups
 	}
 	for _, w := range cfg.Warnings() {
 		logger.Warn(w)
 	}
 	logger.Info("warden ready", "config", cfg.Path, "connections", len(cfg.Connections), "rules", len(cfg.Rules), "policy_version", engine.Version(), "store", cfg.Store)
-	holder.Start()
-	return &app{cfg: cfg, store: store, pipeline: p, users: users, logger: logger, approvals: holder, webhooks: hooks}, nil
+	a.approvals.Start()
+	return a, nil
 }
 
+// Close stops every part that started, the last started first.
 func (a *app) Close() error {
-	a.approvals.Close()
-	if a.webhooks != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		a.webhooks.Close(ctx)
-		cancel()
+	var errs []error
+	for i := len(a.stops) - 1; i >= 0; i-- {
+		errs = append(errs, a.stops[i]())
 	}
-	err := a.pipeline.Close()
-	if serr := a.store.Close(); serr != nil && err == nil {
-		err = serr
-	}
-	return err
+	a.stops = nil
+	return errors.Join(errs...)
 }
 
 // localPrincipal is the identity of a stdio client.

@@ -10,7 +10,7 @@ import (
 // Registry returns the built-in connector kinds.
 func Registry() connectors.Registry {
 	return connectors.Registry{
-		config.KindPostgres: postgres.Open,
-		config.KindSQLite:   sqlite.Open,
+		config.KindPostgres: {Open: postgres.Open, Classifier: postgres.OfflineClassifier},
+		config.KindSQLite:   {Open: sqlite.Open, Classifier: sqlite.Classifier},
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/policy"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wardenhq/warden/policy/sqlclass"
@@ -101,4 +104,15 @@ func splitName(name string) (schema, object string) {
 		return "", parts[0]
 	}
 	return parts[len(parts)-2], parts[len(parts)-1]
+}
+
+// Classifier implements connectors.SQL: PostgreSQL's own grammar
+// (sqlclass), with user-defined functions and types judged by what the
+// catalog declares. It is made once per connection.
+func (p *Postgres) Classifier() policy.Classifier { return p.classifier }
+
+// OfflineClassifier is the classifier of a configured connection without
+// its target: what is not built in counts as a write.
+func OfflineClassifier(config.Connection) policy.Classifier {
+	return &sqlclass.Classifier{Schema: SearchPath}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/policy"
 )
 
 // RolePrefix starts the name of every role Warden mints.
@@ -30,6 +31,16 @@ var leasePattern = regexp.MustCompile(`^[a-z0-9]{6,40}$`)
 // grantLock is the advisory lock that serialises minting and revoking
 // (an arbitrary constant: "warden" in ASCII).
 const grantLock int64 = 0x77617264656e
+
+// Grants implements connectors.Credentialer: a role gets the decision's
+// read-only mode, table scopes and role membership.
+func (p *Postgres) Grants(d policy.Decision) (connectors.Grants, error) {
+	return connectors.SQLGrantsFor(d), nil
+}
+
+// Principal implements connectors.Credentialer: the role of a lease is
+// warden_<lease>.
+func (p *Postgres) Principal(lease string) string { return RolePrefix + lease }
 
 // Mint implements connectors.Credentialer: it creates a LOGIN role
 // warden_<lease> with a random 32-byte password (sent to PostgreSQL only as
@@ -42,7 +53,11 @@ func (p *Postgres) Mint(ctx context.Context, req connectors.MintRequest) (connec
 	if !leasePattern.MatchString(req.Lease) {
 		return connectors.MintResponse{}, fmt.Errorf("postgres: mint: bad lease id %q", req.Lease)
 	}
-	role := RolePrefix + req.Lease
+	g, ok := req.Grants.(connectors.SQLGrants)
+	if !ok {
+		return connectors.MintResponse{}, fmt.Errorf("postgres: mint: grants of type %T are not a database's", req.Grants)
+	}
+	role := p.Principal(req.Lease)
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return connectors.MintResponse{}, fmt.Errorf("postgres: mint: random password: %w", err)
@@ -76,7 +91,7 @@ func (p *Postgres) Mint(ctx context.Context, req connectors.MintRequest) (connec
 	stmts := []string{fmt.Sprintf(
 		"CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT CONNECTION LIMIT %d VALID UNTIL '%s' PASSWORD '%s'",
 		ident, limit, expires.Format("2006-01-02 15:04:05.000000Z07:00"), verifier)}
-	grants, summary, err := p.grantStatements(ctx, tx, ident, req.Grants)
+	grants, summary, err := p.grantStatements(ctx, tx, ident, g)
 	if err != nil {
 		return connectors.MintResponse{}, err
 	}
@@ -84,23 +99,24 @@ func (p *Postgres) Mint(ctx context.Context, req connectors.MintRequest) (connec
 	for _, s := range stmts {
 		if _, err := tx.Exec(ctx, s); err != nil {
 			// The statement may hold the verifier: never echo it.
-			return connectors.MintResponse{}, fmt.Errorf("postgres: mint role %s: %w", role, scrub(mapError(err), verifier))
+			return connectors.MintResponse{}, fmt.Errorf("postgres: mint role %s: %w", role, ScrubSecret(mapError(err), verifier))
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return connectors.MintResponse{}, fmt.Errorf("postgres: mint role %s: %w", role, mapError(err))
 	}
 	return connectors.MintResponse{
-		Credential: connectors.Credential{Mode: "jit", User: role, Password: config.NewSecret(password), Lease: req.Lease},
-		Expires:    expires,
-		Summary:    summary,
+		Credential: connectors.Credential{Mode: connectors.ModeJIT, Lease: req.Lease,
+			Password: &connectors.Password{User: role, Secret: config.NewSecret(password)}},
+		Expires: expires,
+		Summary: summary,
 	}, nil
 }
 
 // grantStatements resolves the grants against the catalog: USAGE on the
 // schemas, SELECT (and, if writes are allowed, INSERT/UPDATE/DELETE and the
 // sequences they need) on exactly the tables the globs cover.
-func (p *Postgres) grantStatements(ctx context.Context, tx pgx.Tx, ident string, g connectors.Grants) ([]string, string, error) {
+func (p *Postgres) grantStatements(ctx context.Context, tx pgx.Tx, ident string, g connectors.SQLGrants) ([]string, string, error) {
 	if g.Role != "" {
 		return []string{fmt.Sprintf("GRANT %s TO %s", pgx.Identifier{g.Role}.Sanitize(), ident)},
 			"member of " + g.Role, nil
@@ -189,7 +205,7 @@ func (p *Postgres) Revoke(ctx context.Context, req connectors.RevokeRequest) err
 	}
 	role := req.Principal
 	if role == "" {
-		role = RolePrefix + req.Lease
+		role = p.Principal(req.Lease)
 	}
 	if !strings.HasPrefix(role, RolePrefix) || !leasePattern.MatchString(strings.TrimPrefix(role, RolePrefix)) {
 		return fmt.Errorf("postgres: revoke: %q is not a role Warden minted", role)
@@ -267,14 +283,17 @@ func (p *Postgres) jitPool(ctx context.Context, cred connectors.Credential) (*pg
 	if pool, ok := p.jitPools[cred.Lease]; ok {
 		return pool, nil
 	}
+	if cred.Password == nil {
+		return nil, errors.New("postgres: a just-in-time credential without a password")
+	}
 	cfg := p.pool.Config().Copy()
-	cfg.ConnConfig.User = cred.User
-	cfg.ConnConfig.Password = cred.Password.Reveal()
+	cfg.ConnConfig.User = cred.Password.User
+	cfg.ConnConfig.Password = cred.Password.Secret.Reveal()
 	cfg.MaxConns = p.jitMaxConns
 	cfg.MinConns = 0
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: connect as %s: %w", cred.User, mapError(err))
+		return nil, fmt.Errorf("postgres: connect as %s: %w", cred.Password.User, mapError(err))
 	}
 	if p.jitPools == nil {
 		p.jitPools = map[string]*pgxpool.Pool{}
@@ -316,14 +335,6 @@ func hmacSHA256(key []byte, msg string) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(msg))
 	return m.Sum(nil)
-}
-
-// scrub removes s from err's text, in case a driver echoed a statement.
-func scrub(err error, s string) error {
-	if err == nil || !strings.Contains(err.Error(), s) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), s, "[redacted]"))
 }
 
 var _ connectors.Credentialer = (*Postgres)(nil)

@@ -95,9 +95,9 @@ func uniqueLease(t *testing.T) string {
 func TestJITGrantsAreExactlyTheDecisions(t *testing.T) {
 	f := newJIT(t)
 	lease := uniqueLease(t)
-	resp := mint(t, f, lease, connectors.Grants{ReadOnly: true, Read: []string{"public.items"}})
-	role := resp.Credential.User
-	if role != "warden_"+lease || resp.Credential.Mode != "jit" || resp.Credential.Password.IsZero() {
+	resp := mint(t, f, lease, connectors.SQLGrants{ReadOnly: true, Read: []string{"public.items"}})
+	role := resp.Credential.Password.User
+	if role != "warden_"+lease || resp.Credential.Mode != "jit" || resp.Credential.Password.Secret.IsZero() {
 		t.Fatalf("credential = %+v", resp.Credential)
 	}
 	var super, createdb, createrole, login bool
@@ -163,7 +163,7 @@ func TestJITGrantsAreExactlyTheDecisions(t *testing.T) {
 // TestJITWriteGrants: a read-write lease writes only its write scope.
 func TestJITWriteGrants(t *testing.T) {
 	f := newJIT(t)
-	resp := mint(t, f, uniqueLease(t), connectors.Grants{Read: []string{"public.*"}, Write: []string{"items"}})
+	resp := mint(t, f, uniqueLease(t), connectors.SQLGrants{Read: []string{"public.*"}, Write: []string{"items"}})
 	if _, err := runAs(t, f, resp.Credential, "INSERT INTO items (id, name) VALUES (9, 'fig')", false); err != nil {
 		t.Fatalf("granted write: %v", err)
 	}
@@ -189,7 +189,7 @@ func TestJITRoleMembership(t *testing.T) {
 		f.side.Exec(context.Background(), "DROP ROLE IF EXISTS "+role)
 	})
 	f.side.Exec(context.Background(), "GRANT SELECT ON secrets TO "+role)
-	resp := mint(t, f, uniqueLease(t), connectors.Grants{ReadOnly: true, Role: role})
+	resp := mint(t, f, uniqueLease(t), connectors.SQLGrants{ReadOnly: true, Role: role})
 	if rows, err := runAs(t, f, resp.Credential, "SELECT value FROM secrets", true); err != nil || rows[0][0] != "the crown jewels" {
 		t.Errorf("member read: %v %v", rows, err)
 	}
@@ -203,11 +203,11 @@ func TestJITRoleMembership(t *testing.T) {
 func TestJITRevoke(t *testing.T) {
 	f := newJIT(t)
 	lease := uniqueLease(t)
-	resp := mint(t, f, lease, connectors.Grants{ReadOnly: true})
-	role := resp.Credential.User
+	resp := mint(t, f, lease, connectors.SQLGrants{ReadOnly: true})
+	role := resp.Credential.Password.User
 	// A session of the role, as a client outside Warden would hold it.
 	own, err := pgx.Connect(context.Background(), fmt.Sprintf("host=%s port=%s user=%s password=%s dbname=%s sslmode=disable",
-		strings.Split(f.p.Addr, ":")[0], strings.Split(f.p.Addr, ":")[1], role, resp.Credential.Password.Reveal(), f.db))
+		strings.Split(f.p.Addr, ":")[0], strings.Split(f.p.Addr, ":")[1], role, resp.Credential.Password.Secret.Reveal(), f.db))
 	if err != nil {
 		t.Fatalf("connect as the minted role: %v", err)
 	}
@@ -243,14 +243,14 @@ func TestJITRevoke(t *testing.T) {
 // appear in an error or a log line, even when minting fails.
 func TestJITNoSecretInErrorsOrLogs(t *testing.T) {
 	f := newJIT(t)
-	resp := mint(t, f, uniqueLease(t), connectors.Grants{ReadOnly: true})
+	resp := mint(t, f, uniqueLease(t), connectors.SQLGrants{ReadOnly: true})
 	_, err := f.cr.Mint(t.Context(), connectors.MintRequest{Lease: uniqueLease(t) + "x", TTL: time.Minute,
-		Grants: connectors.Grants{Role: "no_such_role_anywhere"}})
+		Grants: connectors.SQLGrants{Role: "no_such_role_anywhere"}})
 	if err == nil {
 		t.Fatal("mint with a missing role succeeded")
 	}
 	for _, s := range []string{err.Error(), f.logs.String()} {
-		if strings.Contains(s, resp.Credential.Password.Reveal()) || strings.Contains(s, "SCRAM-SHA-256$") {
+		if strings.Contains(s, resp.Credential.Password.Secret.Reveal()) || strings.Contains(s, "SCRAM-SHA-256$") {
 			t.Errorf("a secret leaked: %s", s)
 		}
 	}
@@ -268,11 +268,11 @@ func TestJITConcurrentMints(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp := mint(t, f, fmt.Sprintf("%sc%d", uniqueLease(t), i), connectors.Grants{ReadOnly: true})
+			resp := mint(t, f, fmt.Sprintf("%sc%d", uniqueLease(t), i), connectors.SQLGrants{ReadOnly: true})
 			if _, err := runAs(t, f, resp.Credential, "SELECT count(*) FROM items", true); err != nil {
 				t.Error(err)
 			}
-			users <- resp.Credential.User
+			users <- resp.Credential.Password.User
 		}()
 	}
 	wg.Wait()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/policy/sqlclass"
 )
 
 // Postgres is a connector for one PostgreSQL database.
@@ -34,6 +35,7 @@ type Postgres struct {
 	jitMaxConns int32
 	funcs       catalogCache
 	typeKinds   catalogCache
+	classifier  *sqlclass.Classifier
 
 	mu     sync.Mutex
 	closed bool
@@ -81,7 +83,7 @@ func Open(ctx context.Context, cfg config.Connection, logger *slog.Logger) (conn
 	if err != nil {
 		return nil, fmt.Errorf("connection pool: %w", err)
 	}
-	return &Postgres{
+	p := &Postgres{
 		info: connectors.Info{
 			Name:   cfg.Name,
 			Kind:   config.KindPostgres,
@@ -92,7 +94,12 @@ func Open(ctx context.Context, cfg config.Connection, logger *slog.Logger) (conn
 		logger:      logger,
 		jitMaxConns: int32(max(cfg.JIT.ConnectionLimit, 1)),
 		sessions:    sess,
-	}, nil
+	}
+	p.classifier = &sqlclass.Classifier{
+		Options: sqlclass.Options{Functions: p, Types: p, Cache: sqlclass.NewCache(4096)},
+		Schema:  SearchPath,
+	}
+	return p, nil
 }
 
 func quoteDSN(s string) string {
@@ -166,16 +173,7 @@ func mapError(err error) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		var sentinel error
-		switch pgErr.Code {
-		case "57014":
-			sentinel = connectors.ErrTimeout
-		case "25006":
-			sentinel = connectors.ErrReadOnly
-		case "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004":
-			sentinel = connectors.ErrUnavailable
-		}
-		return connectors.NewTargetError(pgErr.Code, pgErr.Message, pgErr.Detail, pgErr.Hint, sentinel)
+		return TargetError(pgErr.Code, pgErr.Message, pgErr.Detail, pgErr.Hint)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w: %v", connectors.ErrTimeout, err)
@@ -191,4 +189,9 @@ func mapError(err error) error {
 	return err
 }
 
-var _ connectors.SQL = (*Postgres)(nil)
+var (
+	_ connectors.SQL            = (*Postgres)(nil)
+	_ connectors.Credentialer   = (*Postgres)(nil)
+	_ sqlclass.FunctionResolver = (*Postgres)(nil)
+	_ sqlclass.TypeResolver     = (*Postgres)(nil)
+)

@@ -38,8 +38,8 @@ func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (conn
 	pool := p.pool
 	shared := true
 	switch req.Credential.Mode {
-	case "", "static":
-	case "jit":
+	case "", connectors.ModeStatic:
+	case connectors.ModeJIT:
 		jp, err := p.jitPool(ctx, req.Credential)
 		if err != nil {
 			return nil, err

@@ -2,10 +2,7 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"math"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -56,7 +53,7 @@ func (r *rows) Next() bool {
 	}
 	raw := r.rr.Values()
 	for i, b := range raw {
-		r.vals[i] = decodeText(r.oids[i], b)
+		r.vals[i] = DecodeText(r.oids[i], b)
 	}
 	return true
 }
@@ -175,33 +172,4 @@ var builtinTypes = map[uint32]string{
 	1021: "real[]", 1022: "double precision[]", 1231: "numeric[]", 2951: "uuid[]",
 	3807: "jsonb[]", 199: "json[]", 2249: "record", 705: "unknown", 1560: "bit", 1562: "bit varying",
 	790: "money", 829: "macaddr", 3614: "tsvector", 3904: "int4range", 3926: "int8range",
-}
-
-// decodeText turns a text-format value into a JSON-friendly Go value. It
-// copies: the driver's buffer is reused by the next row.
-func decodeText(oid uint32, b []byte) any {
-	if b == nil {
-		return nil
-	}
-	switch oid {
-	case 16:
-		return len(b) == 1 && b[0] == 't'
-	case 20, 21, 23, 26:
-		if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-			return n
-		}
-	case 700, 701:
-		if f, err := strconv.ParseFloat(string(b), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-			return f
-		}
-	case 1700:
-		s := string(b)
-		if json.Valid(b) {
-			return json.Number(s)
-		}
-		return s
-	case 114, 3802:
-		return json.RawMessage(append([]byte(nil), b...))
-	}
-	return string(b)
 }

@@ -33,7 +33,7 @@ ORDER BY m.name, p.cid`
 		if err := rs.Scan(&table, &kind, &col, &typ, &notNull); err != nil {
 			return connectors.DescribeResponse{}, mapError(ctx, err)
 		}
-		if req.Visible != nil && !req.Visible("main", table) {
+		if req.Visible != nil && !req.Visible(Schema, table) {
 			continue
 		}
 		n := len(out.Tables)

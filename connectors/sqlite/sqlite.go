@@ -17,6 +17,7 @@ import (
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/policy"
 )
 
 // SQLite is a connector for one SQLite database file.
@@ -25,7 +26,8 @@ type SQLite struct {
 	path   string
 	logger *slog.Logger
 
-	ro *sql.DB
+	ro         *sql.DB
+	classifier policy.Classifier
 
 	mu     sync.Mutex
 	rw     *sql.DB
@@ -49,6 +51,8 @@ func Open(_ context.Context, cfg config.Connection, logger *slog.Logger) (connec
 		path:   cfg.Path,
 		logger: logger,
 		ro:     ro,
+
+		classifier: Classifier(cfg),
 	}, nil
 }
 
@@ -163,6 +167,9 @@ func (s *SQLite) handle(readOnly bool) (*sql.DB, error) {
 	}
 	return s.rw, nil
 }
+
+// Classifier implements connectors.SQL.
+func (s *SQLite) Classifier() policy.Classifier { return s.classifier }
 
 // Query implements connectors.SQL.
 func (s *SQLite) Query(ctx context.Context, req connectors.QueryRequest) (connectors.Rows, error) {

@@ -3,6 +3,8 @@ package sqlclass
 import (
 	"errors"
 	"fmt"
+
+	"github.com/wardenhq/warden/policy"
 )
 
 // Sentinel errors. Every error Classify returns for bad or unknown input is
@@ -51,6 +53,10 @@ func (e *Error) Error() string {
 
 // Unwrap returns ErrUnparseable or ErrUnsupported.
 func (e *Error) Unwrap() error { return e.sentinel }
+
+// Is lets errors.Is(err, policy.ErrNotUnderstood) match every Error: the
+// statement is refused as one the classifier cannot vouch for.
+func (e *Error) Is(target error) bool { return target == policy.ErrNotUnderstood }
 
 func unparseable(loc int, reason string) *Error {
 	return &Error{Reason: reason, Location: loc, sentinel: ErrUnparseable}

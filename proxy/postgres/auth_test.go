@@ -76,7 +76,7 @@ func TestOIDCTokenOverTLS(t *testing.T) {
 	}
 	found := false
 	for _, e := range h.events() {
-		if e.Transport == "proxy" && e.Identity == "ci-bot" && e.Issuer == idp.Issuer {
+		if e.Transport == "postgres-proxy" && e.Identity == "ci-bot" && e.Issuer == idp.Issuer {
 			found = true
 		}
 	}

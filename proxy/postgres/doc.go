@@ -1,7 +1,8 @@
 // Package postgres is Warden's PostgreSQL wire-protocol front door: psql,
 // pgx, pgbench and any other client speak the PostgreSQL protocol to it,
 // and every statement they send goes through the same pipeline as an MCP
-// run_query call (tools.ProxySession): identify, decide, hold, mint,
+// run_query call (a gateway.Session per client connection; Authorize and
+// Grant.Finish per execution): identify, decide, hold, mint,
 // execute, mask, record.
 //
 // A client logs in with a Warden access token as its password (an OIDC

@@ -6,8 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-
-	"github.com/wardenhq/warden/tools"
+	"github.com/wardenhq/warden/gateway"
 )
 
 // simpleQuery carries out a Query message: each statement it holds is a
@@ -20,7 +19,7 @@ func (s *session) simpleQuery(ctx context.Context, sql string) {
 		delete(s.portals, "")
 	}
 	delete(s.stmts, "")
-	stmts, err := s.ps.Classify(ctx, sql)
+	stmts, err := s.classify(ctx, sql)
 	if err != nil {
 		s.sendError(err)
 		s.onClientError()
@@ -35,9 +34,9 @@ func (s *session) simpleQuery(ctx context.Context, sql string) {
 	p := s.newPlanner(ctx)
 	// Pass 1: decide every statement before any of them runs.
 	type entry struct {
-		ps   *tools.ProxyStatement
+		ps   *statement
 		ctl  *txnControl
-		call *tools.StatementCall
+		call *gateway.Grant
 		err  error
 	}
 	entries := make([]entry, 0, len(stmts))
@@ -47,7 +46,7 @@ func (s *session) simpleQuery(ctx context.Context, sql string) {
 		e.ctl = classifyControl(e.ps)
 		switch {
 		case e.ctl != nil && e.ctl.kind == txnUnsupported:
-			e.err = s.ps.Refuse(ctx, e.ps.SQL, tools.CodeDenied, e.ctl.why)
+			e.err = s.refuse(ctx, e.ps.SQL, e.ctl.why)
 		case e.ctl != nil:
 			if failed && e.ctl.kind != txnRollback && e.ctl.kind != txnCommit && e.ctl.kind != txnRollbackTo {
 				e.err = pgError("25P02", "current transaction is aborted, commands ignored until end of transaction block")
@@ -82,7 +81,7 @@ func (s *session) simpleQuery(ctx context.Context, sql string) {
 			p.localError(e.err)
 			for _, rest := range entries[i+1:] {
 				if rest.call != nil {
-					rest.call.Finish(ctx, tools.Outcome{Err: errNotRun})
+					rest.call.Finish(ctx, gateway.Outcome{Err: errNotRun})
 				}
 			}
 			break
@@ -95,11 +94,11 @@ func (s *session) simpleQuery(ctx context.Context, sql string) {
 		po := &portal{st: st, call: e.call}
 		u, err := p.prepareExecution(po)
 		if err != nil {
-			e.call.Finish(ctx, tools.Outcome{Err: err})
+			e.call.Finish(ctx, gateway.Outcome{Err: err})
 			p.localError(err)
 			for _, rest := range entries[i+1:] {
 				if rest.call != nil {
-					rest.call.Finish(ctx, tools.Outcome{Err: errNotRun})
+					rest.call.Finish(ctx, gateway.Outcome{Err: errNotRun})
 				}
 			}
 			break
@@ -127,21 +126,21 @@ var errNotRun = errors.New("not run: an earlier statement in the same batch fail
 
 // decideExecution runs the pipeline for one execution and gates it. COPY
 // FROM STDIN is refused here: Warden does not carry client data streams.
-func (s *session) decideExecution(ctx context.Context, ps *tools.ProxyStatement, params []tools.Param) (*tools.StatementCall, error) {
+func (s *session) decideExecution(ctx context.Context, ps *statement, params []param) (*gateway.Grant, error) {
 	if ps.Tag() == "COPY" && copyFromStdin(ps.SQL) {
-		return nil, s.ps.Refuse(ctx, ps.SQL, tools.CodeDenied, "COPY FROM STDIN is not supported through Warden")
+		return nil, s.refuse(ctx, ps.SQL, "COPY FROM STDIN is not supported through Warden")
 	}
 	call, err := s.decide(ctx, ps, params)
 	if err != nil {
 		return nil, err
 	}
 	if ps.Tag() == "COPY" && call.Decision.Masking != "" {
-		err := &tools.Error{Code: tools.CodeDenied, Message: "COPY TO STDOUT cannot be masked: select the rows instead"}
-		call.Finish(ctx, tools.Outcome{Err: err})
+		err := &gateway.Error{Code: gateway.CodeDenied, Message: "COPY TO STDOUT cannot be masked: select the rows instead"}
+		call.Finish(ctx, gateway.Outcome{Err: err})
 		return nil, err
 	}
 	if err := call.Gate(ctx); err != nil {
-		call.Finish(ctx, tools.Outcome{Err: err})
+		call.Finish(ctx, gateway.Outcome{Err: err})
 		return nil, err
 	}
 	return call, nil
@@ -202,7 +201,7 @@ func (s *session) prepareBatch(ctx context.Context, p *planner, batch []*fmsg) [
 				break
 			}
 			st := &stmt{name: m.name, upstream: upName(m.name), sql: m.sql, oids: m.oids}
-			stmts, err := s.ps.Classify(ctx, m.sql)
+			stmts, err := s.classify(ctx, m.sql)
 			switch {
 			case err != nil:
 				it.err = err
@@ -256,7 +255,7 @@ func (s *session) prepareBatch(ctx context.Context, p *planner, batch []*fmsg) [
 				}
 			} else if st.ctl != nil {
 				if st.ctl.kind == txnUnsupported {
-					it.err = s.ps.Refuse(ctx, st.sql, tools.CodeDenied, st.ctl.why)
+					it.err = s.refuse(ctx, st.sql, st.ctl.why)
 					break
 				}
 			}
@@ -345,11 +344,11 @@ func markLast(items []*item) {
 	}
 }
 
-func params(m *fmsg) []tools.Param {
+func params(m *fmsg) []param {
 	if len(m.params) == 0 {
 		return nil
 	}
-	out := make([]tools.Param, len(m.params))
+	out := make([]param, len(m.params))
 	for i, v := range m.params {
 		f := int16(0)
 		switch {
@@ -358,7 +357,7 @@ func params(m *fmsg) []tools.Param {
 		case i < len(m.paramFormats):
 			f = m.paramFormats[i]
 		}
-		out[i] = tools.Param{Value: v, Binary: f == 1}
+		out[i] = param{Value: v, Binary: f == 1}
 	}
 	return out
 }

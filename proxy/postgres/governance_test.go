@@ -143,7 +143,7 @@ func TestMaskingThroughProxy(t *testing.T) {
 	}
 	masked := 0
 	for _, e := range h.events() {
-		if e.Transport != "proxy" {
+		if e.Transport != "postgres-proxy" {
 			continue
 		}
 		for _, n := range e.Masked {
@@ -422,7 +422,7 @@ func TestAuditSession(t *testing.T) {
 	var session string
 	var tools []string
 	for _, e := range h.events() {
-		if e.Transport != "proxy" {
+		if e.Transport != "postgres-proxy" {
 			continue
 		}
 		if session == "" {
@@ -494,7 +494,7 @@ func TestStaticCredentials(t *testing.T) {
 	}
 	found := false
 	for _, e := range h.events() {
-		if e.Transport == "proxy" && e.Tool == "run_query" && e.Status == "ok" {
+		if e.Transport == "postgres-proxy" && e.Tool == "run_query" && e.Status == "ok" {
 			found = e.Credential == "static (shared, weaker)"
 		}
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/credentials"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/internal/testenv"
 	"github.com/wardenhq/warden/masking"
@@ -95,7 +97,7 @@ rules:%s
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	engine, err := policy.Compile(cfg, tools.Names())
+	engine, err := policy.Compile(cfg, tools.Names(tools.Builtin()))
 	if err != nil {
 		t.Fatalf("policy: %v", err)
 	}
@@ -109,7 +111,7 @@ rules:%s
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := tools.NewCredentials(store, conns, cfg.Connections, logger)
+	creds := credentials.New(store, conns, cfg.Connections, logger)
 	if err := creds.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -121,13 +123,13 @@ rules:%s
 	if o.holder != nil {
 		holder = o.holder(store)
 	}
-	pipeline, err := tools.New(tools.Options{Connections: conns, Decider: engine, Minter: creds, Masker: masker,
+	pipeline, err := tools.Open(gateway.Options{Connections: conns, Decider: engine, Minter: creds, Masker: masker,
 		Recorder: store, Limits: cfg.Limits, Logger: logger, Holder: holder})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tokens := pgproxy.NewTokens(time.Hour)
-	srv, err := pgproxy.New(pgproxy.Options{Pipeline: pipeline, Connections: cfg.Connections,
+	srv, err := pgproxy.New(pgproxy.Options{Gateway: pipeline.Gateway(), Connections: cfg.Connections,
 		Auth: pgproxy.Authenticator{Tokens: tokens, OIDC: o.oidc}, TLS: o.tls, ApprovalWait: 2 * time.Second, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +150,7 @@ rules:%s
 	t.Cleanup(func() {
 		cancel()
 		<-done
-		pipeline.Close()
+		pipeline.Gateway().Close()
 		store.Close()
 	})
 	return &harness{t: t, pg: pg, db: db, addr: ln.Addr().String(), store: store, tokens: tokens, cfg: cfg}

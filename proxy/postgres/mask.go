@@ -4,15 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	pgconnector "github.com/wardenhq/warden/connectors/postgres"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/masking"
-	"github.com/wardenhq/warden/tools"
 )
 
 // rowMasker masks DataRow messages in place: each value is decoded to the
@@ -89,7 +89,7 @@ func newResultCols(fields []pgproto3.FieldDescription, formats []int16) *resultC
 		oids: make([]uint32, n), binary: make([]bool, n), names: make([]string, n)}
 	for i, f := range fields {
 		name := string(f.Name)
-		rc.cols[i] = masking.Column{Name: name, Type: typeName(f.DataTypeOID), TableOID: f.TableOID, Attribute: f.TableAttributeNumber}
+		rc.cols[i] = masking.Column{Name: name, Type: pgconnector.TypeName(f.DataTypeOID), TableOID: f.TableOID, Attribute: f.TableAttributeNumber}
 		rc.oids[i], rc.binary[i], rc.names[i] = f.DataTypeOID, f.Format == 1, name
 	}
 	return rc
@@ -118,7 +118,7 @@ func withFormats(fields []pgproto3.FieldDescription, formats []int16) []pgproto3
 // cannot hold.
 func (m *rowMasker) mask(s *session, dr *pgproto3.DataRow) error {
 	if len(dr.Values) != len(m.oids) {
-		return &tools.Error{Code: tools.CodeInternal, Message: "the row does not match its description, so it was not returned"}
+		return &gateway.Error{Code: gateway.CodeInternal, Message: "the row does not match its description, so it was not returned"}
 	}
 	for i, v := range dr.Values {
 		if v == nil {
@@ -130,7 +130,7 @@ func (m *rowMasker) mask(s *session, dr *pgproto3.DataRow) error {
 			}
 			m.vals[i] = x
 		} else {
-			m.vals[i] = decodeText(m.oids[i], v)
+			m.vals[i] = pgconnector.DecodeText(m.oids[i], v)
 		}
 		m.orig[i] = m.vals[i]
 	}
@@ -202,11 +202,11 @@ func (m *rowMasker) decodeBinary(i int, v []byte) (any, error) {
 		if err == nil {
 			txt, err := m.types.Encode(oid, pgtype.TextFormatCode, val, nil)
 			if err == nil && txt != nil {
-				return decodeText(oid, txt), nil
+				return pgconnector.DecodeText(oid, txt), nil
 			}
 		}
 	}
-	return nil, &tools.Error{Code: tools.CodeDenied,
+	return nil, &gateway.Error{Code: gateway.CodeDenied,
 		Message: fmt.Sprintf("column %q (type OID %d) was asked for in binary format, which Warden cannot read to mask it", m.names[i], oid),
 		Hint:    "Ask for text results (for pgx: QueryExecModeExec or a text format code), or cast the column to text"}
 }
@@ -246,68 +246,7 @@ func (m *rowMasker) encode(i int, v any) ([]byte, error) {
 	case oid == pgtype.JSONBOID:
 		return append([]byte{1}, txt...), nil
 	}
-	return nil, &tools.Error{Code: tools.CodeDenied,
+	return nil, &gateway.Error{Code: gateway.CodeDenied,
 		Message: fmt.Sprintf("column %q is masked, and its masked value cannot be sent in binary format (type OID %d)", m.names[i], oid),
 		Hint:    "Ask for text results, or cast the column to text"}
-}
-
-// decodeText turns a text-format value into the JSON-friendly value
-// masking works on, as the PostgreSQL connector does for run_query.
-func decodeText(oid uint32, b []byte) any {
-	switch oid {
-	case pgtype.BoolOID:
-		return len(b) == 1 && b[0] == 't'
-	case pgtype.Int8OID, pgtype.Int2OID, pgtype.Int4OID, pgtype.OIDOID:
-		if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
-			return n
-		}
-	case pgtype.Float4OID, pgtype.Float8OID:
-		if f, err := strconv.ParseFloat(string(b), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
-			return f
-		}
-	case pgtype.NumericOID:
-		if json.Valid(b) {
-			return json.Number(string(b))
-		}
-	case pgtype.JSONOID, pgtype.JSONBOID:
-		return json.RawMessage(append([]byte(nil), b...))
-	}
-	return string(b)
-}
-
-// typeName names built-in types for masking; others by OID.
-func typeName(oid uint32) string {
-	switch oid {
-	case pgtype.BoolOID:
-		return "boolean"
-	case pgtype.Int2OID:
-		return "smallint"
-	case pgtype.Int4OID:
-		return "integer"
-	case pgtype.Int8OID:
-		return "bigint"
-	case pgtype.TextOID:
-		return "text"
-	case pgtype.VarcharOID:
-		return "character varying"
-	case pgtype.BPCharOID:
-		return "character"
-	case pgtype.NumericOID:
-		return "numeric"
-	case pgtype.JSONOID:
-		return "json"
-	case pgtype.JSONBOID:
-		return "jsonb"
-	case pgtype.DateOID:
-		return "date"
-	case pgtype.TimestampOID:
-		return "timestamp without time zone"
-	case pgtype.TimestamptzOID:
-		return "timestamp with time zone"
-	case pgtype.UUIDOID:
-		return "uuid"
-	case pgtype.ByteaOID:
-		return "bytea"
-	}
-	return "oid:" + strconv.FormatUint(uint64(oid), 10)
 }

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-
-	"github.com/wardenhq/warden/policy/sqlclass"
-	"github.com/wardenhq/warden/tools"
+	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/gateway"
+	"github.com/wardenhq/warden/policy"
 )
 
 // How a client's messages are carried out. The client's extended-protocol
@@ -50,7 +50,7 @@ type step struct {
 	simple bool // of a simple Query: no ParseComplete, BindComplete, NoData
 	st     *stmt
 	po     *portal
-	call   *tools.StatementCall // kExecHidden carrying a client's COMMIT/ROLLBACK/SAVEPOINT
+	call   *gateway.Grant // kExecHidden carrying a client's COMMIT/ROLLBACK/SAVEPOINT
 	msgs   []pgproto3.BackendMessage
 	render func() []pgproto3.BackendMessage // local messages built when reached
 	apply  func()                           // when reached
@@ -169,21 +169,18 @@ func (p *planner) ensurePrepared(u *upstream, st *stmt) {
 
 // upstreamFor returns the upstream connection that runs a call: the one
 // logged in as the credential of its deciding rule, dialled on first use.
-func (p *planner) upstreamFor(call *tools.StatementCall) (*upstream, error) {
-	cred, err := call.Credential(p.ctx)
-	if err != nil {
-		return nil, err
-	}
+func (p *planner) upstreamFor(call *gateway.Grant) (*upstream, error) {
+	cred := call.Credential
 	key := cred.Lease
-	if cred.Mode == "" || cred.Mode == "static" {
-		key = "static"
+	if cred.Mode == "" || cred.Mode == connectors.ModeStatic {
+		key = connectors.ModeStatic
 	}
 	if u, ok := p.s.ups[key]; ok && !u.broken {
 		return u, nil
 	}
 	u, err := p.s.dial(p.ctx, cred, call.Decision.Rule)
 	if err != nil {
-		return nil, &tools.Error{Code: tools.CodeUnavailable, Message: "Warden cannot connect to the target as this statement's credential: " + err.Error()}
+		return nil, &gateway.Error{Code: gateway.CodeUnavailable, Message: "Warden cannot connect to the target as this statement's credential: " + err.Error()}
 	}
 	return u, nil
 }
@@ -193,7 +190,7 @@ func (p *planner) upstreamFor(call *tools.StatementCall) (*upstream, error) {
 // connection: a statement whose rule grants something else cannot join it.
 // first is the statement the transaction opens with (nil: one of the
 // proxy's own).
-func (p *planner) openUnit(u *upstream, call *tools.StatementCall, first *tools.ProxyStatement) (*unitState, error) {
+func (p *planner) openUnit(u *upstream, call *gateway.Grant, first *statement) (*unitState, error) {
 	if p.unit != nil {
 		if p.unit.up != u {
 			return nil, pgError("0A000", fmt.Sprintf("this statement is allowed by rule %q, whose credential differs from the one this transaction runs as: run it in its own transaction", call.Decision.Rule))
@@ -204,7 +201,7 @@ func (p *planner) openUnit(u *upstream, call *tools.StatementCall, first *tools.
 	if p.block {
 		rw = p.opts.readOnly != 1 && p.s.mayWrite
 	}
-	ms := timeoutMS(p.s.ps.StatementTimeout())
+	ms := timeoutMS(p.s.gs.Limits().StatementTimeout)
 	implicit := false
 	switch {
 	case p.block && (p.opts.iso != "" || p.opts.deferrable != 0):
@@ -249,8 +246,8 @@ func sendsBare(u *upstream, alone, query bool) bool {
 // runs any of it: a single query (SELECT, VALUES, TABLE, WITH ... SELECT),
 // which the executor runs under a snapshot, unlike a utility statement
 // (SET, ...), which may change the transaction's mode before one is taken.
-func snapshotFirst(ps *tools.ProxyStatement) bool {
-	return ps != nil && len(ps.Facts.Statements) == 1 && ps.Tag() == "SELECT"
+func snapshotFirst(ps *statement) bool {
+	return ps != nil && len(ps.Facts.Parts) == 1 && ps.Tag() == "SELECT"
 }
 
 func timeoutMS(d time.Duration) int64 {
@@ -334,12 +331,12 @@ func (p *planner) sync() {
 
 // control carries out a transaction-control statement of the client.
 // call records it (nil for one that changes nothing).
-func (p *planner) control(c *txnControl, call *tools.StatementCall, simple bool) {
+func (p *planner) control(c *txnControl, call *gateway.Grant, simple bool) {
 	s := p.s
 	done := func(tag string) *step {
 		st := p.local(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
 		if call != nil {
-			st.apply = func() { call.Finish(p.ctx, tools.Outcome{}) }
+			st.apply = func() { call.Finish(p.ctx, gateway.Outcome{}) }
 		}
 		return st
 	}
@@ -429,7 +426,7 @@ func (p *planner) control(c *txnControl, call *tools.StatementCall, simple bool)
 		case p.unit != nil:
 			p.localError(pgError("0A000", "SET TRANSACTION after the transaction's first statement is not supported through Warden: use BEGIN ISOLATION LEVEL ... or BEGIN READ ONLY"))
 			if call != nil {
-				call.Finish(p.ctx, tools.Outcome{Err: errors.New("SET TRANSACTION after the first statement")})
+				call.Finish(p.ctx, gateway.Outcome{Err: errors.New("SET TRANSACTION after the first statement")})
 			}
 			return
 		default:
@@ -464,10 +461,10 @@ func chain(a, b func()) func() {
 
 // controlCall records a transaction-control statement and waits for its
 // intent; nil, err when the audit trail cannot be written.
-func (s *session) controlCall(ctx context.Context, sql string, c *txnControl) (*tools.StatementCall, error) {
-	call := s.ps.Control(ctx, sql, "transaction control ("+c.tag+"), carried out by Warden's proxy")
+func (s *session) controlCall(ctx context.Context, sql string, c *txnControl) (*gateway.Grant, error) {
+	call := s.gs.Control(ctx, s.operation(sql, nil), "transaction control ("+c.tag+"), carried out by Warden's proxy")
 	if err := call.Gate(ctx); err != nil {
-		call.Finish(ctx, tools.Outcome{Err: err})
+		call.Finish(ctx, gateway.Outcome{Err: err})
 		return nil, err
 	}
 	return call, nil
@@ -475,8 +472,8 @@ func (s *session) controlCall(ctx context.Context, sql string, c *txnControl) (*
 
 // classifyControl returns the transaction control a classified statement
 // is, when the proxy carries it out itself.
-func classifyControl(ps *tools.ProxyStatement) *txnControl {
-	if !ps.Has(sqlclass.KindTransaction) {
+func classifyControl(ps *statement) *txnControl {
+	if !ps.Has(policy.KindTransaction) {
 		return nil
 	}
 	return parseTxn(ps.SQL)

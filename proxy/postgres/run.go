@@ -8,8 +8,8 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-
-	"github.com/wardenhq/warden/tools"
+	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/gateway"
 )
 
 var traceOn = os.Getenv("WARDEN_PROXY_TRACE") == "1"
@@ -160,7 +160,7 @@ func (s *session) reconcile(ctx context.Context, errored bool) {
 
 // recv reads the next upstream message, relaying notices (unless the
 // step is the proxy's own) and parameter changes.
-func (s *session) recv(u *upstream, relay bool, call *tools.StatementCall) (pgproto3.BackendMessage, error) {
+func (s *session) recv(u *upstream, relay bool, call *gateway.Grant) (pgproto3.BackendMessage, error) {
 	for {
 		msg, err := u.fe.Receive()
 		if err != nil {
@@ -211,11 +211,11 @@ func (s *session) consume(st *step, relay bool) *stepError {
 	defer s.setActive(nil)
 	if st.kind == kExecute && s.takeCancel() {
 		if err := u.cancelRequest(); err != nil {
-			s.log.Warn("relay cancel request", "session", s.ps.Caller().Session, "err", err)
+			s.log.Warn("relay cancel request", "session", s.gs.Caller().Session, "err", err)
 		}
 	}
 	for {
-		var call *tools.StatementCall
+		var call *gateway.Grant
 		if st.po != nil {
 			call = st.po.call
 		}
@@ -260,13 +260,19 @@ func (s *session) consume(st *step, relay bool) *stepError {
 // whose decision names a masking profile, before the client or the audit
 // trail sees it; the fields that may quote a statement or a value beyond
 // message, detail and hint are dropped.
-func maskError(call *tools.StatementCall, e *pgproto3.ErrorResponse) {
+func maskError(call *gateway.Grant, e *pgproto3.ErrorResponse) {
 	if call.Decision.Masking == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), maskerTimeout)
 	defer cancel()
-	e.Message, e.Detail, e.Hint = call.MaskError(ctx, e.Code, e.Message, e.Detail, e.Hint)
+	masked := call.MaskError(ctx, connectors.NewTargetError(e.Code, e.Message, e.Detail, e.Hint, nil))
+	var tge *connectors.TargetError
+	if errors.As(masked, &tge) {
+		e.Message, e.Detail, e.Hint = tge.Message, tge.Detail, tge.Hint
+	} else {
+		e.Message, e.Detail, e.Hint = "the database's error message is withheld (masking)", "", ""
+	}
 	e.Where, e.InternalQuery, e.InternalPosition, e.UnknownFields = "", "", 0, nil
 }
 
@@ -280,7 +286,7 @@ func (s *session) stepFailed(st *step, e *pgproto3.ErrorResponse) {
 		}
 		s.finishPortal(st.po, targetError(e))
 	case st.call != nil:
-		st.call.Finish(context.Background(), tools.Outcome{Err: targetError(e)})
+		st.call.Finish(context.Background(), gateway.Outcome{Err: targetError(e)})
 	}
 	if st.undo != nil && (st.kind == kParse || st.kind == kBind) {
 		st.undo()
@@ -362,7 +368,7 @@ func (s *session) handle(st *step, msg pgproto3.BackendMessage, relay bool) (boo
 				s.send(&pgproto3.CommandComplete{CommandTag: slices.Clone(m.CommandTag)})
 			}
 			if st.call != nil {
-				st.call.Finish(context.Background(), tools.Outcome{})
+				st.call.Finish(context.Background(), gateway.Outcome{})
 			}
 			return true, nil
 		case *pgproto3.DataRow, *pgproto3.RowDescription, *pgproto3.EmptyQueryResponse:
@@ -418,7 +424,7 @@ func (s *session) handleRows(st *step, msg pgproto3.BackendMessage, relay bool) 
 		po.rows++
 		if limit := po.call.MaxRows; limit > 0 && po.rows > int64(limit) {
 			po.over = true
-			po.refusal = &tools.Error{Code: tools.CodeDenied, Rule: po.call.Decision.Rule,
+			po.refusal = &gateway.Error{Code: gateway.CodeDenied, Rule: po.call.Decision.Rule,
 				Message: fmt.Sprintf("the result has more than the %d rows rule %q allows; narrow the query (WHERE, LIMIT)", limit, po.call.Decision.Rule)}
 			po.rows = int64(limit)
 			s.cancelStatement(po)
@@ -503,7 +509,7 @@ func (s *session) cancelStatement(po *portal) {
 		return
 	}
 	if err := po.up.cancelRequest(); err != nil {
-		s.log.Warn("cancel a refused statement", "session", s.ps.Caller().Session, "err", err)
+		s.log.Warn("cancel a refused statement", "session", s.gs.Caller().Session, "err", err)
 	}
 }
 
@@ -513,7 +519,7 @@ func (s *session) finishPortal(po *portal, err error) {
 		return
 	}
 	po.finished = true
-	out := tools.Outcome{Rows: po.rows, Err: err, Truncated: po.over}
+	out := gateway.Outcome{Rows: po.rows, Err: err, Truncated: po.over}
 	if po.masker != nil {
 		out.Masked = po.masker.rm.Summary()
 	}

@@ -19,12 +19,14 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/wardenhq/warden/config"
+	pgconnector "github.com/wardenhq/warden/connectors/postgres"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/tools"
 )
 
 // Options configure a Server.
 type Options struct {
-	Pipeline *tools.Pipeline
+	Gateway *gateway.Gateway
 	// Connections are the configured connections; clients reach the
 	// postgres ones by database name.
 	Connections []config.Connection
@@ -54,14 +56,25 @@ type Server struct {
 	wg       sync.WaitGroup
 }
 
+// pgConnector is the connector of a postgres connection the proxy serves:
+// the proxy reaches the target through it.
+func (s *Server) pgConnector(name string) (*pgconnector.Postgres, bool) {
+	c, ok := s.o.Gateway.Connection(name)
+	if !ok {
+		return nil, false
+	}
+	pg, ok := c.(*pgconnector.Postgres)
+	return pg, ok
+}
+
 // startupTimeout bounds the time from accept to ReadyForQuery (TLS,
 // authentication, minting, upstream login).
 const startupTimeout = 60 * time.Second
 
 // New builds a server.
 func New(o Options) (*Server, error) {
-	if o.Pipeline == nil {
-		return nil, errors.New("proxy/postgres: a pipeline is required")
+	if o.Gateway == nil {
+		return nil, errors.New("proxy/postgres: a gateway is required")
 	}
 	if o.MaxConnections <= 0 {
 		o.MaxConnections = config.DefaultProxyMaxConnections
@@ -240,21 +253,26 @@ func (s *Server) startup(ctx context.Context, nc net.Conn) (*session, error) {
 
 	ss := &session{srv: s, client: client, be: be, log: s.log, params: params, user: user, conn: cc,
 		stmts: map[string]*stmt{}, portals: map[string]*portal{}, ups: map[string]*upstream{}}
-	caller := tools.Caller{Principal: p, Transport: tools.TransportProxy, Session: newSessionID()}
-	ps, cred, d, err := s.o.Pipeline.OpenProxySession(ctx, caller, database)
+	caller := gateway.Caller{Principal: p, Transport: gateway.TransportPostgresProxy, Session: newSessionID()}
+	pg, ok := s.pgConnector(database)
+	if !ok {
+		return refuse("3D000", fmt.Sprintf("database %q is not a PostgreSQL connection of this Warden", database))
+	}
+	gs, adm, err := s.o.Gateway.Open(ctx, caller, database, tools.ToolRunQuery)
 	if err != nil {
-		te := tools.AsError(err)
+		te := gateway.AsError(err)
 		code := "42501"
-		if te.Code != tools.CodeDenied {
+		if te.Code != gateway.CodeDenied {
 			code = "08006"
 		}
 		return refuse(code, te.Error())
 	}
-	ss.ps = ps
-	ss.mayWrite = s.o.Pipeline.MayWrite()
-	up, err := ss.dial(ctx, cred, d.Rule)
+	ss.gs, ss.pg = gs, pg
+	ss.mayWrite = s.o.Gateway.Decider().AllowsWrites(tools.ToolRunQuery)
+	cred := adm.Credential
+	up, err := ss.dial(ctx, cred, adm.Decision.Rule)
 	if err != nil {
-		ps.End(context.WithoutCancel(ctx), "upstream connection failed")
+		gs.End(context.WithoutCancel(ctx), "upstream connection failed")
 		return refuse("08006", "Warden cannot connect to the target: "+err.Error())
 	}
 	ss.primary = up
@@ -279,7 +297,7 @@ func (s *Server) startup(ctx context.Context, nc net.Conn) (*session, error) {
 	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 	if err := be.Flush(); err != nil {
 		ss.closeUpstreams()
-		ps.End(context.WithoutCancel(ctx), "client went away during startup")
+		gs.End(context.WithoutCancel(ctx), "client went away during startup")
 		return nil, err
 	}
 	s.log.Info("postgres client connected", "session", caller.Session, "identity", p.Subject, "connection", database,

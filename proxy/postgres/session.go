@@ -17,9 +17,9 @@ import (
 
 	"github.com/wardenhq/warden/approvals"
 	"github.com/wardenhq/warden/config"
-	"github.com/wardenhq/warden/connectors"
+	pgconnector "github.com/wardenhq/warden/connectors/postgres"
+	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/policy/sqlclass"
-	"github.com/wardenhq/warden/tools"
 )
 
 // session is one client connection. Everything but cancel runs on the
@@ -37,7 +37,8 @@ type session struct {
 	params map[string]string // display settings passed to upstream sessions
 	user   string
 	conn   config.Connection
-	ps     *tools.ProxySession
+	gs     *gateway.Session
+	pg     *pgconnector.Postgres // reaches the target
 
 	pid    uint32
 	secret []byte
@@ -91,8 +92,8 @@ type stmt struct {
 	upstream string
 	sql      string
 	oids     []uint32
-	ps       *tools.ProxyStatement // nil: empty statement
-	ctl      *txnControl           // transaction control the proxy carries out
+	ps       *statement  // nil: empty statement
+	ctl      *txnControl // transaction control the proxy carries out
 	// Description, once the target described it.
 	described bool
 	paramOIDs []uint32
@@ -112,9 +113,9 @@ type portal struct {
 	name    string
 	st      *stmt
 	formats []int16 // result formats as the client sent them
-	params  []tools.Param
+	params  []param
 	bind    *fmsg
-	call    *tools.StatementCall
+	call    *gateway.Grant
 	up      *upstream
 	wrapped bool // runs in a read-only subtransaction
 
@@ -200,7 +201,7 @@ func (s *session) serve(ctx context.Context) string {
 		case *pgproto3.Terminate:
 			return ""
 		case *pgproto3.FunctionCall:
-			err := s.ps.Refuse(ctx, fmt.Sprintf("-- FunctionCall message (function OID %d)", m.Function), tools.CodeDenied,
+			err := s.refuse(ctx, fmt.Sprintf("-- FunctionCall message (function OID %d)", m.Function),
 				"the FunctionCall protocol message is not supported by Warden: call the function in a SELECT")
 			s.sendError(err)
 			s.send(&pgproto3.ReadyForQuery{TxStatus: s.txStatus()})
@@ -238,8 +239,8 @@ func (s *session) close(reason string) {
 	s.closeUpstreams()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s.ps.End(ctx, reason)
-	s.log.Info("postgres client disconnected", "session", s.ps.Caller().Session, "reason", reason)
+	s.gs.End(ctx, reason)
+	s.log.Info("postgres client disconnected", "session", s.gs.Caller().Session, "reason", reason)
 }
 
 func (s *session) closeUpstreams() {
@@ -266,7 +267,7 @@ func (s *session) cancelUpstream() {
 		return
 	}
 	if err := u.cancelRequest(); err != nil {
-		s.log.Warn("relay cancel request", "session", s.ps.Caller().Session, "err", err)
+		s.log.Warn("relay cancel request", "session", s.gs.Caller().Session, "err", err)
 	}
 }
 
@@ -338,18 +339,18 @@ func errorResponse(err error) *pgproto3.ErrorResponse {
 	if errors.As(err, &pe) {
 		return pe.r
 	}
-	te := tools.AsError(err)
+	te := gateway.AsError(err)
 	code := "42501"
 	switch te.Code {
-	case tools.CodeDenied, tools.CodeApprovalRequired:
+	case gateway.CodeDenied, gateway.CodeApprovalRequired:
 		if errors.Is(err, sqlclass.ErrUnparseable) {
 			code = "42601"
 		}
-	case tools.CodeInvalidArgument, tools.CodeNotFound:
+	case gateway.CodeInvalidArgument, gateway.CodeNotFound:
 		code = "22023"
-	case tools.CodeTimeout:
+	case gateway.CodeTimeout:
 		code = "57014"
-	case tools.CodeUnavailable:
+	case gateway.CodeUnavailable:
 		code = "57P03"
 	default:
 		code = "XX000"
@@ -358,7 +359,7 @@ func errorResponse(err error) *pgproto3.ErrorResponse {
 	if strings.Contains(r.Hint, "list_connections") || strings.Contains(r.Hint, "approval_") {
 		r.Hint = "" // advice for MCP agents
 	}
-	var pa *tools.PendingApproval
+	var pa *gateway.PendingApproval
 	if errors.As(err, &pa) {
 		r.Message = fmt.Sprintf("statement held for human approval: request %s (rule %q) waits for %d approval(s) from %v; it expires at %s",
 			pa.ApprovalID, pa.Rule, pa.Approvers.Quorum, pa.Approvers.Groups, pa.ExpiresAt.Format(time.RFC3339))
@@ -392,12 +393,15 @@ func notice(severity, code, msg string) *pgproto3.NoticeResponse {
 
 // decide runs the pipeline for one execution: decide, hold (telling the
 // client, while it waits, which approval request it waits for), record.
-func (s *session) decide(ctx context.Context, ps *tools.ProxyStatement, params []tools.Param) (*tools.StatementCall, error) {
+func (s *session) decide(ctx context.Context, ps *statement, params []param) (*gateway.Grant, error) {
 	s.holdTold = false
 	if s.onHold == nil {
 		s.onHold, s.holdCtx = s.tellHold, s.holdContext
 	}
-	return s.ps.Statement(ctx, tools.StatementRequest{Statement: ps, Params: params, OnHold: s.onHold, HoldContext: s.holdCtx})
+	op := s.operation(ps.SQL, params)
+	op.Facts, op.Credential = &ps.Facts, true
+	op.OnHold, op.HoldContext = s.onHold, s.holdCtx
+	return s.gs.Authorize(ctx, op)
 }
 
 // tellHold tells the client, once per statement, which approval request
@@ -430,21 +434,9 @@ func (s *session) holdContext(ctx context.Context) (context.Context, func()) {
 }
 
 // targetError turns an upstream ErrorResponse into the error the call is
-// recorded with.
+// recorded with, as the connector words PostgreSQL's errors.
 func targetError(e *pgproto3.ErrorResponse) error {
-	var sentinel error
-	switch e.Code {
-	case "57014":
-		// Both a statement timeout and a client's cancel request.
-		if strings.Contains(e.Message, "timeout") {
-			sentinel = connectors.ErrTimeout
-		}
-	case "25006":
-		sentinel = connectors.ErrReadOnly
-	case "57P01", "57P02", "57P03", "08000", "08003", "08006":
-		sentinel = connectors.ErrUnavailable
-	}
-	return connectors.NewTargetError(e.Code, e.Message, e.Detail, e.Hint, sentinel)
+	return pgconnector.TargetError(e.Code, e.Message, e.Detail, e.Hint)
 }
 
 // maskerTimeout bounds the catalog look-ups masking makes for a result.

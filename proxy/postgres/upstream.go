@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/wardenhq/warden/connectors"
@@ -98,61 +95,32 @@ func (u *upstream) setReadOnlyDefault(ctx context.Context) error {
 	}
 }
 
-// dial logs in to the target as cred with the client's display settings,
-// with search_path and standard_conforming_strings pinned as every
-// Warden session has them, and takes the raw protocol over from pgconn.
+// dial logs in to the target as cred, through the connector (which
+// builds the login and pins search_path and standard_conforming_strings as
+// on every Warden session), with the client's display settings, and takes
+// the raw protocol over.
 func (s *session) dial(ctx context.Context, cred connectors.Credential, rule string) (*upstream, error) {
-	cc := s.conn
-	host, port, err := net.SplitHostPort(cc.Address)
-	if err != nil {
-		return nil, fmt.Errorf("address %q: %w", cc.Address, err)
-	}
-	sslmode := cc.SSLMode
-	if sslmode == "" {
-		sslmode = "prefer"
-	}
-	dsn := fmt.Sprintf("host=%s port=%s dbname=%s sslmode=%s connect_timeout=10", quoteDSN(host), quoteDSN(port), quoteDSN(cc.Database), sslmode)
-	cfg, err := pgconn.ParseConfig(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("connection settings: %w", err)
-	}
 	key := cred.Lease
-	switch cred.Mode {
-	case "jit":
-		cfg.User, cfg.Password = cred.User, cred.Password.Reveal()
-	case "", "static":
-		pw, err := cc.Admin.Resolve()
-		if err != nil {
-			return nil, fmt.Errorf("admin credential: %w", err)
-		}
-		cfg.User, cfg.Password = cc.Admin.User, pw.Reveal()
-		key = "static"
-	default:
-		return nil, fmt.Errorf("unknown credential mode %q", cred.Mode)
+	if cred.Mode == "" || cred.Mode == connectors.ModeStatic {
+		key = connectors.ModeStatic
 	}
+	params := make(map[string]string, len(s.params))
 	for k, v := range s.params {
 		if k == "fallback_application_name" {
 			if _, ok := s.params["application_name"]; !ok {
-				cfg.RuntimeParams["application_name"] = v
+				params["application_name"] = v
 			}
 			continue
 		}
-		cfg.RuntimeParams[k] = v
+		params[k] = v
 	}
-	cfg.RuntimeParams["search_path"] = pgconnector.SearchPath
-	cfg.RuntimeParams["standard_conforming_strings"] = "on"
-	cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(timeoutMS(s.ps.StatementTimeout()), 10)
-	cfg.OnNotice = nil
-	cfg.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend { return pgproto3.NewFrontend(r, fastWriter(w)) }
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	pc, err := pgconn.ConnectConfig(dctx, cfg)
+	hc, err := s.pg.Dial(dctx, pgconnector.DialRequest{
+		Credential: cred, Params: params, StatementTimeout: s.gs.Limits().StatementTimeout,
+		BuildFrontend: func(r io.Reader, w io.Writer) *pgproto3.Frontend { return pgproto3.NewFrontend(r, fastWriter(w)) },
+	})
 	if err != nil {
-		return nil, scrubSecret(err, cfg.Password)
-	}
-	hc, err := pc.Hijack()
-	if err != nil {
-		pc.Close(context.Background())
 		return nil, err
 	}
 	up := &upstream{key: key, nc: hc.Conn, fe: hc.Frontend, pid: hc.PID, secret: hc.SecretKey, addr: hc.Conn.RemoteAddr(),
@@ -162,21 +130,8 @@ func (s *session) dial(ctx context.Context, cred connectors.Credential, rule str
 		return nil, err
 	}
 	s.ups[key] = up
-	s.log.Debug("upstream connected", "session", s.ps.Caller().Session, "rule", rule, "credential", key, "backend_pid", up.pid)
+	s.log.Debug("upstream connected", "session", s.gs.Caller().Session, "rule", rule, "credential", key, "backend_pid", up.pid)
 	return up, nil
-}
-
-func quoteDSN(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
-}
-
-// scrubSecret removes a password from an error's text, in case a driver
-// echoed it.
-func scrubSecret(err error, secret string) error {
-	if err == nil || secret == "" || !strings.Contains(err.Error(), secret) {
-		return err
-	}
-	return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), secret, "[redacted]"))
 }
 
 func (u *upstream) close() {

@@ -9,9 +9,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
+	pgconnector "github.com/wardenhq/warden/connectors/postgres"
 	"github.com/wardenhq/warden/internal/testenv"
 	"github.com/wardenhq/warden/policy/sqlclass"
-	"github.com/wardenhq/warden/tools"
 )
 
 // TestReadOnlyWrappingAlone proves the proxy's read-only wrapping holds on
@@ -154,10 +154,10 @@ func defaultReadOnlyRun(ctx context.Context, c *pgconn.PgConn, stmts []string, p
 
 // classified is sql as the proxy's classifier sees it (nil when it cannot
 // classify it: the proxy would refuse it).
-func classified(sql string) *tools.ProxyStatement {
+func classified(sql string) *statement {
 	f, err := sqlclass.Classify(context.Background(), sql, sqlclass.Options{})
 	if err != nil {
 		return nil
 	}
-	return &tools.ProxyStatement{SQL: sql, Facts: f}
+	return &statement{SQL: sql, Facts: f.Policy(pgconnector.SearchPath)}
 }

@@ -1,16 +1,14 @@
-package policy
+package sqlclass
 
 import (
 	"testing"
-
-	"github.com/wardenhq/warden/policy/sqlclass"
 )
 
 // TestSplitTable: the fast path for names without quotes splits exactly as
-// sqlclass.SplitName does.
+// SplitName does.
 func TestSplitTable(t *testing.T) {
 	for _, name := range []string{"t", "s.t", "db.s.t", "a.b.c.d", `"My Schema"."T"`, `s."a.b"`, `"x""y".t`, "pg_catalog.pg_class", ".t", "s."} {
-		parts := sqlclass.SplitName(name)
+		parts := SplitName(name)
 		wantSchema, wantTable := "public", parts[len(parts)-1]
 		if len(parts) > 1 {
 			wantSchema = parts[len(parts)-2]

@@ -1,10 +1,9 @@
-package tools
+package credentials
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +14,19 @@ import (
 	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/policy"
 )
+
+// Request asks for the credential a decided call runs with.
+type Request struct {
+	// Session is the Warden session the credential belongs to; empty for
+	// a stateless caller, whose session is its identity's use of the
+	// connection with the same grants, kept alive by use.
+	Session    string
+	Subject    string
+	Connection string
+	Decision   policy.Decision
+}
 
 // LeaseStore is where leases live (package audit).
 type LeaseStore interface {
@@ -59,6 +70,7 @@ type lease struct {
 	id         string
 	connection string
 	session    string
+	principal  string
 	cred       connectors.Credential
 	expires    time.Time
 	lastUsed   time.Time
@@ -85,8 +97,8 @@ const (
 	renewBefore = time.Minute
 )
 
-// NewCredentials builds the mint stage for the configured connections.
-func NewCredentials(store LeaseStore, conns map[string]connectors.Connector, settings []config.Connection, logger *slog.Logger) *Credentials {
+// New builds the mint stage for the configured connections.
+func New(store LeaseStore, conns map[string]connectors.Connector, settings []config.Connection, logger *slog.Logger) *Credentials {
 	host, _ := os.Hostname()
 	now := time.Now().UTC()
 	c := &Credentials{
@@ -133,31 +145,35 @@ func (c *Credentials) Start(ctx context.Context) error {
 	return nil
 }
 
-// Mint implements Minter.
-func (c *Credentials) Mint(ctx context.Context, req MintRequest) (connectors.Credential, error) {
+// Mint returns the credential req runs with: the connection's own for
+// credentials: static, or one minted for the session and the decision's
+// grants, reused while they are the same.
+func (c *Credentials) Mint(ctx context.Context, req Request) (connectors.Credential, error) {
 	set, ok := c.settings[req.Connection]
 	if !ok || set.Credentials != "jit" {
-		return connectors.Credential{Mode: "static"}, nil
+		return connectors.Static, nil
 	}
 	cr, ok := c.conns[req.Connection].(connectors.Credentialer)
 	if !ok {
 		return connectors.Credential{}, fmt.Errorf("connection %q cannot mint credentials", req.Connection)
 	}
-	grants := connectors.Grants{ReadOnly: req.Decision.ReadOnly, Read: req.Decision.TablesRead,
-		Write: req.Decision.TablesWrite, Role: req.Decision.GrantRole}
+	grants, err := cr.Grants(req.Decision)
+	if err != nil {
+		return connectors.Credential{}, err
+	}
 	session := req.Session
 	if session == "" {
 		// A stateless client: the session is the identity's use of this
 		// connection with these grants, kept alive by use.
 		session = "identity:" + req.Subject
 	}
-	gk, _ := json.Marshal(grants)
-	key := session + "\x00" + req.Connection + "\x00" + string(gk)
+	key := session + "\x00" + req.Connection + "\x00" + grants.Key()
 
 	c.mu.Lock()
 	l := c.live[key]
 	if l == nil || l.revoked || (l.minted && time.Until(l.expires) < renewBefore) {
-		l = &lease{key: key, id: newLeaseID(), connection: req.Connection, session: req.Session}
+		id := newLeaseID()
+		l = &lease{key: key, id: id, connection: req.Connection, session: req.Session, principal: cr.Principal(id)}
 		c.live[key] = l
 	}
 	c.mu.Unlock()
@@ -172,7 +188,7 @@ func (c *Credentials) Mint(ctx context.Context, req MintRequest) (connectors.Cre
 		return connectors.Credential{}, errors.New("the session's credential was just revoked; try again")
 	}
 	now := time.Now().UTC()
-	rec := audit.Lease{ID: l.id, Connection: req.Connection, Principal: "warden_" + l.id, Identity: req.Subject,
+	rec := audit.Lease{ID: l.id, Connection: req.Connection, Principal: l.principal, Identity: req.Subject,
 		Session: req.Session, Instance: c.instance.ID, Created: now, Expires: now.Add(set.JIT.TTL)}
 	// The lease is recorded before the role exists: a crash in between
 	// leaves a record for the reaper, never an untracked role.
@@ -200,7 +216,7 @@ func (c *Credentials) Mint(ctx context.Context, req MintRequest) (connectors.Cre
 		c.logger.Error("record lease grants", "lease", l.id, "err", err)
 	}
 	l.cred, l.expires, l.lastUsed, l.minted = resp.Credential, resp.Expires, time.Now(), true
-	c.logger.Info("credential minted", "lease", l.id, "connection", req.Connection, "principal", resp.Credential.User, "grants", resp.Summary, "ms", time.Since(start).Milliseconds())
+	c.logger.Info("credential minted", "lease", l.id, "connection", req.Connection, "principal", l.principal, "grants", resp.Summary, "ms", time.Since(start).Milliseconds())
 	return l.cred, nil
 }
 
@@ -252,7 +268,7 @@ func (c *Credentials) revokeWhere(ctx context.Context, match func(*lease) bool) 
 			minted := l.minted || l.id != ""
 			l.mu.Unlock()
 			if minted {
-				c.revoke(ctx, l.id, "warden_"+l.id, l.connection)
+				c.revoke(ctx, l.id, l.principal, l.connection)
 			}
 		}()
 	}
@@ -276,7 +292,7 @@ func (c *Credentials) reap(ctx context.Context) {
 	}
 	c.mu.Unlock()
 	for _, l := range stale {
-		c.revoke(ctx, l.id, "warden_"+l.id, l.connection)
+		c.revoke(ctx, l.id, l.principal, l.connection)
 	}
 
 	active, err := c.store.Leases(ctx, audit.LeaseFilter{State: audit.LeaseActive, Limit: audit.MaxListLimit})
@@ -404,7 +420,18 @@ func newLeaseID() string {
 	return leaseEncoding.EncodeToString(b[:])
 }
 
-var (
-	_ Minter = (*Credentials)(nil)
-	_ Minter = StaticCredentials{}
-)
+// Static is the mint stage of a Warden without just-in-time credentials:
+// every call runs as its connection's configured credential, and every
+// audit event says so.
+type Static struct{}
+
+// Mint returns the static credential.
+func (Static) Mint(context.Context, Request) (connectors.Credential, error) {
+	return connectors.Static, nil
+}
+
+// EndSession does nothing: there is nothing to revoke.
+func (Static) EndSession(context.Context, string) {}
+
+// Close does nothing.
+func (Static) Close(context.Context) {}

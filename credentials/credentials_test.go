@@ -1,11 +1,11 @@
-package tools
+package credentials
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,16 +15,17 @@ import (
 	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/internal/testenv"
+	"github.com/wardenhq/warden/policy"
 )
 
 type jitEnv struct {
-	p     *Pipeline
-	creds *Credentials
-	store *audit.Store
-	pg    testenv.Postgres
-	db    string
-	conns map[string]connectors.Connector
-	cfg   *config.Config
+	engine *policy.Engine
+	creds  *Credentials
+	store  *audit.Store
+	pg     testenv.Postgres
+	db     string
+	conns  map[string]connectors.Connector
+	cfg    *config.Config
 }
 
 // newJITEnv wires a pipeline whose connection mints credentials, against
@@ -49,29 +50,62 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := NewCredentials(store, conns, cfg.Connections, slog.New(slog.DiscardHandler))
+	creds := New(store, conns, cfg.Connections, slog.New(slog.DiscardHandler))
 	creds.retryBase = time.Millisecond
 	if err := creds.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Options{Connections: conns, Decider: engine, Minter: creds, Recorder: store, Limits: cfg.Limits})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return &jitEnv{p: p, creds: creds, store: store, pg: pg, db: db, conns: conns, cfg: cfg}
+	t.Cleanup(func() {
+		creds.Close(context.Background())
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return &jitEnv{engine: engine, creds: creds, store: store, pg: pg, db: db, conns: conns, cfg: cfg}
 }
 
-func (e *jitEnv) query(t *testing.T, session, sql string) (*QueryResult, error) {
+// queryResult is a statement run as the credential minted for it.
+type queryResult struct {
+	// Credential is the lease the statement ran as.
+	Credential string
+	Rows       [][]any
+}
+
+// query decides sql for an agent, mints its credential for session and
+// runs it as that credential, as the gateway would.
+func (e *jitEnv) query(t *testing.T, session, sql string) (queryResult, error) {
 	t.Helper()
-	c := agent
-	c.Session = session
-	args, _ := json.Marshal(map[string]any{"connection": "pg", "sql": sql})
-	res, err := e.p.Call(context.Background(), c, ToolRunQuery, args)
+	ctx := context.Background()
+	conn := e.conns["pg"].(connectors.SQL)
+	f, err := conn.Classifier().Classify(ctx, policy.ClassifyRequest{Statement: sql})
 	if err != nil {
-		return nil, err
+		return queryResult{}, err
 	}
-	return res.Structured.(*QueryResult), nil
+	d, err := e.engine.Decide(ctx, policy.Input{Subject: "agent", Groups: []string{"agents"}, Tool: "run_query",
+		Connection: policy.Connection{Name: "pg", Kind: "postgres", Namespace: conn.Classifier().Namespace()}, Statement: sql, Facts: &f})
+	if err != nil {
+		return queryResult{}, err
+	}
+	if d.Effect != policy.Allow {
+		return queryResult{}, fmt.Errorf("denied: %s", d.Reason)
+	}
+	cred, err := e.creds.Mint(ctx, Request{Session: session, Subject: "agent", Connection: "pg", Decision: d})
+	if err != nil {
+		return queryResult{}, err
+	}
+	rows, err := conn.Query(ctx, connectors.QueryRequest{SQL: sql, ReadOnly: d.ReadOnly, Timeout: 10 * time.Second, Credential: cred})
+	if err != nil {
+		return queryResult{}, err
+	}
+	defer rows.Close()
+	res := queryResult{Credential: cred.Lease}
+	for rows.Next() {
+		res.Rows = append(res.Rows, slices.Clone(rows.Values()))
+	}
+	if err := rows.Err(); err != nil {
+		return queryResult{}, err
+	}
+	return res, rows.Close()
 }
 
 func (e *jitEnv) roles(t *testing.T) []string {
@@ -127,9 +161,8 @@ func TestJITSessionLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, _ := e.get(r1.AuditID)
-	lease := ev.Credential
-	if lease == "" || lease == StaticCredentialLabel {
+	lease := r1.Credential
+	if lease == "" {
 		t.Fatalf("event credential = %q", lease)
 	}
 	role := "warden_" + lease
@@ -141,25 +174,25 @@ func TestJITSessionLifecycle(t *testing.T) {
 	}
 	// Reused within the session; another session gets its own.
 	r2, _ := e.query(t, "s1", "SELECT 1")
-	if ev2, _ := e.get(r2.AuditID); ev2.Credential != lease {
-		t.Errorf("second call used %q, want the session's lease %q", ev2.Credential, lease)
+	if r2.Credential != lease {
+		t.Errorf("second call used %q, want the session's lease %q", r2.Credential, lease)
 	}
 	r3, _ := e.query(t, "s2", "SELECT 1")
-	ev3, _ := e.get(r3.AuditID)
+	ev3 := r3
 	if ev3.Credential == lease {
 		t.Error("another session reused the lease")
 	}
 	if !hasRole(e.roles(t), role) || !hasRole(e.roles(t), "warden_"+ev3.Credential) {
 		t.Errorf("the two sessions' roles do not both exist")
 	}
-	e.p.EndSession(context.Background(), "s1")
+	e.creds.EndSession(context.Background(), "s1")
 	if hasRole(e.roles(t), role) {
 		t.Fatal("the role outlived its session")
 	}
 	if l := e.lease(t, lease); l.State != audit.LeaseRevoked || l.RevokedAt.IsZero() {
 		t.Errorf("lease after session end = %+v", l)
 	}
-	e.p.Close()
+	e.creds.Close(context.Background())
 	if hasRole(e.roles(t), "warden_"+ev3.Credential) {
 		t.Error("Close left a role behind")
 	}
@@ -177,7 +210,7 @@ func TestJITIdleTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, _ := e.get(r.AuditID)
+	ev := r
 	deadline := time.Now().Add(15 * time.Second)
 	for hasRole(e.roles(t), "warden_"+ev.Credential) {
 		if time.Now().After(deadline) {
@@ -199,7 +232,7 @@ func TestJITGrantsFollowDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, _ := e.get(r.AuditID)
+	ev := r
 	side := e.pg.Connect(t, e.db)
 	var canSecrets, canInsert bool
 	side.QueryRow(context.Background(), "SELECT has_table_privilege($1, 'secrets', 'SELECT'), has_table_privilege($1, 'items', 'INSERT')", "warden_"+ev.Credential).Scan(&canSecrets, &canInsert)
@@ -221,7 +254,7 @@ func TestReaperRevokesOrphans(t *testing.T) {
 		Instance: dead.ID, Created: time.Now(), Expires: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.conns["pg"].(connectors.Credentialer).Mint(context.Background(), connectors.MintRequest{Lease: orphan, TTL: time.Hour, Grants: connectors.Grants{ReadOnly: true}}); err != nil {
+	if _, err := e.conns["pg"].(connectors.Credentialer).Mint(context.Background(), connectors.MintRequest{Lease: orphan, TTL: time.Hour, Grants: connectors.SQLGrants{ReadOnly: true}}); err != nil {
 		t.Fatal(err)
 	}
 	e.creds.reap(context.Background())
@@ -263,4 +296,18 @@ func TestRevokeFailureIsMarked(t *testing.T) {
 	if len(evs) != revokeAttempts || !strings.Contains(evs[0].Error, "gave up after 5 attempts") {
 		t.Errorf("failed revocations recorded: %d, newest %+v", len(evs), evs[0])
 	}
+}
+
+func compileAndOpen(t *testing.T, cfg *config.Config, dir string) (*policy.Engine, *audit.Store) {
+	t.Helper()
+	engine, err := policy.Compile(cfg, []string{"run_query", "describe_schema", "list_connections"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return engine, store
 }

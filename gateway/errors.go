@@ -1,4 +1,4 @@
-package tools
+package gateway
 
 import (
 	"errors"
@@ -61,4 +61,20 @@ func AsError(err error) *Error {
 		return te
 	}
 	return &Error{Code: CodeInternal, Message: "internal error: " + err.Error(), err: err}
+}
+
+// Invalid is the *Error of a call refused for bad input, with its cause.
+func Invalid(message string, cause error) *Error {
+	return &Error{Code: CodeInvalidArgument, Message: message, err: cause}
+}
+
+// NewError builds an *Error with a hint, its message formatted.
+func NewError(code Code, hint string, format string, args ...any) *Error {
+	return newError(code, hint, format, args...)
+}
+
+// WithCause returns e with cause as what it unwraps to.
+func (e *Error) WithCause(cause error) *Error {
+	e.err = cause
+	return e
 }

@@ -1,0 +1,117 @@
+package policy
+
+import (
+	"context"
+	"errors"
+)
+
+// Facts is what a classifier learned of an operation's statement, in the
+// one shape policy reads whatever the target kind: a SQL string's
+// statements, a shell line's commands or a Kubernetes request are its
+// Parts; what they do are Kinds; what they touch are Resources. The
+// classifier is the connector's (policy/sqlclass for SQL); policy never
+// parses a statement itself.
+type Facts struct {
+	// Parts are the statement's parts in order: the statements of a SQL
+	// string (one for most calls).
+	Parts []Part
+	// Kinds is the union of every part's Kinds, least severe first.
+	Kinds []string
+	// Read and Written are the distinct unions of the parts' resources,
+	// sorted by Text.
+	Read, Written []Resource
+	// Functions is every function called, sorted, without duplicates.
+	Functions []string
+	// ReadOnly is true only if every part is a pure read (and there is one
+	// at least).
+	ReadOnly bool
+}
+
+// Part is one statement (or command, or request) of an operation.
+type Part struct {
+	// Kind is the most severe kind the part shows; Kinds every kind it
+	// shows, least severe first.
+	Kind  string
+	Kinds []string
+	// Tag names the part ("SELECT", "INSERT", "CREATE TABLE").
+	Tag string
+	// Read and Written are the resources whose content the part reads
+	// and changes.
+	Read, Written []Resource
+	// Functions the part calls.
+	Functions []string
+	// Reasons say why the part is not a plain read; empty for one.
+	Reasons []string
+	// Offset and Length locate the part in the statement's text, in bytes.
+	Offset, Length int
+}
+
+// Resource is something an operation reads or changes.
+type Resource struct {
+	// Kind is what it is: ResourceTable.
+	Kind string
+	// Namespace and Name locate it, unquoted: a table's schema and name.
+	// The classifier resolves an unqualified name to the connection's
+	// default namespace.
+	Namespace string
+	Name      string
+	// Text is the name as the classifier reports it, as written in the
+	// statement ("orders", "sales.orders", "\"My Table\""): what a rule's
+	// `when` sees in statement.tables_read.
+	Text string
+}
+
+// Resource kinds.
+const (
+	// ResourceTable is a table, view or other relation of a SQL database;
+	// rules scope it with tables: {read, write}.
+	ResourceTable = "table"
+)
+
+// Kinds of statements every classifier reports in. A classifier may add
+// kinds of its own; rules name them in statements: and `when`.
+const (
+	KindRead        = "read"
+	KindWrite       = "write"
+	KindTransaction = "transaction"
+	KindSession     = "session"
+)
+
+// texts returns the Text of every resource of kind.
+func texts(rs []Resource, kind string) []string {
+	var out []string
+	for _, r := range rs {
+		if r.Kind == kind {
+			out = append(out, r.Text)
+		}
+	}
+	return out
+}
+
+// Classifier learns what a statement does. Each target kind has its own,
+// chosen by its connector (policy/sqlclass for SQL); policy knows none of
+// them.
+type Classifier interface {
+	// Classify reports what req.Statement does. An error means the
+	// statement must be refused: it cannot be parsed or fully understood,
+	// it is longer than req.MaxBytes, or a catalog look-up failed. It is
+	// never returned for a statement that is merely not read-only.
+	Classify(ctx context.Context, req ClassifyRequest) (Facts, error)
+	// Namespace is where the classifier resolves unqualified names (a
+	// SQL connection's default schema), and so what an unqualified pattern
+	// of a rule means on the connection.
+	Namespace() string
+}
+
+// ErrNotUnderstood matches every classifier error that refuses a
+// statement the classifier cannot parse or vouch for (as opposed to a
+// technical failure, such as a catalog look-up that could not be made).
+// Either way the statement must be refused.
+var ErrNotUnderstood = errors.New("policy: statement not understood")
+
+// ClassifyRequest is one statement to classify.
+type ClassifyRequest struct {
+	Statement string
+	// MaxBytes bounds the statement's length (0: the classifier's default).
+	MaxBytes int
+}
