@@ -34,4 +34,3 @@ func TestGoldenDecisions(t *testing.T) {
 		}
 	}
 }
-

@@ -291,18 +291,18 @@ func (r *rule) decision(effect Effect, in Input, trace []RuleTrace) Decision {
 		reason = r.reason(effect, in.Tool, in.Connection.Name)
 	}
 	return Decision{
-		Effect:      effect,
-		Rule:        r.Name,
-		Reason:      reason,
-		ReadOnly:    r.readOnly,
-		MaxRows:     r.MaxRows,
-		Timeout:     r.Timeout,
-		Read:        r.Tables.Read,
-		Write:       r.Tables.Write,
-		GrantRole:   r.Grants.Role,
-		Masking:     r.Masking,
-		Approvers:   r.Approvers,
-		Trace:       trace,
+		Effect:    effect,
+		Rule:      r.Name,
+		Reason:    reason,
+		ReadOnly:  r.readOnly,
+		MaxRows:   r.MaxRows,
+		Timeout:   r.Timeout,
+		Read:      r.Tables.Read,
+		Write:     r.Tables.Write,
+		GrantRole: r.Grants.Role,
+		Masking:   r.Masking,
+		Approvers: r.Approvers,
+		Trace:     trace,
 	}
 }
 

@@ -55,7 +55,6 @@ func (f *Facts) Policy(defaultSchema string) policy.Facts {
 	return out
 }
 
-
 func kindStrings(ks []Kind) []string {
 	if len(ks) == 0 {
 		return nil
