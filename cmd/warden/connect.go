@@ -18,6 +18,7 @@ import (
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/identity"
+	"github.com/wardenhq/warden/proxy"
 	pgproxy "github.com/wardenhq/warden/proxy/postgres"
 )
 
@@ -111,13 +112,12 @@ func startPostgresProxy(ctx context.Context, a *app, ident identity.Identifier, 
 	pc := a.cfg.Proxy.Postgres
 	var tlsCfg *tls.Config
 	if pc.TLS.Cert != "" {
-		cert, err := tls.LoadX509KeyPair(pc.TLS.Cert, pc.TLS.Key)
-		if err != nil {
+		var err error
+		if tlsCfg, err = proxy.LoadTLS(pc.TLS.Cert, pc.TLS.Key); err != nil {
 			return nil, fmt.Errorf("proxy.postgres.tls: %w", err)
 		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	tokens := pgproxy.NewTokens(pc.TokenTTL)
+	tokens := proxy.NewTokens(pc.TokenTTL)
 	auth := pgproxy.Authenticator{Tokens: tokens}
 	oidc, err := a.tokenIdentifier()
 	if err != nil {
@@ -126,12 +126,13 @@ func startPostgresProxy(ctx context.Context, a *app, ident identity.Identifier, 
 	if oidc != nil {
 		auth.OIDC = oidc
 	}
-	srv, err := pgproxy.New(pgproxy.Options{Gateway: a.gateway, Connections: a.cfg.Connections, Auth: auth, TLS: tlsCfg,
-		AllowPlaintext: pc.AllowPlaintext, MaxConnections: pc.MaxConnections, ApprovalWait: pc.ApprovalWait,
-		Logger: log.With("component", "proxy.postgres")})
+	plog := log.With("component", "proxy.postgres")
+	engine, err := pgproxy.New(pgproxy.Options{Gateway: a.gateway, Connections: a.cfg.Connections, Auth: auth, TLS: tlsCfg,
+		AllowPlaintext: pc.AllowPlaintext, ApprovalWait: pc.ApprovalWait, Logger: plog})
 	if err != nil {
 		return nil, err
 	}
+	srv := proxy.NewServer(engine, proxy.Options{MaxConnections: pc.MaxConnections, Logger: plog})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (listen.postgres): %w", addr, err)

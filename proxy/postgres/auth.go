@@ -1,13 +1,7 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/wardenhq/warden/identity"
+	"github.com/wardenhq/warden/proxy"
 )
 
 // TokenVerifier validates access tokens (identity.OIDC).
@@ -34,7 +29,7 @@ type TokenVerifier interface {
 //     or from a loopback address. The user name is then not used: the
 //     token says who the client is.
 type Authenticator struct {
-	Tokens *Tokens
+	Tokens *proxy.Tokens
 	OIDC   TokenVerifier
 }
 
@@ -51,18 +46,18 @@ func refused(format string, args ...any) error {
 // principal. private says whether the connection is encrypted or local:
 // cleartext passwords are asked for only then.
 func (a Authenticator) authenticate(ctx context.Context, be *pgproto3.Backend, user, database string, private bool) (identity.Principal, error) {
-	if a.Tokens != nil && IsTokenUser(user) {
-		t := a.Tokens.lookup(user)
+	if a.Tokens != nil && proxy.IsTokenUser(user) {
+		t := a.Tokens.Lookup(user)
 		if err := scramExchange(be, t); err != nil {
 			return identity.Principal{}, err
 		}
-		if t == nil || !t.valid(a.Tokens.now()) {
+		if !a.Tokens.Valid(t) {
 			return identity.Principal{}, refused("password authentication failed for user %q: the token is unknown or has expired (run warden connect again)", user)
 		}
-		if t.connection != database {
-			return identity.Principal{}, refused("the token of user %q was issued for connection %q, not %q", user, t.connection, database)
+		if t.Connection != database {
+			return identity.Principal{}, refused("the token of user %q was issued for connection %q, not %q", user, t.Connection, database)
 		}
-		return t.principal, nil
+		return t.Principal, nil
 	}
 	if !private {
 		return identity.Principal{}, &authError{code: "28000", msg: "an access token is sent only over TLS: connect with sslmode=require"}
@@ -89,11 +84,11 @@ func (a Authenticator) authenticate(ctx context.Context, be *pgproto3.Backend, u
 	// A token from warden connect sent in clear (a client that does not do
 	// SCRAM): user:token.
 	if a.Tokens != nil {
-		if t := a.Tokens.lookupSecret(raw); t != nil {
-			if !t.valid(a.Tokens.now()) || t.connection != database {
+		if t := a.Tokens.LookupSecret(raw); t != nil {
+			if !a.Tokens.Valid(t) || t.Connection != database {
 				return identity.Principal{}, refused("password authentication failed for user %q: the token has expired or is for another connection", user)
 			}
-			return t.principal, nil
+			return t.Principal, nil
 		}
 	}
 	if a.OIDC == nil {
@@ -113,17 +108,16 @@ func (a Authenticator) authenticate(ctx context.Context, be *pgproto3.Backend, u
 	return p, nil
 }
 
-// scramExchange runs SCRAM-SHA-256 (RFC 5802, RFC 7677, without channel
-// binding) as the server, against t's verifier. For an unknown token it
-// runs against a random verifier, so that the exchange looks the same and
-// fails at the end.
-func scramExchange(be *pgproto3.Backend, t *issuedToken) error {
-	v := verifier{}
+// scramExchange runs SCRAM-SHA-256 as the server (proxy.SCRAM), carried
+// in PostgreSQL's SASL messages, against t's verifier. For an unknown token
+// it runs against a random verifier, so that the exchange looks the same
+// and fails at the end.
+func scramExchange(be *pgproto3.Backend, t *proxy.Token) error {
+	var v *proxy.Verifier
 	if t != nil {
-		v = t.verifier
-	} else {
-		v = randomVerifier()
+		v = &t.Verifier
 	}
+	x := proxy.NewSCRAM(v)
 	be.Send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}})
 	if err := be.Flush(); err != nil {
 		return err
@@ -139,15 +133,11 @@ func scramExchange(be *pgproto3.Backend, t *issuedToken) error {
 	if !ok || init.AuthMechanism != "SCRAM-SHA-256" {
 		return &authError{code: "28000", msg: "expected SCRAM-SHA-256 (the only mechanism offered)"}
 	}
-	gs2, bare, cnonce, err := parseClientFirst(string(init.Data))
+	serverFirst, err := x.ServerFirst(init.Data)
 	if err != nil {
-		return err
+		return scramError(err)
 	}
-	var sn [18]byte
-	rand.Read(sn[:])
-	nonce := cnonce + base64.StdEncoding.EncodeToString(sn[:])
-	serverFirst := fmt.Sprintf("r=%s,s=%s,i=%d", nonce, base64.StdEncoding.EncodeToString(v.salt), v.iterations)
-	be.Send(&pgproto3.AuthenticationSASLContinue{Data: []byte(serverFirst)})
+	be.Send(&pgproto3.AuthenticationSASLContinue{Data: serverFirst})
 	if err := be.Flush(); err != nil {
 		return err
 	}
@@ -162,87 +152,20 @@ func scramExchange(be *pgproto3.Backend, t *issuedToken) error {
 	if !ok {
 		return &authError{code: "08P01", msg: "expected a SCRAM response"}
 	}
-	withoutProof, proof, err := parseClientFinal(string(resp.Data), gs2, nonce)
+	final, err := x.ServerFinal(resp.Data)
 	if err != nil {
-		return err
+		return scramError(err)
 	}
-	authMessage := bare + "," + serverFirst + "," + withoutProof
-	sig := hmacSHA256(v.storedKey, authMessage)
-	clientKey := make([]byte, len(proof))
-	for j := range proof {
-		clientKey[j] = proof[j] ^ sig[j]
-	}
-	got := sha256.Sum256(clientKey)
-	if t == nil || subtle.ConstantTimeCompare(got[:], v.storedKey) != 1 {
-		return refused("password authentication failed: the token does not match (run warden connect again)")
-	}
-	final := "v=" + base64.StdEncoding.EncodeToString(hmacSHA256(v.serverKey, authMessage))
-	be.Send(&pgproto3.AuthenticationSASLFinal{Data: []byte(final)})
+	be.Send(&pgproto3.AuthenticationSASLFinal{Data: final})
 	return nil
 }
 
-// parseClientFirst reads a SCRAM client-first-message: the GS2 header
-// (no channel binding), the bare message, and the client's nonce.
-func parseClientFirst(clientFirst string) (gs2, bare, nonce string, err error) {
-	switch {
-	case strings.HasPrefix(clientFirst, "n,,"), strings.HasPrefix(clientFirst, "y,,"):
-		gs2 = clientFirst[:3]
-	default:
-		return "", "", "", &authError{code: "08P01", msg: "malformed SCRAM message (channel binding is not supported)"}
+// scramError words a failed exchange as PostgreSQL does.
+func scramError(err error) error {
+	if errors.Is(err, proxy.ErrSCRAMMismatch) {
+		return refused("password authentication failed: the token does not match (run warden connect again)")
 	}
-	bare = clientFirst[3:]
-	for _, f := range strings.Split(bare, ",") {
-		if strings.HasPrefix(f, "r=") {
-			nonce = f[2:]
-		}
-	}
-	if nonce == "" || len(nonce) > 256 || strings.ContainsAny(nonce, ",\x00") {
-		return "", "", "", &authError{code: "08P01", msg: "malformed SCRAM message (nonce)"}
-	}
-	return gs2, bare, nonce, nil
-}
-
-// parseClientFinal reads a SCRAM client-final-message and checks its
-// channel binding and nonce against the exchange's.
-func parseClientFinal(clientFinal, gs2, nonce string) (withoutProof string, proof []byte, err error) {
-	i := strings.LastIndex(clientFinal, ",p=")
-	if i < 0 {
-		return "", nil, &authError{code: "08P01", msg: "malformed SCRAM message (proof)"}
-	}
-	withoutProof, proofB64 := clientFinal[:i], clientFinal[i+3:]
-	wantC := "c=" + base64.StdEncoding.EncodeToString([]byte(gs2))
-	if !strings.HasPrefix(withoutProof, wantC+",r=") || withoutProof[len(wantC)+3:] != nonce {
-		return "", nil, &authError{code: "08P01", msg: "malformed SCRAM message (channel binding or nonce mismatch)"}
-	}
-	proof, err = base64.StdEncoding.DecodeString(proofB64)
-	if err != nil || len(proof) != sha256.Size {
-		return "", nil, &authError{code: "08P01", msg: "malformed SCRAM message (proof)"}
-	}
-	return withoutProof, proof, nil
-}
-
-// verifier is what SCRAM needs to check a password without keeping it.
-type verifier struct {
-	salt                 []byte
-	iterations           int
-	storedKey, serverKey []byte
-}
-
-func hmacSHA256(key []byte, msg string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(msg))
-	return m.Sum(nil)
-}
-
-func randomVerifier() verifier {
-	b := make([]byte, 80)
-	rand.Read(b)
-	return verifier{salt: b[:16], iterations: scramIterations, storedKey: b[16:48], serverKey: b[48:80]}
-}
-
-// equalSecret compares two secrets in constant time.
-func equalSecret(a, b []byte) bool {
-	return len(a) == len(b) && subtle.ConstantTimeCompare(a, b) == 1 && !bytes.Equal(a, nil)
+	return &authError{code: "08P01", msg: err.Error()}
 }
 
 var _ TokenVerifier = (*identity.OIDC)(nil)

@@ -43,7 +43,7 @@ func (s *session) simpleQuery(ctx context.Context, sql string) {
 	block, failed := p.block, p.fail
 	for i := range stmts {
 		e := entry{ps: &stmts[i]}
-		e.ctl = classifyControl(e.ps)
+		e.ctl = s.classifyControl(e.ps)
 		switch {
 		case e.ctl != nil && e.ctl.kind == txnUnsupported:
 			e.err = s.refuse(ctx, e.ps.SQL, e.ctl.why)
@@ -209,7 +209,7 @@ func (s *session) prepareBatch(ctx context.Context, p *planner, batch []*fmsg) [
 				it.err = pgError("42601", "cannot insert multiple commands into a prepared statement")
 			case len(stmts) == 1:
 				st.ps = &stmts[0]
-				st.ctl = classifyControl(st.ps)
+				st.ctl = s.classifyControl(st.ps)
 			}
 			if it.err == nil && failed && st.ctl == nil {
 				it.err = pgError("25P02", "current transaction is aborted, commands ignored until end of transaction block")

@@ -24,6 +24,7 @@ import (
 	"github.com/wardenhq/warden/internal/testenv"
 	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
+	"github.com/wardenhq/warden/proxy"
 	pgproxy "github.com/wardenhq/warden/proxy/postgres"
 	"github.com/wardenhq/warden/tools"
 )
@@ -36,7 +37,7 @@ type harness struct {
 	db     string
 	addr   string
 	store  *audit.Store
-	tokens *pgproxy.Tokens
+	tokens *proxy.Tokens
 	cfg    *config.Config
 }
 
@@ -128,8 +129,8 @@ rules:%s
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens := pgproxy.NewTokens(time.Hour)
-	srv, err := pgproxy.New(pgproxy.Options{Gateway: pipeline.Gateway(), Connections: cfg.Connections,
+	tokens := proxy.NewTokens(time.Hour)
+	pgEngine, err := pgproxy.New(pgproxy.Options{Gateway: pipeline.Gateway(), Connections: cfg.Connections,
 		Auth: pgproxy.Authenticator{Tokens: tokens, OIDC: o.oidc}, TLS: o.tls, ApprovalWait: 2 * time.Second, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +146,7 @@ rules:%s
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.Serve(sctx, ln)
+		proxy.NewServer(pgEngine, proxy.Options{Logger: logger}).Serve(sctx, ln)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -161,7 +162,7 @@ rules:%s
 func (h *harness) login(who string) pgproxy.ConnectInfo {
 	h.t.Helper()
 	p := identity.Principal{Subject: who, Groups: h.cfg.Groups(who), Issuer: "test"}
-	info, err := h.tokens.IssueLocal(context.Background(), p, "app", h.addr, false)
+	info, err := pgproxy.IssueLocal(context.Background(), h.tokens, p, "app", h.addr, false)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -472,9 +472,9 @@ func (s *session) controlCall(ctx context.Context, sql string, c *txnControl) (*
 
 // classifyControl returns the transaction control a classified statement
 // is, when the proxy carries it out itself.
-func classifyControl(ps *statement) *txnControl {
+func (s *session) classifyControl(ps *statement) *txnControl {
 	if !ps.Has(policy.KindTransaction) {
 		return nil
 	}
-	return parseTxn(ps.SQL)
+	return s.srv.txns.parse(ps.SQL)
 }

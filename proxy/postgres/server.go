@@ -21,10 +21,11 @@ import (
 	"github.com/wardenhq/warden/config"
 	pgconnector "github.com/wardenhq/warden/connectors/postgres"
 	"github.com/wardenhq/warden/gateway"
+	"github.com/wardenhq/warden/proxy"
 	"github.com/wardenhq/warden/tools"
 )
 
-// Options configure a Server.
+// Options configure an Engine.
 type Options struct {
 	Gateway *gateway.Gateway
 	// Connections are the configured connections; clients reach the
@@ -36,29 +37,28 @@ type Options struct {
 	// AllowPlaintext.
 	TLS            *tls.Config
 	AllowPlaintext bool
-	// MaxConnections bounds concurrent client connections (default 256).
-	MaxConnections int
 	// ApprovalWait bounds how long a held statement waits (0: the
 	// approvals workflow's default).
 	ApprovalWait time.Duration
 	Logger       *slog.Logger
 }
 
-// Server is the PostgreSQL wire-protocol proxy.
-type Server struct {
+// Engine is the PostgreSQL wire-protocol proxy: a proxy.Engine, which a
+// proxy.Server hands every accepted client.
+type Engine struct {
 	o     Options
 	log   *slog.Logger
 	conns map[string]config.Connection
-	sem   chan struct{}
+
+	txns txnCache // transaction control, parsed once per text
 
 	mu       sync.Mutex
 	sessions map[uint32]*session // by the process id clients cancel with
-	wg       sync.WaitGroup
 }
 
 // pgConnector is the connector of a postgres connection the proxy serves:
 // the proxy reaches the target through it.
-func (s *Server) pgConnector(name string) (*pgconnector.Postgres, bool) {
+func (s *Engine) pgConnector(name string) (*pgconnector.Postgres, bool) {
 	c, ok := s.o.Gateway.Connection(name)
 	if !ok {
 		return nil, false
@@ -71,19 +71,15 @@ func (s *Server) pgConnector(name string) (*pgconnector.Postgres, bool) {
 // authentication, minting, upstream login).
 const startupTimeout = 60 * time.Second
 
-// New builds a server.
-func New(o Options) (*Server, error) {
+// New builds the engine.
+func New(o Options) (*Engine, error) {
 	if o.Gateway == nil {
 		return nil, errors.New("proxy/postgres: a gateway is required")
-	}
-	if o.MaxConnections <= 0 {
-		o.MaxConnections = config.DefaultProxyMaxConnections
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{o: o, log: o.Logger, conns: map[string]config.Connection{}, sem: make(chan struct{}, o.MaxConnections),
-		sessions: map[uint32]*session{}}
+	s := &Engine{o: o, log: o.Logger, conns: map[string]config.Connection{}, sessions: map[uint32]*session{}}
 	for _, c := range o.Connections {
 		if c.Kind == config.KindPostgres {
 			s.conns[c.Name] = c
@@ -92,51 +88,9 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Serve accepts clients on ln until ctx ends, then closes every client
-// connection (their credentials are revoked) and returns.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
-	defer func() {
-		s.mu.Lock()
-		for _, ss := range s.sessions {
-			ss.client.Close()
-		}
-		s.mu.Unlock()
-		s.wg.Wait()
-	}()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		select {
-		case s.sem <- struct{}{}:
-		default:
-			go refuseBusy(nc)
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer func() { <-s.sem }()
-			s.handle(ctx, nc)
-		}()
-	}
-}
-
-func refuseBusy(nc net.Conn) {
-	defer nc.Close()
+// Busy implements proxy.Engine: a client past the connection limit is
+// told so as PostgreSQL tells it.
+func (s *Engine) Busy(nc net.Conn) {
 	nc.SetDeadline(time.Now().Add(5 * time.Second))
 	be := pgproto3.NewBackend(nc, nc)
 	if _, err := be.ReceiveStartupMessage(); err != nil {
@@ -146,9 +100,9 @@ func refuseBusy(nc net.Conn) {
 	be.Flush()
 }
 
-// handle runs one client connection from its first byte to its end.
-func (s *Server) handle(ctx context.Context, nc net.Conn) {
-	defer nc.Close()
+// Serve implements proxy.Engine: one client connection from its first
+// byte to its end.
+func (s *Engine) Serve(ctx context.Context, nc net.Conn) {
 	nc.SetDeadline(time.Now().Add(startupTimeout))
 	ss, err := s.startup(ctx, nc)
 	if err != nil {
@@ -170,7 +124,7 @@ var errDone = errors.New("done")
 
 // startup negotiates TLS, reads the startup message, authenticates the
 // client and opens its session and upstream connection.
-func (s *Server) startup(ctx context.Context, nc net.Conn) (*session, error) {
+func (s *Engine) startup(ctx context.Context, nc net.Conn) (*session, error) {
 	client := nc
 	be := pgproto3.NewBackend(client, fastWriter(client))
 	secure := false
@@ -213,7 +167,7 @@ func (s *Server) startup(ctx context.Context, nc net.Conn) (*session, error) {
 		be.Flush()
 		return nil, fmt.Errorf("%s: %w", msg, errDone)
 	}
-	if !secure && !s.o.AllowPlaintext && !isLoopback(nc.RemoteAddr()) {
+	if !secure && !s.o.AllowPlaintext && !proxy.IsLoopback(nc.RemoteAddr()) {
 		if s.o.TLS != nil {
 			return refuse("28000", "Warden requires TLS from this address: connect with sslmode=require")
 		}
@@ -242,7 +196,7 @@ func (s *Server) startup(ctx context.Context, nc net.Conn) (*session, error) {
 		return refuse("3D000", fmt.Sprintf("database %q does not exist: the database name is a Warden postgres connection (%s)", database, s.connectionNames()))
 	}
 
-	p, err := s.o.Auth.authenticate(ctx, be, user, database, secure || isLoopback(nc.RemoteAddr()))
+	p, err := s.o.Auth.authenticate(ctx, be, user, database, secure || proxy.IsLoopback(nc.RemoteAddr()))
 	if err != nil {
 		var ae *authError
 		if errors.As(err, &ae) {
@@ -357,7 +311,7 @@ func startupParams(in map[string]string) (map[string]string, string, string) {
 	return out, "", ""
 }
 
-func (s *Server) connectionNames() string {
+func (s *Engine) connectionNames() string {
 	var names []string
 	for n := range s.conns {
 		names = append(names, n)
@@ -368,16 +322,7 @@ func (s *Server) connectionNames() string {
 	return "one of: " + strings.Join(names, ", ")
 }
 
-func isLoopback(a net.Addr) bool {
-	ta, ok := a.(*net.TCPAddr)
-	if ok {
-		return ta.IP.IsLoopback()
-	}
-	_, ok = a.(*net.UnixAddr)
-	return ok
-}
-
-func (s *Server) register(ss *session) {
+func (s *Engine) register(ss *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for s.sessions[ss.pid] != nil {
@@ -386,7 +331,7 @@ func (s *Server) register(ss *session) {
 	s.sessions[ss.pid] = ss
 }
 
-func (s *Server) unregister(ss *session) {
+func (s *Engine) unregister(ss *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sessions[ss.pid] == ss {
@@ -397,7 +342,7 @@ func (s *Server) unregister(ss *session) {
 // cancel relays a client's CancelRequest to the upstream backend its
 // session is running a statement on. A wrong key is ignored, as
 // PostgreSQL does.
-func (s *Server) cancel(pid uint32, key []byte) {
+func (s *Engine) cancel(pid uint32, key []byte) {
 	s.mu.Lock()
 	ss := s.sessions[pid]
 	s.mu.Unlock()
@@ -429,3 +374,5 @@ func newSessionID() string {
 func fatal(code, msg string) *pgproto3.ErrorResponse {
 	return &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: msg}
 }
+
+var _ proxy.Engine = (*Engine)(nil)

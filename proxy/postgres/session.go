@@ -30,7 +30,7 @@ type session struct {
 	holdCtx  func(context.Context) (context.Context, func())
 	holdTold bool
 
-	srv    *Server
+	srv    *Engine
 	client net.Conn
 	be     *pgproto3.Backend
 	log    *slog.Logger

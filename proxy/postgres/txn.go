@@ -35,31 +35,30 @@ type txnControl struct {
 }
 
 // txnCache keeps parsed transaction-control statements by text (BEGIN and
-// COMMIT come back with every transaction).
+// COMMIT come back with every transaction). A Server has one, shared by
+// its sessions; its zero value is ready.
 type txnCache struct {
 	mu sync.Mutex
 	m  map[string]*txnControl
 }
 
-var txnParsed = &txnCache{m: map[string]*txnControl{}}
-
-// parseTxn parses a statement the classifier called transaction control.
-// It returns nil for anything else (SET CONSTRAINTS, ...), which then goes
-// to policy like any statement.
-func parseTxn(sql string) *txnControl {
-	txnParsed.mu.Lock()
-	c, ok := txnParsed.m[sql]
-	txnParsed.mu.Unlock()
+// parse parses a statement the classifier called transaction control. It
+// returns nil for anything else (SET CONSTRAINTS, ...), which then goes to
+// policy like any statement.
+func (tc *txnCache) parse(sql string) *txnControl {
+	tc.mu.Lock()
+	c, ok := tc.m[sql]
+	tc.mu.Unlock()
 	if ok {
 		return c
 	}
 	c = parseTxnUncached(sql)
-	txnParsed.mu.Lock()
-	if len(txnParsed.m) > 1024 {
-		txnParsed.m = map[string]*txnControl{}
+	tc.mu.Lock()
+	if tc.m == nil || len(tc.m) > 1024 {
+		tc.m = map[string]*txnControl{}
 	}
-	txnParsed.m[sql] = c
-	txnParsed.mu.Unlock()
+	tc.m[sql] = c
+	tc.mu.Unlock()
 	return c
 }
 
