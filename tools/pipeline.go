@@ -302,7 +302,8 @@ func (o *op) refuse(ctx context.Context, status string, e *Error) error {
 	o.ev.Status = status
 	o.ev.Error = e.Message
 	o.ev.Duration = time.Since(o.start)
-	if err := o.p.recorder.Record(ctx, o.ev); err != nil {
+	// A call cancelled while it was held is recorded all the same.
+	if err := o.p.recorder.Record(context.WithoutCancel(ctx), o.ev); err != nil {
 		o.p.logger.Error("audit event for refused call not written", "tool", o.tool, "err", err)
 	} else {
 		e.AuditID = o.ev.ID
