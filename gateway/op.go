@@ -172,7 +172,8 @@ func (o *op) refuse(ctx context.Context, status string, e *Error) error {
 	o.ev.Status = status
 	o.ev.Error = e.Message
 	o.ev.Duration = time.Since(o.start)
-	if err := o.s.g.recorder.Record(ctx, o.ev); err != nil {
+	// A call cancelled while it was held is recorded all the same.
+	if err := o.s.g.recorder.Record(context.WithoutCancel(ctx), o.ev); err != nil {
 		o.s.g.logger.Error("audit event for refused call not written", "tool", o.spec.Tool, "err", err)
 	} else {
 		e.AuditID = o.ev.ID

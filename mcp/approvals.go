@@ -16,13 +16,8 @@ import (
 
 // withApprovalWaits prepares a call that may be held for approval: while
 // it waits, a client that sent a progressToken gets progress
-// notifications, so it keeps the request open.
-//
-// The held call is not offered as an MCP task: mcp-go runs a task's
-// handler on the context of the request that created it, which ends when
-// that request is answered, so a held call could not wait in a task
-// without detaching from tasks/cancel too (and then a cancelled task's
-// approved call would still run). Clients use await_approval instead.
+// notifications, so it keeps the request open. (A client may instead run
+// the call as a task: see tasks.go.)
 func withApprovalWaits(ctx context.Context, req mcpgo.CallToolRequest) context.Context {
 	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
 		return ctx

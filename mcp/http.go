@@ -22,8 +22,6 @@ import (
 type HTTPOptions struct {
 	// Identifier establishes who sent each request. Required.
 	Identifier identity.Identifier
-	// SessionIdleTTL ends MCP sessions idle for this long (default 30 min).
-	SessionIdleTTL time.Duration
 	// Resource describes Warden as an OAuth 2.0 protected resource. When
 	// set, refusals point clients to its RFC 9728 metadata, which Mount
 	// serves; nil when Warden accepts no bearer tokens.
@@ -92,14 +90,14 @@ func (s *Server) Mount(mux *http.ServeMux, o HTTPOptions) {
 // its token lacks a required scope). An MCP session belongs to the
 // identity that opened it: another identity presenting its id is answered
 // as if the session did not exist.
+//
+// A caller of revision 2026-07-28 sends no session id: its calls belong to
+// the Warden session the server keeps for it (see Options.SessionIdle).
 func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
-	if o.SessionIdleTTL <= 0 {
-		o.SessionIdleTTL = 30 * time.Minute
-	}
 	owners := &sessionOwners{owners: map[string]string{}}
 	h := server.NewStreamableHTTPServer(s.mcp,
 		server.WithEndpointPath(PathMCP),
-		server.WithSessionIdleTTL(o.SessionIdleTTL),
+		server.WithSessionIdleTTL(s.idle),
 		server.WithSessionIdManagerResolver(owners),
 		server.WithStreamableHTTPLogger(s.logger),
 		server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
@@ -118,6 +116,9 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 				http.Error(w, "Invalid session ID", http.StatusNotFound)
 				return
 			}
+		}
+		if s.tasksEnabled {
+			w = &taskStatusFilter{ResponseWriter: w, owner: ownerKey(r.Context()), tasks: s.tasks}
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -265,12 +266,15 @@ func (m *sessionIDs) Generate() string {
 	}
 	var b [16]byte
 	rand.Read(b[:])
-	id := "mcp-session-" + hex.EncodeToString(b[:])
+	id := httpSessionPrefix + hex.EncodeToString(b[:])
 	m.owners.mu.Lock()
 	m.owners.owners[id] = m.owner
 	m.owners.mu.Unlock()
 	return id
 }
+
+// httpSessionPrefix starts the id of every MCP session Warden makes.
+const httpSessionPrefix = "mcp-session-"
 
 var errNoSession = errors.New("no such session")
 

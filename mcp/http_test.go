@@ -91,7 +91,8 @@ func newHTTPServer(t *testing.T) (*httptest.Server, *ProtectedResource, *syncBuf
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(p, logger)
+	srv := New(p, Options{Version: "test", Logger: logger})
+	t.Cleanup(srv.Close)
 	mux := http.NewServeMux()
 	hs := httptest.NewUnstartedServer(mux)
 	res := &ProtectedResource{URL: "http://" + hs.Listener.Addr().String() + "/mcp", AuthorizationServers: []string{"https://idp.test"}, Scopes: []string{"warden"}}

@@ -24,7 +24,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "show":
 		return auditShow(ctx, args[1:], stdout)
 	case "-h", "--help":
-		fmt.Fprintln(stdout, "Usage: warden audit list [--json] [--since 1h|RFC3339] [--identity I] [--connection C] [--tool T] [--status S] [--limit N]\n       warden audit show [--json] ID")
+		fmt.Fprintln(stdout, "Usage: warden audit list [--json] [--since 1h|RFC3339] [--identity I] [--connection C] [--tool T] [--status S] [--session ID] [--limit N]\n       warden audit show [--json] ID")
 		return nil
 	}
 	return usageError{fmt.Sprintf("unknown subcommand %q: expected list or show", args[0])}
@@ -82,10 +82,10 @@ func auditList(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tID\tIDENTITY\tTOOL\tCONNECTION\tDECISION\tSTATUS\tROWS\tMS\tSTATEMENT")
+	fmt.Fprintln(tw, "TIME\tID\tSESSION\tIDENTITY\tTOOL\tCONNECTION\tDECISION\tSTATUS\tROWS\tMS\tSTATEMENT")
 	for _, e := range events {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%.1f\t%s\n",
-			e.Time.Local().Format("2006-01-02 15:04:05"), e.ID, dash(e.Identity), e.Tool, dash(e.Connection),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%.1f\t%s\n",
+			e.Time.Local().Format("2006-01-02 15:04:05"), e.ID, dash(e.Session), dash(e.Identity), e.Tool, dash(e.Connection),
 			dash(e.Decision), e.Status, e.Rows, float64(e.Duration.Microseconds())/1000, oneLine(e.Statement, 60))
 	}
 	return tw.Flush()

@@ -43,8 +43,8 @@ never falls back to identity.local). Logs go to stderr.`, stdout)
 	if err != nil {
 		return err
 	}
-	mcp.Version = version
-	srv := mcp.New(a.tools, log)
+	srv := mcp.New(a.tools, mcpOptions(a, log, 0))
+	defer srv.Close()
 	log.Info("serving MCP on stdio", "identity", p.Subject, "groups", p.Groups, "issuer", p.Issuer)
 	if p.Expires.IsZero() {
 		return srv.ServeStdio(ctx, os.Stdin, os.Stdout, p)

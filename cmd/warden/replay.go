@@ -17,10 +17,14 @@ import (
 func runReplay(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := newFlags("replay", `replay SESSION [--config F] [--json]
 
-Prints what happened in one session (a proxy client connection, an MCP
-session, a stdio process) in order: time, statement, decision, rows and
-masked values. The session id is in every audit event (warden audit list
-shows it) and in Warden's log line for each client connection.`, stdout)
+Prints what happened in one session in order: time, statement, decision,
+rows and masked values. A session is a proxy client connection, a stdio
+process (stdio-...), an MCP session (mcp-session-..., protocol revisions
+with Mcp-Session-Id), or a stateless HTTP client's use of Warden (http-...,
+revision 2026-07-28: one identity and client, ended by --session-idle of
+warden serve). The session id is in every audit event (the SESSION column
+of warden audit list) and in Warden's log line for each stdio process and
+client connection.`, stdout)
 	cfgPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print the events as JSON lines")
 	width := fs.Int("width", 80, "cut statements longer than this many characters (0: never)")
@@ -61,7 +65,20 @@ shows it) and in Warden's log line for each client connection.`, stdout)
 	if len(first.Groups) > 0 {
 		fmt.Fprintf(stdout, " (groups %s)", strings.Join(first.Groups, ", "))
 	}
-	fmt.Fprintf(stdout, " via %s on %s, %d events from %s\n\n", first.Transport, first.Connection, len(events),
+	// An MCP session may use several connections, and its first call
+	// (list_connections) none.
+	var conns []string
+	for _, e := range events {
+		if e.Connection != "" && !slices.Contains(conns, e.Connection) {
+			conns = append(conns, e.Connection)
+		}
+	}
+	slices.Sort(conns)
+	on := "no connection"
+	if len(conns) > 0 {
+		on = strings.Join(conns, ", ")
+	}
+	fmt.Fprintf(stdout, " via %s on %s, %d events from %s\n\n", first.Transport, on, len(events),
 		first.Time.Local().Format("2006-01-02 15:04:05"))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\t+MS\tSTATEMENT\tDECISION\tSTATUS\tROWS\tMASKED\tMS")

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/wardenhq/warden/mcp"
@@ -21,10 +22,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("serve", "serve --config warden.yaml [--listen host:port]", stdout)
 	cfgPath := configFlag(fs)
 	listen := fs.String("listen", "", "address for MCP over HTTP (default: listen.mcp from the config)")
+	idleDefault, idleErr := envDuration("WARDEN_SESSION_IDLE", mcp.DefaultSessionIdle)
+	idle := fs.Duration("session-idle", idleDefault,
+		"end an MCP session, or a stateless client's Warden session, unused for this long; its just-in-time credentials are revoked (env WARDEN_SESSION_IDLE)")
 	logger := logFlags(fs)
 	profile := profileFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if idleErr != nil {
+		return usageError{idleErr.Error()}
+	}
+	if *idle < time.Second {
+		return usageError{fmt.Sprintf("--session-idle %s: expected at least 1s", *idle)}
 	}
 	log, err := logger(stderr)
 	if err != nil {
@@ -44,20 +54,49 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *listen != "" {
 		addr = *listen
 	}
-	return serveHTTP(ctx, a, addr, log, func(url string) {
+	return serveHTTPWith(ctx, a, addr, log, *idle, func(url string) {
 		fmt.Fprintf(stdout, "Warden is serving MCP at %s\n", url)
 	})
 }
 
-// serveHTTP serves the HTTP front door until ctx ends, then shuts down
-// gracefully.
+// mcpOptions are the MCP server's options for app a: sessions end after
+// idle (0: the default), and a held call run as a task is kept as long as
+// its approval request lives, and 15 minutes more to collect its result.
+func mcpOptions(a *app, log *slog.Logger, idle time.Duration) mcp.Options {
+	return mcp.Options{Version: version, Logger: log, SessionIdle: idle, TaskTTL: a.cfg.Approvals.TTL + 15*time.Minute}
+}
+
+// envDuration is the duration in the environment variable k, or def when
+// it is not set.
+func envDuration(k string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(k)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return def, fmt.Errorf("%s=%q: expected a duration such as 30m", k, v)
+	}
+	return d, nil
+}
+
+// serveHTTP serves the HTTP front door with the default session idle
+// timeout until ctx ends, then shuts down gracefully.
 func serveHTTP(ctx context.Context, a *app, addr string, log *slog.Logger, ready func(url string)) error {
+	return serveHTTPWith(ctx, a, addr, log, 0, ready)
+}
+
+// serveHTTPWith is serveHTTP with sessions ending after idle (0: the
+// default).
+func serveHTTPWith(ctx context.Context, a *app, addr string, log *slog.Logger, idle time.Duration, ready func(url string)) error {
 	ident, resource, err := a.httpIdentity(ctx)
 	if err != nil {
 		return err
 	}
-	mcp.Version = version
-	srv := mcp.New(a.tools, log)
+	srv := mcp.New(a.tools, mcpOptions(a, log, idle))
+	// After the HTTP server has stopped: the sessions' calls have
+	// returned, and their credentials are revoked now.
+	defer srv.Close()
 	mux := http.NewServeMux()
 	srv.Mount(mux, mcp.HTTPOptions{Identifier: ident, Resource: resource})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
