@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/policy"
 )
 
 // Harness tells RunSQL how to reach one connector kind.
@@ -76,6 +77,66 @@ func RunSQL(t *testing.T, h Harness) {
 	t.Run("DescribeFilters", func(t *testing.T) { testDescribeFilters(t, h) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, h) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, h) })
+	t.Run("Classifier", func(t *testing.T) { testClassifier(t, h) })
+}
+
+// testClassifier: the connector's classifier reports what a statement
+// does in policy's shape, resolves an unqualified table to the namespace
+// Describe puts it in, refuses what it cannot understand as such, and is
+// safe for concurrent use.
+func testClassifier(t *testing.T, h Harness) {
+	f := h.Open(t)
+	cl := f.Conn.Classifier()
+	if cl == nil {
+		t.Fatal("a SQL connector has a classifier")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+	defer cancel()
+	resp, err := f.Conn.Describe(ctx, connectors.DescribeRequest{Table: "items"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := findTable(resp, "items")
+	if items == nil {
+		t.Fatal("Describe does not list items")
+	}
+	if cl.Namespace() != items.Schema {
+		t.Errorf("the classifier resolves unqualified names to %q, but items is in %q", cl.Namespace(), items.Schema)
+	}
+	want := policy.Resource{Kind: policy.ResourceTable, Namespace: items.Schema, Name: "items", Text: "items"}
+	read, err := cl.Classify(ctx, policy.ClassifyRequest{Statement: "SELECT id, name FROM items WHERE id > 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !read.ReadOnly || len(read.Parts) != 1 || !slices.Equal(read.Kinds, []string{policy.KindRead}) ||
+		!slices.Equal(read.Read, []policy.Resource{want}) || len(read.Written) != 0 {
+		t.Errorf("SELECT: %+v", read)
+	}
+	write, err := cl.Classify(ctx, policy.ClassifyRequest{Statement: "DELETE FROM items WHERE id = 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if write.ReadOnly || !slices.Contains(write.Kinds, policy.KindWrite) || !slices.Equal(write.Written, []policy.Resource{want}) {
+		t.Errorf("DELETE: %+v", write)
+	}
+	if _, err := cl.Classify(ctx, policy.ClassifyRequest{Statement: "SELEKT everything"}); !errors.Is(err, policy.ErrNotUnderstood) {
+		t.Errorf("a statement that does not parse: err = %v, want policy.ErrNotUnderstood", err)
+	}
+	if _, err := cl.Classify(ctx, policy.ClassifyRequest{Statement: "SELECT 1 -- " + string(make([]byte, 200)), MaxBytes: 100}); err == nil {
+		t.Error("a statement over MaxBytes was classified")
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := cl.Classify(ctx, policy.ClassifyRequest{Statement: fmt.Sprintf("SELECT name FROM items WHERE id = %d", i)})
+			if err != nil || !f.ReadOnly {
+				t.Errorf("concurrent classify: %+v, %v", f, err)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // Result is a statement read to its end.
