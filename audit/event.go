@@ -70,10 +70,11 @@ type eventJSON struct {
 
 type eventAlias Event
 
-// MarshalJSON writes Duration as duration_ms, a float number of milliseconds.
-// It writes what encoding/json would write for eventJSON (see appendEvent).
+// MarshalJSON writes Duration as duration_ms, a float number of
+// milliseconds. A store may encode events faster by hand (audit/sqlite
+// does, for its journal); it must write these bytes.
 func (e Event) MarshalJSON() ([]byte, error) {
-	b, err := appendEvent(make([]byte, 0, 512), &e, nil)
+	b, err := json.Marshal(eventJSON{eventAlias: eventAlias(e), DurationMS: float64(e.Duration) / float64(time.Millisecond)})
 	if err != nil {
 		return nil, fmt.Errorf("audit: encode event %s: %w", e.ID, err)
 	}
@@ -91,8 +92,9 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// isOutcome reports whether status is one an operation can end with.
-func isOutcome(status string) bool {
+// IsOutcome reports whether status is one an operation can end with:
+// every status but StatusRunning.
+func IsOutcome(status string) bool {
 	switch status {
 	case StatusOK, StatusDenied, StatusFailed, StatusError, StatusInvalid:
 		return true

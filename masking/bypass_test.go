@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/identity"
@@ -69,7 +69,7 @@ rules:
 
 type corpusEnv struct {
 	p     *tools.Pipeline
-	store *audit.Store
+	store *auditsqlite.Store
 }
 
 func newCorpusEnv(t *testing.T) *corpusEnv {
@@ -89,7 +89,7 @@ func newCorpusEnv(t *testing.T) *corpusEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
+	store, err := auditsqlite.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,16 +17,10 @@ import (
 	"github.com/wardenhq/warden/connectors"
 )
 
-// LeaseStore is where leases live (package audit).
+// LeaseStore is where leases live (package audit), and where
+// revocations are recorded.
 type LeaseStore interface {
-	CreateLease(ctx context.Context, l audit.Lease) error
-	UpdateLease(ctx context.Context, id, grants string, expires time.Time) error
-	LeaseRevoked(ctx context.Context, id string, at time.Time) error
-	LeaseAttempt(ctx context.Context, id string, err error, failed bool) error
-	Leases(ctx context.Context, f audit.LeaseFilter) ([]audit.Lease, error)
-	Heartbeat(ctx context.Context, in audit.Instance) error
-	Instances(ctx context.Context) ([]audit.Instance, error)
-	ForgetInstance(ctx context.Context, id string) error
+	audit.LeaseStore
 	Record(ctx context.Context, ev *audit.Event) error
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
@@ -20,7 +21,7 @@ import (
 type jitEnv struct {
 	p     *Pipeline
 	creds *Credentials
-	store *audit.Store
+	store *auditsqlite.Store
 	pg    testenv.Postgres
 	db    string
 	conns map[string]connectors.Connector

@@ -174,7 +174,7 @@ type op struct {
 	ev       *audit.Event
 	start    time.Time
 	decision policy.Decision
-	intent   *audit.Pending
+	intent   audit.Intent
 	// facts, when set, is the statement's classification, done by the
 	// caller (the proxy classifies each statement once).
 	facts *sqlclass.Facts

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/approvals"
-	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/identity"
@@ -19,7 +18,7 @@ import (
 // app is a wired Warden: configuration, store and pipeline.
 type app struct {
 	cfg      *config.Config
-	store    *audit.Store
+	stores   *stores
 	pipeline *tools.Pipeline
 	users    identity.Directory
 	logger   *slog.Logger
@@ -52,24 +51,25 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (*app, error
 	if err != nil {
 		return nil, err
 	}
-	store, err := audit.Open(ctx, cfg.Store, logger.With("component", "audit"))
+	st, err := openStores(ctx, cfg.Store, logger)
 	if err != nil {
 		return nil, err
 	}
+	store := st.audit
 	conns, err := builtin.Registry().Open(ctx, cfg.Connections, logger)
 	if err != nil {
-		store.Close()
+		st.Close()
 		return nil, err
 	}
 	creds := tools.NewCredentials(store, conns, cfg.Connections, logger.With("component", "credentials"))
 	if err := creds.Start(ctx); err != nil {
-		store.Close()
+		st.Close()
 		return nil, fmt.Errorf("start the credential reaper: %w", err)
 	}
-	holder, hooks, err := newApprovals(cfg, store, logger)
+	holder, hooks, err := newApprovals(cfg, st, logger)
 	if err != nil {
 		creds.Close(context.Background())
-		store.Close()
+		st.Close()
 		return nil, err
 	}
 	p, err := tools.New(tools.Options{
@@ -84,7 +84,7 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (*app, error
 	})
 	if err != nil {
 		creds.Close(context.Background())
-		store.Close()
+		st.Close()
 		return nil, err
 	}
 	users := identity.Directory{}
@@ -96,7 +96,7 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (*app, error
 	}
 	logger.Info("warden ready", "config", cfg.Path, "connections", len(cfg.Connections), "rules", len(cfg.Rules), "policy_version", engine.Version(), "store", cfg.Store)
 	holder.Start()
-	return &app{cfg: cfg, store: store, pipeline: p, users: users, logger: logger, approvals: holder, webhooks: hooks}, nil
+	return &app{cfg: cfg, stores: st, pipeline: p, users: users, logger: logger, approvals: holder, webhooks: hooks}, nil
 }
 
 func (a *app) Close() error {
@@ -107,7 +107,7 @@ func (a *app) Close() error {
 		cancel()
 	}
 	err := a.pipeline.Close()
-	if serr := a.store.Close(); serr != nil && err == nil {
+	if serr := a.stores.Close(); serr != nil && err == nil {
 		err = serr
 	}
 	return err
