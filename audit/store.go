@@ -77,7 +77,9 @@ type Intent interface {
 	Complete(e *Event) error
 }
 
-// Reader reads events back, whichever way they were written.
+// Reader reads events back, whichever way they were written. An event is
+// readable once the write that made it returned; one that BeginAsync or
+// Intent.Complete wrote, once a Sync after it returned.
 type Reader interface {
 	// Get returns the event with ID id, or the one event whose ID starts
 	// with id, a prefix of at least MinIDPrefix characters (case and the
