@@ -36,3 +36,16 @@ func TestHighlightKeepsEveryByte(t *testing.T) {
 		}
 	}
 }
+
+func TestHighlightKeywordsAnyCase(t *testing.T) {
+	for word, kw := range map[string]bool{
+		"SELECT": true, "select": true, "Returning": true, "vacuum": true, "ilike": true, "nulls": true,
+		"orders": false, "selects": false, "sel": false, "": false, "naïve": false,
+	} {
+		toks := highlightSQL(word)
+		got := len(toks) == 1 && toks[0].Class == "kw"
+		if got != kw {
+			t.Errorf("%q highlighted as %q, keyword %v; want keyword %v", word, toks, got, kw)
+		}
+	}
+}
