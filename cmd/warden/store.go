@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 
 	"github.com/wardenhq/warden/approvals"
@@ -69,4 +70,16 @@ func openSQLiteStores(ctx context.Context, dsn string, logger *slog.Logger) (*st
 		return nil, err
 	}
 	return &stores{audit: st, approvals: as}, nil
+}
+
+// redactDSN is dsn as logs may show it: a password in it is replaced.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	if _, _, ok := strings.Cut(dsn, "://"); ok && strings.Contains(dsn, "@") {
+		scheme, _, _ := strings.Cut(dsn, "://")
+		return scheme + "://(redacted)"
+	}
+	return dsn
 }

@@ -94,7 +94,7 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (*app, error
 	for _, w := range cfg.Warnings() {
 		logger.Warn(w)
 	}
-	logger.Info("warden ready", "config", cfg.Path, "connections", len(cfg.Connections), "rules", len(cfg.Rules), "policy_version", engine.Version(), "store", cfg.Store)
+	logger.Info("warden ready", "config", cfg.Path, "connections", len(cfg.Connections), "rules", len(cfg.Rules), "policy_version", engine.Version(), "store", redactDSN(cfg.Store))
 	holder.Start()
 	return &app{cfg: cfg, stores: st, pipeline: p, users: users, logger: logger, approvals: holder, webhooks: hooks}, nil
 }
