@@ -90,4 +90,3 @@ func TestCloseDuringWrites(t *testing.T) {
 		t.Errorf("%d writes acknowledged, %d in the database", len(committed), n)
 	}
 }
-
