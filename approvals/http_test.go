@@ -1,4 +1,4 @@
-package approvals
+package approvals_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wardenhq/warden/approvals"
 	"github.com/wardenhq/warden/identity"
 )
 
@@ -41,9 +42,9 @@ func (k tokens) IdentifyHTTP(_ context.Context, r *http.Request) (identity.Princ
 }
 
 func newHTTPFixture(t *testing.T, anon *identity.Principal) (*fixture, *httptest.Server) {
-	f := newFixture(t, Options{})
+	f := newFixture(t, approvals.Options{})
 	mux := http.NewServeMux()
-	f.s.Mount(mux, HTTPOptions{Identifier: tokens{byToken: map[string]identity.Principal{"bob": bob, "agent": agent, "eve": eve}, anon: anon}})
+	f.s.Mount(mux, approvals.HTTPOptions{Identifier: tokens{byToken: map[string]identity.Principal{"bob": bob, "agent": agent, "eve": eve}, anon: anon}})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -74,17 +75,17 @@ func apiCall(t *testing.T, srv *httptest.Server, method, path, token, body strin
 func TestAPI(t *testing.T) {
 	f, srv := newHTTPFixture(t, nil)
 	id := f.hold(t, request("DELETE FROM orders WHERE id = 7")).ID
-	p := APIPrefix + "/" + id
+	p := approvals.APIPrefix + "/" + id
 	tests := []struct {
 		name, method, path, token, body string
 		header                          map[string]string
 		status                          int
 		want                            string // in the error message or the body
 	}{
-		{"no token", "GET", APIPrefix, "", "", nil, 401, "bearer token is required"},
-		{"bad token", "GET", APIPrefix, "nope", "", nil, 401, "unknown token"},
+		{"no token", "GET", approvals.APIPrefix, "", "", nil, 401, "bearer token is required"},
+		{"bad token", "GET", approvals.APIPrefix, "nope", "", nil, 401, "unknown token"},
 		{"outsider sees nothing", "GET", p, "eve", "", nil, 404, "no such request"},
-		{"bad state filter", "GET", APIPrefix + "?state=weird", "bob", "", nil, 400, "state must be"},
+		{"bad state filter", "GET", approvals.APIPrefix + "?state=weird", "bob", "", nil, 400, "state must be"},
 		{"self-approval", "POST", p + "/approve", "agent", `{"comment":"me"}`, nil, 403, "self-approval is never allowed"},
 		{"unknown field", "POST", p + "/approve", "bob", `{"coment":"x"}`, nil, 400, "unknown field"},
 		{"not JSON", "POST", p + "/approve", "bob", `comment=x`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415, "application/json"},
@@ -102,11 +103,11 @@ func TestAPI(t *testing.T) {
 			}
 		})
 	}
-	status, out := apiCall(t, srv, "GET", APIPrefix+"?state=all", "bob", "", nil)
+	status, out := apiCall(t, srv, "GET", approvals.APIPrefix+"?state=all", "bob", "", nil)
 	if list := out["approvals"].([]any); status != 200 || len(list) != 1 || list[0].(map[string]any)["state"] != "approved" {
 		t.Errorf("list: %d %v", status, out)
 	}
-	if status, out := apiCall(t, srv, "GET", APIPrefix, "eve", "", nil); status != 200 || len(out["approvals"].([]any)) != 0 {
+	if status, out := apiCall(t, srv, "GET", approvals.APIPrefix, "eve", "", nil); status != 200 || len(out["approvals"].([]any)) != 0 {
 		t.Errorf("eve's list: %d %v", status, out)
 	}
 }
@@ -133,17 +134,17 @@ func TestPagesAnonymousLoopback(t *testing.T) {
 		}
 		return resp.StatusCode, string(b)
 	}
-	status, page := get(PageList)
+	status, page := get(approvals.PageList)
 	if status != 200 || !strings.Contains(page, id) || !strings.Contains(page, "Signed in as <strong id=\"whoami\">bob</strong>") {
 		t.Fatalf("list: %d\n%s", status, page)
 	}
-	status, page = get(PagePrefix + id)
+	status, page = get(approvals.PagePrefix + id)
 	m := csrfField.FindStringSubmatch(page)
 	if status != 200 || m == nil || !strings.Contains(page, `<span class="kw">DELETE</span>`) {
 		t.Fatalf("request page: %d\n%s", status, page)
 	}
 	post := func(form url.Values) int {
-		resp, err := c.PostForm(srv.URL+PagePrefix+id+"/decision", form)
+		resp, err := c.PostForm(srv.URL+approvals.PagePrefix+id+"/decision", form)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,27 +157,27 @@ func TestPagesAnonymousLoopback(t *testing.T) {
 	if code := post(url.Values{"verdict": {"approve"}, "csrf": {m[1] + "x"}}); code != http.StatusForbidden {
 		t.Errorf("wrong CSRF token: %d", code)
 	}
-	if a, _ := f.store.Get(context.Background(), id); a.State != StatePending {
+	if a, _ := f.store.Get(context.Background(), id); a.State != approvals.StatePending {
 		t.Fatalf("forged posts decided: %s", a.State)
 	}
 	if code := post(url.Values{"verdict": {"approve"}, "csrf": {m[1]}, "comment": {"from the page"}}); code != http.StatusOK {
 		t.Errorf("approve: %d", code)
 	}
 	a, _ := f.store.Get(context.Background(), id)
-	if a.State != StateApproved || a.Decisions[0].Via != "web" || a.Decisions[0].Comment != "from the page" {
+	if a.State != approvals.StateApproved || a.Decisions[0].Via != "web" || a.Decisions[0].Comment != "from the page" {
 		t.Errorf("after the page's approval: %+v", a)
 	}
-	if status, page = get(PageHistory); status != 200 || strings.Contains(page, id) {
+	if status, page = get(approvals.PageHistory); status != 200 || strings.Contains(page, id) {
 		t.Errorf("an approved request not yet run is not history: %d", status)
 	}
-	if status, _ = get(PagePrefix + "apr_nosuchrequest"); status != 404 {
+	if status, _ = get(approvals.PagePrefix + "apr_nosuchrequest"); status != 404 {
 		t.Errorf("unknown request: %d", status)
 	}
 }
 
 func TestPagesWithoutSignIn(t *testing.T) {
 	_, srv := newHTTPFixture(t, nil)
-	resp, err := http.Get(srv.URL + PageList)
+	resp, err := http.Get(srv.URL + approvals.PageList)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,6 +114,22 @@ func (a *Approval) ApprovedBy() []string {
 	return out
 }
 
+// StateAfter is the state a pending request moves to once its newest
+// decision is in a.Decisions: denied at the first deny, approved once
+// the quorum of distinct approvers (at least one) is reached, pending
+// otherwise. Every Store's Decide applies it.
+func (a *Approval) StateAfter() State {
+	for _, d := range a.Decisions {
+		if d.Verdict == VerdictDeny {
+			return StateDenied
+		}
+	}
+	if a.Approvals() >= max(1, a.Approvers.Quorum) {
+		return StateApproved
+	}
+	return StatePending
+}
+
 // Open reports whether the request may still change: pending, or
 // approved and not yet run.
 func (a *Approval) Open() bool { return a.State == StatePending || a.State == StateApproved }

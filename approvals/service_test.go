@@ -1,4 +1,4 @@
-package approvals
+package approvals_test
 
 import (
 	"context"
@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardenhq/warden/approvals"
+	approvalsqlite "github.com/wardenhq/warden/approvals/sqlite"
 	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/identity"
 )
 
@@ -32,21 +35,25 @@ func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type fixture struct {
-	s     *Service
-	store *Store
-	audit *audit.Store
+	s     *approvals.Service
+	store approvals.Store
+	audit *auditsqlite.Store
 	clock *clock
 }
 
-func newFixture(t *testing.T, o Options) *fixture {
+func newFixture(t *testing.T, o approvals.Options) *fixture {
 	t.Helper()
-	st, err := audit.Open(context.Background(), filepath.Join(t.TempDir(), "audit.db"), nil)
+	st, err := auditsqlite.Open(context.Background(), filepath.Join(t.TempDir(), "audit.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	as, err := approvalsqlite.New(context.Background(), st.DB(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := &clock{t: time.Now()}
-	o.Store, o.Recorder = NewStore(st.DB()), st
+	o.Store, o.Recorder = as, st
 	if o.Now == nil {
 		o.Now = c.now
 	}
@@ -55,23 +62,23 @@ func newFixture(t *testing.T, o Options) *fixture {
 	}
 	o.PollInterval = 20 * time.Millisecond
 	if len(o.Approvers.Groups) == 0 {
-		o.Approvers = Approvers{Groups: []string{"dba"}}
+		o.Approvers = approvals.Approvers{Groups: []string{"dba"}}
 	}
-	s, err := New(o)
+	s, err := approvals.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{s: s, store: o.Store, audit: st, clock: c}
 }
 
-func request(sql string) Request {
+func request(sql string) approvals.Request {
 	args, _ := json.Marshal(map[string]any{"connection": "pg", "sql": sql, "justification": "cleanup"})
-	return Request{Subject: agent.Subject, Groups: agent.Groups, Issuer: agent.Issuer, Connection: "pg", Tool: "run_query",
+	return approvals.Request{Subject: agent.Subject, Groups: agent.Groups, Issuer: agent.Issuer, Connection: "pg", Tool: "run_query",
 		Arguments: args, Rule: "writes-need-review", PolicyVersion: "v1", Statement: sql,
 		TablesWritten: []string{"orders"}, Kinds: []string{"write"}}
 }
 
-func (f *fixture) hold(t *testing.T, req Request) Outcome {
+func (f *fixture) hold(t *testing.T, req approvals.Request) approvals.Outcome {
 	t.Helper()
 	out, err := f.s.Hold(context.Background(), req)
 	if err != nil {
@@ -81,11 +88,11 @@ func (f *fixture) hold(t *testing.T, req Request) Outcome {
 }
 
 func TestDigestBindsTheExactCall(t *testing.T) {
-	base, err := Digest("agent", "local", "pg", "run_query", json.RawMessage(`{"sql":"DELETE FROM t","connection":"pg"}`), "v1")
+	base, err := approvals.Digest("agent", "local", "pg", "run_query", json.RawMessage(`{"sql":"DELETE FROM t","connection":"pg"}`), "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	same, _ := Digest("agent", "local", "pg", "run_query", json.RawMessage(` { "connection" : "pg", "sql" : "DELETE FROM t" } `), "v1")
+	same, _ := approvals.Digest("agent", "local", "pg", "run_query", json.RawMessage(` { "connection" : "pg", "sql" : "DELETE FROM t" } `), "v1")
 	if same != base {
 		t.Error("the same arguments in another key order or spacing must have the same digest")
 	}
@@ -100,7 +107,7 @@ func TestDigestBindsTheExactCall(t *testing.T) {
 		"policy version": {"agent", "local", "pg", "run_query", `{"sql":"DELETE FROM t","connection":"pg"}`, "v2"},
 		"field boundary": {"agentp", "", "g", "run_query", `{"sql":"DELETE FROM t","connection":"pg"}`, "v1"},
 	} {
-		got, err := Digest(d[0].(string), d[1].(string), d[2].(string), d[3].(string), json.RawMessage(d[4].(string)), d[5].(string))
+		got, err := approvals.Digest(d[0].(string), d[1].(string), d[2].(string), d[3].(string), json.RawMessage(d[4].(string)), d[5].(string))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,18 +115,18 @@ func TestDigestBindsTheExactCall(t *testing.T) {
 			t.Errorf("%s: a different call has the same digest", name)
 		}
 	}
-	if _, err := Digest("a", "", "c", "t", json.RawMessage(`{"a":1} {}`), "v"); err == nil {
+	if _, err := approvals.Digest("a", "", "c", "t", json.RawMessage(`{"a":1} {}`), "v"); err == nil {
 		t.Error("two JSON values accepted")
 	}
 }
 
 func TestHoldApproveRunOnce(t *testing.T) {
-	f := newFixture(t, Options{})
+	f := newFixture(t, approvals.Options{})
 	ctx := context.Background()
 	req := request("DELETE FROM orders WHERE id = 1")
 
 	out := f.hold(t, req)
-	if out.Approved || out.Approval == nil || out.Approval.State != StatePending || !strings.Contains(out.Reason, "held for human approval") {
+	if out.Approved || out.Approval == nil || out.Approval.State != approvals.StatePending || !strings.Contains(out.Reason, "held for human approval") {
 		t.Fatalf("first hold: %+v", out)
 	}
 	id := out.ID
@@ -128,20 +135,20 @@ func TestHoldApproveRunOnce(t *testing.T) {
 	}
 
 	// Who may decide.
-	if _, err := f.s.Decide(ctx, agent, id, VerdictApprove, "", "api"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.s.Decide(ctx, agent, id, approvals.VerdictApprove, "", "api"); !errors.Is(err, approvals.ErrNotFound) {
 		// the requester sees the request but cannot decide
-		if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "self-approval") {
+		if !errors.Is(err, approvals.ErrForbidden) || !strings.Contains(err.Error(), "self-approval") {
 			t.Fatalf("self-approval: %v", err)
 		}
 	}
-	if _, err := f.s.Decide(ctx, eve, id, VerdictApprove, "", "api"); !errors.Is(err, ErrNotFound) {
+	if _, err := f.s.Decide(ctx, eve, id, approvals.VerdictApprove, "", "api"); !errors.Is(err, approvals.ErrNotFound) {
 		t.Fatalf("an outsider must not even see the request: %v", err)
 	}
-	a, err := f.s.Decide(ctx, bob, id, VerdictApprove, "looks fine", "api")
-	if err != nil || a.State != StateApproved || a.Decisions[0].Comment != "looks fine" || a.Decisions[0].Approver != "bob" {
+	a, err := f.s.Decide(ctx, bob, id, approvals.VerdictApprove, "looks fine", "api")
+	if err != nil || a.State != approvals.StateApproved || a.Decisions[0].Comment != "looks fine" || a.Decisions[0].Approver != "bob" {
 		t.Fatalf("bob approves: %v %+v", err, a)
 	}
-	if _, err := f.s.Decide(ctx, carol, id, VerdictDeny, "", "api"); !errors.Is(err, ErrConflict) {
+	if _, err := f.s.Decide(ctx, carol, id, approvals.VerdictDeny, "", "api"); !errors.Is(err, approvals.ErrConflict) {
 		t.Fatalf("a decided request cannot be decided again: %v", err)
 	}
 
@@ -159,9 +166,9 @@ func TestHoldApproveRunOnce(t *testing.T) {
 	if !out.Approved || out.ID != id {
 		t.Fatalf("the approved call was not released: %+v", out)
 	}
-	f.s.Finished(ctx, id, Result{OK: true, AuditID: "evt1"})
+	f.s.Finished(ctx, id, approvals.Result{OK: true, AuditID: "evt1"})
 	got, _ := f.store.Get(ctx, id)
-	if got.State != StateExecuted || got.AuditID != "evt1" || got.Executed.IsZero() {
+	if got.State != approvals.StateExecuted || got.AuditID != "evt1" || got.Executed.IsZero() {
 		t.Fatalf("after execution: %+v", got)
 	}
 
@@ -202,22 +209,22 @@ func TestHoldApproveRunOnce(t *testing.T) {
 }
 
 func TestQuorumCountsDistinctApprovers(t *testing.T) {
-	f := newFixture(t, Options{})
+	f := newFixture(t, approvals.Options{})
 	ctx := context.Background()
 	req := request("UPDATE orders SET status = 'x'")
-	req.Approvers = Approvers{Groups: []string{"dba", "ops"}, Quorum: 2}
+	req.Approvers = approvals.Approvers{Groups: []string{"dba", "ops"}, Quorum: 2}
 	id := f.hold(t, req).ID
-	a, err := f.s.Decide(ctx, bob, id, VerdictApprove, "", "api")
-	if err != nil || a.State != StatePending || a.Approvals() != 1 {
+	a, err := f.s.Decide(ctx, bob, id, approvals.VerdictApprove, "", "api")
+	if err != nil || a.State != approvals.StatePending || a.Approvals() != 1 {
 		t.Fatalf("first approval: %v %+v", err, a)
 	}
-	if _, err := f.s.Decide(ctx, bob, id, VerdictApprove, "", "web"); !errors.Is(err, ErrConflict) {
+	if _, err := f.s.Decide(ctx, bob, id, approvals.VerdictApprove, "", "web"); !errors.Is(err, approvals.ErrConflict) {
 		t.Fatalf("the same approver twice: %v", err)
 	}
 	if out := f.hold(t, req); out.Approved {
 		t.Fatal("released with 1 of 2 approvals")
 	}
-	if a, err = f.s.Decide(ctx, carol, id, VerdictApprove, "", "web"); err != nil || a.State != StateApproved {
+	if a, err = f.s.Decide(ctx, carol, id, approvals.VerdictApprove, "", "web"); err != nil || a.State != approvals.StateApproved {
 		t.Fatalf("second approval: %v %+v", err, a)
 	}
 	if out := f.hold(t, req); !out.Approved {
@@ -226,10 +233,10 @@ func TestQuorumCountsDistinctApprovers(t *testing.T) {
 }
 
 func TestDenied(t *testing.T) {
-	f := newFixture(t, Options{})
+	f := newFixture(t, approvals.Options{})
 	req := request("DELETE FROM orders")
 	id := f.hold(t, req).ID
-	if _, err := f.s.Decide(context.Background(), bob, id, VerdictDeny, "not in business hours", "api"); err != nil {
+	if _, err := f.s.Decide(context.Background(), bob, id, approvals.VerdictDeny, "not in business hours", "api"); err != nil {
 		t.Fatal(err)
 	}
 	out := f.hold(t, req)
@@ -239,16 +246,16 @@ func TestDenied(t *testing.T) {
 }
 
 func TestExpiry(t *testing.T) {
-	f := newFixture(t, Options{TTL: time.Minute})
+	f := newFixture(t, approvals.Options{TTL: time.Minute})
 	ctx := context.Background()
 	req := request("DELETE FROM orders")
 	id := f.hold(t, req).ID
 	f.clock.add(2 * time.Minute)
-	if _, err := f.s.Decide(ctx, bob, id, VerdictApprove, "", "api"); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "expired") {
+	if _, err := f.s.Decide(ctx, bob, id, approvals.VerdictApprove, "", "api"); !errors.Is(err, approvals.ErrConflict) || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("approving an expired request: %v", err)
 	}
 	a, _ := f.store.Get(ctx, id)
-	if a.State != StateExpired {
+	if a.State != approvals.StateExpired {
 		t.Fatalf("state %s", a.State)
 	}
 	// An approved request not used before its expiry expires too.
@@ -256,7 +263,7 @@ func TestExpiry(t *testing.T) {
 	if id2 == id {
 		t.Fatal("an expired request was reused")
 	}
-	if _, err := f.s.Decide(ctx, bob, id2, VerdictApprove, "", "api"); err != nil {
+	if _, err := f.s.Decide(ctx, bob, id2, approvals.VerdictApprove, "", "api"); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.add(2 * time.Minute)
@@ -264,7 +271,7 @@ func TestExpiry(t *testing.T) {
 		t.Fatalf("an approval past its expiry was released: %+v", out)
 	}
 	f.s.ExpireDue(ctx)
-	if a, _ := f.store.Get(ctx, id2); a.State != StateExpired {
+	if a, _ := f.store.Get(ctx, id2); a.State != approvals.StateExpired {
 		t.Errorf("sweeper: state %s", a.State)
 	}
 	// One event for the request expired when someone tried to approve it,
@@ -275,16 +282,16 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestHoldWakesOnDecision(t *testing.T) {
-	f := newFixture(t, Options{Wait: 30 * time.Second, PollInterval: time.Hour})
+	f := newFixture(t, approvals.Options{Wait: 30 * time.Second, PollInterval: time.Hour})
 	req := request("DELETE FROM orders")
 	var progress atomic.Int32
-	ctx := WithProgress(context.Background(), func(p, total float64, msg string) {
+	ctx := approvals.WithProgress(context.Background(), func(p, total float64, msg string) {
 		if total != 30 || !strings.Contains(msg, "waiting for approval") {
 			t.Errorf("progress %v/%v %q", p, total, msg)
 		}
 		progress.Add(1)
 	})
-	done := make(chan Outcome)
+	done := make(chan approvals.Outcome)
 	go func() {
 		out, err := f.s.Hold(ctx, req)
 		if err != nil {
@@ -294,7 +301,7 @@ func TestHoldWakesOnDecision(t *testing.T) {
 	}()
 	var id string
 	for range 100 {
-		list, _ := f.store.List(context.Background(), Filter{})
+		list, _ := f.store.List(context.Background(), approvals.Filter{})
 		if len(list) == 1 && progress.Load() > 0 {
 			id = list[0].ID
 			break
@@ -302,7 +309,7 @@ func TestHoldWakesOnDecision(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	start := time.Now()
-	if _, err := f.s.Decide(context.Background(), bob, id, VerdictApprove, "", "api"); err != nil {
+	if _, err := f.s.Decide(context.Background(), bob, id, approvals.VerdictApprove, "", "api"); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -319,10 +326,10 @@ func TestHoldWakesOnDecision(t *testing.T) {
 }
 
 func TestReleasedOnceUnderConcurrency(t *testing.T) {
-	f := newFixture(t, Options{})
+	f := newFixture(t, approvals.Options{})
 	req := request("DELETE FROM orders")
 	id := f.hold(t, req).ID
-	f.s.Decide(context.Background(), bob, id, VerdictApprove, "", "api")
+	f.s.Decide(context.Background(), bob, id, approvals.VerdictApprove, "", "api")
 	var released atomic.Int32
 	var wg sync.WaitGroup
 	for range 8 {
@@ -341,11 +348,11 @@ func TestReleasedOnceUnderConcurrency(t *testing.T) {
 }
 
 func TestTamperedRequestIsNeverReleased(t *testing.T) {
-	f := newFixture(t, Options{})
+	f := newFixture(t, approvals.Options{})
 	ctx := context.Background()
 	req := request("DELETE FROM orders WHERE id = 1")
 	id := f.hold(t, req).ID
-	f.s.Decide(ctx, bob, id, VerdictApprove, "", "api")
+	f.s.Decide(ctx, bob, id, approvals.VerdictApprove, "", "api")
 	// Someone with write access to the store swaps the approved SQL.
 	if _, err := f.audit.DB().Exec(`UPDATE approvals SET arguments = ? WHERE id = ?`, `{"connection":"pg","sql":"DELETE FROM orders"}`, id); err != nil {
 		t.Fatal(err)
@@ -355,48 +362,22 @@ func TestTamperedRequestIsNeverReleased(t *testing.T) {
 		t.Fatalf("a tampered request was released: %+v", out)
 	}
 	a, _ := f.store.Get(ctx, id)
-	if a.State != StateFailed || !strings.Contains(a.Error, "digest") {
+	if a.State != approvals.StateFailed || !strings.Contains(a.Error, "digest") {
 		t.Fatalf("tampered request: %+v", a)
 	}
 }
 
 func TestNoApproversRefuses(t *testing.T) {
-	f := newFixture(t, Options{})
-	f.s.o.Approvers = Approvers{}
-	out := f.hold(t, request("DELETE FROM orders"))
+	f := newFixture(t, approvals.Options{})
+	s, err := approvals.New(approvals.Options{Store: f.store, Recorder: f.audit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Hold(context.Background(), request("DELETE FROM orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if out.Approved || out.ID != "" || !strings.Contains(out.Reason, "names no approvers") {
 		t.Fatalf("%+v", out)
-	}
-}
-
-func TestHighlightKeepsEveryByte(t *testing.T) {
-	for _, sql := range []string{
-		"SELECT a, 'it''s' AS s, \"Q\" FROM t -- c\nWHERE x = $1 AND y = 1.5e3 /* x */",
-		"DO $body$ BEGIN DELETE FROM t; END $body$",
-		"SELECT E'\\n', 'unterminated",
-		"SELECT 'é', naïve FROM ü\x00\xff",
-	} {
-		var b strings.Builder
-		kinds := map[string]bool{}
-		for _, tk := range highlightSQL(sql) {
-			b.WriteString(tk.Text)
-			kinds[tk.Class] = true
-		}
-		if b.String() != sql {
-			t.Errorf("%q became %q", sql, b.String())
-		}
-		if !kinds["kw"] {
-			t.Errorf("%q: no keyword found", sql)
-		}
-	}
-	toks := highlightSQL("DELETE FROM orders WHERE note = 'x' -- why")
-	want := []sqlToken{{"kw", "DELETE"}, {"", " "}, {"kw", "FROM"}, {"", " orders "}, {"kw", "WHERE"}, {"", " note "}, {"op", "="}, {"", " "}, {"str", "'x'"}, {"", " "}, {"com", "-- why"}}
-	if len(toks) != len(want) {
-		t.Fatalf("%q", toks)
-	}
-	for i := range want {
-		if toks[i] != want[i] {
-			t.Errorf("token %d = %q, want %q", i, toks[i], want[i])
-		}
 	}
 }

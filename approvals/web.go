@@ -237,7 +237,7 @@ func randomToken() string {
 // visitor returns the signed-in visitor, nil when there is none.
 func (h *handler) visitor(w http.ResponseWriter, r *http.Request) (*visitor, error) {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		ws, err := h.s.store.session(r.Context(), hashID(c.Value), h.s.o.Now())
+		ws, err := h.s.store.Session(r.Context(), hashID(c.Value), h.s.o.Now())
 		switch {
 		case err == nil:
 			return &visitor{Principal: identity.Principal{Subject: ws.Subject, Issuer: ws.Issuer, Groups: ws.Groups}, csrf: ws.CSRF}, nil
@@ -260,8 +260,8 @@ func (h *handler) visitor(w http.ResponseWriter, r *http.Request) (*visitor, err
 
 func (h *handler) startSession(w http.ResponseWriter, r *http.Request, p identity.Principal) (*visitor, error) {
 	id := randomToken()
-	ws := webSession{Subject: p.Subject, Issuer: p.Issuer, Groups: p.Groups, CSRF: randomToken(), Expires: h.s.o.Now().Add(h.o.SessionTTL)}
-	if err := h.s.store.createSession(r.Context(), hashID(id), ws, h.s.o.Now()); err != nil {
+	ws := WebSession{Subject: p.Subject, Issuer: p.Issuer, Groups: p.Groups, CSRF: randomToken(), Expires: h.s.o.Now().Add(h.o.SessionTTL)}
+	if err := h.s.store.CreateSession(r.Context(), hashID(id), ws, h.s.o.Now()); err != nil {
 		return nil, err
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: h.o.Secure,
@@ -509,9 +509,9 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		ws, err := h.s.store.session(r.Context(), hashID(c.Value), h.s.o.Now())
+		ws, err := h.s.store.Session(r.Context(), hashID(c.Value), h.s.o.Now())
 		if err == nil && subtle.ConstantTimeCompare([]byte(r.FormValue("csrf")), []byte(ws.CSRF)) == 1 {
-			h.s.store.deleteSession(r.Context(), hashID(c.Value), h.s.o.Now())
+			h.s.store.DeleteSession(r.Context(), hashID(c.Value), h.s.o.Now())
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: "/", MaxAge: -1})

@@ -1,4 +1,4 @@
-package approvals
+package approvals_test
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wardenhq/warden/approvals"
 )
 
 // receiver is a local webhook endpoint that fails its first attempts.
@@ -41,9 +43,9 @@ func TestWebhookSignedRetriedSlackCompatible(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	secret := []byte("s3cret")
-	hooks := NewWebhooks([]WebhookTarget{{Name: "test", URL: srv.URL + "/hook?x=1", Secret: secret, Events: []string{EventRequested, EventApproved},
-		Timeout: 5 * time.Second, Retries: 3}}, WebhookOptions{Backoff: 20 * time.Millisecond})
-	f := newFixture(t, Options{Notifier: hooks, BaseURL: "https://warden.example.com"})
+	hooks := approvals.NewWebhooks([]approvals.WebhookTarget{{Name: "test", URL: srv.URL + "/hook?x=1", Secret: secret, Events: []string{approvals.EventRequested, approvals.EventApproved},
+		Timeout: 5 * time.Second, Retries: 3}}, approvals.WebhookOptions{Backoff: 20 * time.Millisecond})
+	f := newFixture(t, approvals.Options{Notifier: hooks, BaseURL: "https://warden.example.com"})
 	req := request("DELETE FROM orders WHERE note = '<b>&'")
 	out := f.hold(t, req)
 	select {
@@ -57,14 +59,14 @@ func TestWebhookSignedRetriedSlackCompatible(t *testing.T) {
 	}
 	ids := map[string]bool{}
 	for i, r := range rc.attempts {
-		ids[r.Header.Get(HeaderDelivery)] = true
-		if r.Header.Get(HeaderEvent) != EventRequested || r.Header.Get("Content-Type") != "application/json" {
+		ids[r.Header.Get(approvals.HeaderDelivery)] = true
+		if r.Header.Get(approvals.HeaderEvent) != approvals.EventRequested || r.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("attempt %d headers: %v", i, r.Header)
 		}
-		if !Verify(secret, r.Header.Get(HeaderSignature), r.Header.Get(HeaderTimestamp), rc.bodies[i], time.Now(), 5*time.Minute) {
+		if !approvals.Verify(secret, r.Header.Get(approvals.HeaderSignature), r.Header.Get(approvals.HeaderTimestamp), rc.bodies[i], time.Now(), 5*time.Minute) {
 			t.Errorf("attempt %d: bad signature", i)
 		}
-		if Verify([]byte("other"), r.Header.Get(HeaderSignature), r.Header.Get(HeaderTimestamp), rc.bodies[i], time.Now(), 5*time.Minute) {
+		if approvals.Verify([]byte("other"), r.Header.Get(approvals.HeaderSignature), r.Header.Get(approvals.HeaderTimestamp), rc.bodies[i], time.Now(), 5*time.Minute) {
 			t.Error("a signature verified with the wrong secret")
 		}
 	}
@@ -77,8 +79,8 @@ func TestWebhookSignedRetriedSlackCompatible(t *testing.T) {
 		Text   string           `json:"text"`
 		Blocks []map[string]any `json:"blocks"`
 		Warden struct {
-			Event    string   `json:"event"`
-			Approval Approval `json:"approval"`
+			Event    string             `json:"event"`
+			Approval approvals.Approval `json:"approval"`
 		} `json:"warden"`
 	}
 	if err := json.Unmarshal(body, &msg); err != nil {
@@ -92,12 +94,12 @@ func TestWebhookSignedRetriedSlackCompatible(t *testing.T) {
 	if len(msg.Blocks) < 2 || !strings.Contains(string(body), "&lt;b&gt;&amp;") {
 		t.Errorf("blocks (SQL escaped for Slack): %s", body)
 	}
-	if msg.Warden.Event != EventRequested || msg.Warden.Approval.ID != out.ID || msg.Warden.Approval.Statement != req.Statement {
+	if msg.Warden.Event != approvals.EventRequested || msg.Warden.Approval.ID != out.ID || msg.Warden.Approval.Statement != req.Statement {
 		t.Errorf("warden part: %+v", msg.Warden)
 	}
 
 	// Decisions are announced too; events not subscribed are not sent.
-	if _, err := f.s.Decide(context.Background(), bob, out.ID, VerdictApprove, "ok", "api"); err != nil {
+	if _, err := f.s.Decide(context.Background(), bob, out.ID, approvals.VerdictApprove, "ok", "api"); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -105,15 +107,15 @@ func TestWebhookSignedRetriedSlackCompatible(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no webhook for the decision")
 	}
-	f.s.Finished(context.Background(), out.ID, Result{OK: true})
+	f.s.Finished(context.Background(), out.ID, approvals.Result{OK: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	hooks.Close(ctx)
 	cancel()
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	last := rc.attempts[len(rc.attempts)-1]
-	if last.Header.Get(HeaderEvent) != EventApproved || !strings.Contains(string(rc.bodies[len(rc.bodies)-1]), "approve by bob: ok") {
-		t.Errorf("decision webhook: %s %s", last.Header.Get(HeaderEvent), rc.bodies[len(rc.bodies)-1])
+	if last.Header.Get(approvals.HeaderEvent) != approvals.EventApproved || !strings.Contains(string(rc.bodies[len(rc.bodies)-1]), "approve by bob: ok") {
+		t.Errorf("decision webhook: %s %s", last.Header.Get(approvals.HeaderEvent), rc.bodies[len(rc.bodies)-1])
 	}
 	if len(rc.attempts) != 4 {
 		t.Errorf("attempts = %d: an unsubscribed event (executed) was sent", len(rc.attempts))
@@ -130,9 +132,9 @@ func TestWebhookGivesUpOnClientErrors(t *testing.T) {
 		http.Error(w, "no", http.StatusForbidden)
 	}))
 	defer srv.Close()
-	hooks := NewWebhooks([]WebhookTarget{{Name: "t", URL: srv.URL, Secret: []byte("k"), Events: []string{EventRequested}, Timeout: time.Second, Retries: 5}},
-		WebhookOptions{Backoff: 10 * time.Millisecond})
-	hooks.Notify(Event{Kind: EventRequested, Approval: &Approval{ID: "apr_x", Arguments: json.RawMessage(`{}`)}})
+	hooks := approvals.NewWebhooks([]approvals.WebhookTarget{{Name: "t", URL: srv.URL, Secret: []byte("k"), Events: []string{approvals.EventRequested}, Timeout: time.Second, Retries: 5}},
+		approvals.WebhookOptions{Backoff: 10 * time.Millisecond})
+	hooks.Notify(approvals.Event{Kind: approvals.EventRequested, Approval: &approvals.Approval{ID: "apr_x", Arguments: json.RawMessage(`{}`)}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	hooks.Close(ctx)
@@ -146,7 +148,7 @@ func TestWebhookGivesUpOnClientErrors(t *testing.T) {
 func TestVerifyRejectsOldTimestamps(t *testing.T) {
 	body := []byte(`{}`)
 	old := "1000"
-	if Verify([]byte("k"), Sign([]byte("k"), old, body), old, body, time.Now(), 5*time.Minute) {
+	if approvals.Verify([]byte("k"), approvals.Sign([]byte("k"), old, body), old, body, time.Now(), 5*time.Minute) {
 		t.Error("a signature from 1970 verified")
 	}
 }

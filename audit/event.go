@@ -6,11 +6,13 @@ import (
 	"time"
 )
 
-// Transports an event can arrive on.
+// Transports an event can arrive on (gateway names them; a wire proxy's is
+// "<kind>-proxy").
 const (
-	TransportStdio = "stdio"
-	TransportHTTP  = "http"
-	TransportProxy = "proxy"
+	TransportStdio         = "stdio"
+	TransportHTTP          = "http"
+	TransportPostgresProxy = "postgres-proxy"
+	TransportInternal      = "internal"
 )
 
 // Decisions the policy can take.
@@ -39,7 +41,7 @@ type Event struct {
 	ID         string           `json:"id"`   // assigned by the store; sorts by Time
 	Time       time.Time        `json:"time"` // start of the operation, UTC
 	Session    string           `json:"session,omitempty"`
-	Transport  string           `json:"transport,omitempty"` // TransportStdio, TransportHTTP, TransportProxy
+	Transport  string           `json:"transport,omitempty"` // TransportStdio, TransportHTTP, TransportPostgresProxy, TransportInternal
 	Identity   string           `json:"identity,omitempty"`
 	Groups     []string         `json:"groups,omitempty"`
 	Issuer     string           `json:"issuer,omitempty"`
@@ -70,10 +72,11 @@ type eventJSON struct {
 
 type eventAlias Event
 
-// MarshalJSON writes Duration as duration_ms, a float number of milliseconds.
-// It writes what encoding/json would write for eventJSON (see appendEvent).
+// MarshalJSON writes Duration as duration_ms, a float number of
+// milliseconds. A store may encode events faster by hand (audit/sqlite
+// does, for its journal); it must write these bytes.
 func (e Event) MarshalJSON() ([]byte, error) {
-	b, err := appendEvent(make([]byte, 0, 512), &e, nil)
+	b, err := json.Marshal(eventJSON{eventAlias: eventAlias(e), DurationMS: float64(e.Duration) / float64(time.Millisecond)})
 	if err != nil {
 		return nil, fmt.Errorf("audit: encode event %s: %w", e.ID, err)
 	}
@@ -91,8 +94,9 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// isOutcome reports whether status is one an operation can end with.
-func isOutcome(status string) bool {
+// IsOutcome reports whether status is one an operation can end with:
+// every status but StatusRunning.
+func IsOutcome(status string) bool {
 	switch status {
 	case StatusOK, StatusDenied, StatusFailed, StatusError, StatusInvalid:
 		return true

@@ -29,13 +29,13 @@ func TestEncodeID(t *testing.T) {
 }
 
 func TestIDsSortInCreationOrder(t *testing.T) {
-	var g idGenerator
+	var g IDGenerator
 	at := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 	prev := ""
 	for i := range 10000 {
 		// Many IDs per millisecond, then time moves on.
-		id := g.next(at.Add(time.Duration(i/100) * time.Millisecond))
-		if len(id) != idLen {
+		id := g.Next(at.Add(time.Duration(i/100) * time.Millisecond))
+		if len(id) != IDLen {
 			t.Fatalf("id %q has length %d", id, len(id))
 		}
 		if id <= prev {
@@ -57,7 +57,26 @@ func TestIncrementOverflow(t *testing.T) {
 }
 
 func TestNormalizeID(t *testing.T) {
-	if got := normalizeID("01arz3ndek-ilo"); got != "01ARZ3NDEK-110" {
+	if got := NormalizeID("01arz3ndek-ilo"); got != "01ARZ3NDEK-110" {
 		t.Errorf("normalizeID = %s", got)
+	}
+}
+
+func TestFloorIDAndIDMillis(t *testing.T) {
+	at := time.Date(2026, 5, 1, 9, 0, 0, 123e6, time.UTC)
+	var g IDGenerator
+	id := g.Next(at)
+	ms, ok := IDMillis(id)
+	if !ok || ms != uint64(at.UnixMilli()) {
+		t.Fatalf("IDMillis(%s) = %d, %v; want %d", id, ms, ok, at.UnixMilli())
+	}
+	if floor := FloorID(ms); floor > id || FloorID(ms+1) <= id {
+		t.Errorf("FloorID(%d) = %s, FloorID(+1) = %s: %s is not between them", ms, floor, FloorID(ms+1), id)
+	}
+	if got, ok := IDMillis(id[:8]); !ok || got>>10 != ms>>10 {
+		t.Errorf("IDMillis of a prefix = %d, %v", got, ok)
+	}
+	if _, ok := IDMillis("not-an-id"); ok {
+		t.Error("IDMillis accepted a string that is not an ID")
 	}
 }

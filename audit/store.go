@@ -2,21 +2,11 @@ package audit
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"runtime"
-	"strings"
-	"sync"
-	"sync/atomic"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"time"
 )
 
-// Sentinel errors. Callers branch on them with errors.Is.
+// Sentinel errors of every store. Callers branch on them with errors.Is.
 var (
 	// ErrClosed is returned by writes after Close.
 	ErrClosed = errors.New("audit: store closed")
@@ -26,221 +16,137 @@ var (
 	ErrAmbiguousID = errors.New("audit: ambiguous event id prefix")
 )
 
-// pragmas are applied to every connection. busy_timeout comes first so the
-// others wait for a lock instead of failing. _txlock=immediate makes every
-// transaction take the write lock at BEGIN: a deferred transaction that reads
-// and then writes can fail with SQLITE_BUSY without waiting.
-const pragmas = "_pragma=busy_timeout(5000)" +
-	"&_pragma=journal_mode(WAL)" +
-	"&_pragma=synchronous(NORMAL)" +
-	"&_pragma=foreign_keys(on)" +
-	"&_txlock=immediate"
+// Recorder writes events: the record stage of the pipeline.
+//
+// A write returns nil only once what it wrote is durable (committed, or in
+// a journal the store replays after a crash); a write that cannot be made
+// durable returns the error and never hangs, and the caller must then
+// refuse the operation. A store adds nothing to an event: no environment,
+// no connection string, no credential value. Events arrive redacted.
+type Recorder interface {
+	// Begin records the intent to run an operation, before it runs. It
+	// sets e.ID if empty and e.Time if zero (then UTC), sets e.Status to
+	// StatusRunning, and returns once the intent is durable. If Begin
+	// returns an error the operation must not run. If ctx ends first,
+	// Begin returns ctx.Err() and the intent may still be recorded.
+	Begin(ctx context.Context, e *Event) error
 
-// Store is the audit store: events in one SQLite file. Writes go through a
-// single writer goroutine that commits them in groups; reads use a separate
-// pool of connections, which WAL mode lets run alongside the writer.
-type Store struct {
-	path   string
-	logger *slog.Logger
-	ids    idGenerator
+	// BeginAsync is Begin for the hot path: it stamps e as Begin does and
+	// returns without waiting for the database. The operation must not
+	// reach its target before Wait on the Intent returns nil; an intent
+	// that could not be written fails its Wait. Recording the intent must
+	// not allocate more than the Intent itself.
+	BeginAsync(e *Event) Intent
 
-	writeDB *sql.DB // one connection, used only by the writer goroutine
-	readDB  *sql.DB // reads, and other stores sharing the file (see DB)
-	file    os.FileInfo
-	journal *journal   // intents written by BeginAsync, not yet all in the database
-	records bufferPool // BeginAsync's buffers
+	// Finish records the outcome of the operation whose intent is e.ID:
+	// e.Status (an outcome, see IsOutcome), duration, rows, truncated,
+	// masked counts and error; decision, rule, reason, credential and
+	// approval only where e sets them, so what Begin recorded is kept.
+	// Finish may replace an outcome an earlier Finish recorded (an
+	// approval changes a decision). It returns ErrNotFound, wrapped, if no
+	// event has e.ID.
+	Finish(ctx context.Context, e *Event) error
 
-	// The writer goroutine's own.
-	stmts       writeStmts
-	settledSegs []*segment // for journal.settled
+	// Record stores a complete event in one step, for an operation that
+	// never ran (a refused call). It stamps e like Begin; e.Status must be
+	// an outcome. An event whose ID is already recorded is refused, and
+	// the event already there is kept.
+	Record(ctx context.Context, e *Event) error
 
-	mu      sync.RWMutex // held for reading while submitting an op; Close takes it to close ops
-	closed  bool
-	ops     chan *op
-	urge    chan struct{} // ends the writer's linger (see Store.linger)
-	closing chan struct{} // closed by Close: the writer lingers no more
-	done    chan struct{} // closed when the writer goroutine has returned
-
-	closeOnce sync.Once
-	closeErr  error
-
-	commits atomic.Int64 // transactions the writer committed, for benchmarks
+	// Sync returns once every write submitted before it, Intent.Complete
+	// included, is durable, or with the error that stopped one.
+	Sync(ctx context.Context) error
 }
 
-// Open opens the store named by dsn, creating the file and its directory if
-// they are missing, and applies pending migrations. dsn is
-// sqlite:///abs/path.db, sqlite://relative/path.db or a plain file path;
-// relative paths are relative to the working directory. A nil logger
-// discards logs.
-func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	path, err := parseDSN(dsn)
-	if err != nil {
-		return nil, err
-	}
-	s, err := open(ctx, path, logger)
-	if err != nil {
-		return nil, fmt.Errorf("audit: open %s: %w", path, err)
-	}
-	return s, nil
+// Intent is an intent submitted by Recorder.BeginAsync.
+type Intent interface {
+	// Wait returns nil once the intent is durable, the error if it cannot
+	// be, or ctx.Err() if ctx ends first. It may be called more than once:
+	// once the intent is settled every call returns the same result.
+	Wait(ctx context.Context) error
+
+	// Complete records the outcome of the intent's operation, e: the same
+	// ID, an outcome status, fields as Recorder.Finish takes them. It does
+	// not wait for the outcome to be durable (Sync and Close do); a write
+	// that fails later is logged by the store, and the event stays
+	// recorded as running, never lost. Call it only after Wait returned
+	// nil. The first outcome of an intent stands: a second Complete, or a
+	// Complete after another process recorded an outcome for the same
+	// event, never overwrites it. Complete returns an error for an e that
+	// is not this intent's outcome, and ErrClosed after Close.
+	Complete(e *Event) error
 }
 
-// parseDSN returns the database file a DSN names.
-func parseDSN(dsn string) (string, error) {
-	scheme, rest, hasScheme := strings.Cut(dsn, "://")
-	path := dsn
-	if hasScheme {
-		switch strings.ToLower(scheme) {
-		case "sqlite", "sqlite3":
-			path = rest
-		case "postgres", "postgresql":
-			return "", errors.New("audit: a PostgreSQL store (for several replicas) is not available in this build; use sqlite://PATH")
-		default:
-			return "", fmt.Errorf("audit: store %q: unknown scheme %q (want sqlite:// or a file path)", dsn, scheme)
-		}
-	}
-	switch {
-	case path == "":
-		return "", fmt.Errorf("audit: store %q: no file path", dsn)
-	case path == ":memory:" || strings.HasPrefix(path, "file:"):
-		return "", fmt.Errorf("audit: store %q: need a plain file path: the writer and the readers must share one file", dsn)
-	case strings.Contains(path, "?"):
-		return "", fmt.Errorf("audit: store %q: file path must not contain '?'", dsn)
-	}
-	return path, nil
+// Reader reads events back, whichever way they were written. An event is
+// readable once the write that made it returned; one that BeginAsync or
+// Intent.Complete wrote, once a Sync after it returned.
+type Reader interface {
+	// Get returns the event with ID id, or the one event whose ID starts
+	// with id, a prefix of at least MinIDPrefix characters (case and the
+	// aliases NormalizeID maps do not matter). It returns ErrNotFound or
+	// ErrAmbiguousID, wrapped, when it cannot pick one event, and an error
+	// for a shorter prefix.
+	Get(ctx context.Context, id string) (Event, error)
+
+	// List returns the events f selects, newest (highest ID) first, at
+	// most f.Limit (DefaultListLimit if <= 0, never more than
+	// MaxListLimit). Paging with Before set to the last ID of a page
+	// returns the next page: no event twice, none skipped.
+	List(ctx context.Context, f Filter) ([]Event, error)
 }
 
-func open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create directory: %w", err)
-	}
-	// Create the file ourselves so that it is private; SQLite gives the WAL
-	// and shared-memory files the same permissions as the database file.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open for writing: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("open for writing: %w", err)
-	}
+// LeaseStore keeps just-in-time credentials (leases) and the Warden
+// processes (instances) that hold them, for the mint stage and its reaper.
+// Every method is safe for concurrent use, also by several processes
+// sharing the store. A lease holds the credential's name and grants,
+// never its secret.
+type LeaseStore interface {
+	// CreateLease records l as active (l.State, RevokedAt, Attempts and
+	// LastError are ignored), before its credential is minted, so that a
+	// crash in between leaves something for the reaper to revoke. A lease
+	// ID already recorded is an error.
+	CreateLease(ctx context.Context, l Lease) error
 
-	ms, err := loadMigrations(migrationFS)
-	if err != nil {
-		return nil, err
-	}
+	// UpdateLease records a lease's grants and expiry once minted. It
+	// changes nothing if no lease has id.
+	UpdateLease(ctx context.Context, id, grants string, expires time.Time) error
 
-	writeDB, err := sql.Open("sqlite", path+"?"+pragmas)
-	if err != nil {
-		return nil, err
-	}
-	writeDB.SetMaxOpenConns(1)
-	writeDB.SetMaxIdleConns(1)
-	writeDB.SetConnMaxLifetime(0)
-	writeDB.SetConnMaxIdleTime(0)
+	// LeaseRevoked marks lease id revoked at at and clears its last
+	// error. It changes nothing if no lease has id.
+	LeaseRevoked(ctx context.Context, id string, at time.Time) error
 
-	version, err := migrate(ctx, writeDB, ms, logger)
-	if err != nil {
-		_ = writeDB.Close()
-		return nil, err
-	}
+	// LeaseAttempt records a failed revocation of lease id: one more
+	// attempt, revokeErr's text as its last error (it must hold no
+	// secret), and the state failed if failed is true (revocation gave up:
+	// a human must act), active otherwise.
+	LeaseAttempt(ctx context.Context, id string, revokeErr error, failed bool) error
 
-	readDB, err := sql.Open("sqlite", path+"?"+pragmas)
-	if err != nil {
-		_ = writeDB.Close()
-		return nil, err
-	}
-	readDB.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	if err := readDB.PingContext(ctx); err != nil {
-		_ = writeDB.Close()
-		_ = readDB.Close()
-		return nil, err
-	}
+	// Leases returns the leases f selects, newest (Created, then ID) first,
+	// at most f.Limit (DefaultListLimit if <= 0 or above MaxListLimit).
+	Leases(ctx context.Context, f LeaseFilter) ([]Lease, error)
 
-	// Remember which file we opened, so the writer can notice that it was
-	// removed or replaced underneath us (see checkFile).
-	info, err := os.Stat(path)
-	if err != nil {
-		_ = writeDB.Close()
-		_ = readDB.Close()
-		return nil, err
-	}
+	// Heartbeat records instance in, or, if its ID is recorded already,
+	// only its new heartbeat time.
+	Heartbeat(ctx context.Context, in Instance) error
 
-	j, replayed, err := openJournal(ctx, path, writeDB)
-	if err != nil {
-		_ = writeDB.Close()
-		_ = readDB.Close()
-		return nil, err
-	}
-	if replayed > 0 {
-		logger.Warn("audit: recovered intents from the journal (Warden stopped while they ran)", "events", replayed)
-	}
+	// Instances returns every recorded instance, in no particular order.
+	Instances(ctx context.Context) ([]Instance, error)
 
-	var stmts writeStmts
-	if err := withDriverConn(ctx, writeDB, func(dc any) error { return stmts.prepare(ctx, dc) }); err != nil {
-		_ = j.close()
-		_ = writeDB.Close()
-		_ = readDB.Close()
-		return nil, err
-	}
-
-	s := &Store{
-		journal: j,
-		path:    path,
-		logger:  logger,
-		writeDB: writeDB,
-		stmts:   stmts,
-		readDB:  readDB,
-		file:    info,
-		ops:     make(chan *op, queueLen),
-		urge:    make(chan struct{}, 1),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
-	}
-	go s.run()
-	logger.Info("audit store opened", "path", path, "schema_version", version)
-	return s, nil
+	// ForgetInstance removes instance id unless a lease of it is still
+	// active. Forgetting an unknown instance is not an error.
+	ForgetInstance(ctx context.Context, id string) error
 }
 
-// DB returns the pool that other stores sharing this database (leases,
-// approvals) use for their own tables. Its transactions begin IMMEDIATE and
-// wait up to busy_timeout for the audit writer, so keep them short. Do not
-// write to the events table through it.
-func (s *Store) DB() *sql.DB { return s.readDB }
+// Store is a whole audit backend: events written and read, leases and
+// instances. Each backend (audit/sqlite, ...) passes audit/audittest.
+type Store interface {
+	Recorder
+	Reader
+	LeaseStore
 
-// Path returns the database file.
-func (s *Store) Path() string { return s.path }
-
-// Close commits the writes already submitted, stops the writer and closes
-// the database. Writes after Close return ErrClosed. Close is idempotent and
-// every call returns the result of the first.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		close(s.ops)
-		close(s.closing)
-		s.mu.Unlock()
-
-		<-s.done
-		stmtsErr := withDriverConn(context.Background(), s.writeDB, func(any) error { return s.stmts.closeStmts() })
-		s.closeErr = errors.Join(stmtsErr, s.journal.close(), s.writeDB.Close(), s.readDB.Close())
-		if s.closeErr != nil {
-			s.closeErr = fmt.Errorf("audit: close %s: %w", s.path, s.closeErr)
-		}
-		s.logger.Info("audit store closed", "path", s.path)
-	})
-	return s.closeErr
-}
-
-// withDriverConn runs f with the driver connection of one of db's
-// connections.
-func withDriverConn(ctx context.Context, db *sql.DB, f func(dc any) error) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(f)
+	// Close makes durable the writes already submitted (Intent.Complete
+	// included), then releases the store. Writes after Close return
+	// ErrClosed. Close is idempotent: every call returns the first's
+	// result.
+	Close() error
 }

@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
@@ -65,7 +65,7 @@ rules:
 		revokes = append(revokes, time.Since(start))
 	}
 
-	store, err := audit.Open(ctx, filepath.Join(dir, "audit.db"), nil)
+	store, err := auditsqlite.Open(ctx, filepath.Join(dir, "audit.db"), nil)
 	if err != nil {
 		return err
 	}

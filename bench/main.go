@@ -1,10 +1,3 @@
-// Command bench measures Warden's run_query against the same query sent
-// with pgx directly and through the best-known peer (the reference
-// PostgreSQL MCP server, @modelcontextprotocol/server-postgres), in one run,
-// and prints a table of medians, p99s, throughput and ratios.
-//
-// It is run by `make bench` (scripts/bench.sh), which starts PostgreSQL and
-// installs the peer.
 package main
 
 import (

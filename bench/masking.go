@@ -15,7 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/gateway"
@@ -221,7 +221,7 @@ rules:
 	if err != nil {
 		return err
 	}
-	store, err := audit.Open(ctx, filepath.Join(dir, "audit.db"), nil)
+	store, err := auditsqlite.Open(ctx, filepath.Join(dir, "audit.db"), nil)
 	if err != nil {
 		return err
 	}

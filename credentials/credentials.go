@@ -28,16 +28,10 @@ type Request struct {
 	Decision   policy.Decision
 }
 
-// LeaseStore is where leases live (package audit).
+// LeaseStore is where leases live (package audit), and where
+// revocations are recorded.
 type LeaseStore interface {
-	CreateLease(ctx context.Context, l audit.Lease) error
-	UpdateLease(ctx context.Context, id, grants string, expires time.Time) error
-	LeaseRevoked(ctx context.Context, id string, at time.Time) error
-	LeaseAttempt(ctx context.Context, id string, err error, failed bool) error
-	Leases(ctx context.Context, f audit.LeaseFilter) ([]audit.Lease, error)
-	Heartbeat(ctx context.Context, in audit.Instance) error
-	Instances(ctx context.Context) ([]audit.Instance, error)
-	ForgetInstance(ctx context.Context, id string) error
+	audit.LeaseStore
 	Record(ctx context.Context, ev *audit.Event) error
 }
 
@@ -405,7 +399,7 @@ func (c *Credentials) revoke(ctx context.Context, id, principal, connection stri
 }
 
 func (c *Credentials) record(ev *audit.Event) {
-	ev.Transport = "internal"
+	ev.Transport = audit.TransportInternal
 	if err := c.store.Record(context.Background(), ev); err != nil {
 		c.logger.Error("audit credential event", "err", err)
 	}

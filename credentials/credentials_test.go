@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
@@ -21,7 +22,7 @@ import (
 type jitEnv struct {
 	engine *policy.Engine
 	creds  *Credentials
-	store  *audit.Store
+	store  *auditsqlite.Store
 	pg     testenv.Postgres
 	db     string
 	conns  map[string]connectors.Connector
@@ -298,13 +299,13 @@ func TestRevokeFailureIsMarked(t *testing.T) {
 	}
 }
 
-func compileAndOpen(t *testing.T, cfg *config.Config, dir string) (*policy.Engine, *audit.Store) {
+func compileAndOpen(t *testing.T, cfg *config.Config, dir string) (*policy.Engine, *auditsqlite.Store) {
 	t.Helper()
 	engine, err := policy.Compile(cfg, []string{"run_query", "describe_schema", "list_connections"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
+	store, err := auditsqlite.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

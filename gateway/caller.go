@@ -1,14 +1,18 @@
 package gateway
 
-import "github.com/wardenhq/warden/identity"
+import (
+	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/identity"
+)
 
-// Transports a call can arrive on. A wire proxy's is "<kind>-proxy".
+// Transports a call can arrive on, as the audit trail records them. A wire
+// proxy's is "<kind>-proxy".
 const (
-	TransportStdio         = "stdio"
-	TransportHTTP          = "http"
-	TransportPostgresProxy = "postgres-proxy"
+	TransportStdio         = audit.TransportStdio
+	TransportHTTP          = audit.TransportHTTP
+	TransportPostgresProxy = audit.TransportPostgresProxy
 	// TransportInternal marks Warden's own operations (minting, revoking).
-	TransportInternal = "internal"
+	TransportInternal = audit.TransportInternal
 )
 
 // Caller is an identified caller, as the front door established it.

@@ -23,7 +23,7 @@ type op struct {
 	start    time.Time
 	decision policy.Decision
 	facts    *policy.Facts
-	intent   *audit.Pending
+	intent   audit.Intent
 }
 
 func (s *Session) newOp(spec Operation) *op {

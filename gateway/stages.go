@@ -50,14 +50,14 @@ type Recorder interface {
 	// commits while the connector opens its transaction. Complete on the
 	// result records the call's outcome; it may return before the outcome
 	// is durable.
-	BeginAsync(ev *audit.Event) *audit.Pending
+	BeginAsync(ev *audit.Event) audit.Intent
 	// Record writes a complete event (a call refused before it ran) and
 	// returns once it is durable.
 	Record(ctx context.Context, ev *audit.Event) error
 }
 
 var (
-	_ Recorder = (*audit.Store)(nil)
+	_ Recorder = audit.Recorder(nil)
 	_ Decider  = (*policy.Engine)(nil)
 	_ Minter   = credentials.Static{}
 	_ Minter   = (*credentials.Credentials)(nil)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/gateway"
@@ -70,7 +70,7 @@ rules:
 
 type corpusEnv struct {
 	p     *tools.Catalogue
-	store *audit.Store
+	store *auditsqlite.Store
 }
 
 func newCorpusEnv(t *testing.T) *corpusEnv {
@@ -90,7 +90,7 @@ func newCorpusEnv(t *testing.T) *corpusEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
+	store, err := auditsqlite.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
@@ -82,7 +82,7 @@ func newHTTPServer(t *testing.T) (*httptest.Server, *ProtectedResource, *syncBuf
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := audit.Open(context.Background(), "sqlite://"+filepath.Join(dir, "audit.db"), logger)
+	store, err := auditsqlite.Open(context.Background(), "sqlite://"+filepath.Join(dir, "audit.db"), logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/wardenhq/warden/approvals"
+	approvalsqlite "github.com/wardenhq/warden/approvals/sqlite"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
@@ -34,7 +35,11 @@ func newApprovalFixture(t *testing.T) (*fixture, *approvals.Service) {
     approvers: {groups: [dba]}
 `)
 	engine, store := compileAndOpen(t, cfg, dir)
-	svc, err := approvals.New(approvals.Options{Store: approvals.NewStore(store.DB()), Recorder: store,
+	as, err := approvalsqlite.New(context.Background(), store.DB(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := approvals.New(approvals.Options{Store: as, Recorder: store,
 		Wait: 100 * time.Millisecond, MaxWait: 5 * time.Second, PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/gateway"
@@ -37,7 +37,7 @@ rules:
 		b.Fatal(err)
 	}
 	engine, _ := policy.Compile(cfg, Names(Builtin()))
-	store, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
+	store, err := auditsqlite.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

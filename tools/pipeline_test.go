@@ -16,6 +16,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/gateway"
@@ -27,7 +28,7 @@ var agent = gateway.Caller{Principal: identity.Principal{Subject: "agent", Group
 
 type fixture struct {
 	p     *Catalogue
-	store *audit.Store
+	store *auditsqlite.Store
 	db    string
 }
 
@@ -355,13 +356,13 @@ func TestConcurrentCalls(t *testing.T) {
 
 // compileAndOpen compiles cfg's policy and opens an audit store in dir,
 // closed when the test ends.
-func compileAndOpen(t *testing.T, cfg *config.Config, dir string) (*policy.Engine, *audit.Store) {
+func compileAndOpen(t *testing.T, cfg *config.Config, dir string) (*policy.Engine, *auditsqlite.Store) {
 	t.Helper()
 	engine, err := policy.Compile(cfg, Names(Builtin()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := audit.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
+	store, err := auditsqlite.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/approvals"
-	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/identity"
 )
@@ -322,7 +321,7 @@ func printApproval(w io.Writer, a *approvals.Approval) {
 // Wiring used by openApp and serve: the approval workflow over the store.
 
 // newApprovals builds the approval service of a configuration.
-func newApprovals(cfg *config.Config, store *audit.Store, logger *slog.Logger) (*approvals.Service, *approvals.Webhooks, error) {
+func newApprovals(cfg *config.Config, st *stores, logger *slog.Logger) (*approvals.Service, *approvals.Webhooks, error) {
 	ac := cfg.Approvals
 	var notifier approvals.Notifier
 	var hooks *approvals.Webhooks
@@ -351,7 +350,7 @@ func newApprovals(cfg *config.Config, store *audit.Store, logger *slog.Logger) (
 		notifier = hooks
 	}
 	svc, err := approvals.New(approvals.Options{
-		Store: approvals.NewStore(store.DB()), Recorder: store,
+		Store: st.approvals, Recorder: st.audit,
 		Wait: ac.Wait, MaxWait: ac.MaxWait, TTL: ac.TTL,
 		Approvers: approvals.Approvers{Groups: ac.Approvers.Groups, Quorum: ac.Approvers.Quorum},
 		BaseURL:   approvalsBaseURL(cfg, ""), Notifier: notifier, Logger: logger.With("component", "approvals"),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,14 +31,18 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return usageError{fmt.Sprintf("unknown subcommand %q: expected list or show", args[0])}
 }
 
-// openStore opens the store named by a configuration, without connecting
-// to any target.
-func openStore(ctx context.Context, path string) (*audit.Store, error) {
+// openStore opens the audit store named by a configuration, without
+// connecting to any target.
+func openStore(ctx context.Context, path string) (audit.Store, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	return audit.Open(ctx, cfg.Store, nil)
+	st, err := openStores(ctx, cfg.Store, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	return st.audit, nil
 }
 
 func auditList(ctx context.Context, args []string, stdout io.Writer) error {

@@ -2,37 +2,25 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/wardenhq/warden/identity"
 )
 
 // httpTimeout bounds each request of the login flows.
 const httpTimeout = 30 * time.Second
 
 var loginHTTP = &http.Client{Timeout: httpTimeout}
-
-// oauthContext makes go-oidc and x/oauth2 use loginHTTP.
-func oauthContext(ctx context.Context) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, loginHTTP)
-}
 
 func runLogin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "status" {
@@ -78,7 +66,8 @@ they can be. Tokens are never printed unless --print-token is given.`, stdout)
 			return nil
 		}
 	}
-	res, err := discoverResource(ctx, serverURL)
+	client := identity.LoginClient{HTTP: loginHTTP, Prompt: stderr, OpenBrowser: !*noBrowser}
+	res, err := client.Discover(ctx, serverURL)
 	if err != nil {
 		return err
 	}
@@ -89,35 +78,27 @@ they can be. Tokens are never printed unless --print-token is given.`, stdout)
 		}
 		as = *issuer
 	}
-	if msg := checkIssuerURL(as); msg != "" {
-		return fmt.Errorf("authorization server %q: %s", as, msg)
-	}
-	provider, err := oidc.NewProvider(oauthContext(ctx), as)
-	if err != nil {
-		return fmt.Errorf("discover the identity provider %s: %w", as, err)
-	}
 	want := res.Scopes
 	if *scopes != "" {
 		want = strings.FieldsFunc(*scopes, func(r rune) bool { return r == ',' || r == ' ' })
 	}
-	endpoint := provider.Endpoint()
-	endpoint.AuthStyle = oauth2.AuthStyleInParams // a public client: no secret
-	cfg := &oauth2.Config{ClientID: *clientID, Endpoint: endpoint, Scopes: append([]string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess}, want...)}
-	// RFC 8707: ask for a token for this resource, as MCP clients must.
-	resource := oauth2.SetAuthURLParam("resource", res.Resource)
+	login, err := client.Configure(ctx, as, *clientID, res.Resource, want)
+	if err != nil {
+		return err
+	}
 
 	var tok *oauth2.Token
 	if *device {
-		tok, err = deviceLogin(ctx, cfg, resource, serverURL, stderr)
+		tok, err = client.Device(ctx, login)
 	} else {
-		tok, err = browserLogin(ctx, cfg, resource, as, serverURL, !*noBrowser, stderr)
+		tok, err = client.Browser(ctx, login)
 	}
 	if err != nil {
 		return err
 	}
-	l := &cachedLogin{Server: res.Resource, Issuer: as, ClientID: *clientID, TokenURL: endpoint.TokenURL, Scopes: cfg.Scopes}
+	l := &cachedLogin{Server: res.Resource, Issuer: as, ClientID: *clientID, TokenURL: login.Config.Endpoint.TokenURL, Scopes: login.Config.Scopes}
 	l.setToken(tok)
-	who, err := whoAmI(ctx, serverURL, l.AccessToken)
+	who, err := client.WhoAmI(ctx, serverURL, l.AccessToken)
 	if err != nil {
 		return fmt.Errorf("the identity provider issued a token, but Warden refused it: %w", err)
 	}
@@ -147,7 +128,7 @@ func normalizeServer(s string) (string, error) {
 	if err != nil || u.Host == "" {
 		return "", usageError{fmt.Sprintf("--server: %q is not an absolute URL", s)}
 	}
-	if msg := checkIssuerURL((&url.URL{Scheme: u.Scheme, Host: u.Host}).String()); msg != "" {
+	if msg := identity.CheckTokenURL((&url.URL{Scheme: u.Scheme, Host: u.Host}).String()); msg != "" {
 		return "", usageError{fmt.Sprintf("--server %s: %s", s, msg)}
 	}
 	if strings.Trim(u.Path, "/") == "" {
@@ -156,273 +137,6 @@ func normalizeServer(s string) (string, error) {
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawQuery, u.Fragment = "", ""
 	return u.String(), nil
-}
-
-// checkIssuerURL says what is wrong with a URL tokens would be sent to or
-// fetched from: it must be https, or http on a loopback host.
-func checkIssuerURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return "not an absolute URL"
-	}
-	switch u.Scheme {
-	case "https":
-		return ""
-	case "http":
-		if h := u.Hostname(); h == "localhost" || net.ParseIP(h).IsLoopback() {
-			return ""
-		}
-	}
-	return "expected an https:// URL (http:// only for localhost)"
-}
-
-// protectedResource is the part of RFC 9728 metadata warden login uses.
-type protectedResource struct {
-	Resource             string   `json:"resource"`
-	AuthorizationServers []string `json:"authorization_servers"`
-	Scopes               []string `json:"scopes_supported"`
-}
-
-// discoverResource finds the server's protected resource metadata: from
-// the resource_metadata of the challenge to an unauthenticated request
-// (RFC 9728 §5.1), else at the well-known URLs (§3.1), and checks that it
-// describes the server asked for.
-func discoverResource(ctx context.Context, server string) (*protectedResource, error) {
-	su, _ := url.Parse(server)
-	var candidates []string
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, server, nil)
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	resp, err := loginHTTP.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("reach %s: %w", server, err)
-	}
-	resp.Body.Close()
-	for _, h := range resp.Header.Values("WWW-Authenticate") {
-		if m := authParamValue(h, "resource_metadata"); m != "" {
-			if mu, err := url.Parse(m); err == nil && mu.Scheme == su.Scheme && strings.EqualFold(mu.Host, su.Host) {
-				candidates = append(candidates, m)
-			}
-		}
-	}
-	root := su.Scheme + "://" + su.Host + "/.well-known/oauth-protected-resource"
-	candidates = append(candidates, root+su.Path, root)
-	var lastErr error
-	for _, c := range candidates {
-		res, err := fetchResource(ctx, c)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		if strings.TrimSuffix(res.Resource, "/") != server {
-			return nil, fmt.Errorf("%s describes the resource %s, not %s: log in with --server %s", c, res.Resource, server, res.Resource)
-		}
-		if len(res.AuthorizationServers) == 0 {
-			return nil, fmt.Errorf("%s names no authorization server: this Warden does not accept tokens", c)
-		}
-		return res, nil
-	}
-	return nil, fmt.Errorf("%s does not publish OAuth protected resource metadata (is identity.oidc configured?): %v", server, lastErr)
-}
-
-func fetchResource(ctx context.Context, u string) (*protectedResource, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	req.Header.Set("Accept", "application/json")
-	resp, err := loginHTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	var res protectedResource
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&res); err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
-	}
-	return &res, nil
-}
-
-// authParamValue returns the value of one parameter of a WWW-Authenticate
-// challenge (quoted or not).
-func authParamValue(h, name string) string {
-	for i := 0; i < len(h); {
-		j := strings.Index(h[i:], name+"=")
-		if j < 0 {
-			return ""
-		}
-		j += i
-		if j > 0 && h[j-1] != ' ' && h[j-1] != ',' {
-			i = j + len(name) + 1
-			continue
-		}
-		v := h[j+len(name)+1:]
-		if strings.HasPrefix(v, `"`) {
-			if end := strings.IndexByte(v[1:], '"'); end >= 0 {
-				return v[1 : end+1]
-			}
-			return ""
-		}
-		if end := strings.IndexAny(v, ", "); end >= 0 {
-			return v[:end]
-		}
-		return v
-	}
-	return ""
-}
-
-// browserLogin runs the authorization code flow with PKCE: it listens on
-// 127.0.0.1 for the redirect, prints the URL to open (and opens a browser
-// if one is available), and exchanges the code it receives.
-func browserLogin(ctx context.Context, cfg *oauth2.Config, resource oauth2.AuthCodeOption, issuer, server string, browser bool, stderr io.Writer) (*oauth2.Token, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("listen for the login redirect: %w", err)
-	}
-	defer ln.Close()
-	cfg.RedirectURL = fmt.Sprintf("http://%s/callback", ln.Addr())
-	var b [32]byte
-	rand.Read(b[:])
-	state := base64.RawURLEncoding.EncodeToString(b[:])
-	verifier := oauth2.GenerateVerifier()
-	authURL := cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), resource)
-
-	type result struct {
-		code string
-		err  error
-	}
-	done := make(chan result, 1)
-	mux := http.NewServeMux()
-	mux.HandleFunc("/callback", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 {
-			http.Error(w, "This is not the login warden is waiting for.", http.StatusBadRequest)
-			return
-		}
-		// RFC 9207: a response naming another issuer is a mix-up attack.
-		if iss := q.Get("iss"); iss != "" && iss != issuer {
-			done <- result{err: fmt.Errorf("the login response came from %s, not %s", iss, issuer)}
-			http.Error(w, "Login failed: unexpected issuer.", http.StatusBadRequest)
-			return
-		}
-		res := result{code: q.Get("code")}
-		page := "You are logged in to Warden. You can close this window."
-		if e := q.Get("error"); e != "" || res.code == "" {
-			res.err = fmt.Errorf("the identity provider refused the login: %s %s", e, q.Get("error_description"))
-			page = "Login failed: " + html.EscapeString(e+" "+q.Get("error_description"))
-		}
-		select {
-		case done <- res:
-			fmt.Fprintf(w, "<!doctype html><title>Warden</title><p>%s</p>", page)
-		default:
-			http.Error(w, "This login has already completed.", http.StatusConflict)
-		}
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
-
-	fmt.Fprintf(stderr, "To log in to %s, open this URL in a browser:\n\n  %s\n\n", server, authURL)
-	if browser && openBrowser(authURL) {
-		fmt.Fprintln(stderr, "(A browser was opened.)")
-	}
-	fmt.Fprintf(stderr, "Waiting for the identity provider to send you back to %s ...\n", cfg.RedirectURL)
-	var res result
-	select {
-	case res = <-done:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("the login did not complete in time: %w", ctx.Err())
-	}
-	if res.err != nil {
-		return nil, res.err
-	}
-	tok, err := cfg.Exchange(oauthContext(ctx), res.code, oauth2.VerifierOption(verifier), resource)
-	if err != nil {
-		return nil, fmt.Errorf("exchange the authorization code: %w", err)
-	}
-	return tok, nil
-}
-
-// deviceLogin runs the device authorization flow (RFC 8628).
-func deviceLogin(ctx context.Context, cfg *oauth2.Config, resource oauth2.AuthCodeOption, server string, stderr io.Writer) (*oauth2.Token, error) {
-	if cfg.Endpoint.DeviceAuthURL == "" {
-		return nil, errors.New("the identity provider does not offer the device flow (no device_authorization_endpoint): log in without --device")
-	}
-	octx := oauthContext(ctx)
-	da, err := cfg.DeviceAuth(octx, resource)
-	if err != nil {
-		return nil, fmt.Errorf("start the device login: %w", err)
-	}
-	fmt.Fprintf(stderr, "To log in to %s, open %s on any device and enter the code\n\n  %s\n\n", server, da.VerificationURI, da.UserCode)
-	if da.VerificationURIComplete != "" {
-		fmt.Fprintf(stderr, "(or open %s)\n", da.VerificationURIComplete)
-	}
-	fmt.Fprintln(stderr, "Waiting for the login to be approved ...")
-	tok, err := cfg.DeviceAccessToken(octx, da, resource)
-	if err != nil {
-		return nil, fmt.Errorf("device login: %w", err)
-	}
-	return tok, nil
-}
-
-// openBrowser opens url in the user's browser if one is available, and
-// reports whether it tried.
-func openBrowser(url string) bool {
-	var name string
-	var args []string
-	switch runtime.GOOS {
-	case "darwin":
-		name = "open"
-	case "windows":
-		name, args = "rundll32", []string{"url.dll,FileProtocolHandler"}
-	default:
-		if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
-			return false
-		}
-		name = "xdg-open"
-	}
-	path, err := exec.LookPath(name)
-	if err != nil {
-		return false
-	}
-	cmd := exec.Command(path, append(args, url)...)
-	if err := cmd.Start(); err != nil {
-		return false
-	}
-	go cmd.Wait()
-	return true
-}
-
-// whoAmIResult is Warden's /whoami answer.
-type whoAmIResult struct {
-	Subject string    `json:"subject"`
-	Groups  []string  `json:"groups"`
-	Issuer  string    `json:"issuer"`
-	Expires time.Time `json:"expires_at"`
-}
-
-// whoAmI asks Warden who the token's bearer is.
-func whoAmI(ctx context.Context, server, token string) (*whoAmIResult, error) {
-	u, _ := url.Parse(server)
-	u.Path = strings.TrimSuffix(u.Path, "/mcp") + "/whoami"
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := loginHTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		reason := authParamValue(resp.Header.Get("WWW-Authenticate"), "error_description")
-		if reason == "" {
-			reason = resp.Status
-		}
-		return nil, fmt.Errorf("%s: %s", u, reason)
-	}
-	var who whoAmIResult
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&who); err != nil {
-		return nil, fmt.Errorf("%s: %w", u, err)
-	}
-	return &who, nil
 }
 
 func describeExpiry(l *cachedLogin) string {
@@ -494,8 +208,9 @@ func runLoginStatus(ctx context.Context, args []string, stdout io.Writer) error 
 		if *check {
 			fl, err := cache.fresh(ctx, s)
 			if err == nil {
-				var who *whoAmIResult
-				if who, err = whoAmI(ctx, s, fl.AccessToken); err == nil {
+				var who *identity.WhoAmI
+				client := identity.LoginClient{HTTP: loginHTTP}
+				if who, err = client.WhoAmI(ctx, s, fl.AccessToken); err == nil {
 					st.Subject, st.Groups, st.Expiry, st.Valid = who.Subject, who.Groups, fl.Expiry, true
 				}
 			}
@@ -589,31 +304,8 @@ func runLogout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func revoke(ctx context.Context, l *cachedLogin, stderr io.Writer) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	provider, err := oidc.NewProvider(oauthContext(ctx), l.Issuer)
-	if err != nil {
-		return
-	}
-	var meta struct {
-		Revocation string `json:"revocation_endpoint"`
-	}
-	if provider.Claims(&meta) != nil || meta.Revocation == "" {
-		return
-	}
-	for _, t := range []struct{ token, hint string }{{l.RefreshToken, "refresh_token"}, {l.AccessToken, "access_token"}} {
-		if t.token == "" {
-			continue
-		}
-		form := url.Values{"token": {t.token}, "token_type_hint": {t.hint}, "client_id": {l.ClientID}}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, meta.Revocation, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := loginHTTP.Do(req)
-		if err != nil {
-			fmt.Fprintf(stderr, "warning: could not revoke the %s at %s: %v\n", strings.ReplaceAll(t.hint, "_", " "), l.Issuer, err)
-			continue
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			fmt.Fprintf(stderr, "warning: %s did not revoke the %s: %s\n", l.Issuer, strings.ReplaceAll(t.hint, "_", " "), resp.Status)
-		}
+	client := identity.LoginClient{HTTP: loginHTTP}
+	for _, err := range client.Revoke(ctx, l.Issuer, l.ClientID, l.RefreshToken, l.AccessToken) {
+		fmt.Fprintf(stderr, "warning: %v\n", err)
 	}
 }

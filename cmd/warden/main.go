@@ -1,5 +1,3 @@
-// Command warden is a least-privilege gateway between AI agents and
-// production systems. See `warden help`.
 package main
 
 import (

@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/internal/testenv"
 )
 
@@ -199,7 +199,7 @@ func TestProxyEndToEnd(t *testing.T) {
 			t.Fatalf("replay lacks quick statement %d:\n%s", i, replay)
 		}
 	}
-	store, err := audit.Open(ctx, filepath.Join(filepath.Dir(e.config), "audit.db"), nil)
+	store, err := auditsqlite.Open(ctx, filepath.Join(filepath.Dir(e.config), "audit.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/wardenhq/warden/identity"
 )
 
 // tokenCache is where `warden login` keeps tokens:
@@ -149,10 +151,10 @@ func (c *tokenCache) fresh(ctx context.Context, server string) (*cachedLogin, er
 	if l.RefreshToken == "" {
 		return nil, fmt.Errorf("the token for %s has expired and cannot be refreshed: run warden login --server %s", server, server)
 	}
-	cfg := oauth2.Config{ClientID: l.ClientID, Endpoint: oauth2.Endpoint{TokenURL: l.TokenURL, AuthStyle: oauth2.AuthStyleInParams}, Scopes: l.Scopes}
-	next, err := cfg.TokenSource(oauthContext(ctx), tok).Token()
+	client := identity.LoginClient{HTTP: loginHTTP}
+	next, err := client.Refresh(ctx, l.ClientID, l.TokenURL, l.Scopes, tok)
 	if err != nil {
-		return nil, fmt.Errorf("refresh the token for %s (%v): run warden login --server %s", server, err, server)
+		return nil, fmt.Errorf("%v for %s: run warden login --server %s", err, server, server)
 	}
 	l.setToken(next)
 	if err := c.put(l); err != nil {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/approvals"
-	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/credentials"
@@ -22,7 +21,7 @@ import (
 // app is a wired Warden: configuration, store, gateway and catalogue.
 type app struct {
 	cfg     *config.Config
-	store   *audit.Store
+	stores  *stores
 	gateway *gateway.Gateway
 	tools   *tools.Catalogue
 	users   identity.Directory
@@ -75,15 +74,16 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (a *app, err
 			a.Close()
 		}
 	}()
-	if a.store, err = audit.Open(ctx, cfg.Store, logger.With("component", "audit")); err != nil {
+	if a.stores, err = openStores(ctx, cfg.Store, logger); err != nil {
 		return nil, err
 	}
-	a.stops = append(a.stops, a.store.Close)
+	a.stops = append(a.stops, a.stores.Close)
+	store := a.stores.audit
 	conns, err := builtin.Registry().Open(ctx, cfg.Connections, logger)
 	if err != nil {
 		return nil, err
 	}
-	creds := credentials.New(a.store, conns, cfg.Connections, logger.With("component", "credentials"))
+	creds := credentials.New(store, conns, cfg.Connections, logger.With("component", "credentials"))
 	if err := creds.Start(ctx); err != nil {
 		for _, c := range conns {
 			c.Close()
@@ -104,7 +104,7 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (a *app, err
 		}
 		return nil
 	})
-	if a.approvals, a.webhooks, err = newApprovals(cfg, a.store, logger); err != nil {
+	if a.approvals, a.webhooks, err = newApprovals(cfg, a.stores, logger); err != nil {
 		return nil, err
 	}
 	a.stops = append(a.stops, func() error {
@@ -122,7 +122,7 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (a *app, err
 		Holder:      a.approvals,
 		Minter:      creds,
 		Masker:      masker,
-		Recorder:    a.store,
+		Recorder:    store,
 		Limits:      cfg.Limits,
 		Logger:      logger.With("component", "gateway"),
 	})
@@ -138,7 +138,7 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (a *app, err
 	for _, w := range cfg.Warnings() {
 		logger.Warn(w)
 	}
-	logger.Info("warden ready", "config", cfg.Path, "connections", len(cfg.Connections), "rules", len(cfg.Rules), "policy_version", engine.Version(), "store", cfg.Store)
+	logger.Info("warden ready", "config", cfg.Path, "connections", len(cfg.Connections), "rules", len(cfg.Rules), "policy_version", engine.Version(), "store", redactDSN(cfg.Store))
 	a.approvals.Start()
 	return a, nil
 }

@@ -1,6 +1,3 @@
-// Package jsonenc appends JSON text by hand, byte for byte as
-// encoding/json writes it, for the hot paths (audit intents, query
-// results) where reflection costs more than the work.
 package jsonenc
 
 import (

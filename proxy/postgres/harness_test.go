@@ -16,6 +16,7 @@ import (
 
 	"github.com/wardenhq/warden/approvals"
 	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/credentials"
@@ -36,7 +37,7 @@ type harness struct {
 	pg     testenv.Postgres
 	db     string
 	addr   string
-	store  *audit.Store
+	store  *auditsqlite.Store
 	tokens *proxy.Tokens
 	cfg    *config.Config
 }
@@ -49,7 +50,7 @@ type harnessOptions struct {
 	setup       []string
 	tls         *tls.Config
 	oidc        pgproxy.TokenVerifier
-	holder      func(*audit.Store) approvals.Holder
+	holder      func(*auditsqlite.Store) approvals.Holder
 	listen      string // default 127.0.0.1:0
 }
 
@@ -104,7 +105,7 @@ rules:%s
 	}
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store, err := audit.Open(ctx, cfg.Store, nil)
+	store, err := auditsqlite.Open(ctx, cfg.Store, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wardenhq/warden/approvals"
-	"github.com/wardenhq/warden/audit"
+	approvalsqlite "github.com/wardenhq/warden/approvals/sqlite"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/identity"
 )
 
@@ -37,8 +38,12 @@ const reviewRules = readRules + `
 // statement (same text, same parameters) runs, once.
 func TestReviewHold(t *testing.T) {
 	var svc *approvals.Service
-	h := newHarness(t, harnessOptions{setup: shopSetup, rules: reviewRules, holder: func(store *audit.Store) approvals.Holder {
-		s, err := approvals.New(approvals.Options{Store: approvals.NewStore(store.DB()), Recorder: store,
+	h := newHarness(t, harnessOptions{setup: shopSetup, rules: reviewRules, holder: func(store *auditsqlite.Store) approvals.Holder {
+		as, err := approvalsqlite.New(context.Background(), store.DB(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := approvals.New(approvals.Options{Store: as, Recorder: store,
 			Wait: 2 * time.Second, PollInterval: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
