@@ -66,7 +66,10 @@ func DescribeSchema(ctx context.Context, g *gateway.Gateway, caller gateway.Call
 	if err := gr.Gate(ctx); err != nil {
 		return nil, gr.Finish(ctx, gateway.Outcome{Err: err})
 	}
-	resp, err := sqlConn.Describe(ctx, connectors.DescribeRequest{Schema: a.Schema, Table: a.Table})
+	// Only what the deciding rule lets the caller read (its tables: scope).
+	ns, d := sqlConn.Classifier().Namespace(), gr.Decision
+	visible := func(schema, table string) bool { return d.Visible(ns, schema, table) }
+	resp, err := sqlConn.Describe(ctx, connectors.DescribeRequest{Schema: a.Schema, Table: a.Table, Visible: visible})
 	if err != nil {
 		return nil, gr.Finish(ctx, gateway.Outcome{Err: err})
 	}

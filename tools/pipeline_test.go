@@ -369,3 +369,41 @@ func compileAndOpen(t *testing.T, cfg *config.Config, dir string) (*policy.Engin
 	t.Cleanup(func() { store.Close() })
 	return engine, store
 }
+
+// TestDescribeSchemaShowsOnlyReadableTables: describe_schema lists only
+// the tables the deciding rule's tables: scope lets the caller read (or
+// write), whatever schema and table filters ask for.
+func TestDescribeSchemaShowsOnlyReadableTables(t *testing.T) {
+	dir := t.TempDir()
+	cfg, dbPath := itemsTarget(t, dir, "CREATE TABLE secrets (id INTEGER PRIMARY KEY, value TEXT)",
+		"  - {name: r, effect: allow, tables: {read: [items]}}")
+	engine, store := compileAndOpen(t, cfg, dir)
+	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Open(gateway.Options{Connections: conns, Decider: engine, Recorder: store, Limits: cfg.Limits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Gateway().Close() })
+	f := &fixture{p: p, store: store, db: dbPath}
+	for _, args := range []string{`{"connection": "t"}`, `{"connection": "t", "table": "secrets"}`, `{"connection": "t", "schema": "main"}`} {
+		res, err := f.p.Call(context.Background(), agent, ToolDescribeSchema, json.RawMessage(args))
+		if err != nil {
+			t.Fatalf("%s: %v", args, err)
+		}
+		var names []string
+		for _, tb := range res.Structured.(*SchemaResult).Tables {
+			names = append(names, tb.Schema+"."+tb.Name)
+		}
+		for _, n := range names {
+			if n != "main.items" {
+				t.Errorf("%s: describe_schema shows %s, which the rule does not let the caller read (all: %v)", args, n, names)
+			}
+		}
+		if args == `{"connection": "t"}` && len(names) != 1 {
+			t.Errorf("%s: tables = %v, want [main.items]", args, names)
+		}
+	}
+}
