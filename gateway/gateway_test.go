@@ -1,0 +1,261 @@
+package gateway_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/gateway"
+	"github.com/wardenhq/warden/identity"
+	"github.com/wardenhq/warden/policy"
+)
+
+// env is a gateway over a real SQLite target, real rules and a real audit
+// store.
+type env struct {
+	g     *gateway.Gateway
+	store *auditsqlite.Store
+}
+
+func newEnv(t *testing.T, rules string) *env {
+	t.Helper()
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "t.db")
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)", "INSERT INTO items VALUES (1, 'a'), (2, 'b')"} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	cfg, err := config.Parse(filepath.Join(dir, "w.yaml"), []byte(fmt.Sprintf(`
+connections:
+  - {name: t, kind: sqlite, path: %s}
+rules:
+%s`, dbPath, rules)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := policy.Compile(cfg, []string{"run_query", "describe_schema", "list_connections"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := auditsqlite.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.New(gateway.Options{Connections: conns, Decider: engine, Recorder: store, Limits: cfg.Limits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return &env{g: g, store: store}
+}
+
+func (e *env) event(t *testing.T, id string) audit.Event {
+	t.Helper()
+	if err := e.store.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := e.store.Get(context.Background(), id)
+	if err != nil {
+		t.Fatalf("event %q: %v", id, err)
+	}
+	return ev
+}
+
+func caller(transport string) gateway.Caller {
+	return gateway.Caller{Principal: identity.Principal{Subject: "agent", Groups: []string{"agents"}, Issuer: "local"},
+		Transport: transport, Session: "s-" + transport}
+}
+
+func query(sql string) gateway.Operation {
+	return gateway.Operation{Tool: "run_query", Arguments: []byte(`{"sql":"x"}`), Statement: sql, Credential: true}
+}
+
+// TestAuthorizeFinish: an allowed operation gets a grant with its
+// decision, facts and credential; its intent is running until Finish
+// records the outcome; a second Finish changes nothing.
+func TestAuthorizeFinish(t *testing.T) {
+	e := newEnv(t, "  - {name: r, effect: allow, max_rows: 7}")
+	ctx := context.Background()
+	gr, err := e.g.Session(caller("stdio"), "t").Authorize(ctx, query("SELECT name FROM items"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gr.Decision.Rule != "r" || gr.MaxRows != 7 || !gr.Facts.ReadOnly || gr.Credential.Mode != connectors.ModeStatic {
+		t.Errorf("grant = %+v", gr)
+	}
+	if len(gr.Facts.Read) != 1 || gr.Facts.Read[0] != (policy.Resource{Kind: policy.ResourceTable, Namespace: "main", Name: "items", Text: "items"}) {
+		t.Errorf("facts read = %+v", gr.Facts.Read)
+	}
+	if err := gr.Gate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ev := e.event(t, gr.AuditID()); ev.Status != audit.StatusRunning || ev.Transport != "stdio" || ev.Session != "s-stdio" {
+		t.Errorf("intent = %+v", ev)
+	}
+	if err := gr.Finish(ctx, gateway.Outcome{Rows: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := gr.Finish(ctx, gateway.Outcome{Err: errors.New("late")}); err == nil {
+		t.Error("a second Finish with an error reports no error")
+	}
+	ev := e.event(t, gr.AuditID())
+	if ev.Status != audit.StatusOK || ev.Rows != 2 || ev.Error != "" || ev.Credential != gateway.StaticCredentialLabel {
+		t.Errorf("outcome = %+v (the first Finish must stand)", ev)
+	}
+}
+
+// TestAuthorizeRefusals: what cannot run is refused, recorded, and says
+// why; an error from the classifier keeps its cause.
+func TestAuthorizeRefusals(t *testing.T) {
+	e := newEnv(t, "  - {name: r, effect: allow}\n  - {name: no-proxy, effect: deny, when: \"transport == 'postgres-proxy'\", message: not through the proxy}")
+	ctx := context.Background()
+	cases := []struct {
+		name, connection, transport, sql string
+		code                             gateway.Code
+		status                           string
+		contains                         string
+	}{
+		{"unknown connection", "nope", "stdio", "SELECT 1", gateway.CodeNotFound, audit.StatusInvalid, `no connection named "nope"`},
+		{"write under a read-only rule", "t", "stdio", "DELETE FROM items", gateway.CodeDenied, audit.StatusDenied, "admits only read statements"},
+		{"unparseable", "t", "stdio", "SELEKT 1", gateway.CodeDenied, audit.StatusDenied, "cannot parse SQL"},
+		{"the transport is policy's", "t", "postgres-proxy", "SELECT 1", gateway.CodeDenied, audit.StatusDenied, "not through the proxy"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.g.Session(caller(tc.transport), tc.connection).Authorize(ctx, query(tc.sql))
+			var ge *gateway.Error
+			if !errors.As(err, &ge) || ge.Code != tc.code || !strings.Contains(ge.Message, tc.contains) {
+				t.Fatalf("err = %v, want %s containing %q", err, tc.code, tc.contains)
+			}
+			if tc.name == "unparseable" && !errors.Is(err, policy.ErrNotUnderstood) {
+				t.Error("the classifier's refusal is the cause")
+			}
+			if ev := e.event(t, ge.AuditID); ev.Status != tc.status || ev.Transport != tc.transport {
+				t.Errorf("event = %+v", ev)
+			}
+		})
+	}
+}
+
+// TestAuthorizeWithFacts: facts a front door classified already decide;
+// the statement is not classified again.
+func TestAuthorizeWithFacts(t *testing.T) {
+	e := newEnv(t, "  - {name: r, effect: allow}")
+	written := []policy.Resource{{Kind: policy.ResourceTable, Namespace: "main", Name: "items", Text: "items"}}
+	op := query("SELECT 1")
+	op.Facts = &policy.Facts{Parts: []policy.Part{{Kind: policy.KindWrite, Kinds: []string{policy.KindWrite}, Tag: "DELETE", Written: written}},
+		Kinds: []string{policy.KindWrite}, Written: written}
+	_, err := e.g.Session(caller("stdio"), "t").Authorize(context.Background(), op)
+	if !errors.Is(err, gateway.ErrDenied) {
+		t.Fatalf("err = %v: the given facts (a DELETE) must decide, not the text", err)
+	}
+}
+
+// TestClassify: the checks a proxy's statements get before any decision.
+func TestClassify(t *testing.T) {
+	e := newEnv(t, "  - {name: r, effect: allow}")
+	s := e.g.Session(caller("postgres-proxy"), "t")
+	ctx := context.Background()
+	f, err := s.Classify(ctx, gateway.Operation{Tool: "run_query", Statement: "SELECT 1; SELECT name FROM items"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Parts) != 2 || f.Parts[1].Offset != 10 || f.Parts[1].Length != len("SELECT name FROM items") {
+		t.Errorf("parts = %+v", f.Parts)
+	}
+	for stmt, want := range map[string]string{
+		strings.Repeat("x", config.DefaultMaxSQLBytes+1): "over this Warden's limit",
+		"SELECT '\xff'":     "not valid UTF-8",
+		"SELECT FROM WHERE": "cannot parse SQL",
+	} {
+		_, err := s.Classify(ctx, gateway.Operation{Tool: "run_query", Statement: stmt})
+		ge := gateway.AsError(err)
+		if err == nil || !strings.Contains(ge.Message, want) || ge.AuditID == "" {
+			t.Errorf("%.20q: err = %v, want %q, recorded", stmt, err, want)
+		}
+	}
+}
+
+// TestOpenControlEnd: an opened session records its connection, carries
+// a front door's own operations (Control) under a gate and records its
+// end once.
+func TestOpenControlEnd(t *testing.T) {
+	e := newEnv(t, "  - {name: r, effect: allow}")
+	ctx := context.Background()
+	if _, _, err := e.g.Open(ctx, caller("postgres-proxy"), "nope", "run_query"); gateway.AsError(err).Code != gateway.CodeNotFound {
+		t.Errorf("open of an unknown connection: %v", err)
+	}
+	s, adm, err := e.g.Open(ctx, caller("postgres-proxy"), "t", "run_query")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if adm.Decision.Rule != "r" || adm.Credential.Mode != connectors.ModeStatic {
+		t.Errorf("admission = %+v", adm)
+	}
+	gr := s.Control(ctx, gateway.Operation{Tool: "run_query", Statement: "BEGIN"}, "transaction control")
+	if err := gr.Gate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := gr.Finish(ctx, gateway.Outcome{}); err != nil {
+		t.Fatal(err)
+	}
+	if ev := e.event(t, gr.AuditID()); ev.Status != audit.StatusOK || ev.Decision != "allow" || ev.Reason != "transaction control" {
+		t.Errorf("control event = %+v", ev)
+	}
+	s.End(ctx, "bye")
+	s.End(ctx, "again")
+	if err := e.store.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := e.store.List(ctx, audit.Filter{Session: "s-postgres-proxy", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, ev := range evs {
+		count[ev.Tool+":"+ev.Status]++
+		if ev.Tool == gateway.ToolProxyDisconnect && ev.Error != "bye" {
+			t.Errorf("disconnection = %+v", ev)
+		}
+	}
+	if count[gateway.ToolProxyConnect+":ok"] != 1 || count[gateway.ToolProxyDisconnect+":ok"] != 1 {
+		t.Errorf("session events = %v (one connect, one disconnect)", count)
+	}
+}
+
+// TestOpenDenied: a caller no rule admits to the connection is refused at
+// Open, and the refusal is recorded.
+func TestOpenDenied(t *testing.T) {
+	e := newEnv(t, "  - {name: r, effect: allow, subjects: {groups: [dba]}}")
+	_, _, err := e.g.Open(context.Background(), caller("postgres-proxy"), "t", "run_query")
+	ge := gateway.AsError(err)
+	if ge.Code != gateway.CodeDenied || ge.AuditID == "" {
+		t.Fatalf("err = %v", err)
+	}
+	if ev := e.event(t, ge.AuditID); ev.Tool != gateway.ToolProxyConnect || ev.Status != audit.StatusDenied {
+		t.Errorf("event = %+v", ev)
+	}
+}
