@@ -347,3 +347,4 @@ func judge(name string, t taint, rules []*columnRule) (colPlan, *RefusedError) {
 	}
 	return plan, nil
 }
+var _ Masker = (*Engine)(nil)

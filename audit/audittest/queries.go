@@ -186,8 +186,10 @@ func testGetByPrefix(t *testing.T, s audit.Store) {
 	}
 }
 
-// sessionEvent is a statement of session sess, as the proxy records one.
-func sessionEvent(sess string, i int, r *rand.Rand) *audit.Event {
+// SessionEvent is a statement of session sess, as a proxy records one:
+// quoting, non-ASCII text, arguments with odd spacing, masked counts and
+// statuses chosen by r.
+func SessionEvent(sess string, i int, r *rand.Rand) *audit.Event {
 	e := &audit.Event{
 		Session: sess, Transport: audit.TransportPostgresProxy, Identity: "id-" + sess, Groups: []string{"agents"},
 		Issuer: "https://idp.example", TokenID: "jti-" + sess, Tool: "proxy_statement",
@@ -223,7 +225,7 @@ func testSessionsReadBack(t *testing.T, s audit.Store) {
 	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	for round := range 8 {
 		for i := range 10 + r.IntN(30) {
-			e := sessionEvent([]string{"sess-a", "sess-b", "sess-c"}[r.IntN(3)], round*100+i, r)
+			e := SessionEvent([]string{"sess-a", "sess-b", "sess-c"}[r.IntN(3)], round*100+i, r)
 			e.Time = base.Add(time.Duration(round)*time.Minute + time.Duration(i)*time.Millisecond)
 			outcome := *e
 			in := s.BeginAsync(e)
@@ -236,14 +238,14 @@ func testSessionsReadBack(t *testing.T, s audit.Store) {
 			}
 			all = append(all, &outcome)
 		}
-		denied := sessionEvent("sess-a", round, r)
+		denied := SessionEvent("sess-a", round, r)
 		denied.Time, denied.Status, denied.Decision = base.Add(time.Duration(round)*time.Minute+50*time.Millisecond), audit.StatusDenied, audit.DecisionDeny
 		if err := s.Record(ctx, denied); err != nil {
 			t.Fatal(err)
 		}
 		all = append(all, denied)
 	}
-	running := sessionEvent("sess-b", 999, r)
+	running := SessionEvent("sess-b", 999, r)
 	if err := s.BeginAsync(running).Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -252,6 +254,17 @@ func testSessionsReadBack(t *testing.T, s audit.Store) {
 		t.Fatal(err)
 	}
 
+	CheckReadBack(t, s, all, base)
+}
+
+// CheckReadBack checks that s returns every event of all exactly as
+// written (all holds sessions' events made with SessionEvent, the first
+// at base): by ID and by ID prefix, under every filter List takes, and
+// paged with Before. A backend's own tests call it after storing events
+// its own ways.
+func CheckReadBack(t *testing.T, s audit.Reader, all []*audit.Event, base time.Time) {
+	t.Helper()
+	ctx := testContext(t)
 	byID := map[string]*audit.Event{}
 	for _, e := range all {
 		byID[e.ID] = e
@@ -264,6 +277,9 @@ func testSessionsReadBack(t *testing.T, s audit.Store) {
 	}
 	if _, err := s.Get(ctx, all[0].ID[:8]); !errors.Is(err, audit.ErrAmbiguousID) {
 		t.Fatalf("Get of a prefix many events share = %v, want audit.ErrAmbiguousID", err)
+	}
+	if _, err := s.Get(ctx, "01ZZZZZZZZZZZZZZZZZZZZZZZZ"); !errors.Is(err, audit.ErrNotFound) {
+		t.Fatalf("Get of an unknown ID = %v, want audit.ErrNotFound", err)
 	}
 
 	mid := all[len(all)/2]

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/audit/audittest"
 )
 
 // BenchmarkBeginFinish measures one audited operation (intent then outcome)
@@ -196,7 +197,7 @@ func BenchmarkReadRuns(b *testing.B) {
 	for n := 0; n < total; n += perBatch {
 		batch := make([]*audit.Event, perBatch)
 		for i := range batch {
-			batch[i] = runEvent(fmt.Sprintf("sess-%d", i%8), n+i, r)
+			batch[i] = audittest.SessionEvent(fmt.Sprintf("sess-%d", i%8), n+i, r)
 			batch[i].Time = base.Add(time.Duration(n+i) * 300 * time.Microsecond)
 		}
 		commitFolded(b, s, batch...)

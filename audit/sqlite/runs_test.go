@@ -1,9 +1,7 @@
 package sqlite
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/audit/audittest"
 )
 
 // commitFolded writes events as the writer does intents whose outcomes
@@ -50,30 +49,6 @@ func countRows(t testing.TB, s *Store, table string) int {
 	return n
 }
 
-// runEvent is an event of session sess, as a proxy records a statement.
-func runEvent(sess string, i int, r *rand.Rand) *audit.Event {
-	e := &audit.Event{
-		Session: sess, Transport: audit.TransportPostgresProxy, Identity: "id-" + sess, Groups: []string{"agents"},
-		Issuer: "https://idp.example", TokenID: "jti-" + sess, Tool: "proxy_statement",
-		Connection: "conn-" + sess[len(sess)-1:], Credential: "lease-" + sess,
-		Statement: fmt.Sprintf("SELECT %d, 'it''s \"quoted\" \\ ünïcode'", i),
-		Decision:  audit.DecisionAllow, Rule: "read", Reason: "matched rule read",
-		Status:   []string{audit.StatusOK, audit.StatusOK, audit.StatusFailed, audit.StatusError}[r.IntN(4)],
-		Duration: time.Duration(r.IntN(5000)) * time.Microsecond,
-		Rows:     int64(r.IntN(100)), Truncated: r.IntN(5) == 0,
-	}
-	if r.IntN(3) > 0 {
-		e.Arguments = json.RawMessage(fmt.Sprintf(`{ "sql" : "SELECT %d",  "params":["a\u00e9", %d,null] }`, i, i)) // odd spacing: kept byte for byte
-	}
-	if r.IntN(2) == 0 {
-		e.Masked = map[string]int64{"email": int64(r.IntN(9) + 1), "public.users.ssn": 2}
-	}
-	if e.Status != audit.StatusOK {
-		e.Error = "ERROR: relation \"x\" does not exist (SQLSTATE 42P01)"
-	}
-	return e
-}
-
 // TestRunsReadBackLikeEvents: events stored as runs, among events stored
 // one by one, come back from Get and List exactly as written, under every
 // filter and page size List takes.
@@ -87,21 +62,21 @@ func TestRunsReadBackLikeEvents(t *testing.T) {
 	for round := range 12 {
 		var batch []*audit.Event
 		for i := range 10 + r.IntN(30) {
-			e := runEvent([]string{"sess-a", "sess-b", "sess-c"}[r.IntN(3)], round*100+i, r)
+			e := audittest.SessionEvent([]string{"sess-a", "sess-b", "sess-c"}[r.IntN(3)], round*100+i, r)
 			e.Time = base.Add(time.Duration(round)*time.Minute + time.Duration(i)*time.Millisecond)
 			batch = append(batch, e)
 		}
 		commitFolded(t, s, batch...)
 		all = append(all, batch...)
 		// Denied statements and slow ones, one row each, in between.
-		denied := runEvent("sess-a", round, r)
+		denied := audittest.SessionEvent("sess-a", round, r)
 		denied.Time, denied.Status, denied.Decision = base.Add(time.Duration(round)*time.Minute+20*time.Millisecond), audit.StatusDenied, audit.DecisionDeny
 		if err := s.Record(ctx, denied); err != nil {
 			t.Fatal(err)
 		}
 		all = append(all, denied)
 	}
-	slow := runEvent("sess-b", 999, r)
+	slow := audittest.SessionEvent("sess-b", 999, r)
 	if err := s.BeginAsync(slow).Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -123,115 +98,9 @@ func TestRunsReadBackLikeEvents(t *testing.T) {
 		t.Fatalf("%d events in events and %d in runs, want %d in all, at most 25 in events", n, inRuns, len(all))
 	}
 
-	byID := map[string]*audit.Event{}
-	for _, e := range all {
-		byID[e.ID] = e
-	}
-	for _, want := range all {
-		got, err := s.Get(ctx, want.ID)
-		if err != nil {
-			t.Fatalf("Get %s: %v", want.ID, err)
-		}
-		assertEventEqual(t, got, *want)
-		if got, err := s.Get(ctx, strings.ToLower(want.ID[:22])); err != nil || got.ID != want.ID {
-			t.Fatalf("Get by prefix %s = %s, %v", want.ID[:22], got.ID, err)
-		}
-	}
-	// A prefix shared by many events of runs and of events.
-	if _, err := s.Get(ctx, all[0].ID[:8]); !errors.Is(err, audit.ErrAmbiguousID) {
-		t.Fatalf("Get of a shared prefix = %v, want audit.ErrAmbiguousID", err)
-	}
-	if _, err := s.Get(ctx, "01ZZZZZZZZZZZZZZZZZZZZZZZZ"); !errors.Is(err, audit.ErrNotFound) {
-		t.Fatalf("Get of an unknown ID = %v, want audit.ErrNotFound", err)
-	}
-
-	mid := all[len(all)/2]
-	filters := []audit.Filter{
-		{},
-		{Limit: 7},
-		{Session: "sess-b"},
-		{Identity: "id-sess-a", Limit: 15},
-		{Connection: "conn-c"},
-		{Tool: "proxy_statement", Status: audit.StatusFailed},
-		{Status: audit.StatusDenied},
-		{Status: audit.StatusRunning},
-		{Since: mid.Time},
-		{Until: mid.Time, Limit: 30},
-		{Since: base.Add(3 * time.Minute), Until: base.Add(5 * time.Minute)},
-		{Before: mid.ID, Limit: 25},
-		{Before: mid.ID, Session: "sess-c", Status: audit.StatusOK},
-		{Before: "ZZZZZZZZZZZZZZZZZZZZZZZZZZ", Limit: 5}, // past any ID's time
-		{Before: "7ZZZZZZZZZZZZZZZZZZZZZZZZZ", Limit: 5},
-	}
-	for _, f := range filters {
-		t.Run(fmt.Sprintf("%+v", f), func(t *testing.T) {
-			got, err := s.List(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := expectedList(all, f)
-			if !slices.Equal(eventIDs(got), want) {
-				t.Fatalf("List:\n got  %v\n want %v", eventIDs(got), want)
-			}
-			for _, e := range got {
-				assertEventEqual(t, e, *byID[e.ID])
-			}
-		})
-	}
-
-	// Paging through everything with Before, a few at a time, as replay does.
-	var paged []string
-	for f := (audit.Filter{Limit: 9}); ; {
-		page, err := s.List(ctx, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page) == 0 {
-			break
-		}
-		paged = append(paged, eventIDs(page)...)
-		f.Before = page[len(page)-1].ID
-	}
-	if want := expectedList(all, audit.Filter{Limit: audit.MaxListLimit}); !slices.Equal(paged, want) {
-		t.Fatalf("paged: %d events, want %d", len(paged), len(want))
-	}
+	audittest.CheckReadBack(t, s, all, base)
 }
 
-// expectedList is what List(f) must return from events.
-func expectedList(events []*audit.Event, f audit.Filter) []string {
-	var ids []string
-	for _, e := range events {
-		switch {
-		case f.Identity != "" && e.Identity != f.Identity,
-			f.Connection != "" && e.Connection != f.Connection,
-			f.Tool != "" && e.Tool != f.Tool,
-			f.Session != "" && e.Session != f.Session,
-			!matches(&f, e):
-			continue
-		}
-		ids = append(ids, e.ID)
-	}
-	slices.Sort(ids)
-	slices.Reverse(ids)
-	limit := f.Limit
-	if limit <= 0 {
-		limit = audit.DefaultListLimit
-	}
-	return ids[:min(len(ids), limit)]
-}
-
-func eventIDs(events []audit.Event) []string {
-	ids := make([]string, len(events))
-	for i, e := range events {
-		ids[i] = e.ID
-	}
-	return ids
-}
-
-// TestFinishEventInRun: a Finish that changes an event stored in a run
-// moves it out of the run, changed, and leaves the others as they were;
-// a run left empty goes. An outcome for an event already complete in a
-// run (FinishAsync twice) changes nothing and is no error.
 func TestFinishEventInRun(t *testing.T) {
 	logger, logs := newTestLogger()
 	s, err := Open(testContext(t), filepath.Join(t.TempDir(), "audit.db"), logger)
@@ -241,7 +110,7 @@ func TestFinishEventInRun(t *testing.T) {
 	defer s.Close()
 	ctx := testContext(t)
 	r := rand.New(rand.NewPCG(3, 4))
-	events := []*audit.Event{runEvent("sess-a", 1, r), runEvent("sess-a", 2, r), runEvent("sess-a", 3, r)}
+	events := []*audit.Event{audittest.SessionEvent("sess-a", 1, r), audittest.SessionEvent("sess-a", 2, r), audittest.SessionEvent("sess-a", 3, r)}
 	commitFolded(t, s, events...)
 	if n := countRows(t, s, "event_runs"); n != 1 {
 		t.Fatalf("%d runs, want 1", n)
@@ -300,7 +169,7 @@ func TestRunAmongReplayedIntents(t *testing.T) {
 	s := openTestStore(t)
 	ctx := testContext(t)
 	r := rand.New(rand.NewPCG(5, 6))
-	events := []*audit.Event{runEvent("sess-a", 1, r), runEvent("sess-a", 2, r), runEvent("sess-a", 3, r)}
+	events := []*audit.Event{audittest.SessionEvent("sess-a", 1, r), audittest.SessionEvent("sess-a", 2, r), audittest.SessionEvent("sess-a", 3, r)}
 	for _, e := range events {
 		s.stamp(e) // IDs in order: the replayed one is neither first nor last
 	}
@@ -336,7 +205,7 @@ func TestReplaySkipsEventsInRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(7, 8))
-	events := []*audit.Event{runEvent("sess-a", 1, r), runEvent("sess-a", 2, r)}
+	events := []*audit.Event{audittest.SessionEvent("sess-a", 1, r), audittest.SessionEvent("sess-a", 2, r)}
 	commitFolded(t, s, events...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -378,7 +247,7 @@ func TestRunsFromTheWriter(t *testing.T) {
 		err error
 	)
 	for i := range 2000 {
-		e := runEvent("sess-b", i, r)
+		e := audittest.SessionEvent("sess-b", i, r)
 		status := e.Status
 		p := s.BeginAsync(e)
 		if err := p.Wait(ctx); err != nil {
@@ -428,7 +297,7 @@ func TestCompleteRidesWithIntent(t *testing.T) {
 	var events []*audit.Event
 	var pendings []*pending
 	for i := range 200 {
-		e := runEvent("sess-a", i, r)
+		e := audittest.SessionEvent("sess-a", i, r)
 		status := e.Status
 		p := s.BeginAsync(e)
 		if err := p.Wait(ctx); err != nil {
@@ -458,7 +327,7 @@ func TestCompleteRidesWithIntent(t *testing.T) {
 	}
 
 	// After the writer took the intent: its own write.
-	late := runEvent("sess-b", 1, r)
+	late := audittest.SessionEvent("sess-b", 1, r)
 	p := s.BeginAsync(late)
 	if err := s.Sync(ctx); err != nil {
 		t.Fatal(err)
@@ -485,7 +354,7 @@ func TestCompleteRidesWithIntent(t *testing.T) {
 	assertEventEqual(t, got, *late)
 
 	// Two outcomes before the writer takes the intent: the first stands.
-	twice := runEvent("sess-c", 1, r)
+	twice := audittest.SessionEvent("sess-c", 1, r)
 	p = s.BeginAsync(twice)
 	twice.Status = audit.StatusOK
 	first := *twice
@@ -503,7 +372,7 @@ func TestCompleteRidesWithIntent(t *testing.T) {
 		t.Fatalf("after two outcomes: %+v, %v; want the first (%s, %d rows)", got, err, first.Status, first.Rows)
 	}
 
-	other := runEvent("sess-c", 2, r)
+	other := audittest.SessionEvent("sess-c", 2, r)
 	p = s.BeginAsync(other)
 	if err := p.Complete(&audit.Event{ID: other.ID, Status: audit.StatusRunning}); err == nil {
 		t.Fatal("Complete with status running: no error")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/audit/audittest"
 )
 
 // The store records what it is given and nothing else: no value it was not
@@ -74,7 +75,7 @@ func TestStoreAddsNothingToEvents(t *testing.T) {
 
 	// A run too: its row holds the events' columns and nothing else.
 	r := rand.New(rand.NewPCG(1, 1))
-	commitFolded(t, s, runEvent("sess-a", 1, r), runEvent("sess-a", 2, r))
+	commitFolded(t, s, audittest.SessionEvent("sess-a", 1, r), audittest.SessionEvent("sess-a", 2, r))
 	if n := countRows(t, s, "event_runs"); n != 1 {
 		t.Fatalf("%d runs, want 1", n)
 	}
