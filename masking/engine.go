@@ -347,4 +347,5 @@ func judge(name string, t taint, rules []*columnRule) (colPlan, *RefusedError) {
 	}
 	return plan, nil
 }
+
 var _ Masker = (*Engine)(nil)
