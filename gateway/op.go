@@ -16,14 +16,16 @@ import (
 // op is one governed operation in flight: it carries the audit event from
 // the first stage to the last.
 type op struct {
-	event    audit.Event // ev points here: one allocation for both
-	s        *Session
-	spec     Operation
-	ev       *audit.Event
-	start    time.Time
-	decision policy.Decision
-	facts    *policy.Facts
-	intent   audit.Intent
+	event      audit.Event // ev points here: one allocation for both
+	granted    Grant       // what grant returns: the same allocation again
+	s          *Session
+	spec       Operation
+	ev         *audit.Event
+	start      time.Time
+	decision   policy.Decision
+	facts      *policy.Facts // the operation's, or classified points here
+	classified policy.Facts
+	intent     audit.Intent
 }
 
 func (s *Session) newOp(spec Operation) *op {
@@ -97,7 +99,8 @@ func (o *op) authorize(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		o.facts = &f
+		o.classified = f
+		o.facts = &o.classified
 	}
 	d, err := s.g.decider.Decide(ctx, s.input(o.spec.Tool, o.spec.Statement, o.facts))
 	if err != nil {
@@ -183,7 +186,8 @@ func (o *op) refuse(ctx context.Context, status string, e *Error) error {
 
 // grant is the operation's Grant, once authorized.
 func (o *op) grant() *Grant {
-	g := &Grant{Decision: o.decision, Timeout: o.s.g.limits.StatementTimeout, MaxRows: o.decision.MaxRows, o: o}
+	g := &o.granted
+	*g = Grant{Decision: o.decision, Timeout: o.s.g.limits.StatementTimeout, MaxRows: o.decision.MaxRows, o: o}
 	if o.decision.Timeout > 0 {
 		g.Timeout = o.decision.Timeout
 	}

@@ -44,3 +44,24 @@ func (m KindSet) List() []Kind {
 	}
 	return out
 }
+
+// kindStringLists holds, for every KindSet, its kinds as policy names
+// them (least severe first), built once: the classifier's facts share
+// them, so the common sets cost no allocation per statement. Read-only.
+var kindStringLists = func() (t [1 << len(kindsBySeverity)][]string) {
+	for m := range t {
+		for _, k := range KindSet(m).List() {
+			t[m] = append(t[m], string(k))
+		}
+	}
+	return t
+}()
+
+// setOf is the set of ks.
+func setOf(ks []Kind) KindSet {
+	var m KindSet
+	for _, k := range ks {
+		m = m.With(k)
+	}
+	return m
+}

@@ -2,6 +2,7 @@ package sqlclass
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/wardenhq/warden/policy"
@@ -46,24 +47,34 @@ func (f *Facts) Policy(defaultSchema string) policy.Facts {
 	}
 	for i := range f.Statements {
 		st := &f.Statements[i]
-		out.Parts[i] = policy.Part{
+		pt := policy.Part{
 			Kind: string(st.Kind), Kinds: kindStrings(st.Kinds), Tag: st.Tag,
-			Read: tables(st.TablesRead, defaultSchema), Written: tables(st.TablesWritten, defaultSchema),
 			Functions: st.Functions, Reasons: st.Reasons, Offset: st.Location, Length: st.Length,
 		}
+		// A statement alone reads and writes the whole's tables (most
+		// calls): the parts share the whole's resources.
+		if len(f.Statements) == 1 && slices.Equal(st.TablesRead, f.TablesRead) {
+			pt.Read = out.Read
+		} else {
+			pt.Read = tables(st.TablesRead, defaultSchema)
+		}
+		if len(f.Statements) == 1 && slices.Equal(st.TablesWritten, f.TablesWritten) {
+			pt.Written = out.Written
+		} else {
+			pt.Written = tables(st.TablesWritten, defaultSchema)
+		}
+		out.Parts[i] = pt
 	}
 	return out
 }
 
+// kindStrings are ks as policy names them: a shared list, never to be
+// changed.
 func kindStrings(ks []Kind) []string {
 	if len(ks) == 0 {
 		return nil
 	}
-	out := make([]string, len(ks))
-	for i, k := range ks {
-		out[i] = string(k)
-	}
-	return out
+	return kindStringLists[setOf(ks)]
 }
 
 func tables(names []string, defaultSchema string) []policy.Resource {
