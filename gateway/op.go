@@ -66,23 +66,36 @@ func (s *Session) newOp(spec Operation) *op {
 // classify runs the connector's classifier on the operation's statement,
 // refusing (and recording) what it cannot understand.
 func (o *op) classify(ctx context.Context) (policy.Facts, error) {
-	cl := o.s.classifier()
+	f, err := o.s.classify(ctx, o.spec.Statement)
+	if err != nil {
+		return policy.Facts{}, o.refuseClassification(ctx, err)
+	}
+	return f, nil
+}
+
+// classify runs the connector's classifier on statement.
+func (s *Session) classify(ctx context.Context, statement string) (policy.Facts, error) {
+	cl := s.classifier()
 	if cl == nil {
-		o.ev.Decision, o.ev.Reason = string(policy.Deny), errNoClassifier.Error()
-		return policy.Facts{}, o.refuse(ctx, "invalid", newError(CodeInvalidArgument, "Use a tool made for this kind of connection",
-			"connection %q (%s) does not take statements", o.s.connection, o.s.conn.Info().Kind))
+		return policy.Facts{}, errNoClassifier
 	}
-	f, err := cl.Classify(ctx, policy.ClassifyRequest{Statement: o.spec.Statement, MaxBytes: o.s.g.limits.MaxSQLBytes})
-	if err == nil {
-		return f, nil
-	}
+	return cl.Classify(ctx, policy.ClassifyRequest{Statement: statement, MaxBytes: s.g.limits.MaxSQLBytes})
+}
+
+// refuseClassification records the refusal of a statement that could not
+// be classified and returns it, worded for the caller.
+func (o *op) refuseClassification(ctx context.Context, err error) error {
 	o.ev.Decision, o.ev.Reason = string(policy.Deny), err.Error()
-	if !errors.Is(err, policy.ErrNotUnderstood) {
+	switch {
+	case errors.Is(err, errNoClassifier):
+		return o.refuse(ctx, "invalid", newError(CodeInvalidArgument, "Use a tool made for this kind of connection",
+			"connection %q (%s) does not take statements", o.s.connection, o.s.conn.Info().Kind))
+	case !errors.Is(err, policy.ErrNotUnderstood):
 		o.s.g.logger.Error("classify statement", "connection", o.s.connection, "err", err)
-		return policy.Facts{}, o.refuse(ctx, "error", &Error{Code: CodeInternal,
+		return o.refuse(ctx, "error", &Error{Code: CodeInternal,
 			Message: "the statement could not be classified, so the call was refused (Warden fails closed)", err: err})
 	}
-	return policy.Facts{}, o.refuse(ctx, "denied", &Error{Code: CodeDenied, err: err,
+	return o.refuse(ctx, "denied", &Error{Code: CodeDenied, err: err,
 		Message: "refused: Warden runs only SQL it fully understands, and " + err.Error(),
 		Hint:    "Rewrite the statement with plain SQL (one statement, no unusual constructs)"})
 }

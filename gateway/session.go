@@ -239,11 +239,16 @@ func (s *Session) Classify(ctx context.Context, op Operation) (policy.Facts, err
 		op.Statement = ""
 		return policy.Facts{}, s.newOp(op).refuse(ctx, "invalid", newError(CodeInvalidArgument, "", "the SQL is not valid UTF-8 text"))
 	}
-	o := s.newOp(op)
 	if s.conn == nil {
-		return policy.Facts{}, o.refuse(ctx, "invalid", notFound(s.connection))
+		return policy.Facts{}, s.newOp(op).refuse(ctx, "invalid", notFound(s.connection))
 	}
-	return o.classify(ctx)
+	// Most statements are understood: the operation (and its audit event)
+	// is made only for a refusal.
+	f, err := s.classify(ctx, op.Statement)
+	if err != nil {
+		return policy.Facts{}, s.newOp(op).refuseClassification(ctx, err)
+	}
+	return f, nil
 }
 
 // Refuse records an operation the front door refuses itself (a protocol
