@@ -21,6 +21,7 @@ import (
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/tools"
+	toolsbuiltin "github.com/wardenhq/warden/tools/builtin"
 )
 
 // jitTable measures just-in-time credentials on the local PostgreSQL: mint
@@ -70,7 +71,7 @@ rules:
 		return err
 	}
 	defer store.Close()
-	engine, err := policy.Compile(cfg, tools.Names(tools.Builtin()))
+	engine, err := policy.Compile(cfg, tools.Names(toolsbuiltin.Tools()))
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ rules:
 	if err := creds.Start(ctx); err != nil {
 		return err
 	}
-	p, err := tools.Open(gateway.Options{Connections: conns, Decider: engine, Minter: creds, Recorder: store, Limits: cfg.Limits})
+	p, err := toolsbuiltin.Open(gateway.Options{Connections: conns, Decider: engine, Minter: creds, Recorder: store, Limits: cfg.Limits})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,8 @@ import (
 	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/tools"
+	toolsbuiltin "github.com/wardenhq/warden/tools/builtin"
+	sqltools "github.com/wardenhq/warden/tools/sql"
 )
 
 // maskingTable measures the mask stage: a RowMasker over a realistic
@@ -213,7 +215,7 @@ rules:
 		return err
 	}
 	ctx := context.Background()
-	engine, err := policy.Compile(cfg, tools.Names(tools.Builtin()))
+	engine, err := policy.Compile(cfg, tools.Names(toolsbuiltin.Tools()))
 	if err != nil {
 		return err
 	}
@@ -230,7 +232,7 @@ rules:
 	if err != nil {
 		return err
 	}
-	p, err := tools.Open(gateway.Options{Connections: conns, Decider: engine, Masker: masker, Recorder: store, Limits: cfg.Limits})
+	p, err := toolsbuiltin.Open(gateway.Options{Connections: conns, Decider: engine, Masker: masker, Recorder: store, Limits: cfg.Limits})
 	if err != nil {
 		return err
 	}
@@ -243,7 +245,7 @@ rules:
 		if err != nil {
 			return 0, nil, err
 		}
-		return time.Since(start), res.Structured.(*tools.QueryResult).Masked, nil
+		return time.Since(start), res.Structured.(*sqltools.QueryResult).Masked, nil
 	}
 	lat := map[string][]time.Duration{}
 	var masked map[string]int64

@@ -19,6 +19,8 @@ import (
 	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/tools"
+	toolsbuiltin "github.com/wardenhq/warden/tools/builtin"
+	sqltools "github.com/wardenhq/warden/tools/sql"
 )
 
 // The secrets of the bypass corpus's customers table. Some are written so
@@ -82,7 +84,7 @@ func newCorpusEnv(t *testing.T) *corpusEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := policy.Compile(cfg, tools.Names(tools.Builtin()))
+	engine, err := policy.Compile(cfg, tools.Names(toolsbuiltin.Tools()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +101,7 @@ func newCorpusEnv(t *testing.T) *corpusEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := tools.Open(gateway.Options{Connections: conns, Decider: engine, Masker: masker, Recorder: store, Limits: cfg.Limits})
+	p, err := toolsbuiltin.Open(gateway.Options{Connections: conns, Decider: engine, Masker: masker, Recorder: store, Limits: cfg.Limits})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func newCorpusEnv(t *testing.T) *corpusEnv {
 	return &corpusEnv{p: p, store: store}
 }
 
-func (e *corpusEnv) query(group, sql string) (*tools.QueryResult, error) {
+func (e *corpusEnv) query(group, sql string) (*sqltools.QueryResult, error) {
 	caller := gateway.Caller{Principal: identity.Principal{Subject: group + "-user", Groups: []string{group}, Issuer: "local"},
 		Transport: gateway.TransportStdio, Session: "s"}
 	args, _ := json.Marshal(map[string]any{"connection": "pg", "sql": sql})
@@ -115,7 +117,7 @@ func (e *corpusEnv) query(group, sql string) (*tools.QueryResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return res.Structured.(*tools.QueryResult), nil
+	return res.Structured.(*sqltools.QueryResult), nil
 }
 
 // Outcomes of a bypass attempt.

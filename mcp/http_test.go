@@ -25,6 +25,7 @@ import (
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/tools"
+	toolsbuiltin "github.com/wardenhq/warden/tools/builtin"
 )
 
 // fakeIdentifier accepts the tokens it maps to principals. "narrow" lacks
@@ -78,7 +79,7 @@ func newHTTPServer(t *testing.T) (*httptest.Server, *ProtectedResource, *syncBuf
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := policy.Compile(cfg, tools.Names(tools.Builtin()))
+	engine, err := policy.Compile(cfg, tools.Names(toolsbuiltin.Tools()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func newHTTPServer(t *testing.T) (*httptest.Server, *ProtectedResource, *syncBuf
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	p, err := tools.Open(gateway.Options{Decider: engine, Recorder: store, Limits: cfg.Limits, Logger: logger})
+	p, err := toolsbuiltin.Open(gateway.Options{Decider: engine, Recorder: store, Limits: cfg.Limits, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

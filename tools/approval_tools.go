@@ -69,7 +69,7 @@ func approvalCall(ctx context.Context, c *Catalogue, caller gateway.Caller, tool
 	reject := func(status string, d policy.Decision, e *gateway.Error) error {
 		return s.Reject(ctx, op, status, d, e)
 	}
-	if err := decodeArgs(raw, &a); err != nil {
+	if err := DecodeArgs(raw, &a); err != nil {
 		return nil, reject(audit.StatusInvalid, allowed, gateway.Invalid("invalid arguments: "+err.Error(), err))
 	}
 	op.Approval = a.ApprovalID
@@ -258,10 +258,10 @@ var approvalStatusOutputSchema = json.RawMessage(`{
   "required": ["approval_id", "state", "tool", "connection", "rule", "approvers", "expires_at", "message"]
 }`)
 
-// approvalStatus and awaitApproval are the approval tools, in the
+// ApprovalStatusTool and AwaitApprovalTool are the approval tools, in the
 // catalogue when an approval workflow is enabled.
 var (
-	approvalStatusTool = Tool{
+	ApprovalStatusTool = Tool{
 		Name:  ToolApprovalStatus,
 		Title: "Approval status",
 		Describe: func(g *gateway.Gateway) (Spec, bool) {
@@ -280,7 +280,7 @@ var (
 			return approvalCall(ctx, c, caller, ToolApprovalStatus, args)
 		},
 	}
-	awaitApprovalTool = Tool{
+	AwaitApprovalTool = Tool{
 		Name:  ToolAwaitApproval,
 		Title: "Await approval",
 		Describe: func(g *gateway.Gateway) (Spec, bool) {

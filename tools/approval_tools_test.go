@@ -1,4 +1,4 @@
-package tools
+package tools_test
 
 import (
 	"context"
@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardenhq/warden/tools"
+	toolsbuiltin "github.com/wardenhq/warden/tools/builtin"
+	sqltools "github.com/wardenhq/warden/tools/sql"
 
 	_ "modernc.org/sqlite"
 
@@ -48,7 +52,7 @@ func newApprovalFixture(t *testing.T) (*fixture, *approvals.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Open(gateway.Options{Connections: conns, Decider: engine, Recorder: store, Holder: svc, Limits: cfg.Limits})
+	p, err := toolsbuiltin.Open(gateway.Options{Connections: conns, Decider: engine, Recorder: store, Holder: svc, Limits: cfg.Limits})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +60,7 @@ func newApprovalFixture(t *testing.T) (*fixture, *approvals.Service) {
 	return &fixture{p: p, store: store, db: dbPath}, svc
 }
 
-func call(t *testing.T, f *fixture, caller gateway.Caller, tool string, args any) (*Result, error) {
+func call(t *testing.T, f *fixture, caller gateway.Caller, tool string, args any) (*tools.Result, error) {
 	t.Helper()
 	b, _ := json.Marshal(args)
 	return f.p.Call(context.Background(), caller, tool, b)
@@ -66,7 +70,7 @@ func TestHeldCallPendingThenAwaited(t *testing.T) {
 	f, svc := newApprovalFixture(t)
 	del := map[string]any{"connection": "t", "sql": "DELETE FROM items WHERE id = 1", "justification": "cleanup"}
 
-	_, err := call(t, f, agent, ToolRunQuery, del)
+	_, err := call(t, f, agent, tools.ToolRunQuery, del)
 	var pa *gateway.PendingApproval
 	if !errors.As(err, &pa) || gateway.AsError(err).Code != gateway.CodeApprovalRequired || pa.Status != gateway.StatusPendingApproval ||
 		pa.Approvers.Quorum != 1 || pa.Approvers.Groups[0] != "dba" || pa.ExpiresAt.IsZero() || !strings.Contains(pa.Message, "await_approval") {
@@ -79,55 +83,55 @@ func TestHeldCallPendingThenAwaited(t *testing.T) {
 		t.Fatal("the held delete ran")
 	}
 
-	res, err := call(t, f, agent, ToolApprovalStatus, map[string]any{"approval_id": pa.ApprovalID})
-	if err != nil || res.Structured.(*ApprovalStatusResult).State != "pending" {
+	res, err := call(t, f, agent, tools.ToolApprovalStatus, map[string]any{"approval_id": pa.ApprovalID})
+	if err != nil || res.Structured.(*tools.ApprovalStatusResult).State != "pending" {
 		t.Fatalf("approval_status: %v %+v", err, res)
 	}
 	other := agent
 	other.Principal.Subject = "mallory"
-	if _, err := call(t, f, other, ToolApprovalStatus, map[string]any{"approval_id": pa.ApprovalID}); gateway.AsError(err).Code != gateway.CodeNotFound {
+	if _, err := call(t, f, other, tools.ToolApprovalStatus, map[string]any{"approval_id": pa.ApprovalID}); gateway.AsError(err).Code != gateway.CodeNotFound {
 		t.Errorf("another identity's status: %v", err)
 	}
-	_, err = call(t, f, agent, ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID, "wait_seconds": 0})
+	_, err = call(t, f, agent, tools.ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID, "wait_seconds": 0})
 	if !errors.As(err, &pa) {
 		t.Fatalf("await while pending: %v", err)
 	}
-	if _, err := call(t, f, agent, ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID, "wait_seconds": 999}); gateway.AsError(err).Code != gateway.CodeInvalidArgument {
+	if _, err := call(t, f, agent, tools.ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID, "wait_seconds": 999}); gateway.AsError(err).Code != gateway.CodeInvalidArgument {
 		t.Errorf("wait_seconds over max_wait: %v", err)
 	}
 
 	if _, err := svc.Decide(context.Background(), dba, pa.ApprovalID, approvals.VerdictApprove, "ok", "api"); err != nil {
 		t.Fatal(err)
 	}
-	res, err = call(t, f, agent, ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID})
-	if err != nil || res.Structured.(*QueryResult).ReadOnly || f.count(t) != 2 {
+	res, err = call(t, f, agent, tools.ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID})
+	if err != nil || res.Structured.(*sqltools.QueryResult).ReadOnly || f.count(t) != 2 {
 		t.Fatalf("await after approval: %v %+v", err, res)
 	}
-	run := f.event(t, res.Structured.(*QueryResult).AuditID)
+	run := f.event(t, res.Structured.(*sqltools.QueryResult).AuditID)
 	if run.Approval != pa.ApprovalID || run.Decision != "review" || run.Status != "ok" {
 		t.Errorf("the approved call's event: %+v", run)
 	}
-	if _, err := call(t, f, agent, ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID}); err == nil || !strings.Contains(err.Error(), "already used") {
+	if _, err := call(t, f, agent, tools.ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID}); err == nil || !strings.Contains(err.Error(), "already used") {
 		t.Errorf("replay: %v", err)
 	}
-	res, _ = call(t, f, agent, ToolApprovalStatus, map[string]any{"approval_id": pa.ApprovalID})
-	if st := res.Structured.(*ApprovalStatusResult); st.State != "executed" || st.ExecutionID != run.ID {
+	res, _ = call(t, f, agent, tools.ToolApprovalStatus, map[string]any{"approval_id": pa.ApprovalID})
+	if st := res.Structured.(*tools.ApprovalStatusResult); st.State != "executed" || st.ExecutionID != run.ID {
 		t.Errorf("status after the run: %+v", st)
 	}
 }
 
 func TestApprovalToolsInCatalogue(t *testing.T) {
 	f, _ := newApprovalFixture(t)
-	names := map[string]Spec{}
+	names := map[string]tools.Spec{}
 	for _, tl := range f.p.Specs() {
 		names[tl.Name] = tl
 	}
-	if !names[ToolApprovalStatus].ReadOnly || !names[ToolAwaitApproval].Destructive {
+	if !names[tools.ToolApprovalStatus].ReadOnly || !names[tools.ToolAwaitApproval].Destructive {
 		t.Errorf("approval tools: %+v", names)
 	}
 	plain := newFixture(t, "  - {name: r, effect: allow}", nil)
 	for _, tl := range plain.p.Specs() {
-		if tl.Name == ToolAwaitApproval {
+		if tl.Name == tools.ToolAwaitApproval {
 			t.Error("approval tools offered without an approval workflow")
 		}
 	}

@@ -1,4 +1,4 @@
-package tools
+package tools_test
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
+
+	"github.com/wardenhq/warden/tools"
+	toolsbuiltin "github.com/wardenhq/warden/tools/builtin"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -36,7 +39,7 @@ rules:
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine, _ := policy.Compile(cfg, Names(Builtin()))
+	engine, _ := policy.Compile(cfg, tools.Names(toolsbuiltin.Tools()))
 	store, err := auditsqlite.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
 	if err != nil {
 		b.Fatal(err)
@@ -46,7 +49,7 @@ rules:
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, _ := Open(gateway.Options{Connections: conns, Decider: engine, Recorder: store, Limits: cfg.Limits})
+	p, _ := toolsbuiltin.Open(gateway.Options{Connections: conns, Decider: engine, Recorder: store, Limits: cfg.Limits})
 	defer p.Gateway().Close()
 	direct, err := pgxpool.New(context.Background(), pg.DSN(db))
 	if err != nil {
@@ -73,7 +76,7 @@ rules:
 		b.Run(q.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				res, err := p.Call(context.Background(), agent, ToolRunQuery, args)
+				res, err := p.Call(context.Background(), agent, tools.ToolRunQuery, args)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -54,10 +54,12 @@ type Result struct {
 	Text       string
 }
 
-// Builtin is the table of the tools this build has.
-func Builtin() []Tool {
-	return []Tool{listConnectionsTool, describeSchemaTool, runQueryTool, approvalStatusTool, awaitApprovalTool}
-}
+// Tool names.
+const (
+	ToolListConnections = "list_connections"
+	ToolDescribeSchema  = "describe_schema"
+	ToolRunQuery        = "run_query"
+)
 
 // Names lists the governed tools of a table: the names policy rules may
 // use.
@@ -117,7 +119,7 @@ func (c *Catalogue) Call(ctx context.Context, caller gateway.Caller, tool string
 				names = append(names, t.Name)
 			}
 		}
-		return nil, invalid(ctx, c.g.Session(caller, ""), gateway.Operation{Tool: tool, Arguments: args},
+		return nil, Invalid(ctx, c.g.Session(caller, ""), gateway.Operation{Tool: tool, Arguments: args},
 			fmt.Errorf("unknown tool %q (known: %s)", tool, strings.Join(names, ", ")))
 	}
 	return t.Run(ctx, c, caller, args)
@@ -126,13 +128,14 @@ func (c *Catalogue) Call(ctx context.Context, caller gateway.Caller, tool string
 // EndSession ends a session (see gateway.Gateway.EndSession).
 func (c *Catalogue) EndSession(ctx context.Context, session string) { c.g.EndSession(ctx, session) }
 
-// invalid records and returns a call refused for bad input.
-func invalid(ctx context.Context, s *gateway.Session, op gateway.Operation, err error) error {
+// Invalid records and returns a call refused for bad input.
+func Invalid(ctx context.Context, s *gateway.Session, op gateway.Operation, err error) error {
 	return s.Invalid(ctx, op, gateway.Invalid("invalid arguments: "+err.Error(), err))
 }
 
-// decodeArgs decodes strictly: an unknown argument is an error naming it.
-func decodeArgs(args json.RawMessage, v any) error {
+// DecodeArgs decodes a tool's arguments strictly: an unknown argument is
+// an error naming it.
+func DecodeArgs(args json.RawMessage, v any) error {
 	if len(bytes.TrimSpace(args)) == 0 || string(bytes.TrimSpace(args)) == "null" {
 		args = json.RawMessage("{}")
 	}
@@ -164,14 +167,4 @@ func jsonKind(k string) string {
 		return "a boolean"
 	}
 	return "a " + k
-}
-
-// Open wires a gateway with o and the catalogue of the built-in tools on
-// it (what the binary does, for tests and benchmarks).
-func Open(o gateway.Options) (*Catalogue, error) {
-	g, err := gateway.New(o)
-	if err != nil {
-		return nil, err
-	}
-	return New(g, Builtin()), nil
 }

@@ -33,8 +33,8 @@ type ConnectionsResult struct {
 	AuditID     string           `json:"audit_id,omitempty"`
 }
 
-// listConnections is list_connections.
-var listConnectionsTool = Tool{
+// ListConnectionsTool is list_connections.
+var ListConnectionsTool = Tool{
 	Name:     ToolListConnections,
 	Title:    "List connections",
 	Governed: true,
@@ -48,8 +48,8 @@ var listConnectionsTool = Tool{
 	},
 	Run: func(ctx context.Context, c *Catalogue, caller gateway.Caller, args json.RawMessage) (*Result, error) {
 		var a struct{}
-		if err := decodeArgs(args, &a); err != nil {
-			return nil, invalid(ctx, c.g.Session(caller, ""), gateway.Operation{Tool: ToolListConnections, Arguments: args}, err)
+		if err := DecodeArgs(args, &a); err != nil {
+			return nil, Invalid(ctx, c.g.Session(caller, ""), gateway.Operation{Tool: ToolListConnections, Arguments: args}, err)
 		}
 		return c.ListConnections(ctx, caller)
 	},

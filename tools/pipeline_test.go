@@ -1,4 +1,4 @@
-package tools
+package tools_test
 
 import (
 	"context"
@@ -12,6 +12,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/wardenhq/warden/tools"
+	toolsbuiltin "github.com/wardenhq/warden/tools/builtin"
+	sqltools "github.com/wardenhq/warden/tools/sql"
 
 	_ "modernc.org/sqlite"
 
@@ -27,7 +31,7 @@ import (
 var agent = gateway.Caller{Principal: identity.Principal{Subject: "agent", Groups: []string{"agents"}, Issuer: "local"}, Transport: gateway.TransportStdio, Session: "s1"}
 
 type fixture struct {
-	p     *Catalogue
+	p     *tools.Catalogue
 	store *auditsqlite.Store
 	db    string
 }
@@ -79,7 +83,7 @@ func newFixture(t *testing.T, rules string, wrap func(gateway.Recorder) gateway.
 	if len(decider) > 0 {
 		d = decider[0]
 	}
-	p, err := Open(gateway.Options{Connections: conns, Decider: d, Recorder: rec, Limits: cfg.Limits})
+	p, err := toolsbuiltin.Open(gateway.Options{Connections: conns, Decider: d, Recorder: rec, Limits: cfg.Limits})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +117,9 @@ func (f *fixture) event(t *testing.T, id string) audit.Event {
 	return ev
 }
 
-func runQuery(f *fixture, sql string) (*Result, error) {
+func runQuery(f *fixture, sql string) (*tools.Result, error) {
 	args, _ := json.Marshal(map[string]any{"connection": "t", "sql": sql})
-	return f.p.Call(context.Background(), agent, ToolRunQuery, args)
+	return f.p.Call(context.Background(), agent, tools.ToolRunQuery, args)
 }
 
 func TestDecisions(t *testing.T) {
@@ -144,7 +148,7 @@ func TestDecisions(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				qr := res.Structured.(*QueryResult)
+				qr := res.Structured.(*sqltools.QueryResult)
 				if qr.RowCount != 1 || qr.AuditID == "" {
 					t.Errorf("result = %+v", qr)
 				}
@@ -197,10 +201,10 @@ func TestAuditFailClosed(t *testing.T) {
 		t.Fatal("the statement ran with a closed audit store")
 	}
 	args := json.RawMessage(`{"connection":"t"}`)
-	if _, err := f.p.Call(context.Background(), agent, ToolDescribeSchema, args); !errors.As(err, &te) || te.Code != gateway.CodeUnavailable {
+	if _, err := f.p.Call(context.Background(), agent, tools.ToolDescribeSchema, args); !errors.As(err, &te) || te.Code != gateway.CodeUnavailable {
 		t.Fatalf("describe_schema with a closed store: err = %v", err)
 	}
-	if _, err := f.p.Call(context.Background(), agent, ToolListConnections, nil); !errors.As(err, &te) || te.Code != gateway.CodeUnavailable {
+	if _, err := f.p.Call(context.Background(), agent, tools.ToolListConnections, nil); !errors.As(err, &te) || te.Code != gateway.CodeUnavailable {
 		t.Fatalf("list_connections with a closed store: err = %v", err)
 	}
 }
@@ -242,12 +246,11 @@ func TestWritesWhenAllowed(t *testing.T) {
 	if f.count(t) != 100 {
 		t.Errorf("count = %d after an allowed delete", f.count(t))
 	}
-	if qr := res.Structured.(*QueryResult); qr.ReadOnly {
+	if qr := res.Structured.(*sqltools.QueryResult); qr.ReadOnly {
 		t.Error("result says read-only")
 	}
-	tools := f.p.Specs()
-	for _, tl := range tools {
-		if tl.Name == ToolRunQuery && (tl.ReadOnly || !tl.Destructive) {
+	for _, tl := range f.p.Specs() {
+		if tl.Name == tools.ToolRunQuery && (tl.ReadOnly || !tl.Destructive) {
 			t.Errorf("run_query hints must say it can write here: %+v", tl)
 		}
 	}
@@ -265,11 +268,11 @@ func TestMaxRows(t *testing.T) {
 		{`{"connection":"t","sql":"SELECT * FROM items WHERE id <= 7","max_rows":10}`, 7, false},
 		{`{"connection":"t","sql":"SELECT * FROM items WHERE id <= 50"}`, 50, false},
 	} {
-		res, err := f.p.Call(context.Background(), agent, ToolRunQuery, json.RawMessage(tt.args))
+		res, err := f.p.Call(context.Background(), agent, tools.ToolRunQuery, json.RawMessage(tt.args))
 		if err != nil {
 			t.Fatal(err)
 		}
-		qr := res.Structured.(*QueryResult)
+		qr := res.Structured.(*sqltools.QueryResult)
 		if qr.RowCount != tt.rows || len(qr.Rows) != tt.rows || qr.Truncated != tt.truncated {
 			t.Errorf("%s: rows %d truncated %v", tt.args, qr.RowCount, qr.Truncated)
 		}
@@ -281,28 +284,28 @@ func TestMaxRows(t *testing.T) {
 
 func TestListConnections(t *testing.T) {
 	f := newFixture(t, "  - {name: r, effect: allow, tools: [run_query], max_rows: 50}", nil)
-	res, err := f.p.Call(context.Background(), agent, ToolListConnections, json.RawMessage(`{}`))
+	res, err := f.p.Call(context.Background(), agent, tools.ToolListConnections, json.RawMessage(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cr := res.Structured.(*ConnectionsResult)
+	cr := res.Structured.(*tools.ConnectionsResult)
 	if len(cr.Connections) != 1 || len(cr.Connections[0].Tools) != 1 || cr.Connections[0].Tools[0].MaxRows != 50 || !cr.Connections[0].Tools[0].ReadOnly {
 		t.Errorf("connections = %+v", cr.Connections)
 	}
 	stranger := gateway.Caller{Principal: identity.Principal{Subject: "eve"}, Transport: gateway.TransportHTTP}
 	f2 := newFixture(t, "  - {name: r, effect: allow, subjects: {groups: [agents]}}", nil)
-	res, err = f2.p.Call(context.Background(), stranger, ToolListConnections, nil)
+	res, err = f2.p.Call(context.Background(), stranger, tools.ToolListConnections, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cr := res.Structured.(*ConnectionsResult); len(cr.Connections) != 0 || !strings.Contains(res.Text, "No connections") {
+	if cr := res.Structured.(*tools.ConnectionsResult); len(cr.Connections) != 0 || !strings.Contains(res.Text, "No connections") {
 		t.Errorf("a stranger sees %+v", cr.Connections)
 	}
 	f3 := newFixture(t, "  - {name: r, effect: allow}\n  - {name: quiet, effect: deny, tools: [list_connections]}", nil)
-	if _, err := f3.p.Call(context.Background(), agent, ToolListConnections, nil); !errors.Is(err, gateway.ErrDenied) {
+	if _, err := f3.p.Call(context.Background(), agent, tools.ToolListConnections, nil); !errors.Is(err, gateway.ErrDenied) {
 		t.Errorf("explicit deny of list_connections: %v", err)
 	}
-	if _, err := f.p.Call(context.Background(), agent, ToolListConnections, json.RawMessage(`{"x":1}`)); err == nil {
+	if _, err := f.p.Call(context.Background(), agent, tools.ToolListConnections, json.RawMessage(`{"x":1}`)); err == nil {
 		t.Error("list_connections takes no arguments")
 	}
 }
@@ -334,7 +337,7 @@ func TestConcurrentCalls(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				ids <- res.Structured.(*QueryResult).AuditID
+				ids <- res.Structured.(*sqltools.QueryResult).AuditID
 			}
 		}()
 	}
@@ -358,7 +361,7 @@ func TestConcurrentCalls(t *testing.T) {
 // closed when the test ends.
 func compileAndOpen(t *testing.T, cfg *config.Config, dir string) (*policy.Engine, *auditsqlite.Store) {
 	t.Helper()
-	engine, err := policy.Compile(cfg, Names(Builtin()))
+	engine, err := policy.Compile(cfg, tools.Names(toolsbuiltin.Tools()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,19 +385,19 @@ func TestDescribeSchemaShowsOnlyReadableTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Open(gateway.Options{Connections: conns, Decider: engine, Recorder: store, Limits: cfg.Limits})
+	p, err := toolsbuiltin.Open(gateway.Options{Connections: conns, Decider: engine, Recorder: store, Limits: cfg.Limits})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Gateway().Close() })
 	f := &fixture{p: p, store: store, db: dbPath}
 	for _, args := range []string{`{"connection": "t"}`, `{"connection": "t", "table": "secrets"}`, `{"connection": "t", "schema": "main"}`} {
-		res, err := f.p.Call(context.Background(), agent, ToolDescribeSchema, json.RawMessage(args))
+		res, err := f.p.Call(context.Background(), agent, tools.ToolDescribeSchema, json.RawMessage(args))
 		if err != nil {
 			t.Fatalf("%s: %v", args, err)
 		}
 		var names []string
-		for _, tb := range res.Structured.(*SchemaResult).Tables {
+		for _, tb := range res.Structured.(*sqltools.SchemaResult).Tables {
 			names = append(names, tb.Schema+"."+tb.Name)
 		}
 		for _, n := range names {

@@ -16,6 +16,7 @@ import (
 	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/tools"
+	toolsbuiltin "github.com/wardenhq/warden/tools/builtin"
 )
 
 // app is a wired Warden: configuration, store, gateway and catalogue.
@@ -43,7 +44,7 @@ func loadConfig(path string) (*config.Config, *policy.Engine, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	engine, err := policy.Compile(cfg, tools.Names(tools.Builtin()))
+	engine, err := policy.Compile(cfg, tools.Names(toolsbuiltin.Tools()))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -131,7 +132,7 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (a *app, err
 	}
 	a.gateway = g
 	a.stops = append(a.stops, g.Close)
-	a.tools = tools.New(g, tools.Builtin())
+	a.tools = tools.New(g, toolsbuiltin.Tools())
 	for _, u := range cfg.Identity.Users {
 		a.users[u.Name] = u.Groups
 	}

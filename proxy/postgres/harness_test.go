@@ -28,6 +28,7 @@ import (
 	"github.com/wardenhq/warden/proxy"
 	pgproxy "github.com/wardenhq/warden/proxy/postgres"
 	"github.com/wardenhq/warden/tools"
+	toolsbuiltin "github.com/wardenhq/warden/tools/builtin"
 )
 
 // harness is a Warden with a PostgreSQL proxy in front of a fresh test
@@ -99,7 +100,7 @@ rules:%s
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	engine, err := policy.Compile(cfg, tools.Names(tools.Builtin()))
+	engine, err := policy.Compile(cfg, tools.Names(toolsbuiltin.Tools()))
 	if err != nil {
 		t.Fatalf("policy: %v", err)
 	}
@@ -125,7 +126,7 @@ rules:%s
 	if o.holder != nil {
 		holder = o.holder(store)
 	}
-	pipeline, err := tools.Open(gateway.Options{Connections: conns, Decider: engine, Minter: creds, Masker: masker,
+	pipeline, err := toolsbuiltin.Open(gateway.Options{Connections: conns, Decider: engine, Minter: creds, Masker: masker,
 		Recorder: store, Limits: cfg.Limits, Logger: logger, Holder: holder})
 	if err != nil {
 		t.Fatal(err)

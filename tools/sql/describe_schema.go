@@ -1,4 +1,4 @@
-package tools
+package sql
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/gateway"
+	"github.com/wardenhq/warden/tools"
 )
 
 // DescribeSchemaArgs are the arguments of describe_schema.
@@ -22,35 +23,35 @@ type SchemaResult struct {
 	AuditID    string             `json:"audit_id,omitempty"`
 }
 
-// describeSchema is describe_schema: authorize, the connector's
+// DescribeSchemaTool is describe_schema: authorize, the connector's
 // description, finish.
-var describeSchemaTool = Tool{
-	Name:     ToolDescribeSchema,
+var DescribeSchemaTool = tools.Tool{
+	Name:     tools.ToolDescribeSchema,
 	Title:    "Describe schema",
 	Needs:    connectors.CapSQL,
 	Governed: true,
-	Describe: func(*gateway.Gateway) (Spec, bool) {
-		return Spec{
+	Describe: func(*gateway.Gateway) (tools.Spec, bool) {
+		return tools.Spec{
 			Description:  "List the schemas, tables and views of a connection with their columns and types; only objects you may read. Narrow it with schema and table.",
 			InputSchema:  describeSchemaInputSchema,
 			OutputSchema: describeSchemaOutputSchema,
 			ReadOnly:     true, Idempotent: true,
 		}, true
 	},
-	Run: func(ctx context.Context, c *Catalogue, caller gateway.Caller, args json.RawMessage) (*Result, error) {
+	Run: func(ctx context.Context, c *tools.Catalogue, caller gateway.Caller, args json.RawMessage) (*tools.Result, error) {
 		var a DescribeSchemaArgs
-		if err := decodeArgs(args, &a); err != nil {
-			return nil, invalid(ctx, c.g.Session(caller, a.Connection), gateway.Operation{Tool: ToolDescribeSchema, Arguments: args}, err)
+		if err := tools.DecodeArgs(args, &a); err != nil {
+			return nil, tools.Invalid(ctx, c.Gateway().Session(caller, a.Connection), gateway.Operation{Tool: tools.ToolDescribeSchema, Arguments: args}, err)
 		}
-		return DescribeSchema(ctx, c.g, caller, a)
+		return DescribeSchema(ctx, c.Gateway(), caller, a)
 	},
 }
 
 // DescribeSchema lists the objects of a connection the caller may read.
-func DescribeSchema(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a DescribeSchemaArgs) (*Result, error) {
+func DescribeSchema(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a DescribeSchemaArgs) (*tools.Result, error) {
 	raw, _ := json.Marshal(a)
 	s := g.Session(caller, a.Connection)
-	op := gateway.Operation{Tool: ToolDescribeSchema, Arguments: raw}
+	op := gateway.Operation{Tool: tools.ToolDescribeSchema, Arguments: raw}
 	if a.Connection == "" {
 		return nil, s.Invalid(ctx, op, gateway.NewError(gateway.CodeInvalidArgument,
 			"Call list_connections to see the connections you may use", "argument \"connection\" is required"))
@@ -81,5 +82,5 @@ func DescribeSchema(ctx context.Context, g *gateway.Gateway, caller gateway.Call
 		return nil, e
 	}
 	res.AuditID = gr.AuditID()
-	return &Result{Structured: res, Text: renderSchema(res)}, nil
+	return &tools.Result{Structured: res, Text: renderSchema(res)}, nil
 }

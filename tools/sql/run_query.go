@@ -1,4 +1,4 @@
-package tools
+package sql
 
 import (
 	"context"
@@ -11,13 +11,7 @@ import (
 	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/masking"
-)
-
-// Tool names.
-const (
-	ToolListConnections = "list_connections"
-	ToolDescribeSchema  = "describe_schema"
-	ToolRunQuery        = "run_query"
+	"github.com/wardenhq/warden/tools"
 )
 
 // RunQueryArgs are the arguments of run_query.
@@ -45,40 +39,40 @@ type QueryResult struct {
 	AuditID    string              `json:"audit_id,omitempty"`
 }
 
-// runQuery is run_query: authorize, the connector's query, finish.
-var runQueryTool = Tool{
-	Name:     ToolRunQuery,
+// RunQueryTool is run_query: authorize, the connector's query, finish.
+var RunQueryTool = tools.Tool{
+	Name:     tools.ToolRunQuery,
 	Title:    "Run SQL query",
 	Needs:    connectors.CapSQL,
 	Governed: true,
-	Describe: func(g *gateway.Gateway) (Spec, bool) {
-		writes := g.Decider().AllowsWrites(ToolRunQuery)
+	Describe: func(g *gateway.Gateway) (tools.Spec, bool) {
+		writes := g.Decider().AllowsWrites(tools.ToolRunQuery)
 		desc := "Run one SQL statement on a connection and return its rows. Policy decides what may run: " +
 			"reads are checked, bounded (max_rows, time limit) and recorded; writes run only where a rule allows them. "
 		if !writes {
 			desc += "On this Warden every connection is read-only for you. "
 		}
 		desc += "Refusals explain why and what to do instead."
-		return Spec{Description: desc, InputSchema: runQueryInputSchema, OutputSchema: runQueryOutputSchema,
+		return tools.Spec{Description: desc, InputSchema: runQueryInputSchema, OutputSchema: runQueryOutputSchema,
 			ReadOnly: !writes, Destructive: writes, Idempotent: !writes}, true
 	},
-	Run: func(ctx context.Context, c *Catalogue, caller gateway.Caller, args json.RawMessage) (*Result, error) {
+	Run: func(ctx context.Context, c *tools.Catalogue, caller gateway.Caller, args json.RawMessage) (*tools.Result, error) {
 		var a RunQueryArgs
-		if err := decodeArgs(args, &a); err != nil {
-			return nil, invalid(ctx, c.g.Session(caller, a.Connection), gateway.Operation{Tool: ToolRunQuery, Arguments: args}, err)
+		if err := tools.DecodeArgs(args, &a); err != nil {
+			return nil, tools.Invalid(ctx, c.Gateway().Session(caller, a.Connection), gateway.Operation{Tool: tools.ToolRunQuery, Arguments: args}, err)
 		}
 		a.raw = args
-		return RunQuery(ctx, c.g, caller, a)
+		return RunQuery(ctx, c.Gateway(), caller, a)
 	},
 }
 
 // RunQuery runs one SQL statement through the whole pipeline.
-func RunQuery(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a RunQueryArgs) (*Result, error) {
+func RunQuery(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a RunQueryArgs) (*tools.Result, error) {
 	if a.raw == nil {
 		a.raw, _ = json.Marshal(a)
 	}
 	s := g.Session(caller, a.Connection)
-	op := gateway.Operation{Tool: ToolRunQuery, Arguments: a.raw, Statement: a.SQL, Credential: true}
+	op := gateway.Operation{Tool: tools.ToolRunQuery, Arguments: a.raw, Statement: a.SQL, Credential: true}
 	limits := g.Limits()
 	if err := checkQueryArgs(a, limits); err != nil {
 		return nil, s.Invalid(ctx, op, err)
@@ -120,7 +114,7 @@ func RunQuery(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a 
 		return nil, e
 	}
 	res.AuditID = gr.AuditID()
-	return &Result{Structured: res, Text: renderQuery(res)}, nil
+	return &tools.Result{Structured: res, Text: renderQuery(res)}, nil
 }
 
 func checkQueryArgs(a RunQueryArgs, limits config.Limits) *gateway.Error {
