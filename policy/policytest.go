@@ -22,7 +22,10 @@ type TestCase struct {
 	Groups     []string `yaml:"groups"`
 	Connection string   `yaml:"connection"`
 	Tool       string   `yaml:"tool"`
-	SQL        string   `yaml:"sql"`
+	// Transport is how the call arrives (stdio, http, postgres-proxy);
+	// default stdio.
+	Transport string `yaml:"transport"`
+	SQL       string `yaml:"sql"`
 	// Expect is allow, deny or review.
 	Expect string `yaml:"expect"`
 	// Rule, if set, is the rule that must make the decision ("" for the
@@ -75,7 +78,7 @@ func RunTests(ctx context.Context, e *Engine, cfg *config.Config, classifiers Cl
 	out := make([]TestResult, 0, len(tf.Tests))
 	for _, tc := range tf.Tests {
 		r := TestResult{Name: tc.Name}
-		d, err := ExplainRequest(ctx, e, cfg, classifiers, Request{As: tc.As, Groups: tc.Groups, Connection: tc.Connection, Tool: tc.Tool, SQL: tc.SQL})
+		d, err := ExplainRequest(ctx, e, cfg, classifiers, Request{As: tc.As, Groups: tc.Groups, Connection: tc.Connection, Tool: tc.Tool, Transport: tc.Transport, SQL: tc.SQL})
 		if err != nil {
 			r.Problems = append(r.Problems, err.Error())
 		}
@@ -110,7 +113,9 @@ type Request struct {
 	Groups     []string
 	Connection string
 	Tool       string
-	SQL        string
+	// Transport is how the call arrives (default stdio).
+	Transport string
+	SQL       string
 }
 
 // Explanation is a decision with the statement facts that mattered.
@@ -143,7 +148,11 @@ func ExplainRequest(ctx context.Context, e *Engine, cfg *config.Config, classifi
 	if tool == "" {
 		tool = "run_query"
 	}
-	in := Input{Subject: req.As, Groups: groups, Tool: tool, Statement: req.SQL,
+	transport := req.Transport
+	if transport == "" {
+		transport = "stdio"
+	}
+	in := Input{Subject: req.As, Groups: groups, Tool: tool, Transport: transport, Statement: req.SQL,
 		Connection: Connection{Name: conn.Name, Kind: conn.Kind, Labels: conn.Labels}}
 	var cl Classifier
 	if classifiers != nil {

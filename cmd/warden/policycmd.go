@@ -105,6 +105,7 @@ func policyExplain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Var(&groups, "group", "a group of the identity (repeatable; default: the groups identity.users gives it)")
 	fs.StringVar(&req.Connection, "connection", "", "the connection")
 	fs.StringVar(&req.Tool, "tool", "run_query", "the tool")
+	fs.StringVar(&req.Transport, "transport", "stdio", "how the call arrives: stdio, http or postgres-proxy")
 	fs.StringVar(&req.SQL, "sql", "", "the SQL statement")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
 	if err := parseFlags(fs, args); err != nil {
