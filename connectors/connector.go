@@ -2,7 +2,9 @@ package connectors
 
 import (
 	"context"
+	"crypto"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/wardenhq/warden/config"
@@ -30,35 +32,47 @@ type Capability string
 const (
 	// CapSQL: SQL statements and schema descriptions (SQL).
 	CapSQL Capability = "sql"
+	// CapExec: commands run on a host (Exec).
+	CapExec Capability = "exec"
 )
 
 // Capabilities lists what c can do.
 func Capabilities(c Connector) []Capability {
 	var out []Capability
-	if _, ok := c.(SQL); ok {
-		out = append(out, CapSQL)
+	for _, k := range []Capability{CapSQL, CapExec} {
+		if Has(c, k) {
+			out = append(out, k)
+		}
 	}
 	return out
 }
 
 // Has reports whether c has capability k.
 func Has(c Connector, k Capability) bool {
+	var ok bool
 	switch k {
 	case CapSQL:
-		_, ok := c.(SQL)
-		return ok
+		_, ok = c.(SQL)
+	case CapExec:
+		_, ok = c.(Exec)
 	}
-	return false
+	return ok
 }
 
-// SQL is the capability of database connectors.
-type SQL interface {
-	Connector
+// Classifying is a connector whose operations carry a statement (SQL, a
+// command line) that policy must see classified.
+type Classifying interface {
 	// Classifier is the classifier of the connection's statements: its
 	// grammar, looking up in the target's catalog what is not built in.
 	// The gateway classifies every statement with it before policy
 	// decides. It must not block and must be safe for concurrent use.
 	Classifier() policy.Classifier
+}
+
+// SQL is the capability of database connectors.
+type SQL interface {
+	Connector
+	Classifying
 	// Query runs one statement and streams its result. When req.ReadOnly is
 	// set, the connector must make writes impossible on its own (a
 	// read-only transaction or a read-only handle), whatever the SQL says.
@@ -69,6 +83,48 @@ type SQL interface {
 	// Describe lists schemas, tables and columns. Objects for which
 	// req.Visible returns false must not appear.
 	Describe(ctx context.Context, req DescribeRequest) (DescribeResponse, error)
+}
+
+// Exec is the capability of hosts that run commands (SSH).
+type Exec interface {
+	Connector
+	Classifying
+	// Exec runs one command as req.Credential and streams its output to
+	// req.Stdout and req.Stderr as it arrives (the caller masks and caps
+	// it). It must call req.Gate, and get nil, before the command reaches
+	// the host, and return its error unchanged. req.Timeout bounds the
+	// command: when it passes, the remote process is ended and the result
+	// says so (TimedOut) with ErrTimeout. A command that ran and exited
+	// with a non-zero status is a result, not an error.
+	Exec(ctx context.Context, req ExecRequest) (ExecResult, error)
+}
+
+// ExecRequest is one command to run.
+type ExecRequest struct {
+	// Command is the command line as the host's shell must run it:
+	// re-quoted from the classifier's parse, never a caller's raw text.
+	Command    string
+	Timeout    time.Duration
+	Credential Credential
+	// PTY asks for a pseudo-terminal (only when the decision allows one).
+	PTY bool
+	// Stdin, when set, is the command's input.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Gate, when set, must be called, and must return nil, before the
+	// command is sent; see QueryRequest.Gate.
+	Gate func(ctx context.Context) error
+}
+
+// ExecResult is how a command ended.
+type ExecResult struct {
+	// ExitStatus is the command's exit status; -1 when it ended by a
+	// signal or was ended by Warden.
+	ExitStatus int
+	// Signal names the signal that ended it ("KILL"), if one did.
+	Signal string
+	// TimedOut: Warden ended the command at its time limit.
+	TimedOut bool
 }
 
 // Info describes a connection.
@@ -83,12 +139,13 @@ type Info struct {
 // Credential is what an operation runs as. The mint stage produces it:
 // Mode "static" means the connection's configured credential (no other
 // field is set), "jit" one minted for the session, whose Lease names it
-// and whose typed part says how it logs in (Password now; an SSH
-// certificate and a bearer token are to come).
+// and whose typed part says how it logs in: Password for databases,
+// SSHCertificate for hosts (a bearer token is to come).
 type Credential struct {
-	Mode     string // "static" or "jit"
-	Lease    string
-	Password *Password
+	Mode           string // "static" or "jit"
+	Lease          string
+	Password       *Password
+	SSHCertificate *SSHCertificate
 }
 
 // Credential modes.
@@ -104,6 +161,19 @@ var Static = Credential{Mode: ModeStatic}
 type Password struct {
 	User   string
 	Secret config.Secret
+}
+
+// SSHCertificate is a credential that logs in to a host as Principal with
+// a key pair made for it and a certificate Warden's user CA signed. The
+// private key lives only in memory.
+type SSHCertificate struct {
+	Principal string
+	// Key is the private key of the pair; Certificate the signed
+	// certificate, in the authorized_keys wire format.
+	Key         crypto.Signer
+	Certificate []byte
+	// ValidBefore is when the certificate stops logging in.
+	ValidBefore time.Time
 }
 
 // QueryRequest is one statement to run.

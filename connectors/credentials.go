@@ -90,3 +90,16 @@ type RevokeRequest struct {
 	// Principal is the name Mint gave the principal.
 	Principal string
 }
+
+// SSHGrants are the grants of a host login: the one principal (remote
+// user) the certificate names, and whether it may ask for a pty.
+type SSHGrants struct {
+	Principal string
+	PTY       bool
+}
+
+// Key implements Grants.
+func (g SSHGrants) Key() string {
+	b, _ := json.Marshal(g)
+	return "ssh" + string(b)
+}

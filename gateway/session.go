@@ -144,7 +144,7 @@ func (s *Session) input(tool, statement string, facts *policy.Facts) policy.Inpu
 
 // classifier is the connector's, nil for a connector without statements.
 func (s *Session) classifier() policy.Classifier {
-	if c, ok := s.conn.(connectors.SQL); ok {
+	if c, ok := s.conn.(connectors.Classifying); ok {
 		return c.Classifier()
 	}
 	return nil
