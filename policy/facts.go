@@ -25,6 +25,12 @@ type Facts struct {
 	// ReadOnly is true only if every part is a pure read (and there is one
 	// at least).
 	ReadOnly bool
+	// Canonical, when the classifier sets it, is the statement written
+	// anew from its parse: what must run in place of the caller's text,
+	// so that the target runs exactly what was classified (a shell
+	// command line re-quoted from its tokens). Empty: the text runs as
+	// sent (SQL, which the target parses as the classifier did).
+	Canonical string
 }
 
 // Part is one statement (or command, or request) of an operation.
