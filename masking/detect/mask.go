@@ -27,6 +27,23 @@ const maxRounds = 4
 // JSON document whose top level is a number, and text is by far the more
 // common (row_to_json and json_agg always build objects or arrays).
 func (s *Scanner) Mask(v string, counts *Counts) (out string, changed, null bool) {
+	return s.mask(v, counts, "")
+}
+
+// Withheld stands, in text masked by MaskText, for a value whose strategy
+// is null.
+const Withheld = "[withheld]"
+
+// MaskText is Mask for text that has no NULL, such as a command's output:
+// a value whose strategy is null is replaced by Withheld rather than
+// withholding the whole text. changed is false, and out is v, when nothing
+// was found.
+func (s *Scanner) MaskText(v string, counts *Counts) (out string, changed bool) {
+	out, changed, _ = s.mask(v, counts, Withheld)
+	return out, changed
+}
+
+func (s *Scanner) mask(v string, counts *Counts, nullText string) (out string, changed, null bool) {
 	var buf [8]Match
 	ms := s.Find(v, buf[:0])
 	if len(ms) == 0 {
@@ -34,7 +51,7 @@ func (s *Scanner) Mask(v string, counts *Counts) (out string, changed, null bool
 	}
 	out = v
 	for round := 0; len(ms) > 0 && round < maxRounds; round++ {
-		next, n, isNull := s.replace(out, ms, counts, round > 0)
+		next, n, isNull := s.replace(out, ms, counts, round > 0, nullText)
 		if isNull {
 			return "", true, true
 		}
@@ -50,10 +67,12 @@ func (s *Scanner) Mask(v string, counts *Counts) (out string, changed, null bool
 // replace masks the matches ms of v and returns the result and how many
 // matches changed the text. With skipSame, a match whose replacement equals
 // its text is neither counted nor reported.
-func (s *Scanner) replace(v string, ms []Match, counts *Counts, skipSame bool) (string, int, bool) {
+// A null strategy's match withholds the whole value, unless nullText is
+// set: the match is then replaced by it.
+func (s *Scanner) replace(v string, ms []Match, counts *Counts, skipSame bool, nullText string) (string, int, bool) {
 	size := len(v)
 	for _, m := range ms {
-		if i, _ := indexOf(m.Kind); s.replacers[i].Null() {
+		if i, _ := indexOf(m.Kind); s.replacers[i].Null() && nullText == "" {
 			if counts != nil {
 				for _, m := range ms {
 					i, _ := indexOf(m.Kind)
@@ -72,13 +91,17 @@ func (s *Scanner) replace(v string, ms []Match, counts *Counts, skipSame bool) (
 		i, _ := indexOf(m.Kind)
 		b.WriteString(v[last:m.Start])
 		at := b.Len()
-		quote := bareNumber(v, m, &q)
-		if quote {
-			b.WriteByte('"')
-		}
-		s.replacers[i].write(&b, m.Kind, v[m.Start:m.End], gluedAfter(v, m.End))
-		if quote {
-			b.WriteByte('"')
+		if s.replacers[i].Null() {
+			b.WriteString(nullText)
+		} else {
+			quote := bareNumber(v, m, &q)
+			if quote {
+				b.WriteByte('"')
+			}
+			s.replacers[i].write(&b, m.Kind, v[m.Start:m.End], gluedAfter(v, m.End))
+			if quote {
+				b.WriteByte('"')
+			}
 		}
 		last = m.End
 		if skipSame && b.String()[at:] == v[m.Start:m.End] {

@@ -1,0 +1,163 @@
+package masking
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/wardenhq/warden/masking/detect"
+)
+
+// StreamMasker masks text streams: a command's output, a session's
+// terminal. A text stream has no columns, so only the profile's detectors
+// apply.
+type StreamMasker interface {
+	// Stream returns a writer that masks what is written to it and
+	// passes it on to w. Close flushes what it still holds; until then it
+	// keeps back the stream's last bytes, so that a value split across two
+	// writes is seen whole.
+	Stream(ctx context.Context, req Request, w io.Writer) (StreamWriter, error)
+}
+
+// StreamWriter is one masked stream.
+type StreamWriter interface {
+	io.WriteCloser
+	// Summary counts what was masked, by detector ("detector:email").
+	Summary() map[string]int64
+}
+
+// Stream implements StreamMasker with the profile's detectors; a profile
+// without detectors, or no profile, passes the stream through.
+func (e *Engine) Stream(_ context.Context, req Request, w io.Writer) (StreamWriter, error) {
+	if req.Profile == "" {
+		return passStream{w}, nil
+	}
+	prof, ok := e.profiles[req.Profile]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownProfile, req.Profile)
+	}
+	if prof.scanner == nil {
+		return passStream{w}, nil
+	}
+	return NewStream(prof.scanner, w), nil
+}
+
+// Stream implements StreamMasker: nothing is masked.
+func (None) Stream(_ context.Context, _ Request, w io.Writer) (StreamWriter, error) {
+	return passStream{w}, nil
+}
+
+type passStream struct{ w io.Writer }
+
+func (p passStream) Write(b []byte) (int, error) { return p.w.Write(b) }
+func (passStream) Close() error                  { return nil }
+func (passStream) Summary() map[string]int64     { return nil }
+
+// Stream holding sizes. A value the detectors look for (a key, a token, a
+// card number) is far shorter than streamHold, except PEM blocks, which
+// are held whole up to pemHold.
+const (
+	streamHold = 8 << 10
+	pemHold    = 64 << 10
+)
+
+// detectStream masks a stream with a scanner. It passes on everything but
+// the last streamHold bytes (cut after a line or a space, never inside a
+// match, never in a rune), and holds an unfinished PEM block whole.
+type detectStream struct {
+	scanner *detect.Scanner
+	w       io.Writer
+	buf     []byte
+	matches []detect.Match
+	counts  detect.Counts
+	err     error
+}
+
+// NewStream masks what is written to it with scanner and passes it on to
+// w.
+func NewStream(scanner *detect.Scanner, w io.Writer) StreamWriter {
+	return &detectStream{scanner: scanner, w: w}
+}
+
+// Write takes p, and passes on what no later byte can change.
+func (d *detectStream) Write(p []byte) (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	d.buf = append(d.buf, p...)
+	if len(d.buf) > 2*streamHold {
+		d.emit(d.cut())
+	}
+	return len(p), d.err
+}
+
+// Close passes on, masked, everything still held.
+func (d *detectStream) Close() error {
+	if d.err == nil && len(d.buf) > 0 {
+		d.emit(len(d.buf))
+	}
+	return d.err
+}
+
+// Summary implements StreamWriter.
+func (d *detectStream) Summary() map[string]int64 {
+	var out map[string]int64
+	d.counts.Each(func(k detect.Kind, n int) {
+		if out == nil {
+			out = map[string]int64{}
+		}
+		out["detector:"+string(k)] += int64(n)
+	})
+	return out
+}
+
+// cut is how much of the buffer can be passed on now.
+func (d *detectStream) cut() int {
+	b := d.buf
+	cut := len(b) - streamHold
+	// After the last line break (or else space) before the cut.
+	if i := bytes.LastIndexByte(b[:cut], '\n'); i >= 0 {
+		cut = i + 1
+	} else if i := bytes.LastIndexAny(b[:cut], " \t"); i >= 0 {
+		cut = i + 1
+	}
+	// Not inside a PEM block that has not ended.
+	if i := bytes.LastIndex(b[:cut], []byte("-----BEGIN ")); i >= 0 && !bytes.Contains(b[i:], []byte("-----END ")) && len(b)-i <= pemHold {
+		cut = i
+	}
+	// Not inside a value the detectors see.
+	d.matches = d.scanner.Find(string(b), d.matches[:0])
+	for _, m := range d.matches {
+		if m.Start < cut && cut < m.End {
+			cut = m.Start
+		}
+	}
+	// However long a value, memory is bounded: past twice the PEM hold
+	// the buffer is cut where it must be.
+	if len(b) > 2*pemHold {
+		cut = max(cut, len(b)-streamHold)
+	}
+	for cut > 0 && cut < len(b) && !utf8.RuneStart(b[cut]) {
+		cut--
+	}
+	return cut
+}
+
+// emit masks and passes on the first n bytes held.
+func (d *detectStream) emit(n int) {
+	if n <= 0 {
+		return
+	}
+	out, _ := d.scanner.MaskText(string(d.buf[:n]), &d.counts)
+	if _, err := io.WriteString(d.w, out); err != nil {
+		d.err = err
+	}
+	d.buf = append(d.buf[:0], d.buf[n:]...)
+}
+
+var (
+	_ StreamMasker = (*Engine)(nil)
+	_ StreamMasker = None{}
+)
