@@ -259,3 +259,34 @@ func TestOpenDenied(t *testing.T) {
 		t.Errorf("event = %+v", ev)
 	}
 }
+
+// TestNeedsAndFailed: an operation that needs a capability its connection
+// lacks is refused before its statement is read; an operation that ran
+// but failed (a command's non-zero exit) is recorded as failed while its
+// result stands.
+func TestNeedsAndFailed(t *testing.T) {
+	e := newEnv(t, "  - {name: r, effect: allow}")
+	ctx := context.Background()
+	op := query("rm -rf /")
+	op.Needs = connectors.CapExec
+	_, err := e.g.Session(caller("stdio"), "t").Authorize(ctx, op)
+	ge := gateway.AsError(err)
+	if ge.Code != gateway.CodeInvalidArgument || !strings.Contains(ge.Message, "no exec capability") {
+		t.Fatalf("err = %v", err)
+	}
+	if ev := e.event(t, ge.AuditID); ev.Status != audit.StatusInvalid || ev.Decision != "" {
+		t.Errorf("event = %+v (refused before policy)", ev)
+	}
+	op = query("SELECT 1")
+	op.Needs = connectors.CapSQL
+	gr, err := e.g.Session(caller("stdio"), "t").Authorize(ctx, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gr.Finish(ctx, gateway.Outcome{Failed: "the command exited with status 3"}); err != nil {
+		t.Fatalf("Finish of a failed run: %v", err)
+	}
+	if ev := e.event(t, gr.AuditID()); ev.Status != audit.StatusFailed || ev.Error != "the command exited with status 3" {
+		t.Errorf("event = %+v", ev)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/wardenhq/warden/approvals"
@@ -118,6 +119,9 @@ func (g *Grant) Finish(ctx context.Context, out Outcome) *Error {
 		return e
 	}
 	o.ev.Status = "ok"
+	if out.Failed != "" {
+		o.ev.Status, o.ev.Error = "failed", out.Failed
+	}
 	g.complete(ctx)
 	return nil
 }
@@ -167,3 +171,20 @@ func (g *Grant) finishApproval(ctx context.Context) {
 
 // Started is when the operation was asked for.
 func (g *Grant) Started() time.Time { return g.o.start }
+
+// Stream returns the writer an operation's text output (a command's
+// stdout or stderr) goes through on its way to w: masked by the
+// decision's profile's detectors as it streams. Close it to flush what it
+// holds back. A masker that cannot mask streams refuses the operation
+// when the decision names a profile (fail closed).
+func (g *Grant) Stream(ctx context.Context, w io.Writer) (masking.StreamWriter, error) {
+	sm, ok := g.o.s.g.masker.(masking.StreamMasker)
+	if !ok {
+		if g.Decision.Masking != "" {
+			return nil, &Error{Code: CodeDenied, Rule: g.Decision.Rule,
+				Message: "refused by masking: this Warden's masker cannot mask streamed output"}
+		}
+		sm = masking.None{}
+	}
+	return sm.Stream(ctx, g.maskRequest(), w)
+}

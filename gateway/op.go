@@ -107,6 +107,9 @@ func (o *op) authorize(ctx context.Context) error {
 	if s.conn == nil {
 		return o.refuse(ctx, "invalid", notFound(s.connection))
 	}
+	if err := s.lacks(o.spec.Needs); err != nil {
+		return o.refuse(ctx, "invalid", err)
+	}
 	if o.spec.Statement != "" && o.facts == nil {
 		f, err := o.classify(ctx)
 		if err != nil {

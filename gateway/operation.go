@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/policy"
 )
 
@@ -27,6 +28,10 @@ type Operation struct {
 	// tool follows one (await_approval); a held operation's own request is
 	// recorded by the hold stage.
 	Approval string
+	// Needs is the connector capability the operation needs: a
+	// connection without it is refused before its statement is read (a
+	// command is never classified as SQL, nor SQL as a command).
+	Needs connectors.Capability
 	// Credential: the operation runs as a credential minted for it (the
 	// Grant carries it), not as the connector's own identity.
 	Credential bool
@@ -50,4 +55,9 @@ type Outcome struct {
 	// Err is the target's error (*connectors.TargetError), the front
 	// door's, or nil.
 	Err error
+	// Failed, when set (and Err is not), says why an operation that ran
+	// did not succeed although its result is returned (a command's
+	// non-zero exit): it is recorded as failed with this message, and
+	// Finish returns no error.
+	Failed string
 }

@@ -242,6 +242,9 @@ func (s *Session) Classify(ctx context.Context, op Operation) (policy.Facts, err
 	if s.conn == nil {
 		return policy.Facts{}, s.newOp(op).refuse(ctx, "invalid", notFound(s.connection))
 	}
+	if err := s.lacks(op.Needs); err != nil {
+		return policy.Facts{}, s.newOp(op).refuse(ctx, "invalid", err)
+	}
 	// Most statements are understood: the operation (and its audit event)
 	// is made only for a refusal.
 	f, err := s.classify(ctx, op.Statement)
@@ -339,6 +342,16 @@ func CredentialLabel(c connectors.Credential) string {
 		return c.Lease
 	}
 	return StaticCredentialLabel
+}
+
+// lacks refuses an operation that needs a capability the session's
+// connector does not have.
+func (s *Session) lacks(k connectors.Capability) *Error {
+	if k == "" || connectors.Has(s.conn, k) {
+		return nil
+	}
+	return newError(CodeInvalidArgument, "Call list_connections to see which tools each connection takes",
+		"connection %q (%s) does not take this tool: it has no %s capability", s.connection, s.conn.Info().Kind, k)
 }
 
 func notFound(name string) *Error {

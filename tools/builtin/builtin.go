@@ -4,6 +4,7 @@ import (
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/tools"
 	sqltools "github.com/wardenhq/warden/tools/sql"
+	sshtools "github.com/wardenhq/warden/tools/ssh"
 )
 
 // Tools is the table of the tools this build has: adding a tool is adding
@@ -13,6 +14,7 @@ func Tools() []tools.Tool {
 		tools.ListConnectionsTool,
 		sqltools.DescribeSchemaTool,
 		sqltools.RunQueryTool,
+		sshtools.ExecTool,
 		tools.ApprovalStatusTool,
 		tools.AwaitApprovalTool,
 	}

@@ -51,7 +51,7 @@ var DescribeSchemaTool = tools.Tool{
 func DescribeSchema(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a DescribeSchemaArgs) (*tools.Result, error) {
 	raw, _ := json.Marshal(a)
 	s := g.Session(caller, a.Connection)
-	op := gateway.Operation{Tool: tools.ToolDescribeSchema, Arguments: raw}
+	op := gateway.Operation{Tool: tools.ToolDescribeSchema, Arguments: raw, Needs: connectors.CapSQL}
 	if a.Connection == "" {
 		return nil, s.Invalid(ctx, op, gateway.NewError(gateway.CodeInvalidArgument,
 			"Call list_connections to see the connections you may use", "argument \"connection\" is required"))

@@ -72,7 +72,7 @@ func RunQuery(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a 
 		a.raw, _ = json.Marshal(a)
 	}
 	s := g.Session(caller, a.Connection)
-	op := gateway.Operation{Tool: tools.ToolRunQuery, Arguments: a.raw, Statement: a.SQL, Credential: true}
+	op := gateway.Operation{Tool: tools.ToolRunQuery, Arguments: a.raw, Statement: a.SQL, Needs: connectors.CapSQL, Credential: true}
 	limits := g.Limits()
 	if err := checkQueryArgs(a, limits); err != nil {
 		return nil, s.Invalid(ctx, op, err)
