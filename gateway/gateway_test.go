@@ -140,7 +140,7 @@ func TestAuthorizeRefusals(t *testing.T) {
 	}{
 		{"unknown connection", "nope", "stdio", "SELECT 1", gateway.CodeNotFound, audit.StatusInvalid, `no connection named "nope"`},
 		{"write under a read-only rule", "t", "stdio", "DELETE FROM items", gateway.CodeDenied, audit.StatusDenied, "admits only read statements"},
-		{"unparseable", "t", "stdio", "SELEKT 1", gateway.CodeDenied, audit.StatusDenied, "cannot parse SQL"},
+		{"unparseable", "t", "stdio", "SELEKT 1", gateway.CodeInvalidArgument, audit.StatusInvalid, "syntax error: cannot parse SQL"},
 		{"the transport is policy's", "t", "postgres-proxy", "SELECT 1", gateway.CodeDenied, audit.StatusDenied, "not through the proxy"},
 	}
 	for _, tc := range cases {

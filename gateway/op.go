@@ -90,6 +90,13 @@ func (o *op) refuseClassification(ctx context.Context, err error) error {
 	case errors.Is(err, errNoClassifier):
 		return o.refuse(ctx, "invalid", newError(CodeInvalidArgument, "Use a tool made for this kind of connection",
 			"connection %q (%s) does not take statements", o.s.connection, o.s.conn.Info().Kind))
+	case errors.Is(err, policy.ErrSyntax):
+		// A statement that does not parse is the caller's mistake: refused
+		// as bad input, worded as the parser words it, before policy.
+		o.ev.Decision = ""
+		return o.refuse(ctx, "invalid", &Error{Code: CodeInvalidArgument, err: err,
+			Message: "syntax error: " + err.Error(),
+			Hint:    "Fix the statement's syntax and send it again"})
 	case !errors.Is(err, policy.ErrNotUnderstood):
 		o.s.g.logger.Error("classify statement", "connection", o.s.connection, "err", err)
 		return o.refuse(ctx, "error", &Error{Code: CodeInternal,
@@ -97,7 +104,7 @@ func (o *op) refuseClassification(ctx context.Context, err error) error {
 	}
 	return o.refuse(ctx, "denied", &Error{Code: CodeDenied, err: err,
 		Message: "refused: Warden runs only SQL it fully understands, and " + err.Error(),
-		Hint:    "Rewrite the statement with plain SQL (one statement, no unusual constructs)"})
+		Hint:    "Rewrite the statement without the construct the message names"})
 }
 
 // authorize runs the decide and hold stages and, when the operation may

@@ -115,6 +115,11 @@ type Classifier interface {
 // Either way the statement must be refused.
 var ErrNotUnderstood = errors.New("policy: statement not understood")
 
+// ErrSyntax matches the classifier errors of a statement that does not
+// parse at all (a client's mistake, not a construct Warden refuses). It
+// matches ErrNotUnderstood too.
+var ErrSyntax = errors.New("policy: syntax error")
+
 // ClassifyRequest is one statement to classify.
 type ClassifyRequest struct {
 	Statement string

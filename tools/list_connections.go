@@ -55,6 +55,10 @@ var ListConnectionsTool = Tool{
 	},
 }
 
+// ListConnectionsDefault is the reason recorded for list_connections when
+// no rule decides it: it is allowed unless a rule denies it.
+const ListConnectionsDefault = "list_connections is allowed unless a rule denies it: it shows only what policy lets the caller do"
+
 // ListConnections lists the connections on which the caller may do
 // anything, and what: the governed tools each connection's capabilities
 // take. It is itself a governed call: recorded, and allowed unless a rule
@@ -101,6 +105,11 @@ func (c *Catalogue) ListConnections(ctx context.Context, caller gateway.Caller) 
 	// list_connections rule does not hide the list; an explicit deny does.
 	if d.Effect == policy.Deny && d.Rule != "" {
 		return nil, s.Reject(ctx, op, audit.StatusDenied, d, gateway.NewError(gateway.CodeDenied, "", "refused by policy: %s", d.Reason))
+	}
+	if d.Effect == policy.Deny {
+		// No rule names list_connections: what allows it is this default,
+		// and the audit event says so.
+		d = policy.Decision{Effect: policy.Allow, Reason: ListConnectionsDefault}
 	}
 	id, err := s.Record(ctx, op, d, gateway.Outcome{Rows: int64(len(res.Connections))})
 	if err != nil {

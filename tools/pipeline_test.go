@@ -138,7 +138,7 @@ func TestDecisions(t *testing.T) {
 		{"review without approvals refuses", "  - {name: r, effect: allow}\n  - {name: rv, effect: review}", "SELECT 1", gateway.CodeApprovalRequired, "denied", "review", "requires human approval"},
 		{"other group only", "  - {name: r, effect: allow, subjects: {groups: [dba]}}", "SELECT 1", gateway.CodeDenied, "denied", "deny", "Warden denies by default"},
 		{"read-only by default", "  - {name: r, effect: allow}", "DELETE FROM items", gateway.CodeDenied, "denied", "deny", "admits only read statements"},
-		{"unparseable refused", "  - {name: r, effect: allow}", "SELEC 1", gateway.CodeDenied, "denied", "deny", "cannot parse SQL"},
+		{"unparseable refused as a syntax error", "  - {name: r, effect: allow}", "SELEC 1", gateway.CodeInvalidArgument, "invalid", "", "syntax error: cannot parse SQL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -289,6 +289,10 @@ func TestListConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	cr := res.Structured.(*tools.ConnectionsResult)
+	// No rule names list_connections: the event says the default allowed it.
+	if ev := f.event(t, cr.AuditID); ev.Decision != "allow" || ev.Reason != tools.ListConnectionsDefault || ev.Status != "ok" {
+		t.Errorf("audit event of list_connections = decision %q, reason %q, status %q", ev.Decision, ev.Reason, ev.Status)
+	}
 	if len(cr.Connections) != 1 || len(cr.Connections[0].Tools) != 1 || cr.Connections[0].Tools[0].MaxRows != 50 || !cr.Connections[0].Tools[0].ReadOnly {
 		t.Errorf("connections = %+v", cr.Connections)
 	}

@@ -54,9 +54,12 @@ func (e *Error) Error() string {
 // Unwrap returns ErrUnparseable or ErrUnsupported.
 func (e *Error) Unwrap() error { return e.sentinel }
 
-// Is lets errors.Is(err, policy.ErrNotUnderstood) match every Error: the
-// statement is refused as one the classifier cannot vouch for.
-func (e *Error) Is(target error) bool { return target == policy.ErrNotUnderstood }
+// Is lets errors.Is(err, policy.ErrNotUnderstood) match every Error (the
+// statement is refused as one the classifier cannot vouch for), and
+// policy.ErrSyntax one that does not parse.
+func (e *Error) Is(target error) bool {
+	return target == policy.ErrNotUnderstood || target == policy.ErrSyntax && e.sentinel == ErrUnparseable
+}
 
 func unparseable(loc int, reason string) *Error {
 	return &Error{Reason: reason, Location: loc, sentinel: ErrUnparseable}

@@ -343,9 +343,6 @@ func errorResponse(err error) *pgproto3.ErrorResponse {
 	code := "42501"
 	switch te.Code {
 	case gateway.CodeDenied, gateway.CodeApprovalRequired:
-		if errors.Is(err, sqlclass.ErrUnparseable) {
-			code = "42601"
-		}
 	case gateway.CodeInvalidArgument, gateway.CodeNotFound:
 		code = "22023"
 	case gateway.CodeTimeout:
@@ -354,6 +351,9 @@ func errorResponse(err error) *pgproto3.ErrorResponse {
 		code = "57P03"
 	default:
 		code = "XX000"
+	}
+	if errors.Is(err, sqlclass.ErrUnparseable) {
+		code = "42601" // syntax_error, as PostgreSQL says it
 	}
 	r := &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: code, Message: te.Message, Hint: te.Hint}
 	if strings.Contains(r.Hint, "list_connections") || strings.Contains(r.Hint, "approval_") {
