@@ -69,7 +69,7 @@ rules:
     connections: {names: [demo]}
     tools: [describe_schema, run_query]
     effect: allow
-    read_only: true          # writes are refused by a read-only transaction
+    read_only: true          # writes are refused by this rule, and by the read-only transaction every call runs in
     max_rows: 500
     masking: pii             # try: SELECT name, email, card_number, ssn FROM customers LIMIT 5
 `
