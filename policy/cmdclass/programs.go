@@ -120,7 +120,7 @@ func (w *walker) call(s *syntax.Stmt, ce *syntax.CallExpr, depth int) (int, erro
 	}
 	p := policy.Part{Kind: a.kinds.primary(), Kinds: a.kinds.list(), Tag: a.tag,
 		Read: distinct(a.read), Written: distinct(a.written),
-		Offset: off(s), Length: int(s.End().Offset()) - off(s)}
+		Offset: off(s), Length: stmtEnd(s) - off(s)}
 	if p.Kind != KindRead {
 		p.Reasons = dedupe(a.reasons)
 	}
@@ -307,4 +307,16 @@ func refusedProgram(tag string, at int) error {
 		return refuse(tag, at, "a shell runs a script the classifier does not see (sh -c, a file, or its input)")
 	}
 	return nil
+}
+
+// stmtEnd is where a statement's command and redirections end (without
+// the ; or & that ends it).
+func stmtEnd(s *syntax.Stmt) int {
+	end := int(s.Cmd.End().Offset())
+	for _, r := range s.Redirs {
+		if e := int(r.End().Offset()); e > end {
+			end = e
+		}
+	}
+	return end
 }
