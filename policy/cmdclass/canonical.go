@@ -328,6 +328,9 @@ func (p *printer) word(word *syntax.Word, ctx wordCtx) error {
 // sub writes the statements of a substitution: "a; b" without the last
 // separator (a here-document inside ends on a newline of its own).
 func (p *printer) sub(ss []*syntax.Stmt) error {
+	if len(ss) > 0 && startsWithParen(ss[0]) {
+		p.b.WriteByte(' ') // "$( (" is not "$(("
+	}
 	for i, s := range ss {
 		if i > 0 {
 			p.sep()
@@ -338,4 +341,19 @@ func (p *printer) sub(ss []*syntax.Stmt) error {
 	}
 	p.flush()
 	return nil
+}
+
+// startsWithParen reports whether a statement is written beginning with
+// "(".
+func startsWithParen(s *syntax.Stmt) bool {
+	if s.Negated {
+		return false
+	}
+	switch c := s.Cmd.(type) {
+	case *syntax.Subshell, *syntax.ArithmCmd:
+		return true
+	case *syntax.BinaryCmd:
+		return startsWithParen(c.X)
+	}
+	return false
 }

@@ -106,8 +106,11 @@ func (c *Classifier) Classify(ctx context.Context, req policy.ClassifyRequest) (
 		return policy.Facts{}, unparseable(strings.IndexByte(text, 0), "NUL byte")
 	case !utf8.ValidString(text):
 		return policy.Facts{}, unparseable(-1, "invalid UTF-8")
-	case strings.TrimSpace(text) == "":
+	case strings.Trim(text, " \t\n") == "":
 		return policy.Facts{}, unparseable(-1, "empty command line")
+	}
+	if i := strings.IndexFunc(text, hidden); i >= 0 {
+		return policy.Facts{}, unparseable(i, fmt.Sprintf("control character %U (it could hide text from a reviewer)", []rune(text[i:])[0]))
 	}
 	file, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(text), "")
 	if err != nil {
@@ -129,6 +132,22 @@ func (c *Classifier) Classify(ctx context.Context, req policy.ClassifyRequest) (
 		return policy.Facts{}, err
 	}
 	return summarise(w.parts, canon), nil
+}
+
+// hidden are the characters a line may not hold: control characters
+// other than tab and newline (carriage returns, terminal escapes), and
+// Unicode's bidirectional overrides, which make text read otherwise than
+// it runs.
+func hidden(r rune) bool {
+	switch {
+	case r == '\t' || r == '\n':
+		return false
+	case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
+		return true
+	}
+	return false
 }
 
 // summarise builds the Facts of parts.

@@ -132,6 +132,8 @@ func TestRefused(t *testing.T) {
 		"nul byte":           {line: "ls\x00; rm x", sentinel: ErrUnparseable, text: "NUL"},
 		"nul in quotes":      {line: "echo 'a\x00b'", sentinel: ErrUnparseable, text: "NUL"},
 		"invalid utf-8":      {line: "ls \xff\xfe", sentinel: ErrUnparseable, text: "UTF-8"},
+		"crlf":               {line: "ls\r\nrm x", sentinel: ErrUnparseable, text: "control character"},
+		"form feed":          {line: "#\n\f", sentinel: ErrUnparseable, text: "control character"},
 		"over default limit": {line: "echo " + long, sentinel: ErrUnparseable, text: "longer than"},
 		"over request limit": {line: "ls /var/log", maxBytes: 5, sentinel: ErrUnparseable, text: "longer than"},
 		"over option limit":  {line: "ls /var/log", opts: Options{MaxBytes: 5}, sentinel: ErrUnparseable, text: "longer than"},
