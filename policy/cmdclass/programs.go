@@ -157,9 +157,17 @@ func programWord(word *syntax.Word) (string, error) {
 		return "", refuse("program", off(word), "empty program name")
 	case strings.ContainsAny(s, "\\*?~") || (strings.Contains(s, "[") && s != "[") || hasBraceExpansion(s):
 		return "", refuse("program", off(word), "the program's name must be a plain word (no escapes, patterns or ~)")
+	case reserved[s]:
+		return "", refuse("program", off(word), "a reserved word where a program's name is expected")
 	}
 	return s, nil
 }
+
+// reserved are bash's reserved words: as a program's name they would
+// read differently once re-written.
+var reserved = map[string]bool{"!": true, "{": true, "}": true, "[[": true, "]]": true, "if": true, "then": true,
+	"else": true, "elif": true, "fi": true, "do": true, "done": true, "case": true, "esac": true, "while": true,
+	"until": true, "for": true, "in": true, "function": true, "select": true, "time": true, "coproc": true}
 
 // trustedDirs hold the system's programs: a program named by a path in
 // one of them is the program the table knows.
