@@ -54,7 +54,7 @@ type Part struct {
 
 // Resource is something an operation reads or changes.
 type Resource struct {
-	// Kind is what it is: ResourceTable.
+	// Kind is what it is: ResourceTable, ResourceFile.
 	Kind string
 	// Namespace and Name locate it, unquoted: a table's schema and name.
 	// The classifier resolves an unqualified name to the connection's
@@ -72,6 +72,10 @@ const (
 	// ResourceTable is a table, view or other relation of a SQL database;
 	// rules scope it with tables: {read, write}.
 	ResourceTable = "table"
+	// ResourceFile is a file on a host, named by its path (path.Clean'd;
+	// a relative path is relative to the command's working directory);
+	// rules test it in statement.read and statement.written.
+	ResourceFile = "file"
 )
 
 // Kinds of statements every classifier reports in. A classifier may add

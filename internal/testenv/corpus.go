@@ -9,9 +9,12 @@ import (
 
 // CorpusCase is one record of a classifier corpus file (the format is in
 // the header of policy/sqlclass/testdata/bypass.txt; the MySQL classifier's
-// corpora use it too).
+// corpora and the shell command classifier's, policy/cmdclass, use it too).
 type CorpusCase struct {
-	Name   string
+	Name string
+	// Input is the record's text: SQL, or a shell command line.
+	Input string
+	// SQL is Input, under the name the SQL classifiers' tests use.
 	SQL    string
 	Expect string // a Kind, or "error"
 	Text   string // must appear in a reason or the error, if set
@@ -52,7 +55,8 @@ func LoadCorpus(t testing.TB, path string) []CorpusCase {
 				exp = exp[:i]
 			}
 			cur.Expect = exp
-			cur.SQL = strings.Join(lines, "\n")
+			cur.Input = strings.Join(lines, "\n")
+			cur.SQL = cur.Input
 			cases = append(cases, *cur)
 			cur = nil
 		case cur != nil:
@@ -78,12 +82,13 @@ func LoadCorpus(t testing.TB, path string) []CorpusCase {
 	return cases
 }
 
-// CorpusSQL returns the SQL of the record named name in a corpus file.
+// CorpusSQL returns the text (Input) of the record named name in a
+// corpus file.
 func CorpusSQL(t testing.TB, path, name string) string {
 	t.Helper()
 	for _, c := range LoadCorpus(t, path) {
 		if c.Name == name {
-			return c.SQL
+			return c.Input
 		}
 	}
 	t.Fatalf("%s: no record %q", path, name)
