@@ -81,6 +81,13 @@ func (s *SSH) Exec(ctx context.Context, req connectors.ExecRequest) (connectors.
 	if stderr == nil {
 		stderr = io.Discard
 	}
+	if stdout == stderr {
+		// One writer for both streams: serialise the two copiers (and
+		// hide io.ReaderFrom, with which a bytes.Buffer shared by two
+		// concurrent copies loses one's writes).
+		w := &lockedWriter{w: stdout}
+		stdout, stderr = w, w
+	}
 	sess.Stdout, sess.Stderr = stdout, stderr
 	if req.Stdin != nil {
 		sess.Stdin = req.Stdin
@@ -360,4 +367,16 @@ func killAll(cs []*client) {
 		go func() { defer wg.Done(); c.kill() }()
 	}
 	wg.Wait()
+}
+
+// lockedWriter serialises writes from stdout's and stderr's copiers.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
