@@ -32,7 +32,9 @@ start)
   fi
   for u in "${USERS[@]}"; do
     # '*' (not '!'): with UsePAM no, sshd refuses accounts locked with '!'.
-    id -u "$u" >/dev/null 2>&1 || useradd -m -s /bin/sh -p '*' "$u"
+    # bash: the dialect policy/cmdclass parses and re-quotes commands in.
+    id -u "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash -p '*' "$u"
+    [[ "$(getent passwd "$u" | cut -d: -f7)" == /bin/bash ]] || usermod -s /bin/bash "$u"
   done
   mkdir -p "$ROOT" /run/sshd
   if ! running; then

@@ -651,7 +651,7 @@ func TestPolicyCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ex.Decision != "deny" || ex.Rule != "agents-read-prod" || !strings.Contains(ex.Reason, "finance.ledger") ||
-		len(ex.Statements) != 1 || ex.Statements[0].TablesRead[0] != "finance.ledger" || len(ex.Rules) != 9 {
+		len(ex.Statements) != 1 || ex.Statements[0].TablesRead[0] != "finance.ledger" || len(ex.Rules) != 10 {
 		t.Errorf("explain = %+v", ex)
 	}
 	text, _ := exec.Command(wardenBin, "policy", "explain", "--config", cfg, "--as", "bob", "--connection", "prod", "--sql", "SELECT * FROM finance.ledger").Output()
@@ -660,7 +660,7 @@ func TestPolicyCommands(t *testing.T) {
 	}
 
 	out, err = exec.Command(wardenBin, "policy", "test", "--config", cfg, "../../policy/testdata/decisions.yaml").Output()
-	if err != nil || !strings.Contains(string(out), "28 passed, 0 failed") {
+	if err != nil || !strings.Contains(string(out), "31 passed, 0 failed") {
 		t.Errorf("policy test: %v\n%s", err, out)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
@@ -676,7 +676,7 @@ func TestPolicyCommands(t *testing.T) {
 		OK    bool `json:"ok"`
 		Rules int  `json:"rules"`
 	}
-	if err != nil || json.Unmarshal(out, &chk) != nil || !chk.OK || chk.Rules != 9 {
+	if err != nil || json.Unmarshal(out, &chk) != nil || !chk.OK || chk.Rules != 10 {
 		t.Errorf("policy check: %v %s", err, out)
 	}
 	broken := filepath.Join(t.TempDir(), "w.yaml")
