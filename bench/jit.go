@@ -44,7 +44,7 @@ rules:
 	}
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
-	conns, err := builtin.Registry().Open(ctx, cfg.Connections, logger)
+	conns, err := builtin.Registry().Open(ctx, cfg.Connections, connectors.OpenOptions{Logger: logger, SSHCA: cfg.SSHCA})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
@@ -228,7 +229,7 @@ rules:
 		return err
 	}
 	defer store.Close()
-	conns, err := builtin.Registry().Open(ctx, cfg.Connections, slog.New(slog.DiscardHandler))
+	conns, err := builtin.Registry().Open(ctx, cfg.Connections, connectors.OpenOptions{Logger: slog.New(slog.DiscardHandler), SSHCA: cfg.SSHCA})
 	if err != nil {
 		return err
 	}

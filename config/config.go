@@ -17,6 +17,9 @@ type Config struct {
 	Masking MaskingConfig `yaml:"masking"`
 	// Proxy configures the wire-protocol proxies (proxy.go).
 	Proxy Proxy `yaml:"proxy"`
+	// SSHCA is Warden's SSH user certificate authority, which signs the
+	// certificates of ssh connections (ssh.go).
+	SSHCA SSHCA `yaml:"ssh_ca"`
 
 	// Path is the file the configuration was read from; Dir its directory.
 	// Relative paths in the file are resolved against Dir.
@@ -108,6 +111,18 @@ type Connection struct {
 	JIT      JIT    `yaml:"jit"`
 	SSLMode  string `yaml:"sslmode"`
 	MaxConns int    `yaml:"max_conns"`
+
+	// HostKey pins an ssh connection's host key: one public key, as an
+	// authorized_keys line ("ssh-ed25519 AAAA...") or a known_hosts line
+	// ("host ssh-ed25519 AAAA..."). HostCA instead pins the CA that signs
+	// the host's certificate (a "@cert-authority" known_hosts line or its
+	// public key). Exactly one is required: an unknown or changed host
+	// key refuses the connection (ssh.go).
+	HostKey string `yaml:"host_key"`
+	HostCA  string `yaml:"host_ca"`
+	// Principals are the remote users of an ssh connection a rule may
+	// grant (grants.principal).
+	Principals []string `yaml:"principals"`
 }
 
 // JIT tunes the just-in-time credentials of a connection.
@@ -137,6 +152,7 @@ type Admin struct {
 const (
 	KindPostgres = "postgres"
 	KindSQLite   = "sqlite"
+	KindSSH      = "ssh"
 )
 
 // Defaults applied when the file leaves a limit unset.

@@ -61,6 +61,11 @@ type RuleGrants struct {
 	// Role is an existing database role the credential becomes a member
 	// of (and gets nothing else).
 	Role string `yaml:"role"`
+	// Principal is the remote user an ssh certificate names (one of the
+	// connection's principals; default: its only one).
+	Principal string `yaml:"principal"`
+	// PTY lets an ssh certificate ask for a pseudo-terminal (permit-pty).
+	PTY bool `yaml:"pty"`
 }
 
 // TableScope lists table globs ("public.*", "sales.orders", "*.audit_*").
@@ -150,10 +155,11 @@ func (c *Config) validateRules() Errors {
 		if r.Grants.Role != "" && !roleName.MatchString(r.Grants.Role) {
 			add(p+".grants.role", "%s.grants.role: %q is not a plain role name (letters, digits, _)", label, r.Grants.Role)
 		}
+		errs = append(errs, c.validateRuleSSHGrants(p, label, r)...)
 		errs = append(errs, c.validateApprovers(p+".approvers", label, r.Effect, r.Approvers)...)
-		if r.Effect == "deny" && (r.Grants.Role != "" || r.ReadOnly != nil || r.MaxRows != 0 || r.Timeout != 0 || len(r.Statements) > 0 ||
+		if r.Effect == "deny" && (r.Grants.Role != "" || r.Grants.Principal != "" || r.Grants.PTY || r.ReadOnly != nil || r.MaxRows != 0 || r.Timeout != 0 || len(r.Statements) > 0 ||
 			len(r.Tables.Read) > 0 || len(r.Tables.Write) > 0 || r.MultiStatement) {
-			add(p, "%s: a deny rule takes no constraints (read_only, statements, tables, multi_statement, max_rows, timeout)", label)
+			add(p, "%s: a deny rule takes no constraints (read_only, statements, tables, multi_statement, max_rows, timeout, grants)", label)
 		}
 	}
 	// The approvals section is checked here, with the review rules it serves.

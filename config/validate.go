@@ -96,6 +96,7 @@ func (c *Config) validate() Errors {
 	errs = append(errs, c.validateRules()...)
 	errs = append(errs, c.validateMasking()...)
 	errs = append(errs, c.validateProxy()...)
+	errs = append(errs, c.validateSSHCA()...)
 	return errs
 }
 
@@ -118,10 +119,16 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 	switch cn.Credentials {
 	case "":
 		cn.Credentials = "static"
+		if cn.Kind == KindSSH {
+			cn.Credentials = "jit"
+		}
 	case "static":
+		if cn.Kind == KindSSH {
+			add(p+".credentials", "%s.credentials: an ssh connection has only jit credentials (a certificate per session, signed by ssh_ca); a static key would be one long-lived secret shared by every agent, which Warden cannot scope, expire or revoke", p)
+		}
 	case "jit":
-		if cn.Kind != KindPostgres {
-			add(p+".credentials", "%s.credentials: jit credentials need a postgres connection (a %s target cannot create roles)", p, cn.Kind)
+		if cn.Kind != KindPostgres && cn.Kind != KindSSH {
+			add(p+".credentials", "%s.credentials: jit credentials need a postgres or ssh connection (a %s target cannot create roles)", p, cn.Kind)
 		}
 	default:
 		add(p+".credentials", "%s.credentials: expected static or jit, got %q", p, cn.Credentials)
@@ -168,19 +175,24 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 		if cn.Path != "" {
 			add(p+".path", "%s.path: a postgres connection has an address and database, not a path", p)
 		}
+		if cn.sshFieldsSet() {
+			add(p, "%s: host_key, host_ca and principals are for ssh connections, not postgres", p)
+		}
+	case KindSSH:
+		errs = append(errs, c.validateSSHConnection(p, cn)...)
 	case KindSQLite:
 		if cn.Path == "" {
 			add(p, "%s: path is required for a sqlite connection", p)
 		} else {
 			cn.Path = c.resolve(cn.Path)
 		}
-		if cn.Address != "" || cn.Database != "" || cn.Admin.User != "" || !cn.Admin.SecretRef.IsZero() || cn.SSLMode != "" {
+		if cn.Address != "" || cn.Database != "" || cn.Admin.User != "" || !cn.Admin.SecretRef.IsZero() || cn.SSLMode != "" || cn.sshFieldsSet() {
 			add(p, "%s: a sqlite connection takes only a path (no address, database, admin or sslmode)", p)
 		}
 	case "":
-		add(p, "%s: kind is required (postgres or sqlite)", p)
+		add(p, "%s: kind is required (postgres, sqlite or ssh)", p)
 	default:
-		add(p+".kind", "%s.kind: expected postgres or sqlite, got %q", p, cn.Kind)
+		add(p+".kind", "%s.kind: expected postgres, sqlite or ssh, got %q", p, cn.Kind)
 	}
 	if cn.MaxConns < 0 {
 		add(p+".max_conns", "%s.max_conns: must be positive, got %d", p, cn.MaxConns)
@@ -335,5 +347,6 @@ func (c *Config) Warnings() []string {
 	}
 	out = append(out, c.maskingWarnings()...)
 	out = append(out, c.proxyWarnings()...)
+	out = append(out, c.sshWarnings()...)
 	return out
 }

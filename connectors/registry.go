@@ -12,7 +12,24 @@ import (
 
 // Factory opens a connector for one configured connection. Opening must not
 // require the target to be up: connect lazily, report problems on use.
-type Factory func(ctx context.Context, cfg config.Connection, logger *slog.Logger) (Connector, error)
+type Factory func(ctx context.Context, cfg config.Connection, opts OpenOptions) (Connector, error)
+
+// OpenOptions is what a factory gets besides its connection's settings.
+// Each kind uses what it needs and ignores the rest.
+type OpenOptions struct {
+	// Logger is the connection's logger (Registry.Open adds the
+	// connection's name); nil discards.
+	Logger *slog.Logger
+	// SSHCA is where Warden's SSH user CA key is (config ssh_ca), for the
+	// kinds that sign certificates with it.
+	SSHCA config.SSHCA
+	// Classifier, when set, gives the classifier of a connection whose
+	// kind has no grammar of its own inside its connector (ssh commands).
+	// When nil, Registry.Open passes the kind's Classifier. A kind that
+	// needs one and gets none has no classifier, and the gateway refuses
+	// its statements (fail closed).
+	Classifier func(cfg config.Connection) policy.Classifier
+}
 
 // Kind is one target kind a build knows.
 type Kind struct {
@@ -32,15 +49,24 @@ type Registry map[string]Kind
 
 // Open opens every configured connection. On error, those already opened
 // are closed.
-func (r Registry) Open(ctx context.Context, conns []config.Connection, logger *slog.Logger) (map[string]Connector, error) {
+func (r Registry) Open(ctx context.Context, conns []config.Connection, opts OpenOptions) (map[string]Connector, error) {
 	out := make(map[string]Connector, len(conns))
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	for _, c := range conns {
 		k, ok := r[c.Kind]
 		if !ok {
 			CloseAll(out)
 			return nil, fmt.Errorf("connection %q: unknown kind %q (this build knows %v)", c.Name, c.Kind, r.Kinds())
 		}
-		conn, err := k.Open(ctx, c, logger.With("connection", c.Name))
+		o := opts
+		o.Logger = logger.With("connection", c.Name)
+		if o.Classifier == nil {
+			o.Classifier = k.Classifier
+		}
+		conn, err := k.Open(ctx, c, o)
 		if err != nil {
 			CloseAll(out)
 			return nil, fmt.Errorf("connection %q: %w", c.Name, err)

@@ -47,7 +47,7 @@ rules:
 		t.Fatal(err)
 	}
 	engine, store := compileAndOpen(t, cfg, dir)
-	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
+	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, connectors.OpenOptions{Logger: slog.New(slog.DiscardHandler), SSHCA: cfg.SSHCA})
 	if err != nil {
 		t.Fatal(err)
 	}

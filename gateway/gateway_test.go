@@ -60,7 +60,7 @@ rules:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
+	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, connectors.OpenOptions{Logger: slog.New(slog.DiscardHandler), SSHCA: cfg.SSHCA})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
@@ -97,7 +98,7 @@ func newCorpusEnv(t *testing.T) *corpusEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
+	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, connectors.OpenOptions{Logger: slog.New(slog.DiscardHandler), SSHCA: cfg.SSHCA})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,6 +76,11 @@ type Decision struct {
 	// GrantRole, if set, is the existing role a just-in-time credential
 	// becomes a member of, instead of table grants.
 	GrantRole string
+	// GrantPrincipal, for an ssh connection, is the remote user the
+	// certificate names (the rule's grants.principal; empty: the
+	// connection's only principal). GrantPTY lets it ask for a pty.
+	GrantPrincipal string
+	GrantPTY       bool
 	// Masking names the masking profile applied to the call's results
 	// (the rule's masking:); empty means none.
 	Masking string
@@ -291,18 +296,20 @@ func (r *rule) decision(effect Effect, in Input, trace []RuleTrace) Decision {
 		reason = r.reason(effect, in.Tool, in.Connection.Name)
 	}
 	return Decision{
-		Effect:    effect,
-		Rule:      r.Name,
-		Reason:    reason,
-		ReadOnly:  r.readOnly,
-		MaxRows:   r.MaxRows,
-		Timeout:   r.Timeout,
-		Read:      r.Tables.Read,
-		Write:     r.Tables.Write,
-		GrantRole: r.Grants.Role,
-		Masking:   r.Masking,
-		Approvers: r.Approvers,
-		Trace:     trace,
+		Effect:         effect,
+		Rule:           r.Name,
+		Reason:         reason,
+		ReadOnly:       r.readOnly,
+		MaxRows:        r.MaxRows,
+		Timeout:        r.Timeout,
+		Read:           r.Tables.Read,
+		Write:          r.Tables.Write,
+		GrantRole:      r.Grants.Role,
+		GrantPrincipal: r.Grants.Principal,
+		GrantPTY:       r.Grants.PTY,
+		Masking:        r.Masking,
+		Approvers:      r.Approvers,
+		Trace:          trace,
 	}
 }
 

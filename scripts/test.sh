@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run every test against real servers. Starts PostgreSQL (scripts/pg.sh),
+# Run every test against real servers. Starts PostgreSQL (scripts/pg.sh)
+# and OpenSSH's sshd (scripts/sshd.sh),
 # requires it (WARDEN_TEST_REQUIRE=1: a missing server fails, never skips),
 # and prints go test's own summary lines.
 set -euo pipefail
@@ -17,6 +18,13 @@ echo "== starting test servers"
 ENVFILE="$(scripts/pg.sh start)"
 # shellcheck disable=SC1090
 source "$ENVFILE"
+if [[ "$(id -u)" == 0 ]]; then
+  SSHENV="$(scripts/sshd.sh start)"
+  # shellcheck disable=SC1090
+  source "$SSHENV"
+else
+  echo "== not root: sshd not started (the SSH tests fail under WARDEN_TEST_REQUIRE=1)"
+fi
 export WARDEN_TEST_REQUIRE=1
 
 echo "== go vet"

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wardenhq/warden/approvals"
 	approvalsqlite "github.com/wardenhq/warden/approvals/sqlite"
+	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
@@ -48,7 +49,7 @@ func newApprovalFixture(t *testing.T) (*fixture, *approvals.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
+	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, connectors.OpenOptions{Logger: slog.New(slog.DiscardHandler), SSHCA: cfg.SSHCA})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/internal/testenv"
@@ -45,7 +46,7 @@ rules:
 		b.Fatal(err)
 	}
 	defer store.Close()
-	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
+	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, connectors.OpenOptions{Logger: slog.New(slog.DiscardHandler), SSHCA: cfg.SSHCA})
 	if err != nil {
 		b.Fatal(err)
 	}

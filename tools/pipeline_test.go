@@ -22,6 +22,7 @@ import (
 	"github.com/wardenhq/warden/audit"
 	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
@@ -71,7 +72,7 @@ func newFixture(t *testing.T, rules string, wrap func(gateway.Recorder) gateway.
 	dir := t.TempDir()
 	cfg, dbPath := itemsTarget(t, dir, "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM g WHERE n < 300) INSERT INTO items SELECT n, 'item ' || n FROM g", rules)
 	engine, store := compileAndOpen(t, cfg, dir)
-	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
+	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, connectors.OpenOptions{Logger: slog.New(slog.DiscardHandler), SSHCA: cfg.SSHCA})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +386,7 @@ func TestDescribeSchemaShowsOnlyReadableTables(t *testing.T) {
 	cfg, dbPath := itemsTarget(t, dir, "CREATE TABLE secrets (id INTEGER PRIMARY KEY, value TEXT)",
 		"  - {name: r, effect: allow, tables: {read: [items]}}")
 	engine, store := compileAndOpen(t, cfg, dir)
-	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, slog.New(slog.DiscardHandler))
+	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, connectors.OpenOptions{Logger: slog.New(slog.DiscardHandler), SSHCA: cfg.SSHCA})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,7 @@ func commands() []command {
 		{"replay", "print a session as a timeline: warden replay SESSION", runReplay},
 		{"connect", "print a psql command and DSN for the PostgreSQL proxy: warden connect CONNECTION", runConnect},
 		{"leases", "list just-in-time credential leases: warden leases list", runLeases},
+		{"ssh-ca", "make the SSH user CA that signs ssh connections' certificates: warden ssh-ca init --out FILE", runSSHCA},
 		{"approvals", "list and decide held calls on a running Warden: warden approvals list|show|approve|deny", runApprovals},
 		{"version", "print the version", runVersion},
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wardenhq/warden/approvals"
 	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/credentials"
 	"github.com/wardenhq/warden/gateway"
@@ -80,7 +81,7 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (a *app, err
 	}
 	a.stops = append(a.stops, a.stores.Close)
 	store := a.stores.audit
-	conns, err := builtin.Registry().Open(ctx, cfg.Connections, logger)
+	conns, err := builtin.Registry().Open(ctx, cfg.Connections, connectors.OpenOptions{Logger: logger, SSHCA: cfg.SSHCA})
 	if err != nil {
 		return nil, err
 	}

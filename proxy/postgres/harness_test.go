@@ -18,6 +18,7 @@ import (
 	"github.com/wardenhq/warden/audit"
 	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
 	"github.com/wardenhq/warden/credentials"
 	"github.com/wardenhq/warden/gateway"
@@ -110,7 +111,7 @@ rules:%s
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns, err := builtin.Registry().Open(ctx, cfg.Connections, logger)
+	conns, err := builtin.Registry().Open(ctx, cfg.Connections, connectors.OpenOptions{Logger: logger, SSHCA: cfg.SSHCA})
 	if err != nil {
 		t.Fatal(err)
 	}
