@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,33 +9,19 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/wardenhq/warden/internal/scram"
 )
 
-// SCRAMIterations is the PBKDF2 cost of issued tokens' verifiers. The
-// tokens are 32 random bytes, so the count does not protect them; it only
-// has to be what clients accept.
-const SCRAMIterations = 4096
+// SCRAMIterations is the PBKDF2 cost of issued tokens' verifiers.
+const SCRAMIterations = scram.Iterations
 
-// Verifier is what SCRAM-SHA-256 needs to check a password without
-// keeping it (RFC 5802): the salt, the iteration count, and the stored
-// and server keys.
-type Verifier struct {
-	Salt                 []byte
-	Iterations           int
-	StoredKey, ServerKey []byte
-}
+// Verifier is what SCRAM-SHA-256 needs to check a token without keeping
+// it (internal/scram).
+type Verifier = scram.Verifier
 
 // NewVerifier computes password's verifier with a fresh salt.
-func NewVerifier(password string) (Verifier, error) {
-	salt := make([]byte, 16)
-	rand.Read(salt)
-	salted, err := pbkdf2.Key(sha256.New, password, salt, SCRAMIterations, 32)
-	if err != nil {
-		return Verifier{}, err
-	}
-	stored := sha256.Sum256(hmacSHA256(salted, "Client Key"))
-	return Verifier{Salt: salt, Iterations: SCRAMIterations, StoredKey: stored[:], ServerKey: hmacSHA256(salted, "Server Key")}, nil
-}
+func NewVerifier(password string) (Verifier, error) { return scram.NewVerifier(password) }
 
 // randomVerifier matches no password: an exchange for an unknown user
 // runs against one, so that it looks the same and fails at the end.
@@ -100,7 +84,7 @@ func (x *SCRAM) ServerFinal(clientFinal []byte) ([]byte, error) {
 		return nil, err
 	}
 	authMessage := x.bare + "," + x.serverFirst + "," + withoutProof
-	sig := hmacSHA256(x.v.StoredKey, authMessage)
+	sig := scram.HMAC(x.v.StoredKey, authMessage)
 	clientKey := make([]byte, len(proof))
 	for j := range proof {
 		clientKey[j] = proof[j] ^ sig[j]
@@ -109,7 +93,7 @@ func (x *SCRAM) ServerFinal(clientFinal []byte) ([]byte, error) {
 	if !x.known || subtle.ConstantTimeCompare(got[:], x.v.StoredKey) != 1 {
 		return nil, ErrSCRAMMismatch
 	}
-	return []byte("v=" + base64.StdEncoding.EncodeToString(hmacSHA256(x.v.ServerKey, authMessage))), nil
+	return []byte("v=" + base64.StdEncoding.EncodeToString(scram.HMAC(x.v.ServerKey, authMessage))), nil
 }
 
 // parseClientFirst reads a SCRAM client-first-message: the GS2 header
@@ -150,12 +134,6 @@ func parseClientFinal(clientFinal, gs2, nonce string) (withoutProof string, proo
 		return "", nil, fmt.Errorf("%w (proof)", ErrSCRAMMalformed)
 	}
 	return withoutProof, proof, nil
-}
-
-func hmacSHA256(key []byte, msg string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(msg))
-	return m.Sum(nil)
 }
 
 // EqualSecret compares two secrets in constant time.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/wardenhq/warden/internal/scram"
 )
 
 // FuzzSCRAMMessages: the SCRAM messages a client sends are parsed before
@@ -59,10 +61,10 @@ func clientFinal(t *testing.T, password, clientFirstBare, serverFirst string) st
 	if err != nil {
 		t.Fatal(err)
 	}
-	clientKey := hmacSHA256(salted, "Client Key")
+	clientKey := scram.HMAC(salted, "Client Key")
 	stored := sha256.Sum256(clientKey)
 	without := "c=biws,r=" + nonce
-	sig := hmacSHA256(stored[:], clientFirstBare+","+serverFirst+","+without)
+	sig := scram.HMAC(stored[:], clientFirstBare+","+serverFirst+","+without)
 	proof := make([]byte, len(clientKey))
 	for i := range proof {
 		proof[i] = clientKey[i] ^ sig[i]

@@ -2,10 +2,7 @@ package postgres
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/pbkdf2"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -20,6 +17,7 @@ import (
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/internal/scram"
 	"github.com/wardenhq/warden/policy"
 )
 
@@ -63,10 +61,11 @@ func (p *Postgres) Mint(ctx context.Context, req connectors.MintRequest) (connec
 		return connectors.MintResponse{}, fmt.Errorf("postgres: mint: random password: %w", err)
 	}
 	password := base64.RawURLEncoding.EncodeToString(raw[:])
-	verifier, err := scramVerifier(password)
+	v, err := scram.NewVerifier(password)
 	if err != nil {
 		return connectors.MintResponse{}, fmt.Errorf("postgres: mint: %w", err)
 	}
+	verifier := v.PostgreSQL()
 	expires := time.Now().Add(req.TTL).UTC()
 	limit := max(req.ConnectionLimit, 1)
 
@@ -310,31 +309,6 @@ func (p *Postgres) closeJITPool(lease string) {
 	if pool != nil {
 		pool.Close()
 	}
-}
-
-// scramVerifier computes PostgreSQL's SCRAM-SHA-256 verifier of password,
-// so that CREATE ROLE ... PASSWORD carries no plaintext.
-func scramVerifier(password string) (string, error) {
-	const iterations = 4096
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return "", err
-	}
-	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, 32)
-	if err != nil {
-		return "", err
-	}
-	clientKey := hmacSHA256(salted, "Client Key")
-	storedKey := sha256.Sum256(clientKey)
-	serverKey := hmacSHA256(salted, "Server Key")
-	b64 := base64.StdEncoding.EncodeToString
-	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iterations, b64(salt), b64(storedKey[:]), b64(serverKey)), nil
-}
-
-func hmacSHA256(key []byte, msg string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(msg))
-	return m.Sum(nil)
 }
 
 var _ connectors.Credentialer = (*Postgres)(nil)
