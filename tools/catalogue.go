@@ -27,6 +27,9 @@ type Tool struct {
 	Needs connectors.Capability
 	// Governed: policy decides the tool's calls, and rules may name it.
 	Governed bool
+	// Rows: the tool returns rows bounded by max_rows (list_connections
+	// says how many).
+	Rows bool
 	// Run carries out one call with its JSON arguments. Every call,
 	// including one with bad arguments, must be recorded.
 	Run func(ctx context.Context, c *Catalogue, caller gateway.Caller, args json.RawMessage) (*Result, error)

@@ -92,7 +92,7 @@ func (c *Catalogue) ListConnections(ctx context.Context, caller gateway.Caller) 
 				continue
 			}
 			maxRows := 0
-			if t.Name == ToolRunQuery {
+			if t.Rows {
 				maxRows = min(limits.MaxRows, nonZero(td.MaxRows, limits.MaxRows))
 			}
 			view.Tools = append(view.Tools, ToolGrant{Tool: t.Name, Effect: string(td.Effect), ReadOnly: td.ReadOnly, MaxRows: maxRows, Rule: td.Rule})

@@ -45,6 +45,7 @@ var RunQueryTool = tools.Tool{
 	Title:    "Run SQL query",
 	Needs:    connectors.CapSQL,
 	Governed: true,
+	Rows:     true,
 	Describe: func(g *gateway.Gateway) (tools.Spec, bool) {
 		writes := g.Decider().AllowsWrites(tools.ToolRunQuery)
 		desc := "Run one SQL statement on a connection and return its rows. Policy decides what may run: " +
