@@ -12,6 +12,7 @@ const (
 	TransportStdio         = "stdio"
 	TransportHTTP          = "http"
 	TransportPostgresProxy = "postgres-proxy"
+	TransportSSHProxy      = "ssh-proxy"
 	TransportInternal      = "internal"
 )
 
@@ -41,7 +42,7 @@ type Event struct {
 	ID         string           `json:"id"`   // assigned by the store; sorts by Time
 	Time       time.Time        `json:"time"` // start of the operation, UTC
 	Session    string           `json:"session,omitempty"`
-	Transport  string           `json:"transport,omitempty"` // TransportStdio, TransportHTTP, TransportPostgresProxy, TransportInternal
+	Transport  string           `json:"transport,omitempty"` // TransportStdio, TransportHTTP, TransportPostgresProxy, TransportSSHProxy, TransportInternal
 	Identity   string           `json:"identity,omitempty"`
 	Groups     []string         `json:"groups,omitempty"`
 	Issuer     string           `json:"issuer,omitempty"`

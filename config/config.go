@@ -36,6 +36,8 @@ type Listen struct {
 	MCP string `yaml:"mcp"`
 	// Postgres is the PostgreSQL wire-protocol proxy's address; empty: off.
 	Postgres string `yaml:"postgres"`
+	// SSH is the SSH proxy's address; empty: off.
+	SSH string `yaml:"ssh"`
 }
 
 // Identity says who callers are.

@@ -4,12 +4,37 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 )
 
-// Proxy configures the wire-protocol proxies (listen.postgres).
+// Proxy configures the wire-protocol proxies (listen.postgres,
+// listen.ssh).
 type Proxy struct {
 	Postgres PostgresProxy `yaml:"postgres"`
+	SSH      SSHProxy      `yaml:"ssh"`
+}
+
+// SSHProxy configures the SSH proxy.
+type SSHProxy struct {
+	// HostKeyFile is the proxy's own ed25519 host key (OpenSSH PEM),
+	// which clients pin; made (mode 0600) when it does not exist.
+	// Default: ssh_host_ed25519_key next to the configuration file.
+	HostKeyFile string `yaml:"host_key_file"`
+	// Address is host:port as clients reach the proxy, printed by
+	// `warden connect` (default: listen.ssh).
+	Address string `yaml:"address"`
+	// TokenTTL is how long a token printed by `warden connect` may be used
+	// to log in (default 15m).
+	TokenTTL time.Duration `yaml:"token_ttl"`
+	// MaxConnections bounds concurrent client connections (default 256).
+	MaxConnections int `yaml:"max_connections"`
+	// ApprovalWait bounds how long an operation held for approval waits.
+	ApprovalWait time.Duration `yaml:"approval_wait"`
+	// Env are the environment variables a client may pass to the host
+	// (a trailing * matches a prefix; default LANG, LC_*, TZ). The host's
+	// own AcceptEnv applies as well.
+	Env []string `yaml:"env"`
 }
 
 // PostgresProxy configures the PostgreSQL wire-protocol proxy.
@@ -87,6 +112,47 @@ func (c *Config) validateProxy() Errors {
 	}
 	if pp.ApprovalWait < 0 {
 		add("proxy.postgres.approval_wait", "proxy.postgres.approval_wait: must be positive, got %s", pp.ApprovalWait)
+	}
+	return append(errs, c.validateSSHProxy()...)
+}
+
+// validateSSHProxy checks listen.ssh and proxy.ssh and applies defaults.
+func (c *Config) validateSSHProxy() Errors {
+	var errs Errors
+	add := func(path, format string, args ...any) { errs = append(errs, c.Errorf(path, format, args...)) }
+	sp := &c.Proxy.SSH
+	if c.Listen.SSH != "" {
+		if _, _, err := net.SplitHostPort(c.Listen.SSH); err != nil {
+			add("listen.ssh", "listen.ssh: expected host:port, got %q", c.Listen.SSH)
+		}
+	}
+	if sp.Address == "" {
+		sp.Address = c.Listen.SSH
+	} else if _, _, err := net.SplitHostPort(sp.Address); err != nil {
+		add("proxy.ssh.address", "proxy.ssh.address: expected host:port, got %q", sp.Address)
+	}
+	if sp.HostKeyFile == "" {
+		sp.HostKeyFile = "ssh_host_ed25519_key"
+	}
+	sp.HostKeyFile = c.resolve(sp.HostKeyFile)
+	if sp.TokenTTL == 0 {
+		sp.TokenTTL = DefaultProxyTokenTTL
+	} else if sp.TokenTTL < 0 {
+		add("proxy.ssh.token_ttl", "proxy.ssh.token_ttl: must be positive, got %s", sp.TokenTTL)
+	}
+	if sp.MaxConnections == 0 {
+		sp.MaxConnections = DefaultProxyMaxConnections
+	} else if sp.MaxConnections < 0 {
+		add("proxy.ssh.max_connections", "proxy.ssh.max_connections: must be positive, got %d", sp.MaxConnections)
+	}
+	if sp.ApprovalWait < 0 {
+		add("proxy.ssh.approval_wait", "proxy.ssh.approval_wait: must be positive, got %s", sp.ApprovalWait)
+	}
+	for i, v := range sp.Env {
+		name := strings.TrimSuffix(v, "*")
+		if name == "" || strings.ContainsAny(name, "*?[]=\x00 ") {
+			add(fmt.Sprintf("proxy.ssh.env[%d]", i), "proxy.ssh.env[%d]: expected a variable name, optionally ending in *, got %q", i, v)
+		}
 	}
 	return errs
 }

@@ -106,14 +106,45 @@ type ExecRequest struct {
 	Command    string
 	Timeout    time.Duration
 	Credential Credential
-	// PTY asks for a pseudo-terminal (only when the decision allows one).
-	PTY bool
+	// PTY asks for a pseudo-terminal (only when the decision allows one);
+	// Terminal, when set, says which (type, size, modes), else an 80x24
+	// xterm that does not echo.
+	PTY      bool
+	Terminal *Terminal
+	// Shell runs the account's login shell, interactive, instead of
+	// Command; Subsystem, when set, starts that subsystem ("sftp")
+	// instead. Both are only for sessions a policy decision admitted as
+	// such (the wire proxy's shell and subsystem operations).
+	Shell     bool
+	Subsystem string
+	// Env are environment variables to pass; the host sets those its own
+	// configuration accepts (sshd's AcceptEnv) and ignores the rest.
+	Env map[string]string
+	// Control, when set, carries the client's window changes and signals
+	// to the running command until the call returns.
+	Control <-chan Control
 	// Stdin, when set, is the command's input.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// Gate, when set, must be called, and must return nil, before the
 	// command is sent; see QueryRequest.Gate.
 	Gate func(ctx context.Context) error
+}
+
+// Terminal is a pseudo-terminal as a client asked for it.
+type Terminal struct {
+	Term          string // TERM ("xterm-256color")
+	Width, Height int    // columns, rows
+	// Modes are the encoded terminal modes (RFC 4254 section 8: opcode
+	// to value); nil keeps the host's defaults.
+	Modes map[uint8]uint32
+}
+
+// Control is one event for a running command: a window change or a
+// signal ("INT", "TERM": RFC 4254's names, without "SIG").
+type Control struct {
+	Width, Height int // a window change when Width > 0
+	Signal        string
 }
 
 // ExecResult is how a command ended.

@@ -11,6 +11,7 @@ const (
 	TransportStdio         = audit.TransportStdio
 	TransportHTTP          = audit.TransportHTTP
 	TransportPostgresProxy = audit.TransportPostgresProxy
+	TransportSSHProxy      = audit.TransportSSHProxy
 	// TransportInternal marks Warden's own operations (minting, revoking).
 	TransportInternal = audit.TransportInternal
 )

@@ -24,6 +24,13 @@ type StreamMasker interface {
 // StreamWriter is one masked stream.
 type StreamWriter interface {
 	io.WriteCloser
+	// Flush passes on, masked, what the stream holds back, but for an
+	// unfinished UTF-8 sequence: for an interactive terminal, whose
+	// prompt must appear when the program waits. A value split across a
+	// Flush is seen in two parts, so a caller flushes only when the
+	// output pauses (nothing more arrived for a while), never after each
+	// write.
+	Flush() error
 	// Summary counts what was masked, by detector ("detector:email").
 	Summary() map[string]int64
 }
@@ -53,6 +60,7 @@ type passStream struct{ w io.Writer }
 
 func (p passStream) Write(b []byte) (int, error) { return p.w.Write(b) }
 func (passStream) Close() error                  { return nil }
+func (passStream) Flush() error                  { return nil }
 func (passStream) Summary() map[string]int64     { return nil }
 
 // Stream holding sizes. A value the detectors look for (a key, a token, a
@@ -99,6 +107,31 @@ func (d *detectStream) Close() error {
 		d.emit(len(d.buf))
 	}
 	return d.err
+}
+
+// Flush implements StreamWriter.
+func (d *detectStream) Flush() error {
+	if d.err != nil {
+		return d.err
+	}
+	n := len(d.buf)
+	// Not inside a rune: keep an unfinished trailing sequence.
+	if i := lastRuneStart(d.buf); i >= 0 && !utf8.FullRune(d.buf[i:]) {
+		n = i
+	}
+	d.emit(n)
+	return d.err
+}
+
+// lastRuneStart is the index of the last byte that starts a rune in the
+// final utf8.UTFMax bytes of b, -1 if none.
+func lastRuneStart(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			return i
+		}
+	}
+	return -1
 }
 
 // Summary implements StreamWriter.

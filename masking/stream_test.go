@@ -100,3 +100,39 @@ func TestStreamBounded(t *testing.T) {
 		t.Error("nothing passed on")
 	}
 }
+
+// TestStreamFlush: a flush passes on what is held, masked, so a prompt
+// shows; an unfinished rune waits for its last bytes.
+func TestStreamFlush(t *testing.T) {
+	sc, err := detect.NewScanner(detect.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	s := NewStream(sc, &out)
+	s.Write([]byte("user alice.smith@example.com\n$ "))
+	if out.Len() != 0 {
+		t.Fatalf("a short write came through before a flush: %q", out.String())
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.HasSuffix(got, "\n$ ") || strings.Contains(got, "alice.smith") {
+		t.Fatalf("after flush: %q, want the prompt and the address masked", got)
+	}
+	out.Reset()
+	e := []byte("é")
+	s.Write([]byte{'x', e[0]})
+	s.Flush()
+	if got := out.String(); got != "x" {
+		t.Fatalf("flush cut a rune: %q", got)
+	}
+	s.Write(e[1:])
+	s.Flush()
+	if got := out.String(); got != "xé" {
+		t.Fatalf("after the rune's end: %q", got)
+	}
+	if s.Summary()["detector:email"] != 1 {
+		t.Errorf("summary %v", s.Summary())
+	}
+}

@@ -64,10 +64,25 @@ func (s *SSH) Exec(ctx context.Context, req connectors.ExecRequest) (connectors.
 		sess.Close()
 	}()
 	if req.PTY {
+		term, w, h := "xterm", 80, 24
 		modes := xssh.TerminalModes{xssh.ECHO: 0, xssh.TTY_OP_ISPEED: 38400, xssh.TTY_OP_OSPEED: 38400}
-		if err := sess.RequestPty("xterm", 24, 80, modes); err != nil {
+		if t := req.Terminal; t != nil {
+			if t.Term != "" {
+				term = t.Term
+			}
+			if t.Width > 0 && t.Height > 0 {
+				w, h = t.Width, t.Height
+			}
+			if t.Modes != nil {
+				modes = xssh.TerminalModes(t.Modes)
+			}
+		}
+		if err := sess.RequestPty(term, h, w, modes); err != nil {
 			return res, connectors.NewTargetError("", "the host refused a pseudo-terminal (the certificate has permit-pty only when a rule grants pty)", "", "", nil)
 		}
+	}
+	for k, v := range req.Env {
+		sess.Setenv(k, v) // the host's AcceptEnv decides; a refusal is not an error
 	}
 	if req.Gate != nil {
 		if err := req.Gate(ctx); err != nil {
@@ -92,11 +107,28 @@ func (s *SSH) Exec(ctx context.Context, req connectors.ExecRequest) (connectors.
 	if req.Stdin != nil {
 		sess.Stdin = req.Stdin
 	}
-	if err := sess.Start(req.Command); err != nil {
-		return res, s.sessionError(c, err)
+	var started error
+	switch {
+	case req.Subsystem != "":
+		started = sess.RequestSubsystem(req.Subsystem)
+	case req.Shell:
+		started = sess.Shell()
+	default:
+		started = sess.Start(req.Command)
+	}
+	if started != nil {
+		if req.Subsystem != "" && !c.isDead() {
+			return res, connectors.NewTargetError("", fmt.Sprintf("the host has no %s subsystem", req.Subsystem), "", "", nil)
+		}
+		return res, s.sessionError(c, started)
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- sess.Wait() }()
+	if req.Control != nil {
+		stopControl := make(chan struct{})
+		defer close(stopControl)
+		go forward(sess, req.Control, stopControl)
+	}
 
 	var limit <-chan time.Time
 	if req.Timeout > 0 {
@@ -137,6 +169,27 @@ func (s *SSH) Exec(ctx context.Context, req connectors.ExecRequest) (connectors.
 	}
 	// No exit status: the connection ended under the command.
 	return res, s.endedError(c)
+}
+
+// forward passes a client's window changes and signals to a session
+// until stop is closed.
+func forward(sess *xssh.Session, control <-chan connectors.Control, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case c, ok := <-control:
+			if !ok {
+				return
+			}
+			if c.Width > 0 && c.Height > 0 {
+				sess.WindowChange(c.Height, c.Width)
+			}
+			if c.Signal != "" {
+				sess.Signal(xssh.Signal(c.Signal))
+			}
+		}
+	}
 }
 
 // stop ends a running command: SIGTERM, then SIGKILL, then the channel is

@@ -2,9 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -29,46 +26,8 @@ type ConnectInfo struct {
 // connection, and how to connect with it. address is the proxy's address
 // as clients reach it; tlsOn whether it offers TLS.
 func TokenHandler(t *proxy.Tokens, ident identity.Identifier, connections map[string]bool, address string, tlsOn bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reply := func(code int, v any) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(code)
-			json.NewEncoder(w).Encode(v)
-		}
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", "POST")
-			reply(http.StatusMethodNotAllowed, map[string]string{"error": "POST only"})
-			return
-		}
-		p, err := ident.IdentifyHTTP(r.Context(), r)
-		if err != nil {
-			var te *identity.TokenError
-			msg := "a bearer token is required"
-			if errors.As(err, &te) {
-				msg = te.Description
-			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="warden"`)
-			reply(http.StatusUnauthorized, map[string]string{"error": msg})
-			return
-		}
-		var req struct {
-			Connection string `json:"connection"`
-		}
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil || req.Connection == "" {
-			reply(http.StatusBadRequest, map[string]string{"error": `expected {"connection": NAME}`})
-			return
-		}
-		if !connections[req.Connection] {
-			reply(http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no postgres connection named %q", req.Connection)})
-			return
-		}
-		is, err := t.Issue(p, req.Connection)
-		if err != nil {
-			reply(http.StatusInternalServerError, map[string]string{"error": "cannot issue a token"})
-			return
-		}
-		reply(http.StatusOK, connectInfo(is, req.Connection, address, tlsOn))
+	return proxy.TokenHandler(t, ident, "postgres", connections, func(is proxy.Issued, connection string) any {
+		return connectInfo(is, connection, address, tlsOn)
 	})
 }
 

@@ -158,17 +158,27 @@ func checkArgs(a ExecArgs, maxBytes int) *gateway.Error {
 	switch {
 	case a.Connection == "":
 		return gateway.NewError(gateway.CodeInvalidArgument, "Call list_connections to see the connections you may use", "argument \"connection\" is required")
-	case strings.TrimSpace(a.Command) == "":
-		return gateway.NewError(gateway.CodeInvalidArgument, hint, "argument \"command\" is empty")
-	case len(a.Command) > maxBytes:
-		return gateway.NewError(gateway.CodeInvalidArgument, "Send a shorter command",
-			"the command is %d bytes, over this Warden's limit of %d bytes", len(a.Command), maxBytes)
-	case strings.ContainsRune(a.Command, 0):
-		return gateway.NewError(gateway.CodeInvalidArgument, hint, "the command contains a NUL byte")
-	case !utf8.ValidString(a.Command):
-		return gateway.NewError(gateway.CodeInvalidArgument, hint, "the command is not valid UTF-8 text")
 	case a.TimeoutSeconds != nil && *a.TimeoutSeconds < 1:
 		return gateway.NewError(gateway.CodeInvalidArgument, hint, "argument \"timeout_seconds\" must be at least 1, got %d", *a.TimeoutSeconds)
+	}
+	return CheckCommand(a.Command, maxBytes)
+}
+
+// CheckCommand refuses a command line no classifier should see: empty,
+// over maxBytes, with a NUL byte, not UTF-8. The SSH proxy checks its
+// clients' exec requests with it too.
+func CheckCommand(command string, maxBytes int) *gateway.Error {
+	hint := "Send one shell command line as UTF-8 text"
+	switch {
+	case strings.TrimSpace(command) == "":
+		return gateway.NewError(gateway.CodeInvalidArgument, hint, "the command is empty")
+	case len(command) > maxBytes:
+		return gateway.NewError(gateway.CodeInvalidArgument, "Send a shorter command",
+			"the command is %d bytes, over this Warden's limit of %d bytes", len(command), maxBytes)
+	case strings.ContainsRune(command, 0):
+		return gateway.NewError(gateway.CodeInvalidArgument, hint, "the command contains a NUL byte")
+	case !utf8.ValidString(command):
+		return gateway.NewError(gateway.CodeInvalidArgument, hint, "the command is not valid UTF-8 text")
 	}
 	return nil
 }
