@@ -379,7 +379,7 @@ rules:
 		return pgbenchTarget{}, nil, fmt.Errorf("%v: %s", err, stderr.String())
 	}
 	body, _ := json.Marshal(map[string]string{"connection": db})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/proxy/postgres/token", mport), bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/proxy/token", mport), bytes.NewReader(body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		stop()

@@ -5,15 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
+	"strings"
 
 	"github.com/wardenhq/warden/identity"
 )
 
+// TokenPath is where `warden serve` answers `warden connect`.
+const TokenPath = "/proxy/token"
+
+// Issuer issues a login token for one connection of a proxy and says how
+// to connect with it.
+type Issuer struct {
+	// Kind is the proxy's kind ("postgres", "ssh"); Issue returns the
+	// connection details (a JSON object with a "kind" field).
+	Kind  string
+	Issue func(p identity.Principal, connection string) (any, error)
+}
+
 // TokenHandler serves POST {"connection": NAME}, what `warden connect`
 // asks: a token for the caller (identified like every HTTP request, by
-// ident) on that connection of a proxy's kind, answered with what info
-// makes of it (how to connect).
-func TokenHandler(t *Tokens, ident identity.Identifier, kind string, connections map[string]bool, info func(is Issued, connection string) any) http.Handler {
+// ident) on that connection, from the issuer of the proxy that serves it.
+func TokenHandler(ident identity.Identifier, issuers map[string]Issuer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reply := func(code int, v any) {
 			w.Header().Set("Content-Type", "application/json")
@@ -44,15 +57,25 @@ func TokenHandler(t *Tokens, ident identity.Identifier, kind string, connections
 			reply(http.StatusBadRequest, map[string]string{"error": `expected {"connection": NAME}`})
 			return
 		}
-		if !connections[req.Connection] {
-			reply(http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no %s connection named %q", kind, req.Connection)})
+		is, ok := issuers[req.Connection]
+		if !ok {
+			names := make([]string, 0, len(issuers))
+			for n, i := range issuers {
+				names = append(names, n+" ("+i.Kind+")")
+			}
+			sort.Strings(names)
+			have := "none: this Warden serves no proxy"
+			if len(names) > 0 {
+				have = strings.Join(names, ", ")
+			}
+			reply(http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no proxy serves a connection named %q (it serves %s)", req.Connection, have)})
 			return
 		}
-		is, err := t.Issue(p, req.Connection)
+		info, err := is.Issue(p, req.Connection)
 		if err != nil {
 			reply(http.StatusInternalServerError, map[string]string{"error": "cannot issue a token"})
 			return
 		}
-		reply(http.StatusOK, info(is, req.Connection))
+		reply(http.StatusOK, info)
 	})
 }

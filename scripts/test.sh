@@ -8,11 +8,15 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 
 scripts/deps.sh
-# The approval page is tested in a real headless browser (Debian's chromium).
-if ! command -v chromium >/dev/null && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-  echo "== installing chromium (apt-get)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null ||
-    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+# The approval page is tested in a real headless browser (Debian's
+# chromium); the SSH proxy's interactive shell in a real terminal (tmux).
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v tmux >/dev/null || need+=(tmux)
+if [[ ${#need[@]} -gt 0 && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+  echo "== installing ${need[*]} (apt-get)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null ||
+    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null; }
 fi
 echo "== starting test servers"
 ENVFILE="$(scripts/pg.sh start)"

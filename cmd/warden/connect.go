@@ -17,13 +17,9 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/config"
-	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/proxy"
 	pgproxy "github.com/wardenhq/warden/proxy/postgres"
 )
-
-// tokenPath is where `warden serve` issues proxy login tokens.
-const tokenPath = "/proxy/postgres/token"
 
 // runConnect asks a running Warden for a short-lived login token for its
 // PostgreSQL proxy and prints how to connect with it.
@@ -58,7 +54,7 @@ lives on after.`, stdout)
 		}
 	}
 	u, _ := url.Parse(serverURL)
-	u.Path = strings.TrimSuffix(u.Path, "/mcp") + tokenPath
+	u.Path = strings.TrimSuffix(u.Path, "/mcp") + proxy.TokenPath
 	body, _ := json.Marshal(map[string]string{"connection": connection})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -84,6 +80,15 @@ lives on after.`, stdout)
 		}
 		return fmt.Errorf("%s: %s", u, e.Error)
 	}
+	var kind struct {
+		Kind string `json:"kind"`
+	}
+	if err := json.Unmarshal(raw, &kind); err != nil {
+		return fmt.Errorf("%s: %w", u, err)
+	}
+	if kind.Kind == "ssh" {
+		return printSSHConnect(raw, *asJSON, stdout, stderr)
+	}
 	var info pgproxy.ConnectInfo
 	if err := json.Unmarshal(raw, &info); err != nil {
 		return fmt.Errorf("%s: %w", u, err)
@@ -102,9 +107,9 @@ lives on after.`, stdout)
 }
 
 // startPostgresProxy starts the PostgreSQL proxy when listen.postgres is
-// set, and mounts the endpoint `warden connect` gets tokens from. The
-// returned function stops it.
-func startPostgresProxy(ctx context.Context, a *app, ident identity.Identifier, mux *http.ServeMux, log *slog.Logger) (func(), error) {
+// set, and adds the issuer of its tokens for `warden connect` to issuers.
+// The returned function stops it.
+func startPostgresProxy(ctx context.Context, a *app, issuers map[string]proxy.Issuer, log *slog.Logger) (func(), error) {
 	addr := a.cfg.Listen.Postgres
 	if addr == "" {
 		return func() {}, nil
@@ -141,13 +146,12 @@ func startPostgresProxy(ctx context.Context, a *app, ident identity.Identifier, 
 	if public == "" || strings.HasSuffix(public, ":0") {
 		public = ln.Addr().String()
 	}
-	names := map[string]bool{}
+	issuer := pgproxy.Issuer(tokens, public, tlsCfg != nil)
 	for _, c := range a.cfg.Connections {
 		if c.Kind == config.KindPostgres {
-			names[c.Name] = true
+			issuers[c.Name] = issuer
 		}
 	}
-	mux.Handle(tokenPath, pgproxy.TokenHandler(tokens, ident, names, public, tlsCfg != nil))
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

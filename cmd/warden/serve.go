@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/mcp"
+	"github.com/wardenhq/warden/proxy"
 )
 
 // maxHeaderBytes bounds the headers of an HTTP request (net/http's default
@@ -102,11 +103,18 @@ func serveHTTPWith(ctx context.Context, a *app, addr string, log *slog.Logger, i
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
-	stopProxy, err := startPostgresProxy(ctx, a, ident, mux, log)
+	issuers := map[string]proxy.Issuer{}
+	stopProxy, err := startPostgresProxy(ctx, a, issuers, log)
 	if err != nil {
 		return err
 	}
 	defer stopProxy()
+	stopSSH, err := startSSHProxy(ctx, a, issuers, log)
+	if err != nil {
+		return err
+	}
+	defer stopSSH()
+	mux.Handle(proxy.TokenPath, proxy.TokenHandler(ident, issuers))
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

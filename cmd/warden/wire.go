@@ -16,6 +16,7 @@ import (
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
+	sshproxy "github.com/wardenhq/warden/proxy/ssh"
 	"github.com/wardenhq/warden/tools"
 	toolsbuiltin "github.com/wardenhq/warden/tools/builtin"
 )
@@ -45,11 +46,17 @@ func loadConfig(path string) (*config.Config, *policy.Engine, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	engine, err := policy.Compile(cfg, tools.Names(toolsbuiltin.Tools()))
+	engine, err := policy.Compile(cfg, policyTools())
 	if err != nil {
 		return nil, nil, err
 	}
 	return cfg, engine, nil
+}
+
+// policyTools are the names rules may use in tools: the MCP tools and the
+// proxies' own operations (ssh_shell, ssh_sftp).
+func policyTools() []string {
+	return append(tools.Names(toolsbuiltin.Tools()), sshproxy.Tools()...)
 }
 
 // offlineClassifiers classifies statements as each connection's kind

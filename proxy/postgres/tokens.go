@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"net"
-	"net/http"
 	"net/url"
 
 	"github.com/wardenhq/warden/identity"
@@ -19,16 +18,19 @@ type ConnectInfo struct {
 	SSLMode    string `json:"sslmode"`
 	DSN        string `json:"dsn"`
 	Connection string `json:"connection"`
+	Kind       string `json:"kind"` // "postgres"
 }
 
-// TokenHandler serves POST {"connection": NAME}: a token for the caller
-// (identified like every HTTP request, by ident) on that postgres
-// connection, and how to connect with it. address is the proxy's address
-// as clients reach it; tlsOn whether it offers TLS.
-func TokenHandler(t *proxy.Tokens, ident identity.Identifier, connections map[string]bool, address string, tlsOn bool) http.Handler {
-	return proxy.TokenHandler(t, ident, "postgres", connections, func(is proxy.Issued, connection string) any {
-		return connectInfo(is, connection, address, tlsOn)
-	})
+// Issuer issues tokens for the proxy at address (as clients reach it;
+// tlsOn: it offers TLS), for `warden connect`.
+func Issuer(t *proxy.Tokens, address string, tlsOn bool) proxy.Issuer {
+	return proxy.Issuer{Kind: "postgres", Issue: func(p identity.Principal, connection string) (any, error) {
+		is, err := t.Issue(p, connection)
+		if err != nil {
+			return nil, err
+		}
+		return connectInfo(is, connection, address, tlsOn), nil
+	}}
 }
 
 func connectInfo(is proxy.Issued, connection, address string, tlsOn bool) ConnectInfo {
@@ -42,7 +44,7 @@ func connectInfo(is proxy.Issued, connection, address string, tlsOn bool) Connec
 	}
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(is.User, is.Password), Host: net.JoinHostPort(host, port),
 		Path: "/" + connection, RawQuery: "sslmode=" + mode}
-	return ConnectInfo{Issued: is, Host: host, Port: port, Database: connection, SSLMode: mode, DSN: u.String(), Connection: connection}
+	return ConnectInfo{Issued: is, Host: host, Port: port, Database: connection, SSLMode: mode, DSN: u.String(), Connection: connection, Kind: "postgres"}
 }
 
 // IssueLocal issues a token without HTTP (tests, in-process use).

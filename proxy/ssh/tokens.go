@@ -3,7 +3,6 @@ package ssh
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"strings"
 
 	xssh "golang.org/x/crypto/ssh"
@@ -18,6 +17,7 @@ type ConnectInfo struct {
 	Host       string `json:"host"`
 	Port       string `json:"port"`
 	Connection string `json:"connection"`
+	Kind       string `json:"kind"` // "ssh"
 	// Login is the user name to log in as: the connection's name.
 	Login string `json:"login"`
 	// KnownHosts pins the proxy's host key at its address.
@@ -27,12 +27,16 @@ type ConnectInfo struct {
 	Command string `json:"command"`
 }
 
-// TokenHandler serves `warden connect` for ssh connections: a token, the
-// proxy's address (as clients reach it) and its pinned host key.
-func TokenHandler(t *proxy.Tokens, ident identity.Identifier, connections map[string]bool, address string, hostKey xssh.PublicKey) http.Handler {
-	return proxy.TokenHandler(t, ident, "ssh", connections, func(is proxy.Issued, connection string) any {
-		return NewConnectInfo(is, connection, address, hostKey)
-	})
+// Issuer issues tokens for the proxy at address (as clients reach it),
+// whose host key is hostKey, for `warden connect`.
+func Issuer(t *proxy.Tokens, address string, hostKey xssh.PublicKey) proxy.Issuer {
+	return proxy.Issuer{Kind: "ssh", Issue: func(p identity.Principal, connection string) (any, error) {
+		is, err := t.Issue(p, connection)
+		if err != nil {
+			return nil, err
+		}
+		return NewConnectInfo(is, connection, address, hostKey), nil
+	}}
 }
 
 // NewConnectInfo says how to use token is on connection through the
@@ -46,6 +50,6 @@ func NewConnectInfo(is proxy.Issued, connection, address string, hostKey xssh.Pu
 	var cmd strings.Builder
 	fmt.Fprintf(&cmd, "ssh -p %s", port)
 	fmt.Fprintf(&cmd, " %s@%s", connection, host)
-	return ConnectInfo{Issued: is, Host: host, Port: port, Connection: connection, Login: connection,
+	return ConnectInfo{Issued: is, Host: host, Port: port, Connection: connection, Kind: "ssh", Login: connection,
 		KnownHosts: KnownHostsLine(public, hostKey), Command: cmd.String()}
 }
