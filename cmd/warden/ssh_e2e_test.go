@@ -32,9 +32,7 @@ type sshEnv struct {
 func startSSHServe(t *testing.T) sshEnv {
 	t.Helper()
 	srv := testenv.SSH(t)
-	if _, err := exec.LookPath("ssh"); err != nil {
-		t.Skip("no OpenSSH client")
-	}
+	testenv.Program(t, "ssh", "openssh-client")
 	dir := t.TempDir()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := ln.Addr().(*net.TCPAddr).Port
@@ -229,9 +227,7 @@ func TestSSHProxyOpenSSH(t *testing.T) {
 // a resize reaches the host, exit ends the session.
 func TestSSHProxyInteractiveShell(t *testing.T) {
 	e := startSSHServe(t)
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("no tmux")
-	}
+	testenv.Program(t, "tmux", "tmux")
 	sock := filepath.Join(e.dir, "tmux.sock")
 	tmux := func(args ...string) string {
 		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()

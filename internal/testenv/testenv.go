@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +100,15 @@ func (p Postgres) CreateDatabase(t testing.TB, setup ...string) string {
 		}
 	}
 	return name
+}
+
+// Program returns the path of a program a test drives (ssh, tmux), or
+// skips/fails the test.
+func Program(t testing.TB, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		missing(t, name, "apt-get install "+pkg+", or `make test`")
+	}
+	return p
 }
