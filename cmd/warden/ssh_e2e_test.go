@@ -180,7 +180,10 @@ func TestSSHProxyOpenSSH(t *testing.T) {
 	// -A: with an agent to forward, the request is refused.
 	sock := filepath.Join(e.dir, "agent.sock")
 	agent := exec.CommandContext(ctx, "ssh-agent", "-D", "-a", sock)
-	if err := agent.Start(); err == nil {
+	if err := agent.Start(); err != nil {
+		t.Fatalf("ssh-agent: %v", err)
+	}
+	{
 		defer func() { agent.Process.Kill(); agent.Wait() }()
 		for i := 0; i < 50; i++ {
 			if _, err := os.Stat(sock); err == nil {
