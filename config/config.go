@@ -125,6 +125,11 @@ type Connection struct {
 	// Principals are the remote users of an ssh connection a rule may
 	// grant (grants.principal).
 	Principals []string `yaml:"principals"`
+	// SourceAddress is what an ssh connection's certificates allow logins
+	// from (their source-address option: addresses or CIDR blocks), when
+	// the host sees Warden connect from another address than Warden's own
+	// route to it says (NAT). Default: that route's local address.
+	SourceAddress []string `yaml:"source_address"`
 }
 
 // JIT tunes the just-in-time credentials of a connection.

@@ -71,7 +71,7 @@ func ParseHostKey(line string) (k HostKey, certAuthority bool, err error) {
 
 // sshFieldsSet reports whether any ssh-only field is set.
 func (cn *Connection) sshFieldsSet() bool {
-	return cn.HostKey != "" || cn.HostCA != "" || len(cn.Principals) > 0
+	return cn.HostKey != "" || cn.HostCA != "" || len(cn.Principals) > 0 || len(cn.SourceAddress) > 0
 }
 
 // validateSSHConnection checks the fields of a kind: ssh connection.
@@ -113,8 +113,16 @@ func (c *Config) validateSSHConnection(p string, cn *Connection) Errors {
 		}
 		seen[pr] = true
 	}
+	for j, a := range cn.SourceAddress {
+		if net.ParseIP(a) != nil {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(a); err != nil {
+			add(fmt.Sprintf("%s.source_address[%d]", p, j), "%s.source_address: %q is not an IP address or CIDR block (10.0.0.5, 10.0.0.0/24)", p, a)
+		}
+	}
 	if cn.Database != "" || cn.Path != "" || cn.Admin.User != "" || !cn.Admin.SecretRef.IsZero() || cn.SSLMode != "" {
-		add(p, "%s: an ssh connection takes address, host_key or host_ca, principals, labels and jit (no database, path, admin or sslmode: Warden logs in with certificates signed by ssh_ca)", p)
+		add(p, "%s: an ssh connection takes address, host_key or host_ca, principals, source_address, labels and jit (no database, path, admin or sslmode: Warden logs in with certificates signed by ssh_ca)", p)
 	}
 	return errs
 }

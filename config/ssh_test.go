@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,5 +113,18 @@ func TestSSHErrors(t *testing.T) {
 				at += i
 			}
 		})
+	}
+}
+
+func TestSSHSourceAddress(t *testing.T) {
+	base := "ssh_ca: {private_key_file: /dev/null}\nconnections:\n  - {name: h, kind: ssh, address: 127.0.0.1:22, host_key: \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEqDZKVnszCr/IBEUscMIq5H3nDNTFRPUg3XRnUq5M3o\", principals: [u], source_address: [%s]}\n"
+	for _, c := range []struct {
+		value string
+		ok    bool
+	}{{"10.0.0.5", true}, {"10.0.0.0/24", true}, {"2001:db8::1", true}, {"10.0.0.300", false}, {"host.example", false}} {
+		_, err := Parse("w.yaml", []byte(fmt.Sprintf(base, c.value)))
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "source_address")) {
+			t.Errorf("source_address %s: %v", c.value, err)
+		}
 	}
 }

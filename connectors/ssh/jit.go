@@ -76,9 +76,12 @@ func (s *SSH) Mint(ctx context.Context, req connectors.MintRequest) (connectors.
 	if ttl <= 0 {
 		ttl = s.ttl
 	}
-	src, err := SourceAddresses(ctx, s.address)
-	if err != nil {
-		return connectors.MintResponse{}, fmt.Errorf("ssh: mint: %w", err)
+	src := s.sources
+	if len(src) == 0 {
+		var err error
+		if src, err = SourceAddresses(ctx, s.address); err != nil {
+			return connectors.MintResponse{}, fmt.Errorf("ssh: mint: %w", err)
+		}
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {

@@ -40,6 +40,7 @@ type SSH struct {
 	info       connectors.Info
 	address    string
 	principals []string
+	sources    []string // source_address: certificates' logins from, when set
 	ttl        time.Duration
 	ca         *CA
 	hostKey    xssh.HostKeyCallback
@@ -92,6 +93,7 @@ func New(cfg config.Connection, ca *CA, classifier policy.Classifier, logger *sl
 		},
 		address:    cfg.Address,
 		principals: append([]string(nil), cfg.Principals...),
+		sources:    append([]string(nil), cfg.SourceAddress...),
 		ttl:        cfg.JIT.TTL,
 		ca:         ca,
 		classifier: classifier,

@@ -653,3 +653,22 @@ func TestOneWriterForBothStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceAddressOverride: source_address replaces the route's address
+// in the certificate, and sshd enforces it: a certificate for addresses
+// Warden does not connect from does not log in.
+func TestSourceAddressOverride(t *testing.T) {
+	ok := open(t, func(c *config.Connection) { c.SourceAddress = []string{"127.0.0.0/8"} })
+	resp, _ := ok.mint(t, connectors.SSHGrants{Principal: ok.srv.Users[0]}, 5*time.Minute)
+	if got := parseCert(t, resp.Credential).CriticalOptions["source-address"]; got != "127.0.0.0/8" {
+		t.Errorf("source-address %q, want the configured 127.0.0.0/8", got)
+	}
+	if out, _, err := ok.exec(t, resp.Credential, "true", false); err != nil {
+		t.Errorf("login within source_address: %v %s", err, out)
+	}
+	elsewhere := open(t, func(c *config.Connection) { c.SourceAddress = []string{"192.0.2.7"} })
+	resp, _ = elsewhere.mint(t, connectors.SSHGrants{Principal: elsewhere.srv.Users[0]}, 5*time.Minute)
+	if out, _, err := elsewhere.exec(t, resp.Credential, "true", false); err == nil {
+		t.Errorf("a certificate for 192.0.2.7 logged in from 127.0.0.1: %s", out)
+	}
+}
