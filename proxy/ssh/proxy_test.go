@@ -42,6 +42,7 @@ type fixture struct {
 	tokens  *proxy.Tokens
 	store   *auditsqlite.Store
 	rec     *recordings
+	g       *gateway.Gateway
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -95,7 +96,7 @@ rules:
 	if err != nil || !created {
 		t.Fatalf("host key: %v (created %v)", err, created)
 	}
-	f := &fixture{srv: srv, hostKey: hostKey.PublicKey(), tokens: proxy.NewTokens(time.Minute), store: store, rec: &recordings{}}
+	f := &fixture{srv: srv, hostKey: hostKey.PublicKey(), tokens: proxy.NewTokens(time.Minute), store: store, rec: &recordings{}, g: g}
 	e, err := proxyssh.New(proxyssh.Options{Gateway: g, HostKey: hostKey, Tokens: f.tokens, Connections: cfg.Connections,
 		Record: f.rec.start, Logger: logger})
 	if err != nil {
@@ -443,4 +444,53 @@ func (r *recording) kind(p string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestLeaseEndKillsSession: when the session's credential ends (here the
+// gateway ends the session, as an idle timeout or shutdown would), a
+// command still running on the host is killed and the client told.
+func TestLeaseEndKillsSession(t *testing.T) {
+	f := newFixture(t)
+	c := f.login(t, "agents")
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errOut syncBuffer
+	s.Stderr = &errOut
+	if err := s.Start("sleep 60"); err != nil {
+		t.Fatal(err)
+	}
+	var session string
+	deadline := time.Now().Add(10 * time.Second)
+	for session == "" && time.Now().Before(deadline) {
+		for _, e := range f.events(t, "exec_ssh") {
+			if e.Statement == "sleep 60" {
+				session = e.Session
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if session == "" {
+		t.Fatal("no event for the running command")
+	}
+	time.Sleep(200 * time.Millisecond) // the command is on the host
+	start := time.Now()
+	f.g.EndSession(context.Background(), session)
+	done := make(chan error, 1)
+	go func() { done <- s.Wait() }()
+	select {
+	case err := <-done:
+		var ee *xssh.ExitError
+		if !errors.As(err, &ee) || ee.ExitStatus() != 255 || !strings.Contains(errOut.String(), "revoked") {
+			t.Errorf("after the lease ended: %v, stderr %q; want exit 255 and the reason", err, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the command outlived its credential")
+	}
+	t.Logf("the command ended %s after the session did", time.Since(start).Round(time.Millisecond))
+	evs := f.events(t, "exec_ssh")
+	if len(evs) != 1 || evs[0].Status != audit.StatusError {
+		t.Errorf("event %+v, want the command recorded as ended by an error", evs)
+	}
 }
