@@ -26,6 +26,7 @@ type sshEnv struct {
 	port        string
 	knownHosts  string
 	askpass     string
+	token       string
 	logs        *syncBuffer
 }
 
@@ -80,7 +81,7 @@ rules:
 	if want := fmt.Sprintf("ssh -p %d host@127.0.0.1", port); info.Command != want {
 		t.Errorf("command %q, want %q", info.Command, want)
 	}
-	e.port = info.Port
+	e.port, e.token = info.Port, info.Password
 	e.knownHosts = filepath.Join(dir, "known_hosts")
 	os.WriteFile(e.knownHosts, []byte(info.KnownHosts+"\n"), 0o600)
 	e.askpass = filepath.Join(dir, "askpass")
@@ -222,6 +223,29 @@ func TestSSHProxyOpenSSH(t *testing.T) {
 	}
 	if forwards < 2 || agents < 1 || execs < 4 {
 		t.Errorf("audit: %d forward refusals (want -R and -L), %d agent refusals, %d exec_ssh events", forwards, agents, execs)
+	}
+
+	// Neither the CA's private key nor the login token is in the logs
+	// or the audit store.
+	caKey, err := os.ReadFile(testenv.SSH(t).CAKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secrets []string
+	for _, line := range strings.Split(string(caKey), "\n") {
+		if len(line) > 40 && !strings.HasPrefix(line, "-----") {
+			secrets = append(secrets, line)
+		}
+	}
+	secrets = append(secrets, e.token)
+	db, _ := os.ReadFile(filepath.Join(e.dir, "audit.db"))
+	wal, _ := os.ReadFile(filepath.Join(e.dir, "audit.db-wal"))
+	for _, secret := range secrets {
+		for where, text := range map[string]string{"logs": e.logs.String(), "audit.db": string(db) + string(wal)} {
+			if strings.Contains(text, secret) {
+				t.Errorf("a secret (%.8s...) is in the %s", secret, where)
+			}
+		}
 	}
 }
 
