@@ -296,7 +296,7 @@ connections:
     address: %s
     database: %s
     sslmode: disable
-    max_conns: 32
+    max_connections: 48              # the budget: every session and the proxy share it
     credentials: jit                 # the recommended setup: a role per session
     jit: {connection_limit: 40}
     admin: {user: %s, password_file: %s}

@@ -110,9 +110,22 @@ type Connection struct {
 	// Credentials is "static" (Warden uses the admin credential) or "jit".
 	Credentials string `yaml:"credentials"`
 	// JIT tunes just-in-time credentials (credentials: jit).
-	JIT      JIT    `yaml:"jit"`
-	SSLMode  string `yaml:"sslmode"`
-	MaxConns int    `yaml:"max_conns"`
+	JIT     JIT    `yaml:"jit"`
+	SSLMode string `yaml:"sslmode"`
+	// MaxConnections is the connection budget: how many connections
+	// Warden holds open to the target at once, across every session and
+	// both front doors (default: a quarter of the server's own
+	// max_connections). ReservedConnections are Warden's admin
+	// connections (mint, revoke, kill, reaper) outside the budget, so
+	// that revocation always gets through (default 2). ConnectionWait is
+	// how long a call waits in line for a slot of a full budget before it
+	// fails (default 5s).
+	MaxConnections      int           `yaml:"max_connections"`
+	ReservedConnections int           `yaml:"reserved_connections"`
+	ConnectionWait      time.Duration `yaml:"connection_wait"`
+	// MaxConns is the former name of max_connections, refused with a
+	// pointer to it.
+	MaxConns int `yaml:"max_conns"`
 
 	// HostKey pins an ssh connection's host key: one public key, as an
 	// authorized_keys line ("ssh-ed25519 AAAA...") or a known_hosts line

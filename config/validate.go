@@ -194,10 +194,7 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 	default:
 		add(p+".kind", "%s.kind: expected postgres, sqlite or ssh, got %q", p, cn.Kind)
 	}
-	if cn.MaxConns < 0 {
-		add(p+".max_conns", "%s.max_conns: must be positive, got %d", p, cn.MaxConns)
-	}
-	return errs
+	return append(errs, c.validateBudget(p, cn)...)
 }
 
 func (c *Config) resolve(p string) string {

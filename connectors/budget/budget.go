@@ -189,6 +189,13 @@ func (b *Budget) ensureSized(ctx context.Context) {
 	b.mu.Unlock()
 }
 
+// SizeNow sizes the budget if it has a sizer that has not run yet, and
+// returns its size.
+func (b *Budget) SizeNow(ctx context.Context) int {
+	b.ensureSized(ctx)
+	return b.Size()
+}
+
 // Size is the number of slots (1 until a sizer has run).
 func (b *Budget) Size() int {
 	b.mu.Lock()

@@ -67,9 +67,10 @@ func (p *Postgres) Mint(ctx context.Context, req connectors.MintRequest) (connec
 	}
 	verifier := v.PostgreSQL()
 	expires := time.Now().Add(req.TTL).UTC()
-	limit := max(req.ConnectionLimit, 1)
+	// A role never holds more of the target than the whole budget.
+	limit := max(min(req.ConnectionLimit, p.budget.SizeNow(ctx)), 1)
 
-	conn, err := p.pool.Acquire(ctx)
+	conn, err := p.admin.Acquire(ctx)
 	if err != nil {
 		return connectors.MintResponse{}, mapError(err)
 	}
@@ -212,20 +213,20 @@ func (p *Postgres) Revoke(ctx context.Context, req connectors.RevokeRequest) err
 	p.closeJITPool(req.Lease)
 	ident := pgx.Identifier{role}.Sanitize()
 	var exists bool
-	if err := p.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil {
+	if err := p.admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)", role).Scan(&exists); err != nil {
 		return fmt.Errorf("postgres: revoke %s: %w", role, mapError(err))
 	}
 	if !exists {
 		return nil
 	}
-	if _, err := p.pool.Exec(ctx, "ALTER ROLE "+ident+" NOLOGIN"); err != nil && !isUndefinedRole(err) {
+	if _, err := p.admin.Exec(ctx, "ALTER ROLE "+ident+" NOLOGIN"); err != nil && !isUndefinedRole(err) {
 		return fmt.Errorf("postgres: revoke %s: %w", role, mapError(err))
 	}
 	// Terminate until no backend is left (a login in flight may appear
 	// once more).
 	for i := 0; ; i++ {
 		var left int
-		err := p.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = $1) t`, role).Scan(&left)
+		err := p.admin.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = $1) t`, role).Scan(&left)
 		if err != nil {
 			return fmt.Errorf("postgres: revoke %s: terminate sessions: %w", role, mapError(err))
 		}
@@ -241,7 +242,7 @@ func (p *Postgres) Revoke(ctx context.Context, req connectors.RevokeRequest) err
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	conn, err := p.pool.Acquire(ctx)
+	conn, err := p.admin.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: revoke %s: %w", role, mapError(err))
 	}
@@ -274,6 +275,10 @@ func isUndefinedRole(err error) bool {
 	return false
 }
 
+// sessionIdleConn is how long a session's connection may sit idle before
+// it is closed and its budget slot freed.
+const sessionIdleConn = 10 * time.Second
+
 // jitPool returns the pool that logs in as a minted role, creating it on
 // first use. Queries of a lease always run as its role, never as admin.
 func (p *Postgres) jitPool(ctx context.Context, cred connectors.Credential) (*pgxpool.Pool, error) {
@@ -290,6 +295,8 @@ func (p *Postgres) jitPool(ctx context.Context, cred connectors.Credential) (*pg
 	cfg.ConnConfig.Password = cred.Password.Secret.Reveal()
 	cfg.MaxConns = p.jitMaxConns
 	cfg.MinConns = 0
+	// A session's connections go back to the budget once idle.
+	cfg.MaxConnIdleTime = sessionIdleConn
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect as %s: %w", cred.Password.User, mapError(err))

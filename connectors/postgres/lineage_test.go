@@ -26,7 +26,7 @@ func TestSources(t *testing.T) {
 		"CREATE FUNCTION get_ssn(int) RETURNS text LANGUAGE sql STABLE AS 'SELECT ssn FROM crm.customers WHERE id = $1'",
 	)
 	cfg := connection(pg, db)
-	cfg.MaxConns = 1 // the catalog reads and the query below share one session
+	cfg.MaxConnections = 1 // the catalog reads and the query below share one session
 	c := open(t, cfg, slog.New(slog.DiscardHandler))
 	res, ok := c.(masking.SourceResolver)
 	if !ok {

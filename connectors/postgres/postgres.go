@@ -17,13 +17,16 @@ import (
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/connectors/budget"
 	"github.com/wardenhq/warden/policy/sqlclass"
 )
 
 // Postgres is a connector for one PostgreSQL database.
 type Postgres struct {
 	info   connectors.Info
-	pool   *pgxpool.Pool
+	pool   *pgxpool.Pool // through the budget
+	admin  *pgxpool.Pool // the reserve, for mint, revoke and kill
+	budget *budget.Budget
 	logger *slog.Logger
 
 	types sync.Map // uint32 OID -> string type name
@@ -73,14 +76,29 @@ func Open(ctx context.Context, cfg config.Connection, logger *slog.Logger) (conn
 	sess := &sessions{}
 	pc.BeforeClose = func(c *pgx.Conn) { sess.reset(c.PgConn()) }
 	pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
-	if cfg.MaxConns > 0 {
-		pc.MaxConns = int32(cfg.MaxConns)
-	} else {
-		pc.MaxConns = 32
-	}
 	pc.MaxConnIdleTime = 5 * time.Minute
+
+	// The reserve: Warden's admin work (mint, revoke, kill, reaper) on
+	// connections outside the budget, so that revocation gets through
+	// when the budget is full.
+	ac := pc.Copy()
+	ac.MaxConns = int32(max(cfg.ReservedConnections, 1))
+	admin, err := pgxpool.NewWithConfig(ctx, ac)
+	if err != nil {
+		return nil, fmt.Errorf("connection pool: %w", err)
+	}
+	// Everything else — static-mode statements, describe_schema,
+	// catalog reads, every session's pool, the wire proxy's upstream
+	// connections — dials through the budget.
+	b := budget.New(cfg.Name, cfg.MaxConnections, cfg.ConnectionWait, func(ctx context.Context) (int, error) {
+		return serverBudget(ctx, admin)
+	})
+	pc.ConnConfig.DialFunc = pgconn.DialFunc(b.Dialer(budget.DialFunc(pc.ConnConfig.DialFunc)))
+	pc.MaxConns = 1 << 20 // the budget bounds it
+	pc.HealthCheckPeriod = idleCheck
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
+		admin.Close()
 		return nil, fmt.Errorf("connection pool: %w", err)
 	}
 	p := &Postgres{
@@ -91,6 +109,8 @@ func Open(ctx context.Context, cfg config.Connection, logger *slog.Logger) (conn
 			Target: cfg.Address + "/" + cfg.Database,
 		},
 		pool:        pool,
+		admin:       admin,
+		budget:      b,
 		logger:      logger,
 		jitMaxConns: int32(max(cfg.JIT.ConnectionLimit, 1)),
 		sessions:    sess,
@@ -133,9 +153,28 @@ func (p *Postgres) Close() error {
 		}
 		p.jitMu.Unlock()
 		p.pool.Close()
+		p.admin.Close()
 	}
 	return nil
 }
+
+// idleCheck is how often pools close connections idle past their idle
+// time: a session's connection goes back to the budget soon after use.
+const idleCheck = 5 * time.Second
+
+// serverBudget is the default budget: a quarter of the connections the
+// server allows beyond its superuser reserve, at least 1.
+func serverBudget(ctx context.Context, admin *pgxpool.Pool) (int, error) {
+	var allowed int
+	err := admin.QueryRow(ctx, `SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int`).Scan(&allowed)
+	if err != nil {
+		return 0, err
+	}
+	return max(allowed/4, 1), nil
+}
+
+// Budget is the connection's budget (for metrics and tests).
+func (p *Postgres) Budget() *budget.Budget { return p.budget }
 
 func (p *Postgres) isClosed() bool {
 	p.mu.Lock()
@@ -170,6 +209,10 @@ func (p *Postgres) typeName(ctx context.Context, conn *pgxpool.Conn, oid uint32)
 func mapError(err error) error {
 	if err == nil {
 		return nil
+	}
+	var full *budget.FullError
+	if errors.As(err, &full) {
+		return full
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

@@ -208,7 +208,7 @@ func TestMultiStatementRefused(t *testing.T) {
 // transaction or across calls. The connector has one connection, so every
 // call of a case runs in the same session.
 func TestReadOnlyTricks(t *testing.T) {
-	f, _ := fixture(t, func(c *config.Connection) { c.MaxConns = 1 })
+	f, _ := fixture(t, func(c *config.Connection) { c.MaxConnections = 1 })
 	before, _ := f.Rows(t, "items")
 	const insert = "INSERT INTO items (id, name) VALUES (4, 'durian')"
 	for _, tc := range []struct {
@@ -381,7 +381,7 @@ func TestMissingPasswordEnv(t *testing.T) {
 // search_path, a role, a prepared statement, an advisory lock, a temporary
 // table) is seen by the next call on the same pooled connection.
 func TestSessionDoesNotCarryOver(t *testing.T) {
-	f, _ := fixture(t, func(c *config.Connection) { c.MaxConns = 1 })
+	f, _ := fixture(t, func(c *config.Connection) { c.MaxConnections = 1 })
 	ctx := t.Context()
 	for _, sql := range []string{
 		"SELECT set_config('search_path', 'nowhere', false)",
