@@ -10,6 +10,7 @@ import (
 	"github.com/wardenhq/warden/approvals"
 	"github.com/wardenhq/warden/audit"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/connectors/budget"
 	"github.com/wardenhq/warden/policy"
 )
 
@@ -227,6 +228,7 @@ func targetError(err error) *Error {
 		return te
 	}
 	var tge *connectors.TargetError
+	var full *budget.FullError
 	switch {
 	case errors.Is(err, connectors.ErrTimeout):
 		return &Error{Code: CodeTimeout, Message: "the statement was cancelled because it ran longer than its time limit",
@@ -240,6 +242,9 @@ func targetError(err error) *Error {
 			msg += "; detail: " + tge.Detail
 		}
 		return &Error{Code: CodeTargetError, Message: msg, Hint: tge.Hint, err: err}
+	case errors.As(err, &full):
+		return &Error{Code: CodeUnavailable, Message: full.Error(),
+			Hint: "Try again in a few seconds: every connection this Warden may hold to the target is in use", err: err}
 	case errors.Is(err, connectors.ErrUnavailable):
 		return &Error{Code: CodeUnavailable, Message: "the target is unavailable: " + err.Error(),
 			Hint: "Try again later", err: err}

@@ -69,6 +69,9 @@ type Budget struct {
 	peak    int
 	granted int64
 	refused int64
+
+	reclaim    func()
+	reclaiming bool
 }
 
 type waiter struct {
@@ -106,6 +109,10 @@ func (b *Budget) Acquire(ctx context.Context) (release func(), err error) {
 	}
 	w := &waiter{ready: make(chan struct{})}
 	b.queue = append(b.queue, w)
+	if b.reclaim != nil && !b.reclaiming {
+		b.reclaiming = true
+		go b.runReclaim(b.reclaim)
+	}
 	b.mu.Unlock()
 
 	t := time.NewTimer(b.wait)
@@ -135,6 +142,13 @@ func (b *Budget) Acquire(ctx context.Context) (release func(), err error) {
 	}
 	b.refused++
 	return nil, &FullError{Connection: b.name, Size: b.size, Waiting: len(b.queue)}
+}
+
+func (b *Budget) runReclaim(reclaim func()) {
+	reclaim()
+	b.mu.Lock()
+	b.reclaiming = false
+	b.mu.Unlock()
 }
 
 // take must be called with b.mu held and a slot free.
@@ -189,6 +203,23 @@ func (b *Budget) ensureSized(ctx context.Context) {
 	b.mu.Unlock()
 }
 
+// Waiting reports whether anyone waits for a slot now.
+func (b *Budget) Waiting() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue) > 0
+}
+
+// OnWait sets what the budget calls (in its own goroutine, one call at a
+// time) when a caller has to queue: a connector closes its idle
+// connections there, so that slots held by connections nobody uses go to
+// those who wait.
+func (b *Budget) OnWait(reclaim func()) {
+	b.mu.Lock()
+	b.reclaim = reclaim
+	b.mu.Unlock()
+}
+
 // SizeNow sizes the budget if it has a sizer that has not run yet, and
 // returns its size.
 func (b *Budget) SizeNow(ctx context.Context) int {
@@ -226,9 +257,12 @@ func (b *Budget) Dialer(dial DialFunc) DialFunc {
 			release()
 			return nil, err
 		}
-		return &conn{Conn: c, release: release}, nil
+		return Hold(c, release), nil
 	}
 }
+
+// Hold returns c holding a slot, released when c is closed.
+func Hold(c net.Conn, release func()) net.Conn { return &conn{Conn: c, release: release} }
 
 // conn is a connection holding a budget slot.
 type conn struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/connectors/budget"
 )
 
 // What the connector and the wire proxy (proxy/postgres) share about
@@ -137,6 +138,10 @@ func (p *Postgres) Dial(ctx context.Context, req DialRequest) (*pgconn.HijackedC
 	}
 	pc, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
+		var full *budget.FullError
+		if errors.As(err, &full) {
+			return nil, full
+		}
 		return nil, ScrubSecret(err, cfg.Password)
 	}
 	hc, err := pc.Hijack()

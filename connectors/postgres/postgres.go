@@ -115,6 +115,7 @@ func Open(ctx context.Context, cfg config.Connection, logger *slog.Logger) (conn
 		jitMaxConns: int32(max(cfg.JIT.ConnectionLimit, 1)),
 		sessions:    sess,
 	}
+	b.OnWait(p.reclaimIdle)
 	p.classifier = &sqlclass.Classifier{
 		Options: sqlclass.Options{Functions: p, Types: p, Cache: sqlclass.NewCache(4096)},
 		Schema:  SearchPath,
@@ -171,6 +172,27 @@ func serverBudget(ctx context.Context, admin *pgxpool.Pool) (int, error) {
 		return 0, err
 	}
 	return max(allowed/4, 1), nil
+}
+
+// reclaimIdle closes the idle connections of every pool, when a call
+// waits for a slot of the budget: a session's idle connection must not
+// keep another session from the target.
+func (p *Postgres) reclaimIdle() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	p.jitMu.Lock()
+	pools := make([]*pgxpool.Pool, 0, len(p.jitPools)+1)
+	for _, pool := range p.jitPools {
+		pools = append(pools, pool)
+	}
+	p.jitMu.Unlock()
+	pools = append(pools, p.pool)
+	for _, pool := range pools {
+		for _, c := range pool.AcquireAllIdle(ctx) {
+			c.Conn().Close(ctx)
+			c.Release()
+		}
+	}
 }
 
 // Budget is the connection's budget (for metrics and tests).

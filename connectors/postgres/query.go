@@ -61,7 +61,7 @@ func (p *Postgres) Query(ctx context.Context, req connectors.QueryRequest) (conn
 	}
 	pg := conn.Conn().PgConn()
 	st := p.sessions.get(pg)
-	r := &rows{p: p, ctx: ctx, conn: conn, readOnly: req.ReadOnly, sql: req.SQL, state: st}
+	r := &rows{p: p, ctx: ctx, conn: conn, readOnly: req.ReadOnly, sql: req.SQL, state: st, own: !shared}
 	pl := pg.StartPipeline(ctx)
 	r.pl = pl
 

@@ -19,6 +19,7 @@ type rows struct {
 	pl       *pgconn.Pipeline
 	rr       *pgconn.ResultReader
 	readOnly bool
+	own      bool // the session's own pool's connection (just-in-time), not the shared one
 	sql      string
 	state    *connState
 	prepared *pgconn.StatementDescription // prepared by this call
@@ -110,7 +111,7 @@ func (r *rows) Close() error {
 			}
 			cancel()
 		}
-		r.conn.Release()
+		r.release()
 	case r.readOnly || r.err != nil:
 		r.end("ROLLBACK")
 	default:
@@ -119,6 +120,16 @@ func (r *rows) Close() error {
 		}
 	}
 	return r.err
+}
+
+// release returns the connection to its pool; a session's own connection
+// is closed instead when others wait for the budget, so that its slot
+// goes to them now rather than when it idles out.
+func (r *rows) release() {
+	if r.own && r.p.budget.Waiting() {
+		r.conn.Conn().Close(context.Background())
+	}
+	r.conn.Release()
 }
 
 // end finishes the transaction, resets the session (DISCARD ALL: settings,
@@ -142,7 +153,7 @@ func (r *rows) end(stmt string) error {
 	if err != nil || pg.TxStatus() != 'I' {
 		r.conn.Conn().Close(context.Background())
 	}
-	r.conn.Release()
+	r.release()
 	// COMMIT of a failed transaction succeeds with the tag ROLLBACK:
 	// nothing was written, which must not be reported as success.
 	if err == nil && stmt == "COMMIT" && len(res) == 1 && res[0].CommandTag.String() == "ROLLBACK" {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/connectors/budget"
 	"github.com/wardenhq/warden/policy"
 )
 
@@ -41,6 +42,7 @@ type SSH struct {
 	address    string
 	principals []string
 	sources    []string // source_address: certificates' logins from, when set
+	budget     *budget.Budget
 	ttl        time.Duration
 	ca         *CA
 	hostKey    xssh.HostKeyCallback
@@ -101,6 +103,11 @@ func New(cfg config.Connection, ca *CA, classifier policy.Classifier, logger *sl
 		clients:    map[string][]*client{},
 		revoked:    map[string]time.Time{},
 	}
+	size := cfg.MaxConnections
+	if size <= 0 {
+		size = config.DefaultSSHMaxConnections
+	}
+	s.budget = budget.New(cfg.Name, size, cfg.ConnectionWait, nil)
 	if s.ttl <= 0 {
 		s.ttl = config.DefaultJITTTL
 	}
@@ -241,13 +248,19 @@ var errAuth = errors.New("ssh: the host refused the login")
 // dialConfig opens an SSH connection with cfg, bounded by DialTimeout and
 // ctx. Errors are mapped (mapDialError).
 func (s *SSH) dialConfig(ctx context.Context, cfg *xssh.ClientConfig) (*xssh.Client, error) {
+	release, err := s.budget.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
 	defer cancel()
 	d := net.Dialer{KeepAlive: 30 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", s.address)
+	raw, err := d.DialContext(ctx, "tcp", s.address)
 	if err != nil {
+		release()
 		return nil, mapDialError(ctx, err)
 	}
+	conn := budget.Hold(raw, release)
 	dl, _ := ctx.Deadline()
 	conn.SetDeadline(dl)
 	stop := context.AfterFunc(ctx, func() { conn.Close() })

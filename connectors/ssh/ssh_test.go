@@ -23,6 +23,7 @@ import (
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/connectors/budget"
 	"github.com/wardenhq/warden/connectors/connectortest"
 	"github.com/wardenhq/warden/connectors/sqlite"
 	sshconn "github.com/wardenhq/warden/connectors/ssh"
@@ -670,5 +671,27 @@ func TestSourceAddressOverride(t *testing.T) {
 	resp, _ = elsewhere.mint(t, connectors.SSHGrants{Principal: elsewhere.srv.Users[0]}, 5*time.Minute)
 	if out, _, err := elsewhere.exec(t, resp.Credential, "true", false); err == nil {
 		t.Errorf("a certificate for 192.0.2.7 logged in from 127.0.0.1: %s", out)
+	}
+}
+
+// TestBudget: connections to the host hold slots of the budget; past it a
+// command of another lease waits its time and fails with the budget's
+// error, and gets through once a lease's connection has closed.
+func TestBudget(t *testing.T) {
+	f := open(t, func(c *config.Connection) { c.MaxConnections, c.ConnectionWait = 1, 200*time.Millisecond })
+	a, leaseA := f.mint(t, connectors.SSHGrants{Principal: f.srv.Users[0]}, 5*time.Minute)
+	b, _ := f.mint(t, connectors.SSHGrants{Principal: f.srv.Users[0]}, 5*time.Minute)
+	if out, _, err := f.exec(t, a.Credential, "true", false); err != nil {
+		t.Fatalf("first lease: %v %s", err, out)
+	}
+	_, _, err := f.exec(t, b.Credential, "true", false)
+	if !budget.IsFull(err) || !strings.Contains(err.Error(), "connection budget of 1") {
+		t.Fatalf("second lease past the budget: %v", err)
+	}
+	if err := f.conn.Revoke(context.Background(), connectors.RevokeRequest{Lease: leaseA}); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err := f.exec(t, b.Credential, "true", false); err != nil {
+		t.Errorf("after the first lease's connection closed: %v %s", err, out)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors/budget"
 	pgconnector "github.com/wardenhq/warden/connectors/postgres"
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/proxy"
@@ -227,6 +228,9 @@ func (s *Engine) startup(ctx context.Context, nc net.Conn) (*session, error) {
 	up, err := ss.dial(ctx, cred, adm.Decision.Rule)
 	if err != nil {
 		gs.End(context.WithoutCancel(ctx), "upstream connection failed")
+		if budget.IsFull(err) {
+			return refuse("53300", "sorry, too many clients already: Warden's "+err.Error())
+		}
 		return refuse("08006", "Warden cannot connect to the target: "+err.Error())
 	}
 	ss.primary = up
