@@ -6,9 +6,13 @@
 #   scripts/pg.sh start   # idempotent; prints the env file to source
 #   scripts/pg.sh stop
 #   scripts/pg.sh env     # print the variables tests read
+#
+# WARDEN_TEST_DIR, WARDEN_TEST_PG_PORT and WARDEN_TEST_PG_MAX_CONNECTIONS
+# make another instance (tests of connection budgets start a small one).
 set -euo pipefail
 
 PORT="${WARDEN_TEST_PG_PORT:-55432}"
+MAXCONN="${WARDEN_TEST_PG_MAX_CONNECTIONS:-200}"
 ROOT="${WARDEN_TEST_DIR:-/tmp/warden-test}"
 D="$ROOT/pg"
 ENVFILE="$ROOT/pg.env"
@@ -51,7 +55,7 @@ start)
         --encoding=UTF8 --locale=C.UTF-8 -N >"$ROOT/initdb.log" 2>&1 || { cat "$ROOT/initdb.log" >&2; exit 1; }
     fi
     as_pg "$PGBIN/pg_ctl" -D "$D/data" -l "$D/pg.log" -w -t 30 \
-      -o "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories=$D -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      -o "-c listen_addresses=127.0.0.1 -p $PORT -c unix_socket_directories=$D -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=$MAXCONN" \
       start >/dev/null || { tail -20 "$D/pg.log" >&2; exit 1; }
   fi
   umask 077

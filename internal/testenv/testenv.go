@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +97,7 @@ func (p Postgres) CreateDatabase(t testing.TB, setup ...string) string {
 		c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 	})
 	db := p.Connect(t, name)
+	defer db.Close(ctx) // a test may count the database's connections
 	for _, s := range setup {
 		if _, err := db.Exec(ctx, s); err != nil {
 			t.Fatalf("setup %q: %v", s, err)
@@ -111,4 +115,45 @@ func Program(t testing.TB, name, pkg string) string {
 		missing(t, name, "apt-get install "+pkg+", or `make test`")
 	}
 	return p
+}
+
+// StartPG starts a PostgreSQL server of its own for one test, with
+// maxConnections (scripts/pg.sh in a fresh directory, on a free port, as
+// the postgres user), and stops it when the test ends. It needs what
+// scripts/pg.sh needs (PostgreSQL's binaries; root, or the postgres user).
+func StartPG(t testing.TB, maxConnections int) Postgres {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "pg.sh")
+	dir, err := os.MkdirTemp("", "warden-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755) // the server runs as postgres
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	env := append(os.Environ(), "WARDEN_TEST_DIR="+dir, fmt.Sprintf("WARDEN_TEST_PG_PORT=%d", port),
+		fmt.Sprintf("WARDEN_TEST_PG_MAX_CONNECTIONS=%d", maxConnections))
+	cmd := exec.Command(script, "start")
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		missing(t, "a PostgreSQL server of the test's own", fmt.Sprintf("scripts/pg.sh start: %v\n%s", err, out))
+	}
+	t.Cleanup(func() {
+		stop := exec.Command(script, "stop")
+		stop.Env = env
+		stop.Run()
+		os.RemoveAll(dir)
+	})
+	pw := filepath.Join(dir, "pg", "pw")
+	b, err := os.ReadFile(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Postgres{Addr: fmt.Sprintf("127.0.0.1:%d", port), User: "wardenadmin", Password: strings.TrimSpace(string(b)), PasswordFile: pw}
 }
