@@ -23,12 +23,13 @@ type Options struct {
 	Version string
 	// Logger receives the server's logs (default: discarded).
 	Logger *slog.Logger
-	// SessionIdle ends a session unused for this long (default
-	// DefaultSessionIdle): an MCP session (protocol revisions with
-	// Mcp-Session-Id), and the Warden session of a stateless caller
-	// (revision 2026-07-28). Ending a session revokes its just-in-time
-	// credentials.
-	SessionIdle time.Duration
+	// SessionIdle ends an MCP session (protocol revisions with
+	// Mcp-Session-Id) unused for this long (default DefaultSessionIdle);
+	// StatelessIdle the Warden session of a stateless caller (revision
+	// 2026-07-28; default DefaultStatelessIdle). Ending a session revokes
+	// its just-in-time credentials.
+	SessionIdle   time.Duration
+	StatelessIdle time.Duration
 	// MaxSessions bounds the stateless callers' sessions tracked at once
 	// (default DefaultMaxSessions).
 	MaxSessions int
@@ -63,11 +64,14 @@ func New(p *tools.Catalogue, o Options) *Server {
 	if o.SessionIdle <= 0 {
 		o.SessionIdle = DefaultSessionIdle
 	}
+	if o.StatelessIdle <= 0 {
+		o.StatelessIdle = DefaultStatelessIdle
+	}
 	if o.TaskTTL <= 0 {
 		o.TaskTTL = DefaultTaskTTL
 	}
 	s := &Server{pipeline: p, logger: o.Logger, idle: o.SessionIdle, taskTTL: o.TaskTTL, tasks: newTaskOwners(o.TaskTTL)}
-	s.sessions = newSessionTable(o.SessionIdle, o.MaxSessions, p.EndSession)
+	s.sessions = newSessionTable(o.StatelessIdle, o.MaxSessions, p.EndSession)
 	hooks := &server.Hooks{}
 	// A closed MCP session (DELETE, idle sweep) ends the Warden session:
 	// its calls still running are cancelled and its just-in-time

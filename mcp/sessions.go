@@ -9,10 +9,14 @@ import (
 
 // Defaults of the session table.
 const (
-	// DefaultSessionIdle ends a session unused for this long: an MCP
-	// session of a revision that has them, and a stateless caller's Warden
-	// session.
+	// DefaultSessionIdle ends an MCP session (of a revision that has
+	// them) unused for this long.
 	DefaultSessionIdle = 30 * time.Minute
+	// DefaultStatelessIdle ends a stateless caller's Warden session (its
+	// just-in-time credentials, shared by its calls) unused for this long:
+	// a caller without a session gives no sign that it is done, so its
+	// role must not outlive its use by much.
+	DefaultStatelessIdle = 30 * time.Second
 	// DefaultMaxSessions bounds the stateless sessions tracked at once.
 	DefaultMaxSessions = 10000
 )

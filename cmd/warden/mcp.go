@@ -43,7 +43,7 @@ never falls back to identity.local). Logs go to stderr.`, stdout)
 	if err != nil {
 		return err
 	}
-	srv := mcp.New(a.tools, mcpOptions(a, log, 0))
+	srv := mcp.New(a.tools, mcpOptions(a, log, sessionIdles{}))
 	defer srv.Close()
 	log.Info("serving MCP on stdio", "identity", p.Subject, "groups", p.Groups, "issuer", p.Issuer)
 	if p.Expires.IsZero() {

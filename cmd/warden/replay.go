@@ -21,7 +21,7 @@ Prints what happened in one session in order: time, statement, decision,
 rows and masked values. A session is a proxy client connection, a stdio
 process (stdio-...), an MCP session (mcp-session-..., protocol revisions
 with Mcp-Session-Id), or a stateless HTTP client's use of Warden (http-...,
-revision 2026-07-28: one identity and client, ended by --session-idle of
+revision 2026-07-28: one identity and client, ended by --stateless-idle of
 warden serve). The session id is in every audit event (the SESSION column
 of warden audit list) and in Warden's log line for each stdio process and
 client connection.`, stdout)

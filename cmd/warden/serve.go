@@ -25,17 +25,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	listen := fs.String("listen", "", "address for MCP over HTTP (default: listen.mcp from the config)")
 	idleDefault, idleErr := envDuration("WARDEN_SESSION_IDLE", mcp.DefaultSessionIdle)
 	idle := fs.Duration("session-idle", idleDefault,
-		"end an MCP session, or a stateless client's Warden session, unused for this long; its just-in-time credentials are revoked (env WARDEN_SESSION_IDLE)")
+		"end an MCP session unused for this long; its just-in-time credentials are revoked (env WARDEN_SESSION_IDLE)")
+	statelessDefault, statelessErr := envDuration("WARDEN_STATELESS_IDLE", mcp.DefaultStatelessIdle)
+	stateless := fs.Duration("stateless-idle", statelessDefault,
+		"end a stateless client's Warden session (revision 2026-07-28, no MCP session) unused for this long; its just-in-time credentials are revoked (env WARDEN_STATELESS_IDLE)")
 	logger := logFlags(fs)
 	profile := profileFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if idleErr != nil {
-		return usageError{idleErr.Error()}
+	for _, err := range []error{idleErr, statelessErr} {
+		if err != nil {
+			return usageError{err.Error()}
+		}
 	}
 	if *idle < time.Second {
 		return usageError{fmt.Sprintf("--session-idle %s: expected at least 1s", *idle)}
+	}
+	if *stateless < time.Second {
+		return usageError{fmt.Sprintf("--stateless-idle %s: expected at least 1s", *stateless)}
 	}
 	log, err := logger(stderr)
 	if err != nil {
@@ -55,7 +63,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *listen != "" {
 		addr = *listen
 	}
-	return serveHTTPWith(ctx, a, addr, log, *idle, func(url string) {
+	return serveHTTPWith(ctx, a, addr, log, sessionIdles{session: *idle, stateless: *stateless}, func(url string) {
 		fmt.Fprintf(stdout, "Warden is serving MCP at %s\n", url)
 	})
 }
@@ -63,9 +71,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // mcpOptions are the MCP server's options for app a: sessions end after
 // idle (0: the default), and a held call run as a task is kept as long as
 // its approval request lives, and 15 minutes more to collect its result.
-func mcpOptions(a *app, log *slog.Logger, idle time.Duration) mcp.Options {
-	return mcp.Options{Version: version, Logger: log, SessionIdle: idle, TaskTTL: a.cfg.Approvals.TTL + 15*time.Minute}
+func mcpOptions(a *app, log *slog.Logger, idle sessionIdles) mcp.Options {
+	return mcp.Options{Version: version, Logger: log, SessionIdle: idle.session, StatelessIdle: idle.stateless,
+		TaskTTL: a.cfg.Approvals.TTL + 15*time.Minute}
 }
+
+// sessionIdles end sessions unused for so long (0: the defaults): MCP
+// sessions, and stateless callers' Warden sessions.
+type sessionIdles struct{ session, stateless time.Duration }
 
 // envDuration is the duration in the environment variable k, or def when
 // it is not set.
@@ -84,12 +97,12 @@ func envDuration(k string, def time.Duration) (time.Duration, error) {
 // serveHTTP serves the HTTP front door with the default session idle
 // timeout until ctx ends, then shuts down gracefully.
 func serveHTTP(ctx context.Context, a *app, addr string, log *slog.Logger, ready func(url string)) error {
-	return serveHTTPWith(ctx, a, addr, log, 0, ready)
+	return serveHTTPWith(ctx, a, addr, log, sessionIdles{}, ready)
 }
 
 // serveHTTPWith is serveHTTP with sessions ending after idle (0: the
 // default).
-func serveHTTPWith(ctx context.Context, a *app, addr string, log *slog.Logger, idle time.Duration, ready func(url string)) error {
+func serveHTTPWith(ctx context.Context, a *app, addr string, log *slog.Logger, idle sessionIdles, ready func(url string)) error {
 	ident, resource, err := a.httpIdentity(ctx)
 	if err != nil {
 		return err

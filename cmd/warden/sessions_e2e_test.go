@@ -157,10 +157,10 @@ func TestStdioProcessesAreSessions(t *testing.T) {
 // TestHTTPSessions: a client of a revision with sessions is recorded under
 // its Mcp-Session-Id; a stateless client (2026-07-28, no session header)
 // under a Warden session of its identity and client, kept by use and
-// ended by --session-idle; each is replayed on its own.
+// ended by --stateless-idle; each is replayed on its own.
 func TestHTTPSessions(t *testing.T) {
 	e := newEnv(t, "")
-	url, logs, _ := serveWarden(t, "--config", e.config, "--listen", "127.0.0.1:0", "--session-idle", "2s")
+	url, logs, _ := serveWarden(t, "--config", e.config, "--listen", "127.0.0.1:0", "--stateless-idle", "2s")
 
 	legacy := httpAt(t, url, mcpgo.ProtocolVersion20250618, nil)
 	mcpSession := legacy.GetSessionId()
@@ -176,7 +176,7 @@ func TestHTTPSessions(t *testing.T) {
 	}
 	s1 := demoQuery(t, stateless, "SELECT 'stateless one'")
 	s2 := demoQuery(t, stateless, "SELECT 'stateless two'")
-	time.Sleep(3500 * time.Millisecond) // more than --session-idle, unused
+	time.Sleep(3500 * time.Millisecond) // more than --stateless-idle, unused
 	s3 := demoQuery(t, stateless, "SELECT 'stateless after idle'")
 
 	all := sessionsOf(t, e.config)
