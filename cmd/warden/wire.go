@@ -39,17 +39,45 @@ type app struct {
 	stops []func() error
 }
 
-// loadConfig loads and checks configuration and policy together.
+// loadConfig loads and checks configuration and policy together; any
+// problem is an error (config.Errors listing every one).
 func loadConfig(path string) (*config.Config, *policy.Engine, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	engine, err := policy.Compile(cfg, tools.Names(toolsbuiltin.Tools()))
+	cfg, engine, err := checkConfig(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	return cfg, engine, nil
+}
+
+// checkConfig is loadConfig for a report (config check, policy check): the
+// error lists every problem of the configuration and of its policy, in
+// file and line order, and cfg is then what could be decoded (nil when the
+// file could not be read or parsed), to count; engine is nil.
+func checkConfig(path string) (*config.Config, *policy.Engine, error) {
+	cfg, err := config.Check(path)
+	if cfg == nil {
+		return nil, nil, err
+	}
+	// Policy compiles what decoded even when the configuration has
+	// problems, so that its own (unknown tools, conditions) are reported
+	// in the same run.
+	engine, perr := policy.Compile(cfg, tools.Names(toolsbuiltin.Tools()))
+	if err := cfg.Combine(err, perr); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, engine, nil
+}
+
+// problems lists err as configuration errors: each of a config.Errors,
+// or err itself as a problem of the file at path (one that cannot be read).
+func problems(path string, err error) []*config.Error {
+	if err == nil {
+		return []*config.Error{}
+	}
+	if es := config.AsErrors(err); es != nil {
+		return es
+	}
+	return []*config.Error{{File: path, Msg: err.Error()}}
 }
 
 // offlineClassifiers classifies statements as each connection's kind
