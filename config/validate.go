@@ -318,17 +318,29 @@ func contains(list []string, s string) bool {
 }
 
 // Warnings lists configurations that are valid but weaker than they could
-// be, for `warden config check`.
+// be, for `warden config check`: those of every front door.
 func (c *Config) Warnings() []string {
+	return append(c.ServeWarnings(), c.HTTPWarnings()...)
+}
+
+// HTTPWarnings are the warnings that apply only to a Warden serving MCP
+// over HTTP (warden serve, warden demo), not to a stdio one.
+func (c *Config) HTTPWarnings() []string {
+	if !c.Identity.AllowAnonymousLoopback {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s:%d: identity.allow_anonymous_loopback is on: any local process (and, behind a reverse proxy on this host, any client) can act as %q over HTTP", c.Path, c.Pos("identity.allow_anonymous_loopback").Line, c.Identity.Local)}
+}
+
+// ServeWarnings are the warnings that apply to a Warden serving this
+// configuration, whatever its front door.
+func (c *Config) ServeWarnings() []string {
 	var out []string
 	for i, cn := range c.Connections {
 		if cn.Kind == KindPostgres && cn.Credentials == "static" {
 			p := c.Pos(fmt.Sprintf("connections[%d]", i))
 			out = append(out, fmt.Sprintf("%s:%d: connection %q uses static credentials: agents' SQL runs as %s, not as a just-in-time role scoped to each decision (weaker)", c.Path, p.Line, cn.Name, cn.Admin.User))
 		}
-	}
-	if c.Identity.AllowAnonymousLoopback {
-		out = append(out, fmt.Sprintf("%s:%d: identity.allow_anonymous_loopback is on: any local process (and, behind a reverse proxy on this host, any client) can act as %q over HTTP", c.Path, c.Pos("identity.allow_anonymous_loopback").Line, c.Identity.Local))
 	}
 	subjects, groups := map[string]string{}, map[string]string{}
 	for i, o := range c.Identity.OIDC {

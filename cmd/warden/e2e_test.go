@@ -263,6 +263,11 @@ func TestStdio(t *testing.T) {
 	c.Close()
 	checkAudit(t, e, "stdio")
 	checkNoSecret(t, e, logs.String())
+	// allow_anonymous_loopback is about HTTP clients: a stdio Warden does
+	// not warn of it.
+	if strings.Contains(logs.String(), "allow_anonymous_loopback") {
+		t.Errorf("warden mcp warns of an HTTP setting:\n%s", logs)
+	}
 }
 
 func TestHTTP(t *testing.T) {
@@ -271,6 +276,9 @@ func TestHTTP(t *testing.T) {
 	exercise(t, c, e)
 	checkAudit(t, e, "http")
 	checkNoSecret(t, e, logs.String())
+	if !strings.Contains(logs.String(), "identity.allow_anonymous_loopback is on") {
+		t.Errorf("warden serve does not warn that loopback clients act as the local identity:\n%s", logs)
+	}
 }
 
 // exercise drives every tool through a real MCP client, the same way over

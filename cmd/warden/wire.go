@@ -165,7 +165,8 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (a *app, err
 	for _, u := range cfg.Identity.Users {
 		a.users[u.Name] = u.Groups
 	}
-	for _, w := range cfg.Warnings() {
+	// Those of the HTTP front door only are logged where it starts.
+	for _, w := range cfg.ServeWarnings() {
 		logger.Warn(w)
 	}
 	logger.Info("warden ready", "config", cfg.Path, "connections", len(cfg.Connections), "rules", len(cfg.Rules), "policy_version", engine.Version(), "store", redactDSN(cfg.Store))
