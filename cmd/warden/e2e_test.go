@@ -441,6 +441,19 @@ func exercise(t *testing.T, c *client.Client, e env) {
 		})
 	}
 
+	t.Run("unknown tool", func(t *testing.T) {
+		// The protocol error of MCP 2025-11-25 for an unknown tool,
+		// naming the tools there are; over HTTP not a 400, which the
+		// client would report as a failure of the transport.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := c.CallTool(ctx, mcpgo.CallToolRequest{Params: mcpgo.CallToolParams{Name: "run_querry", Arguments: map[string]any{"sql": "SELECT 1"}}})
+		if err == nil || !strings.Contains(err.Error(), `Unknown tool: "run_querry". The tools are: list_connections, describe_schema, run_query`) ||
+			strings.Contains(err.Error(), "status 400") {
+			t.Errorf("err = %v", err)
+		}
+	})
+
 	t.Run("data unchanged after refused writes", func(t *testing.T) {
 		_, _, s := call(t, c, "run_query", map[string]any{"connection": "pg", "sql": "SELECT count(*) FROM customers"})
 		if n := s["rows"].([]any)[0].([]any)[0].(float64); n != 1500 {
