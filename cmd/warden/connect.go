@@ -37,10 +37,11 @@ the server allows anonymous loopback clients), for the postgres connection
 CONNECTION, and prints a ready psql command and DSN. The token is good for
 logging in until it expires; a session it opened lives on after.
 
-The Warden asked is --server; else the one the configuration describes
-(--config, else WARDEN_SERVER, else WARDEN_CONFIG or ./warden.yaml when it
-exists): its identity.resource, or http:// and its listen.mcp; else
-`+defaultServer+`. Which one is printed on stderr.`, stdout)
+The Warden asked is, first found: --server; the one the --config file
+describes; WARDEN_SERVER; the one WARDEN_CONFIG or ./warden.yaml (when it
+exists) describes; `+defaultServer+`. A configuration describes the
+Warden at its identity.resource, or at http://HOST:PORT/mcp of its
+listen.mcp. The one asked is printed on stderr.`, stdout)
 	server := fs.String("server", "", "Warden's MCP URL (env WARDEN_SERVER; default: from the configuration)")
 	cfgPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print the connection details as JSON")
