@@ -86,7 +86,8 @@ type MaskingStrategy struct {
 	KeepLast int    `yaml:"keep_last"`
 }
 
-// UnmarshalYAML accepts a strategy name or a mapping, strictly.
+// UnmarshalYAML accepts a strategy name or a mapping, strictly. Its errors
+// are *Error, positioned at the offending node, Key relative to n.
 func (s *MaskingStrategy) UnmarshalYAML(n *yaml.Node) error {
 	switch n.Kind {
 	case yaml.ScalarNode:
@@ -103,22 +104,22 @@ func (s *MaskingStrategy) UnmarshalYAML(n *yaml.Node) error {
 			switch k.Value {
 			case "strategy":
 				if v.Kind != yaml.ScalarNode {
-					return fmt.Errorf("line %d: strategy: expected a strategy name, got %s", v.Line, describe(v))
+					return &Error{Line: v.Line, Column: v.Column, Key: "strategy", Msg: "expected a strategy name, got " + describe(v)}
 				}
 				out.Strategy = v.Value
 			case "keep_last":
 				if err := v.Decode(&out.KeepLast); err != nil {
-					return fmt.Errorf("line %d: keep_last: expected a number, got %s", v.Line, describe(v))
+					return &Error{Line: v.Line, Column: v.Column, Key: "keep_last", Msg: "expected a whole number such as 4; got " + scalarText(v)}
 				}
 			default:
-				return fmt.Errorf("line %d: unknown key %q in a masking strategy (expected one of: keep_last, strategy)", k.Line, k.Value)
+				return &Error{Line: k.Line, Column: k.Column, Msg: fmt.Sprintf("unknown key %q in a masking strategy (expected one of: keep_last, strategy)", k.Value)}
 			}
 		}
 		*s = out
 		return nil
 	}
-	return fmt.Errorf("line %d: expected a strategy name (%s) or a mapping of strategy, keep_last, got %s",
-		n.Line, strings.Join(MaskingStrategies, ", "), describe(n))
+	return &Error{Line: n.Line, Column: n.Column, Msg: fmt.Sprintf("expected a strategy name (%s) or a mapping of strategy, keep_last, got %s",
+		strings.Join(MaskingStrategies, ", "), describe(n))}
 }
 
 // MaskingStrategies are the strategy names.
@@ -328,7 +329,7 @@ func (c *Config) maskingWarnings() []string {
 			}
 			for _, col := range prof.Columns {
 				if col.Connections.Matches(cn) {
-					file, pos := c.locate(fmt.Sprintf("rules[%d].masking", i))
+					file, _, pos := c.locate(fmt.Sprintf("rules[%d].masking", i))
 					out = append(out, fmt.Sprintf("%s:%d: rule %q applies masking profile %q, whose column rules need a target that reports result columns' sources; sqlite connection %q does not, so every run_query there under this rule will be refused (mask sqlite with detectors, or limit the column rules with connections:)",
 						file, pos.Line, r.Name, r.Masking, cn.Name))
 					break

@@ -89,7 +89,7 @@ masking:
 		{"detector strategy mapping", `
 masking:
   profiles:
-    p: {detectors: [card], detector_strategies: {card: {strategy: shape, keep: 2}}}`, `:8: unknown key "keep" in a masking strategy`},
+    p: {detectors: [card], detector_strategies: {card: {strategy: shape, keep: 2}}}`, `:8:74: masking.profiles.p.detector_strategies.card: unknown key "keep" in a masking strategy`},
 		{"token without key", `
 masking:
   profiles:

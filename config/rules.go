@@ -111,7 +111,7 @@ func (c *Config) validateRules() Errors {
 		}
 		switch {
 		case r.Name == "":
-			add(p, "%s: name is required", label)
+			add(p+".name", "%s: name is required", label)
 		case rules[r.Name]:
 			add(p+".name", "%s.name: rule %q is defined twice", label, r.Name)
 		}
@@ -231,8 +231,9 @@ func (c *Config) loadIncludes() Errors {
 			}
 			var rf RulesFile
 			pos := positions{}
-			if ferrs, _ := decodeStrict(file, data, &rf, pos); len(ferrs) > 0 {
-				errs = append(errs, ferrs...)
+			ferrs, decoded := decodeStrict(file, data, &rf, pos)
+			errs = append(errs, ferrs...)
+			if !decoded {
 				continue
 			}
 			for j, r := range rf.Rules {

@@ -52,7 +52,7 @@ func (c *Config) validate() Errors {
 		p := fmt.Sprintf("identity.users[%d]", i)
 		switch {
 		case u.Name == "":
-			add(p, "%s: name is required", p)
+			add(p+".name", "%s: name is required", p)
 		case !validIdentity(u.Name):
 			add(p+".name", "%s.name: %q is not a valid identity name", p, u.Name)
 		case users[u.Name]:
@@ -108,7 +108,7 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 
 	switch {
 	case cn.Name == "":
-		add(p, "%s: name is required", p)
+		add(p+".name", "%s: name is required", p)
 	case !namePattern.MatchString(cn.Name):
 		add(p+".name", "%s.name: %q must be lower-case letters, digits, '.', '_' or '-'", p, cn.Name)
 	case names[cn.Name]:
@@ -156,15 +156,15 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 	switch cn.Kind {
 	case KindPostgres:
 		if cn.Address == "" {
-			add(p, "%s: address (host:port) is required for a postgres connection", p)
+			add(p+".address", "%s: address (host:port) is required for a postgres connection", p)
 		} else if _, _, err := net.SplitHostPort(cn.Address); err != nil {
 			add(p+".address", "%s.address: expected host:port, got %q", p, cn.Address)
 		}
 		if cn.Database == "" {
-			add(p, "%s: database is required for a postgres connection", p)
+			add(p+".database", "%s: database is required for a postgres connection", p)
 		}
 		if cn.Admin.User == "" {
-			add(p+".admin", "%s.admin.user is required for a postgres connection", p)
+			add(p+".admin.user", "%s.admin.user is required for a postgres connection", p)
 		}
 		if cn.Admin.SecretRef.IsZero() {
 			add(p+".admin", "%s.admin: password_env or password_file is required (passwords are never written in this file)", p)
@@ -182,7 +182,7 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 		errs = append(errs, c.validateSSHConnection(p, cn)...)
 	case KindSQLite:
 		if cn.Path == "" {
-			add(p, "%s: path is required for a sqlite connection", p)
+			add(p+".path", "%s: path is required for a sqlite connection", p)
 		} else {
 			cn.Path = c.resolve(cn.Path)
 		}
@@ -190,7 +190,7 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 			add(p, "%s: a sqlite connection takes only a path (no address, database, admin or sslmode)", p)
 		}
 	case "":
-		add(p, "%s: kind is required (postgres, sqlite or ssh)", p)
+		add(p+".kind", "%s: kind is required (postgres, sqlite or ssh)", p)
 	default:
 		add(p+".kind", "%s.kind: expected postgres, sqlite or ssh, got %q", p, cn.Kind)
 	}
@@ -238,7 +238,7 @@ func (c *Config) validateOIDC() Errors {
 		p := fmt.Sprintf("identity.oidc[%d]", i)
 		switch {
 		case o.Issuer == "":
-			add(p, "%s: issuer is required (the issuer URL, exactly as in the tokens' iss claim)", p)
+			add(p+".issuer", "%s: issuer is required (the issuer URL, exactly as in the tokens' iss claim)", p)
 		case checkHTTPURL(o.Issuer) != "":
 			add(p+".issuer", "%s.issuer: %s, got %q", p, checkHTTPURL(o.Issuer), o.Issuer)
 		case issuers[o.Issuer]:
@@ -315,17 +315,29 @@ func contains(list []string, s string) bool {
 }
 
 // Warnings lists configurations that are valid but weaker than they could
-// be, for `warden config check`.
+// be, for `warden config check`: those of every front door.
 func (c *Config) Warnings() []string {
+	return append(c.ServeWarnings(), c.HTTPWarnings()...)
+}
+
+// HTTPWarnings are the warnings that apply only to a Warden serving MCP
+// over HTTP (warden serve, warden demo), not to a stdio one.
+func (c *Config) HTTPWarnings() []string {
+	if !c.Identity.AllowAnonymousLoopback {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s:%d: identity.allow_anonymous_loopback is on: any local process (and, behind a reverse proxy on this host, any client) can act as %q over HTTP", c.Path, c.Pos("identity.allow_anonymous_loopback").Line, c.Identity.Local)}
+}
+
+// ServeWarnings are the warnings that apply to a Warden serving this
+// configuration, whatever its front door.
+func (c *Config) ServeWarnings() []string {
 	var out []string
 	for i, cn := range c.Connections {
 		if cn.Kind == KindPostgres && cn.Credentials == "static" {
 			p := c.Pos(fmt.Sprintf("connections[%d]", i))
 			out = append(out, fmt.Sprintf("%s:%d: connection %q uses static credentials: agents' SQL runs as %s, not as a just-in-time role scoped to each decision (weaker)", c.Path, p.Line, cn.Name, cn.Admin.User))
 		}
-	}
-	if c.Identity.AllowAnonymousLoopback {
-		out = append(out, fmt.Sprintf("%s:%d: identity.allow_anonymous_loopback is on: any local process (and, behind a reverse proxy on this host, any client) can act as %q over HTTP", c.Path, c.Pos("identity.allow_anonymous_loopback").Line, c.Identity.Local))
 	}
 	subjects, groups := map[string]string{}, map[string]string{}
 	for i, o := range c.Identity.OIDC {

@@ -120,6 +120,11 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 		if s.tasksEnabled {
 			w = &taskStatusFilter{ResponseWriter: w, owner: ownerKey(r.Context()), tasks: s.tasks}
 		}
+		if r.Method == http.MethodPost {
+			call := &httpCall{}
+			w = &callStatus{ResponseWriter: w, call: call}
+			r = r.WithContext(context.WithValue(r.Context(), httpCallKey{}, call))
+		}
 		h.ServeHTTP(w, r)
 	})
 	return s.authenticate(o, guard)

@@ -72,8 +72,15 @@ func (s *syncBuffer) String() string {
 // httptest, identified by fakeIdentifier.
 func newHTTPServer(t *testing.T) (*httptest.Server, *ProtectedResource, *syncBuffer) {
 	t.Helper()
+	hs, res, logs, _ := newHTTPServerStore(t)
+	return hs, res, logs
+}
+
+// newFrontDoor is a Warden MCP server with no connections, and its audit
+// store.
+func newFrontDoor(t *testing.T, logs io.Writer) (*Server, *auditsqlite.Store) {
+	t.Helper()
 	dir := t.TempDir()
-	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg, err := config.Parse(filepath.Join(dir, "w.yaml"), []byte("connections: []\n"))
 	if err != nil {
@@ -94,6 +101,14 @@ func newHTTPServer(t *testing.T) (*httptest.Server, *ProtectedResource, *syncBuf
 	}
 	srv := New(p, Options{Version: "test", Logger: logger})
 	t.Cleanup(srv.Close)
+	return srv, store
+}
+
+// newHTTPServerStore is newHTTPServer with its audit store.
+func newHTTPServerStore(t *testing.T) (*httptest.Server, *ProtectedResource, *syncBuffer, *auditsqlite.Store) {
+	t.Helper()
+	logs := &syncBuffer{}
+	srv, store := newFrontDoor(t, logs)
 	mux := http.NewServeMux()
 	hs := httptest.NewUnstartedServer(mux)
 	res := &ProtectedResource{URL: "http://" + hs.Listener.Addr().String() + "/mcp", AuthorizationServers: []string{"https://idp.test"}, Scopes: []string{"warden"}}
@@ -106,7 +121,7 @@ func newHTTPServer(t *testing.T) (*httptest.Server, *ProtectedResource, *syncBuf
 	})
 	hs.Start()
 	t.Cleanup(hs.Close)
-	return hs, res, logs
+	return hs, res, logs, store
 }
 
 func do(t *testing.T, method, url, token string, header map[string]string, body string) *http.Response {

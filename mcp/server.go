@@ -48,6 +48,10 @@ type Server struct {
 	idle     time.Duration
 	sessions *sessionTable
 
+	// router is the registered tool whose handler answers calls to tools
+	// that do not exist (unknown_tool.go).
+	router string
+
 	tasksEnabled bool
 	taskTTL      time.Duration
 	tasks        *taskOwners
@@ -82,6 +86,12 @@ func New(p *tools.Catalogue, o Options) *Server {
 		}
 	})
 	catalogue := p.Specs()
+	for _, t := range catalogue {
+		if s.router == "" || t.Name == tools.ToolListConnections {
+			s.router = t.Name
+		}
+	}
+	hooks.AddBeforeCallTool(s.routeUnknownTool)
 	opts := append([]server.ServerOption{
 		server.WithHooks(hooks),
 		server.WithToolCapabilities(false),
@@ -187,6 +197,13 @@ func (s *Server) handler(name string) server.ToolHandlerFunc {
 				return mcpgo.NewToolResultError("invalid arguments: " + err.Error()), nil
 			}
 			args = b
+		}
+		if unknown, ok := unknownTool(req); ok {
+			_, err := s.pipeline.Call(ctx, caller, unknown, args)
+			if perr := asUnknownTool(ctx, err); perr != nil {
+				return nil, perr
+			}
+			return errorResult(err), nil // refused for another reason first
 		}
 		ctx = withApprovalWaits(ctx, req)
 		if task {

@@ -112,20 +112,38 @@ func (c *Catalogue) Specs() []Spec {
 }
 
 // Call runs one tool with JSON arguments. Every call, including one with
-// bad arguments or an unknown tool, is recorded.
+// bad arguments or an unknown tool, is recorded. A call to a tool the
+// catalogue does not have is refused as invalid with an *UnknownToolError
+// as its cause.
 func (c *Catalogue) Call(ctx context.Context, caller gateway.Caller, tool string, args json.RawMessage) (*Result, error) {
 	t, ok := c.byName[tool]
 	if !ok {
-		var names []string
-		for _, t := range c.tools {
-			if _, ok := c.byName[t.Name]; ok {
-				names = append(names, t.Name)
-			}
-		}
-		return nil, Invalid(ctx, c.g.Session(caller, ""), gateway.Operation{Tool: tool, Arguments: args},
-			fmt.Errorf("unknown tool %q (known: %s)", tool, strings.Join(names, ", ")))
+		ute := &UnknownToolError{Tool: tool, Tools: c.names()}
+		return nil, c.g.Session(caller, "").Invalid(ctx, gateway.Operation{Tool: tool, Arguments: args}, gateway.Invalid(ute.Error(), ute))
 	}
 	return t.Run(ctx, c, caller, args)
+}
+
+// names are the catalogue's tools, in table order.
+func (c *Catalogue) names() []string {
+	var names []string
+	for _, t := range c.tools {
+		if _, ok := c.byName[t.Name]; ok {
+			names = append(names, t.Name)
+		}
+	}
+	return names
+}
+
+// UnknownToolError is why a call naming no tool of the catalogue was
+// refused; Tools are the tools there are.
+type UnknownToolError struct {
+	Tool  string
+	Tools []string
+}
+
+func (e *UnknownToolError) Error() string {
+	return fmt.Sprintf("unknown tool %q; the tools are: %s", e.Tool, strings.Join(e.Tools, ", "))
 }
 
 // EndSession ends a session (see gateway.Gateway.EndSession).

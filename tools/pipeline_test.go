@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -324,6 +325,11 @@ func TestUnknownTool(t *testing.T) {
 	}
 	if ev := f.event(t, te.AuditID); ev.Tool != "drop_everything" || ev.Status != "invalid" {
 		t.Errorf("event = %+v", ev)
+	}
+	// The refusal names the tools there are, for a front door to say.
+	var ute *tools.UnknownToolError
+	if !errors.As(err, &ute) || ute.Tool != "drop_everything" || !slices.Contains(ute.Tools, tools.ToolRunQuery) || !slices.Contains(ute.Tools, tools.ToolListConnections) {
+		t.Errorf("cause = %#v", ute)
 	}
 }
 

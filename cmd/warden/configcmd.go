@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -23,39 +22,34 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
-	cfg, engine, err := loadConfig(*cfgPath)
+	cfg, engine, err := checkConfig(*cfgPath)
 	type report struct {
-		OK            bool     `json:"ok"`
-		File          string   `json:"file"`
-		Errors        []string `json:"errors,omitempty"`
-		Warnings      []string `json:"warnings,omitempty"`
-		Connections   int      `json:"connections"`
-		Rules         int      `json:"rules"`
-		PolicyVersion string   `json:"policy_version,omitempty"`
-		Store         string   `json:"store,omitempty"`
+		OK   bool   `json:"ok"`
+		File string `json:"file"`
+		// Errors are every problem found (none when ok), in file and
+		// line order: file, line, column, key and message.
+		Errors   []*config.Error `json:"errors"`
+		Warnings []string        `json:"warnings,omitempty"`
+		// Connections and Rules count what was read, even with errors.
+		Connections   int    `json:"connections"`
+		Rules         int    `json:"rules"`
+		PolicyVersion string `json:"policy_version,omitempty"`
+		Store         string `json:"store,omitempty"`
 	}
-	r := report{OK: err == nil, File: *cfgPath}
-	if err != nil {
-		if es := config.AsErrors(err); es != nil {
-			for _, e := range es {
-				r.Errors = append(r.Errors, e.Error())
-			}
-		} else {
-			r.Errors = []string{err.Error()}
-		}
-	} else {
-		r.Warnings = cfg.Warnings()
+	r := report{OK: err == nil, File: *cfgPath, Errors: problems(*cfgPath, err)}
+	if cfg != nil {
 		r.Connections, r.Rules = len(cfg.Connections), len(cfg.Rules)
+	}
+	if err == nil {
+		r.Warnings = cfg.Warnings()
 		r.PolicyVersion, r.Store = engine.Version(), cfg.Store
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(r)
-	} else {
-		for _, e := range r.Errors {
-			fmt.Fprintf(stdout, "error: %s\n", e)
+		if err := writeJSON(stdout, r); err != nil {
+			return err
 		}
+	} else {
+		printProblems(stdout, r.Errors)
 		for _, w := range r.Warnings {
 			fmt.Fprintf(stdout, "warning: %s\n", w)
 		}
@@ -63,13 +57,29 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "%s: ok (%d connection%s, %d rule%s, policy %s, store %s)\n",
 				r.File, r.Connections, pluralS(r.Connections), r.Rules, pluralS(r.Rules), r.PolicyVersion, r.Store)
 		} else {
-			fmt.Fprintf(stdout, "%s: %d error%s\n", r.File, len(r.Errors), pluralS(len(r.Errors)))
+			fmt.Fprintf(stdout, "%s: %d error%s%s\n", r.File, len(r.Errors), pluralS(len(r.Errors)), readCounts(cfg))
 		}
 	}
 	if !r.OK {
 		return errSilent
 	}
 	return nil
+}
+
+// printProblems prints one line per problem, file:line:col first.
+func printProblems(w io.Writer, es []*config.Error) {
+	for _, e := range es {
+		fmt.Fprintf(w, "error: %s\n", e)
+	}
+}
+
+// readCounts says what a configuration with errors held, as far as it
+// could be read.
+func readCounts(cfg *config.Config) string {
+	if cfg == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (read %d connection%s, %d rule%s)", len(cfg.Connections), pluralS(len(cfg.Connections)), len(cfg.Rules), pluralS(len(cfg.Rules)))
 }
 
 func pluralS(n int) string {

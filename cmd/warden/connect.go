@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -24,15 +25,21 @@ import (
 // runConnect asks a running Warden for a short-lived login token for its
 // PostgreSQL proxy and prints how to connect with it.
 func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("connect", `connect CONNECTION [--server URL] [--json]
+	fs := newFlags("connect", `connect CONNECTION [--server URL | --config warden.yaml] [--json]
 
-Asks the Warden at --server for a short-lived token to log in to its
-PostgreSQL proxy as you (the identity of your warden login, or the local
-identity when the server allows anonymous loopback clients), for the
-postgres connection CONNECTION, and prints a ready psql command and DSN.
-The token is good for logging in until it expires; a session it opened
-lives on after.`, stdout)
-	server := fs.String("server", envOr("WARDEN_SERVER", "http://127.0.0.1:8080/mcp"), "Warden's MCP URL (env WARDEN_SERVER)")
+Asks a running Warden for a short-lived token to log in to its PostgreSQL
+proxy as you (the identity of your warden login, or the local identity when
+the server allows anonymous loopback clients), for the postgres connection
+CONNECTION, and prints a ready psql command and DSN. The token is good for
+logging in until it expires; a session it opened lives on after.
+
+The Warden asked is, first found: --server; the one the --config file
+describes; WARDEN_SERVER; the one WARDEN_CONFIG or ./warden.yaml (when it
+exists) describes; `+defaultServer+`. A configuration describes the
+Warden at its identity.resource, or at http://HOST:PORT/mcp of its
+listen.mcp. The one asked is printed on stderr.`, stdout)
+	server := fs.String("server", "", "Warden's MCP URL (env WARDEN_SERVER; default: from the configuration)")
+	cfgPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print the connection details as JSON")
 	connection, err := parsePositional(fs, args)
 	if err != nil {
@@ -41,10 +48,15 @@ lives on after.`, stdout)
 	if connection == "" {
 		return usageError{"expected one argument: the connection name"}
 	}
-	serverURL, err := normalizeServer(*server)
+	chosen, from, err := connectServer(*server, flagSet(fs, "config"), *cfgPath)
 	if err != nil {
 		return err
 	}
+	serverURL, err := normalizeServer(chosen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "warden connect: asking the Warden at %s (%s)\n", serverURL, from)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var bearer string
@@ -104,6 +116,59 @@ lives on after.`, stdout)
 	fmt.Fprintf(stdout, "# DSN:\n%s\n", info.DSN)
 	fmt.Fprintln(stderr, "The token is a password: do not share it. Every statement runs as you, under Warden's policy, and is recorded.")
 	return nil
+}
+
+// defaultServer is the Warden connect asks when nothing names one: serve's
+// default listen address.
+const defaultServer = "http://" + config.DefaultListen + "/mcp"
+
+// connectServer picks the Warden to ask and says where it came from: the
+// --server flag; the configuration named by --config; WARDEN_SERVER; the
+// default configuration file (WARDEN_CONFIG, or warden.yaml), when it
+// exists; else defaultServer.
+func connectServer(server string, configGiven bool, cfgPath string) (url, from string, err error) {
+	if server != "" {
+		return server, "--server", nil
+	}
+	if !configGiven {
+		if env := os.Getenv("WARDEN_SERVER"); env != "" {
+			return env, "WARDEN_SERVER", nil
+		}
+		if _, err := os.Stat(cfgPath); errors.Is(err, os.ErrNotExist) && os.Getenv("WARDEN_CONFIG") == "" {
+			return defaultServer, "the default; no " + cfgPath + " here", nil
+		}
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return "", "", err
+	}
+	if cfg.Identity.Resource != "" {
+		return cfg.Identity.Resource, "identity.resource in " + cfgPath, nil
+	}
+	return listenURL(cfg.Listen.MCP), "listen.mcp in " + cfgPath, nil
+}
+
+// listenURL is the MCP URL of a Warden listening on addr, as a client on
+// the same host reaches it: a wildcard host is this host's loopback.
+func listenURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr + "/mcp"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/mcp"
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // startPostgresProxy starts the PostgreSQL proxy when listen.postgres is

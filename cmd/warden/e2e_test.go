@@ -263,6 +263,11 @@ func TestStdio(t *testing.T) {
 	c.Close()
 	checkAudit(t, e, "stdio")
 	checkNoSecret(t, e, logs.String())
+	// allow_anonymous_loopback is about HTTP clients: a stdio Warden does
+	// not warn of it.
+	if strings.Contains(logs.String(), "allow_anonymous_loopback") {
+		t.Errorf("warden mcp warns of an HTTP setting:\n%s", logs)
+	}
 }
 
 func TestHTTP(t *testing.T) {
@@ -271,6 +276,9 @@ func TestHTTP(t *testing.T) {
 	exercise(t, c, e)
 	checkAudit(t, e, "http")
 	checkNoSecret(t, e, logs.String())
+	if !strings.Contains(logs.String(), "identity.allow_anonymous_loopback is on") {
+		t.Errorf("warden serve does not warn that loopback clients act as the local identity:\n%s", logs)
+	}
 }
 
 // exercise drives every tool through a real MCP client, the same way over
@@ -432,6 +440,19 @@ func exercise(t *testing.T, c *client.Client, e env) {
 			}
 		})
 	}
+
+	t.Run("unknown tool", func(t *testing.T) {
+		// The protocol error of MCP 2025-11-25 for an unknown tool,
+		// naming the tools there are; over HTTP not a 400, which the
+		// client would report as a failure of the transport.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := c.CallTool(ctx, mcpgo.CallToolRequest{Params: mcpgo.CallToolParams{Name: "run_querry", Arguments: map[string]any{"sql": "SELECT 1"}}})
+		if err == nil || !strings.Contains(err.Error(), `Unknown tool: "run_querry". The tools are: list_connections, describe_schema, run_query`) ||
+			strings.Contains(err.Error(), "status 400") {
+			t.Errorf("err = %v", err)
+		}
+	})
 
 	t.Run("data unchanged after refused writes", func(t *testing.T) {
 		_, _, s := call(t, c, "run_query", map[string]any{"connection": "pg", "sql": "SELECT count(*) FROM customers"})
@@ -623,6 +644,82 @@ func TestConfigCheckErrors(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "errors") {
 		t.Errorf("no summary: %s", out)
+	}
+}
+
+// TestConfigCheckEveryProblem: a type error does not hide the rest. config
+// check and policy check report every problem (type, validation and policy
+// errors, a rule's unknown connection and its unknown tool both), in line
+// order, --json as objects with file, line, column, key and message, and
+// count what was read; serve and mcp print the same list and start nothing.
+func TestConfigCheckEveryProblem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.yaml")
+	os.WriteFile(path, []byte(`limits:
+  statement_timeout: 10
+connections:
+  - {name: demo, kind: sqlite, path: demo.db}
+  - {name: other, kind: sqlite, path: other.db, max_conns: lots}
+rules:
+  - name: r
+    effect: allow
+    connections: {names: [nope]}
+    tools: [run_querry]
+`), 0o644)
+	type problem struct {
+		File    string `json:"file"`
+		Line    int    `json:"line"`
+		Column  int    `json:"column"`
+		Key     string `json:"key"`
+		Message string `json:"message"`
+	}
+	want := []problem{
+		{path, 2, 22, "limits.statement_timeout", "limits.statement_timeout: expected a duration such as 10s or 2m; got 10 (add a unit)"},
+		{path, 5, 60, "connections[1].max_conns", `connections[1].max_conns: expected a whole number such as 100; got "lots"`},
+		{path, 9, 27, "rules[0].connections.names[0]", `rules[0].connections.names: no connection named "nope"`},
+		{path, 10, 13, "rules[0].tools[0]", `rules[0].tools: unknown tool "run_querry"`},
+	}
+	for _, command := range []string{"config", "policy"} {
+		cmd := exec.Command(wardenBin, command, "check", "--config", path, "--json")
+		out, _ := cmd.Output()
+		var r struct {
+			OK          bool      `json:"ok"`
+			Errors      []problem `json:"errors"`
+			Connections *int      `json:"connections"`
+			Rules       int       `json:"rules"`
+		}
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("%s check --json: %v\n%s", command, err, out)
+		}
+		if cmd.ProcessState.ExitCode() != 1 || r.OK || r.Rules != 1 || (command == "config" && (r.Connections == nil || *r.Connections != 2)) {
+			t.Errorf("%s check: exit %d, %s", command, cmd.ProcessState.ExitCode(), out)
+		}
+		if len(r.Errors) != len(want) {
+			t.Fatalf("%s check: %d errors, want %d:\n%s", command, len(r.Errors), len(want), out)
+		}
+		for i, w := range want {
+			g := r.Errors[i]
+			if g.File != w.File || g.Line != w.Line || g.Column != w.Column || g.Key != w.Key || !strings.HasPrefix(g.Message, w.Message) {
+				t.Errorf("%s check: error %d = %+v, want %+v", command, i, g, w)
+			}
+		}
+	}
+	for _, args := range [][]string{{"config", "check"}, {"serve", "--listen", "127.0.0.1:0"}, {"mcp"}} {
+		cmd := exec.Command(wardenBin, append(args, "--config", path)...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.Run()
+		text := stdout.String() + stderr.String()
+		if cmd.ProcessState.ExitCode() != 1 {
+			t.Errorf("%v: exit %d\n%s", args, cmd.ProcessState.ExitCode(), text)
+		}
+		for _, w := range want {
+			if line := fmt.Sprintf("error: %s:%d:%d: %s", w.File, w.Line, w.Column, w.Message); !strings.Contains(text, line) {
+				t.Errorf("%v: output lacks %q:\n%s", args, line, text)
+			}
+		}
+		if !strings.Contains(text, "4 errors") {
+			t.Errorf("%v: no count of the errors:\n%s", args, text)
+		}
 	}
 }
 

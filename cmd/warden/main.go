@@ -13,6 +13,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/wardenhq/warden/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -84,6 +86,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "warden %s: %v\n", c.name, err)
 				return 2
 			case errors.Is(err, errSilent):
+				return 1
+			}
+			// A configuration with problems: every one, as config check
+			// prints them, then what failed.
+			var es config.Errors
+			if errors.As(err, &es) {
+				printProblems(stderr, es)
+				fmt.Fprintf(stderr, "warden %s: %d error%s\n", c.name, len(es), pluralS(len(es)))
 				return 1
 			}
 			fmt.Fprintf(stderr, "warden %s: %v\n", c.name, err)

@@ -47,46 +47,43 @@ func policyCheck(args []string, stdout io.Writer) error {
 		return err
 	}
 	type report struct {
-		OK       bool     `json:"ok"`
-		Errors   []string `json:"errors,omitempty"`
-		Warnings []string `json:"warnings,omitempty"`
-		Rules    int      `json:"rules"`
-		Version  string   `json:"policy_version,omitempty"`
+		OK bool `json:"ok"`
+		// Errors are every problem of the configuration and its policy
+		// (none when ok), as config check --json has them.
+		Errors   []*config.Error `json:"errors"`
+		Warnings []string        `json:"warnings,omitempty"`
+		// Rules counts the rules read, even with errors.
+		Rules   int    `json:"rules"`
+		Version string `json:"policy_version,omitempty"`
 	}
-	var r report
-	cfg, engine, err := loadConfig(*cfgPath)
-	if err != nil {
-		r.Errors = append(r.Errors, errorLines(err)...)
-	} else {
-		r.OK, r.Rules, r.Version = true, len(cfg.Rules), engine.Version()
+	cfg, engine, err := checkConfig(*cfgPath)
+	r := report{OK: err == nil, Errors: problems(*cfgPath, err)}
+	if cfg != nil {
+		r.Rules = len(cfg.Rules)
+	}
+	if err == nil {
+		r.Version = engine.Version()
 		r.Warnings = policy.Lint(cfg)
 	}
 	if *asJSON {
-		return writeJSON(stdout, r)
+		if err := writeJSON(stdout, r); err != nil {
+			return err
+		}
+		if !r.OK {
+			return errSilent
+		}
+		return nil
 	}
-	for _, e := range r.Errors {
-		fmt.Fprintf(stdout, "error: %s\n", e)
-	}
+	printProblems(stdout, r.Errors)
 	for _, w := range r.Warnings {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	if !r.OK {
-		fmt.Fprintf(stdout, "%s: %d error%s\n", *cfgPath, len(r.Errors), pluralS(len(r.Errors)))
+		fmt.Fprintf(stdout, "%s: %d error%s%s\n", *cfgPath, len(r.Errors), pluralS(len(r.Errors)), readCounts(cfg))
 		return errSilent
 	}
 	fmt.Fprintf(stdout, "%s: %d rule%s ok, %d warning%s (policy %s)\n", *cfgPath, r.Rules, pluralS(r.Rules), len(r.Warnings), pluralS(len(r.Warnings)), r.Version)
 	return nil
-}
-
-func errorLines(err error) []string {
-	if es := config.AsErrors(err); es != nil {
-		out := make([]string, len(es))
-		for i, e := range es {
-			out[i] = e.Error()
-		}
-		return out
-	}
-	return []string{err.Error()}
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -30,6 +30,13 @@ type proxyEnv struct {
 
 func startProxyServe(t *testing.T) proxyEnv {
 	t.Helper()
+	return startProxyServeOn(t, "")
+}
+
+// startProxyServeOn is startProxyServe with listen.mcp set to mcpAddr in
+// the configuration (none: --listen on a free port).
+func startProxyServeOn(t *testing.T, mcpAddr string) proxyEnv {
+	t.Helper()
 	pg := testenv.PG(t)
 	db := pg.CreateDatabase(t,
 		"CREATE TABLE people (id int PRIMARY KEY, name text, email text, card text)",
@@ -38,8 +45,12 @@ func startProxyServe(t *testing.T) proxyEnv {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	pport := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	listenMCP := ""
+	if mcpAddr != "" {
+		listenMCP = "\n  mcp: " + mcpAddr
+	}
 	cfg := fmt.Sprintf(`listen:
-  postgres: 127.0.0.1:%d
+  postgres: 127.0.0.1:%d%s
 store: sqlite://./audit.db
 identity:
   local: agent
@@ -66,12 +77,16 @@ rules:
     tools: [run_query]
     effect: allow
     masking: pii
-`, pport, pg.Addr, db, pg.User, pg.PasswordFile)
+`, pport, listenMCP, pg.Addr, db, pg.User, pg.PasswordFile)
 	path := filepath.Join(dir, "warden.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	u, logs, cmd := serveWarden(t, "--config", path, "--listen", "127.0.0.1:0")
+	args := []string{"--config", path}
+	if mcpAddr == "" {
+		args = append(args, "--listen", "127.0.0.1:0")
+	}
+	u, logs, cmd := serveWarden(t, args...)
 	return proxyEnv{config: path, server: u, pid: cmd.Process.Pid, logs: logs}
 }
 
@@ -91,6 +106,27 @@ func (e proxyEnv) connectInfo(t *testing.T) map[string]string {
 		m[k] = fmt.Sprint(v)
 	}
 	return m
+}
+
+// TestConnectUsesTheConfiguration: warden connect --config asks the Warden
+// at the configuration's listen.mcp (not the default :8080), and says so.
+func TestConnectUsesTheConfiguration(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	e := startProxyServeOn(t, addr)
+	cmd := exec.Command(wardenBin, "connect", "app", "--config", e.config, "--json")
+	cmd.Env = append(os.Environ(), "WARDEN_SERVER=")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var info map[string]any
+	if err != nil || json.Unmarshal(out, &info) != nil || info["connection"] != "app" {
+		t.Fatalf("warden connect --config: %v\n%s\n%s", err, out, stderr.String())
+	}
+	if want := "warden connect: asking the Warden at http://" + addr + "/mcp (listen.mcp in " + e.config + ")\n"; !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to start with %q", stderr.String(), want)
+	}
 }
 
 // peakRSS is a process's high-water resident set (VmHWM), in KiB.

@@ -107,6 +107,9 @@ func serveHTTPWith(ctx context.Context, a *app, addr string, log *slog.Logger, i
 	if err != nil {
 		return err
 	}
+	for _, w := range a.cfg.HTTPWarnings() {
+		log.Warn(w)
+	}
 	srv := mcp.New(a.tools, mcpOptions(a, log, idle))
 	// After the HTTP server has stopped: the sessions' calls have
 	// returned, and their credentials are revoked now.

@@ -40,13 +40,10 @@ type app struct {
 	stops []func() error
 }
 
-// loadConfig loads and checks configuration and policy together.
+// loadConfig loads and checks configuration and policy together; any
+// problem is an error (config.Errors listing every one).
 func loadConfig(path string) (*config.Config, *policy.Engine, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	engine, err := policy.Compile(cfg, policyTools())
+	cfg, engine, err := checkConfig(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -57,6 +54,37 @@ func loadConfig(path string) (*config.Config, *policy.Engine, error) {
 // proxies' own operations (ssh_shell, ssh_sftp).
 func policyTools() []string {
 	return append(tools.Names(toolsbuiltin.Tools()), sshproxy.Tools()...)
+}
+
+// checkConfig is loadConfig for a report (config check, policy check): the
+// error lists every problem of the configuration and of its policy, in
+// file and line order, and cfg is then what could be decoded (nil when the
+// file could not be read or parsed), to count; engine is nil.
+func checkConfig(path string) (*config.Config, *policy.Engine, error) {
+	cfg, err := config.Check(path)
+	if cfg == nil {
+		return nil, nil, err
+	}
+	// Policy compiles what decoded even when the configuration has
+	// problems, so that its own (unknown tools, conditions) are reported
+	// in the same run.
+	engine, perr := policy.Compile(cfg, policyTools())
+	if err := cfg.Combine(err, perr); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, engine, nil
+}
+
+// problems lists err as configuration errors: each of a config.Errors,
+// or err itself as a problem of the file at path (one that cannot be read).
+func problems(path string, err error) []*config.Error {
+	if err == nil {
+		return []*config.Error{}
+	}
+	if es := config.AsErrors(err); es != nil {
+		return es
+	}
+	return []*config.Error{{File: path, Msg: err.Error()}}
 }
 
 // offlineClassifiers classifies statements as each connection's kind
@@ -144,7 +172,8 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (a *app, err
 	for _, u := range cfg.Identity.Users {
 		a.users[u.Name] = u.Groups
 	}
-	for _, w := range cfg.Warnings() {
+	// Those of the HTTP front door only are logged where it starts.
+	for _, w := range cfg.ServeWarnings() {
 		logger.Warn(w)
 	}
 	logger.Info("warden ready", "config", cfg.Path, "connections", len(cfg.Connections), "rules", len(cfg.Rules), "policy_version", engine.Version(), "store", redactDSN(cfg.Store))
