@@ -464,6 +464,12 @@ func article(kind string) string {
 		return "DDL"
 	case "dcl":
 		return "DCL (roles and privileges)"
+	case "privileged": // a shell command's kinds (policy/cmdclass)
+		return "privileged"
+	case "exec":
+		return "an exec (it runs code Warden cannot see)"
+	case "network":
+		return "a network command"
 	}
 	return "a " + kind
 }
