@@ -36,22 +36,25 @@ type StatementVars struct {
 }
 
 // CommandVars is one command in statement.commands: the program that
-// runs in the end, its arguments (the text of each, an argument known
-// only on the host as written: $HOME/x, $(…)) and the wrappers it runs
-// through, outermost first, each with its own arguments.
+// runs in the end (foreign: named by a path outside the system's
+// directories, so not surely that program), its arguments (the text of
+// each, an argument known only on the host as written: $HOME/x, $(…))
+// and the wrappers it runs through, outermost first, each with its own
+// arguments.
 type CommandVars struct {
 	Program string        `cel:"program"`
+	Foreign bool          `cel:"foreign"`
 	Args    []string      `cel:"args"`
 	Via     []CommandVars `cel:"via"`
 }
 
-func commandVars(program string, args []Arg, via []Command) CommandVars {
-	c := CommandVars{Program: program, Args: make([]string, len(args)), Via: make([]CommandVars, len(via))}
+func commandVars(program string, foreign bool, args []Arg, via []Command) CommandVars {
+	c := CommandVars{Program: program, Foreign: foreign, Args: make([]string, len(args)), Via: make([]CommandVars, len(via))}
 	for i, a := range args {
 		c.Args[i] = a.Text
 	}
 	for i, w := range via {
-		c.Via[i] = commandVars(w.Program, w.Args, nil)
+		c.Via[i] = commandVars(w.Program, w.Foreign, w.Args, nil)
 	}
 	return c
 }
@@ -80,7 +83,7 @@ func resourceVars(rs []Resource) []ResourceVars {
 //	connection  {name, kind, labels}
 //	statement   {count, kinds, tags, tables_read, tables_written, read, written, functions, read_only, text, commands}
 //	              read, written: list({kind, namespace, name})
-//	              commands: list({program, args, via}), via: list({program, args, via})
+//	              commands: list({program, foreign, args, via}), via: the same shape
 //	now         timestamp         when the request is decided
 func newCELEnv() (*cel.Env, error) {
 	return cel.NewEnv(
@@ -122,7 +125,7 @@ func activation(in Input) map[string]any {
 		st.Read, st.Written, st.Functions = resourceVars(f.Read), resourceVars(f.Written), f.Functions
 		if f.CommandLine {
 			for _, p := range f.Parts {
-				st.Commands = append(st.Commands, commandVars(p.Tag, p.Args, p.Wrappers))
+				st.Commands = append(st.Commands, commandVars(p.Tag, p.Foreign, p.Args, p.Wrappers))
 			}
 		}
 	}

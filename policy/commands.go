@@ -9,7 +9,7 @@ import (
 
 // A rule's commands: list admits a command line only if every program it
 // runs (each command's program, and each wrapper the program runs
-// through) matches an entry. How an entry reads a program's arguments,
+// through) matches an entry, as the system's program (not Foreign). How an entry reads a program's arguments,
 // knowing nothing of the program, fails closed:
 //
 //   - A flag is an exact argument that begins with '-', other than "-"
@@ -107,17 +107,20 @@ func (l *commandList) admit(rule string, part Part) (bool, string) {
 		if i+1 < len(part.Wrappers) {
 			runs = part.Wrappers[i+1].Program
 		}
-		if ok, why := l.admitProgram(rule, w.Program, w.Args, " (it runs "+runs+")"); !ok {
+		if ok, why := l.admitProgram(rule, w.Program, w.Foreign, w.Args, " (it runs "+runs+")"); !ok {
 			return false, why
 		}
 	}
-	return l.admitProgram(rule, part.Tag, part.Args, "")
+	return l.admitProgram(rule, part.Tag, part.Foreign, part.Args, "")
 }
 
-func (l *commandList) admitProgram(rule, program string, args []Arg, runs string) (bool, string) {
+func (l *commandList) admitProgram(rule, program string, foreign bool, args []Arg, runs string) (bool, string) {
 	e, ok := l.entries[program]
 	if !ok {
 		return false, fmt.Sprintf("rule %q admits only the programs its commands list (%s); this command line runs %s%s", rule, l.programs, program, runs)
+	}
+	if foreign {
+		return false, fmt.Sprintf("rule %q admits %s only as the system's program: name it bare or by its path in /bin, /usr/bin, /sbin or /usr/sbin, without ..", rule, program)
 	}
 	if !e.constrained() {
 		return true, ""

@@ -52,6 +52,10 @@ type Part struct {
 	// command, the base name of the program that runs in the end, past
 	// its wrappers and its path ("rm" for sudo timeout 5 /bin/rm x).
 	Tag string
+	// Foreign, for a command, says the program was named by a path
+	// outside the system's directories (/tmp/rm, ./rm, /bin/../bin/rm):
+	// whatever it is, it is not surely the program Tag names.
+	Foreign bool
 	// Args, for a command, are the arguments the program Tag runs with,
 	// after its wrappers' own (sudo -u root systemctl status: status).
 	// Empty for SQL.
@@ -74,8 +78,10 @@ type Part struct {
 
 // Command is a program run with arguments: a wrapper of a Part.
 type Command struct {
-	// Program is the program's base name (sudo, not /usr/bin/sudo).
+	// Program is the program's base name (sudo, not /usr/bin/sudo);
+	// Foreign as Part.Foreign.
 	Program string
+	Foreign bool
 	Args    []Arg
 }
 

@@ -252,6 +252,7 @@ func TestArgsAndWrappers(t *testing.T) {
 		opts     Options
 		args     []policy.Arg
 		wrappers []policy.Command
+		foreign  bool
 	}{
 		"plain":          {line: "ls -la /tmp", args: exact("-la", "/tmp")},
 		"no arguments":   {line: "uptime"},
@@ -264,6 +265,10 @@ func TestArgsAndWrappers(t *testing.T) {
 		"variable and glob":  {line: "ls $HOME/a ./*.log", args: []policy.Arg{{Text: "$HOME/a"}, {Text: "./*.log"}}},
 		"substitution may be a flag": {line: `find "$(ls)"`, opts: Options{AllowSubstitution: true},
 			args: []policy.Arg{{Text: "$(…)", MaybeFlag: true}}},
+		"foreign wrapper": {line: "/tmp/sudo -n /bin/ls x", args: exact("x"),
+			wrappers: []policy.Command{{Program: "sudo", Foreign: true, Args: exact("-n")}}},
+		"foreign program": {line: "sudo -n ./ls x", foreign: true, args: exact("x"),
+			wrappers: []policy.Command{{Program: "sudo", Args: exact("-n")}}},
 		"find -exec stays find's": {line: `find . -exec rm {} \;`, args: exact(".", "-exec", "rm", "{}", ";")},
 	}
 	for name, tc := range tests {
@@ -276,8 +281,8 @@ func TestArgsAndWrappers(t *testing.T) {
 				t.Error("not a command line")
 			}
 			p := f.Parts[len(f.Parts)-1]
-			if !reflect.DeepEqual(p.Args, tc.args) || !reflect.DeepEqual(p.Wrappers, tc.wrappers) {
-				t.Errorf("args %+v wrappers %+v\nwant %+v %+v", p.Args, p.Wrappers, tc.args, tc.wrappers)
+			if !reflect.DeepEqual(p.Args, tc.args) || !reflect.DeepEqual(p.Wrappers, tc.wrappers) || p.Foreign != tc.foreign {
+				t.Errorf("args %+v wrappers %+v foreign %v\nwant %+v %+v %v", p.Args, p.Wrappers, p.Foreign, tc.args, tc.wrappers, tc.foreign)
 			}
 		})
 	}

@@ -22,8 +22,10 @@ type analysis struct {
 	// and wrappers are they with their own arguments.
 	via      []string
 	wrappers []policy.Command
-	// args are the arguments of the program tag.
-	args []policy.Arg
+	// args are the arguments of the program tag; foreign says it was
+	// named by a path outside the system's directories.
+	args    []policy.Arg
+	foreign bool
 }
 
 func (a *analysis) add(kind, reason string) {
@@ -123,7 +125,7 @@ func (w *walker) call(s *syntax.Stmt, ce *syntax.CallExpr, depth int) (int, erro
 	if len(a.via) > 0 {
 		a.reasons = append(a.reasons, a.tag+" runs through "+strings.Join(a.via, ", "))
 	}
-	p := policy.Part{Kind: a.kinds.primary(), Kinds: a.kinds.list(), Tag: a.tag, Args: a.args, Wrappers: a.wrappers,
+	p := policy.Part{Kind: a.kinds.primary(), Kinds: a.kinds.list(), Tag: a.tag, Foreign: a.foreign, Args: a.args, Wrappers: a.wrappers,
 		Read: distinct(a.read), Written: distinct(a.written),
 		Offset: off(s), Length: stmtEnd(s) - off(s)}
 	if p.Kind != KindRead {
@@ -187,7 +189,7 @@ func (w *walker) program(a *analysis, name string, args []*value, depth, level i
 	if level > 8 {
 		return refuse("wrappers", a.at, "too many programs running one another")
 	}
-	tag := name
+	tag, foreign := name, false
 	if strings.Contains(name, "/") {
 		clean := path.Clean(name)
 		tag = path.Base(clean)
@@ -205,9 +207,10 @@ func (w *walker) program(a *analysis, name string, args []*value, depth, level i
 			// lexically here, through symbolic links on the host): exec,
 			// and whatever the program of that name would do.
 			a.add(KindExec, "runs "+clean+", not a program of the system's directories")
+			foreign = true
 		}
 	}
-	a.tag, a.args = tag, commandArgs(args)
+	a.tag, a.args, a.foreign = tag, commandArgs(args), foreign
 	if err := refusedProgram(tag, a.at); err != nil {
 		return err
 	}
@@ -271,7 +274,7 @@ func (e *env) run(wrapper string, args []*value) error {
 		return refuse(wrapper, e.a.at, "the program "+wrapper+" runs is not among its last arguments")
 	}
 	e.a.via = append(e.a.via, wrapper)
-	e.a.wrappers = append(e.a.wrappers, policy.Command{Program: e.a.tag, Args: commandArgs(e.args[:own])})
+	e.a.wrappers = append(e.a.wrappers, policy.Command{Program: e.a.tag, Args: commandArgs(e.args[:own]), Foreign: e.a.foreign})
 	return e.w.program(e.a, p.text, args[1:], e.depth, e.level+1)
 }
 
