@@ -9,8 +9,9 @@ import (
 
 // A rule's commands: list admits a command line only if every program it
 // runs (each command's program, and each wrapper the program runs
-// through) matches an entry, as the system's program (not Foreign). How an entry reads a program's arguments,
-// knowing nothing of the program, fails closed:
+// through) matches an entry, as the system's program (not Foreign). How
+// an entry reads a program's arguments, knowing nothing of the program,
+// fails closed:
 //
 //   - A flag is an exact argument that begins with '-', other than "-"
 //     and "--", wherever it stands: "--" does not end the flags, since
@@ -39,7 +40,7 @@ import (
 // subcommands: the first argument that is not a flag must be one of
 // them, and must surely be the subcommand: every argument before it must
 // be a --name=value flag, since any other flag could take it as its
-// value (systemctl -p status restart x restarts x).
+// value (systemctl -p restart poweroff powers off).
 
 // commandList is a rule's commands: compiled.
 type commandList struct {
