@@ -36,9 +36,14 @@ type Rule struct {
 	// statement kinds allow.
 	Tables TableScope `yaml:"tables"`
 	// MultiStatement admits SQL with more than one statement.
-	MultiStatement bool          `yaml:"multi_statement"`
-	MaxRows        int           `yaml:"max_rows"`
-	Timeout        time.Duration `yaml:"timeout"`
+	MultiStatement bool `yaml:"multi_statement"`
+	// Commands, if set, list the programs a shell command line may run
+	// (each command, and each wrapper a command runs through, must match
+	// an entry), and how. docs/policy.md says how flags and subcommands
+	// are read.
+	Commands []CommandEntry `yaml:"commands"`
+	MaxRows  int            `yaml:"max_rows"`
+	Timeout  time.Duration  `yaml:"timeout"`
 	// Grants shape the just-in-time credential of connections with
 	// credentials: jit. By default it gets exactly the table scope above.
 	Grants RuleGrants `yaml:"grants"`
@@ -53,6 +58,22 @@ type Rule struct {
 	// included file).
 	File string `yaml:"-" json:"-"`
 	Line int    `yaml:"-" json:"-"`
+}
+
+// CommandEntry admits one program in a rule's commands: list.
+type CommandEntry struct {
+	// Program is the program's base name (ls, not /bin/ls): a command
+	// is matched by the program that runs in the end, whatever path or
+	// wrapper names it.
+	Program string `yaml:"program"`
+	// Subcommands, if set, are what the first argument that is not a
+	// flag must be (systemctl status); a command without one is refused.
+	Subcommands []string `yaml:"subcommands"`
+	// Flags, if set, are the only flags the program may get; an empty
+	// list admits none.
+	Flags []string `yaml:"flags"`
+	// DenyFlags are flags the program may not get.
+	DenyFlags []string `yaml:"deny_flags"`
 }
 
 // RuleGrants names what a just-in-time credential receives instead of
@@ -79,8 +100,10 @@ type RulesFile struct {
 	Rules []Rule `yaml:"rules"`
 }
 
-// StatementKinds a rule may admit, as the SQL classifier names them.
-var StatementKinds = []string{"read", "write", "ddl", "dcl", "utility"}
+// StatementKinds a rule may admit, as the classifiers name them: SQL's
+// (policy/sqlclass) and shell commands' (policy/cmdclass: network, exec,
+// privileged).
+var StatementKinds = []string{"read", "write", "ddl", "dcl", "utility", "network", "exec", "privileged"}
 
 // SubjectMatch matches callers. Empty lists match everyone.
 type SubjectMatch struct {
@@ -156,10 +179,11 @@ func (c *Config) validateRules() Errors {
 			add(p+".grants.role", "%s.grants.role: %q is not a plain role name (letters, digits, _)", label, r.Grants.Role)
 		}
 		errs = append(errs, c.validateRuleSSHGrants(p, label, r)...)
+		errs = append(errs, c.validateCommands(p, label, r)...)
 		errs = append(errs, c.validateApprovers(p+".approvers", label, r.Effect, r.Approvers)...)
 		if r.Effect == "deny" && (r.Grants.Role != "" || r.Grants.Principal != "" || r.Grants.PTY || r.ReadOnly != nil || r.MaxRows != 0 || r.Timeout != 0 || len(r.Statements) > 0 ||
-			len(r.Tables.Read) > 0 || len(r.Tables.Write) > 0 || r.MultiStatement) {
-			add(p, "%s: a deny rule takes no constraints (read_only, statements, tables, multi_statement, max_rows, timeout, grants)", label)
+			len(r.Tables.Read) > 0 || len(r.Tables.Write) > 0 || r.MultiStatement || r.Commands != nil) {
+			add(p, "%s: a deny rule takes no constraints (read_only, statements, tables, multi_statement, commands, max_rows, timeout, grants)", label)
 		}
 	}
 	// The approvals section is checked here, with the review rules it serves.
@@ -168,6 +192,55 @@ func (c *Config) validateRules() Errors {
 }
 
 var roleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// flagPattern is a flag as commands: lists it: -x, -name or --name,
+// without a value.
+var flagPattern = regexp.MustCompile(`^--?[^-=\s][^=\s]*$`)
+
+// validateCommands checks a rule's commands: list.
+func (c *Config) validateCommands(p, label string, r *Rule) Errors {
+	var errs Errors
+	add := func(path, format string, args ...any) { errs = append(errs, c.Errorf(path, format, args...)) }
+	if r.Commands != nil && len(r.Commands) == 0 && r.Effect != "deny" {
+		add(p+".commands", "%s.commands: an empty list admits no command; leave commands out to admit any program", label)
+	}
+	seen := map[string]int{}
+	for j, e := range r.Commands {
+		q := fmt.Sprintf("%s.commands[%d]", p, j)
+		switch first, dup := seen[e.Program]; {
+		case strings.TrimSpace(e.Program) == "":
+			add(q, "%s.commands[%d]: program is required", label, j)
+		case strings.ContainsAny(e.Program, "/ \t\n"):
+			add(q+".program", "%s.commands[%d].program: %q is not a program's base name (write ls, not /bin/ls: a command is matched by the program it runs, whatever its path)", label, j, e.Program)
+		case dup:
+			add(q+".program", "%s.commands[%d].program: %q is listed twice (also commands[%d]); merge the entries", label, j, e.Program, first)
+		default:
+			seen[e.Program] = j
+		}
+		if e.Subcommands != nil && len(e.Subcommands) == 0 {
+			add(q+".subcommands", "%s.commands[%d].subcommands: an empty list admits no command; leave it out to admit any", label, j)
+		}
+		for k, s := range e.Subcommands {
+			if s == "" || strings.HasPrefix(s, "-") || strings.ContainsAny(s, " \t\n") {
+				add(fmt.Sprintf("%s.subcommands[%d]", q, k), "%s.commands[%d].subcommands: %q is not a subcommand (one word, not a flag)", label, j, s)
+			}
+		}
+		if e.Flags != nil && len(e.DenyFlags) > 0 {
+			add(q+".deny_flags", "%s.commands[%d]: set flags (the only flags admitted) or deny_flags, not both", label, j)
+		}
+		for _, l := range []struct {
+			key   string
+			flags []string
+		}{{"flags", e.Flags}, {"deny_flags", e.DenyFlags}} {
+			for k, f := range l.flags {
+				if !flagPattern.MatchString(f) {
+					add(fmt.Sprintf("%s.%s[%d]", q, l.key, k), "%s.commands[%d].%s: %q is not a flag (-x, -name or --name, without =value)", label, j, l.key, f)
+				}
+			}
+		}
+	}
+	return errs
+}
 
 // checkTableGlob accepts "table", "schema.table" and globs of them.
 func checkTableGlob(g string) error {

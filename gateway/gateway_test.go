@@ -137,11 +137,13 @@ func TestAuthorizeRefusals(t *testing.T) {
 		code                             gateway.Code
 		status                           string
 		contains                         string
+		hint                             string
 	}{
-		{"unknown connection", "nope", "stdio", "SELECT 1", gateway.CodeNotFound, audit.StatusInvalid, `no connection named "nope"`},
-		{"write under a read-only rule", "t", "stdio", "DELETE FROM items", gateway.CodeDenied, audit.StatusDenied, "admits only read statements"},
-		{"unparseable", "t", "stdio", "SELEKT 1", gateway.CodeInvalidArgument, audit.StatusInvalid, "syntax error: cannot parse SQL"},
-		{"the transport is policy's", "t", "postgres-proxy", "SELECT 1", gateway.CodeDenied, audit.StatusDenied, "not through the proxy"},
+		{"unknown connection", "nope", "stdio", "SELECT 1", gateway.CodeNotFound, audit.StatusInvalid, `no connection named "nope"`, "list_connections"},
+		{"write under a read-only rule", "t", "stdio", "DELETE FROM items", gateway.CodeDenied, audit.StatusDenied, "admits only read statements", "list_connections"},
+		{"two statements: the hint says how to proceed", "t", "stdio", "SELECT 1; SELECT 2", gateway.CodeDenied, audit.StatusDenied, "holds 2 statements", "Send one statement per call"},
+		{"unparseable", "t", "stdio", "SELEKT 1", gateway.CodeInvalidArgument, audit.StatusInvalid, "syntax error: cannot parse SQL", "Fix the statement's syntax"},
+		{"the transport is policy's", "t", "postgres-proxy", "SELECT 1", gateway.CodeDenied, audit.StatusDenied, "not through the proxy", "list_connections"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,6 +151,9 @@ func TestAuthorizeRefusals(t *testing.T) {
 			var ge *gateway.Error
 			if !errors.As(err, &ge) || ge.Code != tc.code || !strings.Contains(ge.Message, tc.contains) {
 				t.Fatalf("err = %v, want %s containing %q", err, tc.code, tc.contains)
+			}
+			if !strings.Contains(ge.Hint, tc.hint) {
+				t.Errorf("hint = %q, want one containing %q", ge.Hint, tc.hint)
 			}
 			if tc.name == "unparseable" && !errors.Is(err, policy.ErrNotUnderstood) {
 				t.Error("the classifier's refusal is the cause")

@@ -156,9 +156,12 @@ func (o *op) authorize(ctx context.Context) error {
 			return o.refuse(ctx, "denied", heldError(d, out))
 		}
 	default:
+		hint := d.Hint // how to proceed, when the refusal points one way
+		if hint == "" {
+			hint = "Call list_connections to see what you may do on each connection"
+		}
 		return o.refuse(ctx, "denied", &Error{Code: CodeDenied, Rule: d.Rule,
-			Message: "refused by policy: " + d.Reason,
-			Hint:    "Call list_connections to see what you may do on each connection"})
+			Message: "refused by policy: " + d.Reason, Hint: hint})
 	}
 	o.intent = s.g.recorder.BeginAsync(o.ev)
 	return nil

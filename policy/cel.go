@@ -31,6 +31,32 @@ type StatementVars struct {
 	Functions     []string       `cel:"functions"`
 	ReadOnly      bool           `cel:"read_only"`
 	Text          string         `cel:"text"`
+	// Commands are the commands of a command line (empty for SQL).
+	Commands []CommandVars `cel:"commands"`
+}
+
+// CommandVars is one command in statement.commands: the program that
+// runs in the end (foreign: named by a path outside the system's
+// directories, so not surely that program), its arguments (the text of
+// each, an argument known only on the host as written: $HOME/x, $(…))
+// and the wrappers it runs through, outermost first, each with its own
+// arguments.
+type CommandVars struct {
+	Program string        `cel:"program"`
+	Foreign bool          `cel:"foreign"`
+	Args    []string      `cel:"args"`
+	Via     []CommandVars `cel:"via"`
+}
+
+func commandVars(program string, foreign bool, args []Arg, via []Command) CommandVars {
+	c := CommandVars{Program: program, Foreign: foreign, Args: make([]string, len(args)), Via: make([]CommandVars, len(via))}
+	for i, a := range args {
+		c.Args[i] = a.Text
+	}
+	for i, w := range via {
+		c.Via[i] = commandVars(w.Program, w.Foreign, w.Args, nil)
+	}
+	return c
 }
 
 // ResourceVars is one resource in statement.read and statement.written.
@@ -55,12 +81,13 @@ func resourceVars(rs []Resource) []ResourceVars {
 //	tool        string            the tool called
 //	transport   string            how the call arrived: stdio, http, postgres-proxy
 //	connection  {name, kind, labels}
-//	statement   {count, kinds, tags, tables_read, tables_written, read, written, functions, read_only, text}
+//	statement   {count, kinds, tags, tables_read, tables_written, read, written, functions, read_only, text, commands}
 //	              read, written: list({kind, namespace, name})
+//	              commands: list({program, foreign, args, via}), via: the same shape
 //	now         timestamp         when the request is decided
 func newCELEnv() (*cel.Env, error) {
 	return cel.NewEnv(
-		ext.NativeTypes(reflect.TypeOf(ConnectionVars{}), reflect.TypeOf(StatementVars{}), reflect.TypeOf(ResourceVars{}), ext.ParseStructTags(true)),
+		ext.NativeTypes(reflect.TypeOf(ConnectionVars{}), reflect.TypeOf(StatementVars{}), reflect.TypeOf(ResourceVars{}), reflect.TypeOf(CommandVars{}), ext.ParseStructTags(true)),
 		ext.Strings(),
 		cel.Variable("identity", cel.StringType),
 		cel.Variable("groups", cel.ListType(cel.StringType)),
@@ -96,6 +123,11 @@ func activation(in Input) map[string]any {
 		}
 		st.TablesRead, st.TablesWritten = texts(f.Read, ResourceTable), texts(f.Written, ResourceTable)
 		st.Read, st.Written, st.Functions = resourceVars(f.Read), resourceVars(f.Written), f.Functions
+		if f.CommandLine {
+			for _, p := range f.Parts {
+				st.Commands = append(st.Commands, commandVars(p.Tag, p.Foreign, p.Args, p.Wrappers))
+			}
+		}
 	}
 	now := in.Time
 	if now.IsZero() {

@@ -13,8 +13,17 @@ import (
 // parses a statement itself.
 type Facts struct {
 	// Parts are the statement's parts in order: the statements of a SQL
-	// string (one for most calls).
+	// string (one for most calls), the commands of a shell command line.
 	Parts []Part
+	// CommandLine reports that the parts are the commands of one command
+	// line (a shell line's pipelines, lists, loops and substitutions),
+	// which the target runs as one unit, in one call. Without it the
+	// parts are separate statements (SQL), and a rule admits more than
+	// one only with multi_statement: one statement per call is what lets
+	// a SQL call run through the extended protocol, in a read-only
+	// transaction of its own. With it, the parts carry Args and Wrappers,
+	// and they are what a rule's commands: matches.
+	CommandLine bool
 	// Kinds is the union of every part's Kinds, least severe first.
 	Kinds []string
 	// Read and Written are the distinct unions of the parts' resources,
@@ -39,8 +48,23 @@ type Part struct {
 	// shows, least severe first.
 	Kind  string
 	Kinds []string
-	// Tag names the part ("SELECT", "INSERT", "CREATE TABLE").
+	// Tag names the part ("SELECT", "INSERT", "CREATE TABLE"); for a
+	// command, the base name of the program that runs in the end, past
+	// its wrappers and its path ("rm" for sudo timeout 5 /bin/rm x).
 	Tag string
+	// Foreign, for a command, says the program was named by a path
+	// outside the system's directories (/tmp/rm, ./rm, /bin/../bin/rm):
+	// whatever it is, it is not surely the program Tag names.
+	Foreign bool
+	// Args, for a command, are the arguments the program Tag runs with,
+	// after its wrappers' own (sudo -u root systemctl status: status).
+	// Empty for SQL.
+	Args []Arg
+	// Wrappers, for a command, are the programs Tag runs through,
+	// outermost first, each with its own arguments and not the ones of
+	// the program it runs (sudo -u root timeout 5 ls: sudo with -u root,
+	// then timeout with 5). Empty for SQL.
+	Wrappers []Command
 	// Read and Written are the resources whose content the part reads
 	// and changes.
 	Read, Written []Resource
@@ -50,6 +74,31 @@ type Part struct {
 	Reasons []string
 	// Offset and Length locate the part in the statement's text, in bytes.
 	Offset, Length int
+}
+
+// Command is a program run with arguments: a wrapper of a Part.
+type Command struct {
+	// Program is the program's base name (sudo, not /usr/bin/sudo);
+	// Foreign as Part.Foreign.
+	Program string
+	Foreign bool
+	Args    []Arg
+}
+
+// Arg is one argument of a command, as far as the classifier knows it.
+type Arg struct {
+	// Text is the argument: exactly what the program gets when Exact;
+	// otherwise the word with what only the host knows as written
+	// ($HOME/x, $(…), the * ? [...] of a pattern).
+	Text string
+	// Exact says Text is exactly what the program gets.
+	Exact bool
+	// MaybeFlag, for an argument that is not Exact, says it may begin
+	// with '-' on the host (a command substitution, a word beginning
+	// with '-' that holds a variable), and so may be any flag. An
+	// inexact argument without it surely does not (a pattern, which the
+	// classifier admits only after literal text, and $HOME/x).
+	MaybeFlag bool
 }
 
 // Resource is something an operation reads or changes.

@@ -16,7 +16,7 @@ func TestGoldenDecisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := policy.Compile(cfg, []string{"run_query", "describe_schema", "list_connections"})
+	e, err := policy.Compile(cfg, []string{"run_query", "describe_schema", "list_connections", "exec_ssh"})
 	if err != nil {
 		t.Fatal(err)
 	}

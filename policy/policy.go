@@ -63,6 +63,10 @@ type Decision struct {
 	Rule string
 	// Reason explains the decision in words an agent can act on.
 	Reason string
+	// Hint, for a statement a rule refused, says how to proceed when the
+	// refusal points one way (send one statement per call); empty for
+	// every other decision.
+	Hint string
 
 	// Constraints, meaningful for allow and review.
 	ReadOnly bool
@@ -102,6 +106,8 @@ type RuleTrace struct {
 	// admit the statement; Why says which.
 	Admitted bool   `json:"admitted"`
 	Why      string `json:"why,omitempty"`
+	// hint goes with Why: Decision.Hint.
+	hint string
 }
 
 // Allowed reports whether the call may run without a human.
@@ -146,6 +152,7 @@ type rule struct {
 	kinds      set // statement kinds admitted
 	read       []tablePattern
 	write      []tablePattern
+	commands   *commandList // nil: any program
 }
 
 type set map[string]struct{}
@@ -190,6 +197,7 @@ func Compile(cfg *config.Config, tools []string) (*Engine, error) {
 			readOnly:   r.ReadOnly == nil || *r.ReadOnly,
 			read:       compileTablePatterns(r.Tables.Read),
 			write:      compileTablePatterns(r.Tables.Write),
+			commands:   compileCommands(r.Commands),
 		}
 		kinds := r.Statements
 		if len(kinds) == 0 {
@@ -250,7 +258,7 @@ func (e *Engine) Decide(_ context.Context, in Input) (Decision, error) {
 					deny = r
 				}
 			case Review, Allow:
-				t.Admitted, t.Why = r.admit(in)
+				t.Admitted, t.Why, t.hint = r.admit(in)
 				if !t.Admitted {
 					break
 				}
@@ -281,7 +289,7 @@ func (e *Engine) Decide(_ context.Context, in Input) (Decision, error) {
 	case allow != nil:
 		return allow.decision(Allow, in, trace), nil
 	case refusal != nil:
-		return Decision{Effect: Deny, Rule: refusal.Rule, Reason: refusal.Why, Trace: trace}, nil
+		return Decision{Effect: Deny, Rule: refusal.Rule, Reason: refusal.Why, Hint: refusal.hint, Trace: trace}, nil
 	}
 	return Decision{
 		Effect: Deny,
@@ -379,24 +387,36 @@ func (r *rule) matches(in Input, vars *map[string]any) (bool, string, error) {
 	return true, "", nil
 }
 
+// Hints of the refusals that point one way.
+const (
+	hintOneStatement = "Send one statement per call"
+	hintCommands     = "Rewrite the command line with only the programs, subcommands and flags the rule admits"
+)
+
 // admit checks the statement against the rule's constraints. It returns
-// the reason, worded for the agent, when they do not admit it.
-func (r *rule) admit(in Input) (bool, string) {
+// the reason, worded for the agent, when they do not admit it, and a
+// hint when the reason points one way.
+func (r *rule) admit(in Input) (ok bool, why, hint string) {
 	f := in.Facts
 	if f == nil {
-		return true, ""
+		return true, "", ""
 	}
-	if n := len(f.Parts); n > 1 && !r.MultiStatement {
-		return false, fmt.Sprintf("the SQL holds %d statements; send one statement per call", n)
+	// One statement per call is SQL's rule; a command line's commands
+	// run as one.
+	if n := len(f.Parts); n > 1 && !f.CommandLine && !r.MultiStatement {
+		return false, fmt.Sprintf("rule %q admits one statement per call, and the SQL holds %d statements", r.Name, n), hintOneStatement
+	}
+	if r.commands != nil && !f.CommandLine {
+		return false, fmt.Sprintf("rule %q lists the commands it admits, so it admits only command lines", r.Name), ""
 	}
 	def := in.Connection.Namespace
 	for _, st := range f.Parts {
 		for _, k := range st.Kinds {
 			switch k {
 			case KindTransaction:
-				return false, fmt.Sprintf("%s is transaction control, which is never allowed: every call runs in its own transaction", st.Tag)
+				return false, fmt.Sprintf("%s is transaction control, which is never allowed: every call runs in its own transaction", st.Tag), ""
 			case KindSession:
-				return false, fmt.Sprintf("%s changes session state, which is never allowed: %s", st.Tag, reasons(st))
+				return false, fmt.Sprintf("%s changes session state, which is never allowed: %s", st.Tag, reasons(st)), ""
 			}
 			if !r.kinds.has(k) {
 				allowed := make([]string, 0, len(r.kinds))
@@ -405,23 +425,28 @@ func (r *rule) admit(in Input) (bool, string) {
 				}
 				slices.Sort(allowed)
 				return false, fmt.Sprintf("rule %q admits only %s statements; this %s is %s: %s",
-					r.Name, strings.Join(allowed, "/"), st.Tag, article(k), reasons(st))
+					r.Name, strings.Join(allowed, "/"), st.Tag, article(k), reasons(st)), ""
 			}
 		}
 		for _, t := range st.Written {
 			if t.Kind == ResourceTable && len(r.write) > 0 && !matchTable(r.write, t.Namespace, t.Name, def) {
-				return false, fmt.Sprintf("rule %q does not allow writing %s.%s (it allows %s)", r.Name, t.Namespace, t.Name, strings.Join(r.Tables.Write, ", "))
+				return false, fmt.Sprintf("rule %q does not allow writing %s.%s (it allows %s)", r.Name, t.Namespace, t.Name, strings.Join(r.Tables.Write, ", ")), ""
 			}
 		}
 		if len(r.read) > 0 {
 			for _, t := range st.Read {
 				if t.Kind == ResourceTable && !matchTable(r.read, t.Namespace, t.Name, def) && !matchTable(r.write, t.Namespace, t.Name, def) {
-					return false, fmt.Sprintf("rule %q does not allow reading %s.%s (it allows %s)", r.Name, t.Namespace, t.Name, strings.Join(r.Tables.Read, ", "))
+					return false, fmt.Sprintf("rule %q does not allow reading %s.%s (it allows %s)", r.Name, t.Namespace, t.Name, strings.Join(r.Tables.Read, ", ")), ""
 				}
 			}
 		}
+		if r.commands != nil {
+			if ok, why := r.commands.admit(r.Name, st); !ok {
+				return false, why, hintCommands
+			}
+		}
 	}
-	return true, ""
+	return true, "", ""
 }
 
 func reasons(st Part) string {
@@ -439,6 +464,12 @@ func article(kind string) string {
 		return "DDL"
 	case "dcl":
 		return "DCL (roles and privileges)"
+	case "privileged": // a shell command's kinds (policy/cmdclass)
+		return "privileged"
+	case "exec":
+		return "an exec (it runs code Warden cannot see)"
+	case "network":
+		return "a network command"
 	}
 	return "a " + kind
 }

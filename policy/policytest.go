@@ -26,6 +26,9 @@ type TestCase struct {
 	// default stdio.
 	Transport string `yaml:"transport"`
 	SQL       string `yaml:"sql"`
+	// Command is a shell command line, for an ssh connection (the tool
+	// defaults to exec_ssh); a case gives sql or command.
+	Command string `yaml:"command"`
 	// Expect is allow, deny or review.
 	Expect string `yaml:"expect"`
 	// Rule, if set, is the rule that must make the decision ("" for the
@@ -62,6 +65,9 @@ func LoadTests(path string) (*TestFile, error) {
 		if tc.Name == "" {
 			return nil, fmt.Errorf("%s: tests[%d]: name is required", path, i)
 		}
+		if tc.SQL != "" && tc.Command != "" {
+			return nil, fmt.Errorf("%s: test %q: give sql or command, not both", path, tc.Name)
+		}
 		switch tc.Expect {
 		case string(Allow), string(Deny), string(Review):
 		default:
@@ -78,7 +84,7 @@ func RunTests(ctx context.Context, e *Engine, cfg *config.Config, classifiers Cl
 	out := make([]TestResult, 0, len(tf.Tests))
 	for _, tc := range tf.Tests {
 		r := TestResult{Name: tc.Name}
-		d, err := ExplainRequest(ctx, e, cfg, classifiers, Request{As: tc.As, Groups: tc.Groups, Connection: tc.Connection, Tool: tc.Tool, Transport: tc.Transport, SQL: tc.SQL})
+		d, err := ExplainRequest(ctx, e, cfg, classifiers, Request{As: tc.As, Groups: tc.Groups, Connection: tc.Connection, Tool: tc.Tool, Transport: tc.Transport, SQL: tc.SQL, Command: tc.Command})
 		if err != nil {
 			r.Problems = append(r.Problems, err.Error())
 		}
@@ -116,6 +122,9 @@ type Request struct {
 	// Transport is how the call arrives (default stdio).
 	Transport string
 	SQL       string
+	// Command is a shell command line (the tool defaults to exec_ssh);
+	// a request has SQL or Command.
+	Command string
 }
 
 // Explanation is a decision with the statement facts that mattered.
@@ -133,7 +142,7 @@ type Explanation struct {
 // registry: policy knows no classifier.
 type Classifiers func(conn config.Connection) Classifier
 
-// ExplainRequest classifies the SQL (offline) and decides the request the
+// ExplainRequest classifies the SQL or command line (offline) and decides the request the
 // way the pipeline would. Groups default to those of a static identity.
 func ExplainRequest(ctx context.Context, e *Engine, cfg *config.Config, classifiers Classifiers, req Request) (Explanation, error) {
 	conn, ok := cfg.Connection(req.Connection)
@@ -144,7 +153,16 @@ func ExplainRequest(ctx context.Context, e *Engine, cfg *config.Config, classifi
 	if groups == nil {
 		groups = cfg.Groups(req.As)
 	}
-	tool := req.Tool
+	if req.SQL != "" && req.Command != "" {
+		return Explanation{}, fmt.Errorf("give SQL or a command line, not both")
+	}
+	statement, what, tool := req.SQL, "SQL", req.Tool
+	if req.Command != "" {
+		statement, what = req.Command, "command lines"
+		if tool == "" {
+			tool = "exec_ssh"
+		}
+	}
 	if tool == "" {
 		tool = "run_query"
 	}
@@ -152,7 +170,7 @@ func ExplainRequest(ctx context.Context, e *Engine, cfg *config.Config, classifi
 	if transport == "" {
 		transport = "stdio"
 	}
-	in := Input{Subject: req.As, Groups: groups, Tool: tool, Transport: transport, Statement: req.SQL,
+	in := Input{Subject: req.As, Groups: groups, Tool: tool, Transport: transport, Statement: statement,
 		Connection: Connection{Name: conn.Name, Kind: conn.Kind, Labels: conn.Labels}}
 	var cl Classifier
 	if classifiers != nil {
@@ -162,14 +180,14 @@ func ExplainRequest(ctx context.Context, e *Engine, cfg *config.Config, classifi
 		in.Connection.Namespace = cl.Namespace()
 	}
 	var ex Explanation
-	if req.SQL != "" {
+	if statement != "" {
 		if cl == nil {
 			return ex, fmt.Errorf("connection %q: Warden has no classifier for kind %q", conn.Name, conn.Kind)
 		}
-		f, err := cl.Classify(ctx, ClassifyRequest{Statement: req.SQL, MaxBytes: cfg.Limits.MaxSQLBytes})
+		f, err := cl.Classify(ctx, ClassifyRequest{Statement: statement, MaxBytes: cfg.Limits.MaxSQLBytes})
 		if err != nil {
 			ex.ClassifyError = err.Error()
-			ex.Decision = Decision{Effect: Deny, Reason: "Warden runs only SQL it fully understands, and " + err.Error()}
+			ex.Decision = Decision{Effect: Deny, Reason: "Warden runs only " + what + " it fully understands, and " + err.Error()}
 			return ex, nil
 		}
 		ex.Facts = &f

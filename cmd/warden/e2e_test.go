@@ -748,7 +748,7 @@ func TestPolicyCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ex.Decision != "deny" || ex.Rule != "agents-read-prod" || !strings.Contains(ex.Reason, "finance.ledger") ||
-		len(ex.Statements) != 1 || ex.Statements[0].TablesRead[0] != "finance.ledger" || len(ex.Rules) != 10 {
+		len(ex.Statements) != 1 || ex.Statements[0].TablesRead[0] != "finance.ledger" || len(ex.Rules) != 12 {
 		t.Errorf("explain = %+v", ex)
 	}
 	text, _ := exec.Command(wardenBin, "policy", "explain", "--config", cfg, "--as", "bob", "--connection", "prod", "--sql", "SELECT * FROM finance.ledger").Output()
@@ -756,8 +756,24 @@ func TestPolicyCommands(t *testing.T) {
 		t.Errorf("explain text:\n%s", text)
 	}
 
+	out, err = exec.Command(wardenBin, "policy", "explain", "--config", cfg, "--as", "alice", "--connection", "web",
+		"--command", "sudo -u root systemctl status nginx", "--json").Output()
+	var cmdEx struct {
+		Decision   string `json:"decision"`
+		Statements []struct {
+			Tag  string   `json:"tag"`
+			Args []string `json:"args"`
+			Via  []string `json:"via"`
+		} `json:"statements"`
+	}
+	if err != nil || json.Unmarshal(out, &cmdEx) != nil || cmdEx.Decision != "deny" || len(cmdEx.Statements) != 1 ||
+		cmdEx.Statements[0].Tag != "systemctl" || strings.Join(cmdEx.Statements[0].Args, " ") != "status nginx" ||
+		strings.Join(cmdEx.Statements[0].Via, ",") != "sudo -u root" {
+		t.Errorf("explain --command: %v\n%s", err, out)
+	}
+
 	out, err = exec.Command(wardenBin, "policy", "test", "--config", cfg, "../../policy/testdata/decisions.yaml").Output()
-	if err != nil || !strings.Contains(string(out), "31 passed, 0 failed") {
+	if err != nil || !strings.Contains(string(out), "41 passed, 0 failed") {
 		t.Errorf("policy test: %v\n%s", err, out)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
@@ -773,7 +789,7 @@ func TestPolicyCommands(t *testing.T) {
 		OK    bool `json:"ok"`
 		Rules int  `json:"rules"`
 	}
-	if err != nil || json.Unmarshal(out, &chk) != nil || !chk.OK || chk.Rules != 10 {
+	if err != nil || json.Unmarshal(out, &chk) != nil || !chk.OK || chk.Rules != 12 {
 		t.Errorf("policy check: %v %s", err, out)
 	}
 	broken := filepath.Join(t.TempDir(), "w.yaml")

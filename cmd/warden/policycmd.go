@@ -26,7 +26,7 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case "-h", "--help":
 		fmt.Fprintln(stdout, `Usage:
   warden policy check   --config F [--json]
-  warden policy explain --config F --as IDENTITY [--group G ...] --connection C [--tool run_query] --sql '...' [--json]
+  warden policy explain --config F --as IDENTITY [--group G ...] --connection C [--tool T] (--sql '...' | --command '...') [--json]
   warden policy test    --config F [--json] TESTS.yaml ...`)
 		return nil
 	}
@@ -94,22 +94,26 @@ func writeJSON(w io.Writer, v any) error {
 
 // policyExplain decides one request offline and shows why.
 func policyExplain(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("policy explain", "policy explain --config F --as IDENTITY --connection C --sql '...' [flags]", stdout)
+	fs := newFlags("policy explain", "policy explain --config F --as IDENTITY --connection C (--sql '...' | --command '...') [flags]", stdout)
 	cfgPath := configFlag(fs)
 	var req policy.Request
 	var groups stringList
 	fs.StringVar(&req.As, "as", "", "the identity making the request")
 	fs.Var(&groups, "group", "a group of the identity (repeatable; default: the groups identity.users gives it)")
 	fs.StringVar(&req.Connection, "connection", "", "the connection")
-	fs.StringVar(&req.Tool, "tool", "run_query", "the tool")
+	fs.StringVar(&req.Tool, "tool", "", "the tool (default: run_query, or exec_ssh with --command)")
 	fs.StringVar(&req.Transport, "transport", "stdio", "how the call arrives: stdio, http or postgres-proxy")
 	fs.StringVar(&req.SQL, "sql", "", "the SQL statement")
+	fs.StringVar(&req.Command, "command", "", "the shell command line (an ssh connection)")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if req.As == "" || req.Connection == "" {
 		return usageError{"--as and --connection are required"}
+	}
+	if req.SQL != "" && req.Command != "" {
+		return usageError{"give --sql or --command, not both"}
 	}
 	if len(groups) > 0 {
 		req.Groups = groups
@@ -141,7 +145,11 @@ type explainOut struct {
 }
 
 type statementOut struct {
-	Tag           string   `json:"tag"`
+	Tag string `json:"tag"`
+	// Args and Via, for a command: its arguments, and the wrappers it
+	// runs through with theirs ("sudo -u root").
+	Args          []string `json:"args,omitempty"`
+	Via           []string `json:"via,omitempty"`
 	Kinds         []string `json:"kinds"`
 	TablesRead    []string `json:"tables_read,omitempty"`
 	TablesWritten []string `json:"tables_written,omitempty"`
@@ -154,8 +162,8 @@ func explainJSON(ex policy.Explanation) explainOut {
 		ClassifyError: ex.ClassifyError, Rules: ex.Trace}
 	if ex.Facts != nil {
 		for _, st := range ex.Facts.Parts {
-			out.Statements = append(out.Statements, statementOut{Tag: st.Tag, Kinds: st.Kinds, TablesRead: resourceTexts(st.Read),
-				TablesWritten: resourceTexts(st.Written), Functions: st.Functions, Reasons: st.Reasons})
+			out.Statements = append(out.Statements, statementOut{Tag: st.Tag, Args: argTexts(st.Args), Via: wrapperTexts(st.Wrappers),
+				Kinds: st.Kinds, TablesRead: resourceTexts(st.Read), TablesWritten: resourceTexts(st.Written), Functions: st.Functions, Reasons: st.Reasons})
 		}
 	}
 	if out.Rules == nil {
@@ -188,6 +196,12 @@ func printExplanation(w io.Writer, ex policy.Explanation) {
 		fmt.Fprintf(w, "\nstatement facts:\n")
 		for i, st := range ex.Facts.Parts {
 			fmt.Fprintf(w, "  %d. %s (%s)\n", i+1, st.Tag, strings.Join(st.Kinds, ", "))
+			if len(st.Args) > 0 {
+				fmt.Fprintf(w, "     args:      %s\n", strings.Join(argTexts(st.Args), " "))
+			}
+			if len(st.Wrappers) > 0 {
+				fmt.Fprintf(w, "     via:       %s\n", strings.Join(wrapperTexts(st.Wrappers), ", "))
+			}
 			if len(st.Read) > 0 {
 				fmt.Fprintf(w, "     reads:     %s\n", strings.Join(resourceTexts(st.Read), ", "))
 			}
@@ -217,6 +231,24 @@ func printExplanation(w io.Writer, ex policy.Explanation) {
 		}
 		tw.Flush()
 	}
+}
+
+// argTexts are a command's arguments as the classifier reports them.
+func argTexts(args []policy.Arg) []string {
+	var out []string
+	for _, a := range args {
+		out = append(out, a.Text)
+	}
+	return out
+}
+
+// wrapperTexts are a command's wrappers, each with its own arguments.
+func wrapperTexts(ws []policy.Command) []string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, strings.Join(append([]string{w.Program}, argTexts(w.Args)...), " "))
+	}
+	return out
 }
 
 // policyTest runs policy test files and exits non-zero on a failure.

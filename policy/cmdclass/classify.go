@@ -152,7 +152,7 @@ func hidden(r rune) bool {
 
 // summarise builds the Facts of parts.
 func summarise(parts []policy.Part, canon string) policy.Facts {
-	f := policy.Facts{Parts: parts, Canonical: canon, ReadOnly: len(parts) > 0}
+	f := policy.Facts{Parts: parts, CommandLine: true, Canonical: canon, ReadOnly: len(parts) > 0}
 	var all kindSet
 	for _, p := range parts {
 		for _, k := range p.Kinds {

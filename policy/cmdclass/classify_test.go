@@ -3,6 +3,7 @@ package cmdclass
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -233,4 +234,56 @@ func TestConcurrent(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
+}
+
+// TestArgsAndWrappers: a part carries the arguments of the program that
+// runs in the end and, apart, each wrapper's own; the line is one command
+// line.
+func TestArgsAndWrappers(t *testing.T) {
+	exact := func(ss ...string) []policy.Arg {
+		out := make([]policy.Arg, len(ss))
+		for i, s := range ss {
+			out[i] = policy.Arg{Text: s, Exact: true}
+		}
+		return out
+	}
+	tests := map[string]struct {
+		line     string
+		opts     Options
+		args     []policy.Arg
+		wrappers []policy.Command
+		foreign  bool
+	}{
+		"plain":          {line: "ls -la /tmp", args: exact("-la", "/tmp")},
+		"no arguments":   {line: "uptime"},
+		"quotes removed": {line: `grep -e 'a b' "c"`, args: exact("-e", "a b", "c")},
+		"wrappers' own arguments": {line: "sudo -u root timeout 5 /usr/bin/systemctl status nginx", args: exact("status", "nginx"),
+			wrappers: []policy.Command{{Program: "sudo", Args: exact("-u", "root")}, {Program: "timeout", Args: exact("5")}}},
+		"sudo --":            {line: "sudo -- rm -- -x", args: exact("--", "-x"), wrappers: []policy.Command{{Program: "sudo", Args: exact("--")}}},
+		"env assignment":     {line: "env LC_ALL=C sort x", args: exact("x"), wrappers: []policy.Command{{Program: "env", Args: exact("LC_ALL=C")}}},
+		"loop item is exact": {line: "for f in -x; do ls $f; done", args: exact("-x")},
+		"variable and glob":  {line: "ls $HOME/a ./*.log", args: []policy.Arg{{Text: "$HOME/a"}, {Text: "./*.log"}}},
+		"substitution may be a flag": {line: `find "$(ls)"`, opts: Options{AllowSubstitution: true},
+			args: []policy.Arg{{Text: "$(…)", MaybeFlag: true}}},
+		"foreign wrapper": {line: "/tmp/sudo -n /bin/ls x", args: exact("x"),
+			wrappers: []policy.Command{{Program: "sudo", Foreign: true, Args: exact("-n")}}},
+		"foreign program": {line: "sudo -n ./ls x", foreign: true, args: exact("x"),
+			wrappers: []policy.Command{{Program: "sudo", Args: exact("-n")}}},
+		"find -exec stays find's": {line: `find . -exec rm {} \;`, args: exact(".", "-exec", "rm", "{}", ";")},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f, err := New(tc.opts).Classify(context.Background(), policy.ClassifyRequest{Statement: tc.line})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !f.CommandLine {
+				t.Error("not a command line")
+			}
+			p := f.Parts[len(f.Parts)-1]
+			if !reflect.DeepEqual(p.Args, tc.args) || !reflect.DeepEqual(p.Wrappers, tc.wrappers) || p.Foreign != tc.foreign {
+				t.Errorf("args %+v wrappers %+v foreign %v\nwant %+v %+v %v", p.Args, p.Wrappers, p.Foreign, tc.args, tc.wrappers, tc.foreign)
+			}
+		})
+	}
 }

@@ -58,6 +58,16 @@
 //     /usr/bin, /sbin or /usr/sbin without ".." gets the table's
 //     knowledge alone; any other path is exec as well). A name with
 //     Unicode look-alikes is an unknown program.
+//   - Facts.CommandLine is set: the parts run as one call. Each part's
+//     Args are the arguments of the program Tag, after quote removal
+//     (exact, or as written where only the host knows them, with
+//     MaybeFlag where they could begin with '-'); Wrappers are the
+//     programs it runs through, each with its own arguments (sudo -u
+//     root systemctl status: sudo with -u root, then systemctl with
+//     status); Foreign marks a program named by a path outside the
+//     system's directories. A program another runs with arguments the
+//     classifier does not see (find -exec, xargs) stays in the outer
+//     program's Args. Policy's commands: reads them.
 //   - File names are lexical: path.Clean of the word (relative names stay
 //     relative to the account's working directory, ~/x and $HOME/x are
 //     written so). Symbolic links on the host are invisible. A glob is

@@ -3,6 +3,7 @@ package cmdclass
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
@@ -17,8 +18,14 @@ type analysis struct {
 	reasons       []string
 	read, written []policy.Resource
 	at            int
-	// via names the wrappers the program runs through (sudo, timeout).
-	via []string
+	// via names the wrappers the program runs through (sudo, timeout),
+	// and wrappers are they with their own arguments.
+	via      []string
+	wrappers []policy.Command
+	// args are the arguments of the program tag; foreign says it was
+	// named by a path outside the system's directories.
+	args    []policy.Arg
+	foreign bool
 }
 
 func (a *analysis) add(kind, reason string) {
@@ -118,7 +125,7 @@ func (w *walker) call(s *syntax.Stmt, ce *syntax.CallExpr, depth int) (int, erro
 	if len(a.via) > 0 {
 		a.reasons = append(a.reasons, a.tag+" runs through "+strings.Join(a.via, ", "))
 	}
-	p := policy.Part{Kind: a.kinds.primary(), Kinds: a.kinds.list(), Tag: a.tag,
+	p := policy.Part{Kind: a.kinds.primary(), Kinds: a.kinds.list(), Tag: a.tag, Foreign: a.foreign, Args: a.args, Wrappers: a.wrappers,
 		Read: distinct(a.read), Written: distinct(a.written),
 		Offset: off(s), Length: stmtEnd(s) - off(s)}
 	if p.Kind != KindRead {
@@ -182,7 +189,7 @@ func (w *walker) program(a *analysis, name string, args []*value, depth, level i
 	if level > 8 {
 		return refuse("wrappers", a.at, "too many programs running one another")
 	}
-	tag := name
+	tag, foreign := name, false
 	if strings.Contains(name, "/") {
 		clean := path.Clean(name)
 		tag = path.Base(clean)
@@ -200,9 +207,10 @@ func (w *walker) program(a *analysis, name string, args []*value, depth, level i
 			// lexically here, through symbolic links on the host): exec,
 			// and whatever the program of that name would do.
 			a.add(KindExec, "runs "+clean+", not a program of the system's directories")
+			foreign = true
 		}
 	}
-	a.tag = tag
+	a.tag, a.args, a.foreign = tag, commandArgs(args), foreign
 	if err := refusedProgram(tag, a.at); err != nil {
 		return err
 	}
@@ -211,7 +219,19 @@ func (w *walker) program(a *analysis, name string, args []*value, depth, level i
 		a.add(KindExec, "unknown program "+quoteName(tag))
 		return nil
 	}
-	return h(&env{w: w, a: a, depth: depth, level: level}, args)
+	return h(&env{w: w, a: a, depth: depth, level: level, args: args}, args)
+}
+
+// commandArgs are the arguments as a Part reports them.
+func commandArgs(vs []*value) []policy.Arg {
+	if len(vs) == 0 {
+		return nil
+	}
+	out := make([]policy.Arg, len(vs))
+	for i, v := range vs {
+		out[i] = policy.Arg{Text: v.text, Exact: v.static, MaybeFlag: !v.static && v.optionLike}
+	}
+	return out
 }
 
 // quoteName shows a program's name, escaping what is not printable ASCII
@@ -229,9 +249,13 @@ type env struct {
 	w            *walker
 	a            *analysis
 	depth, level int
+	// args are the arguments the handler was given.
+	args []*value
 }
 
-// run classifies the program a wrapper runs: args[0] names it.
+// run classifies the program a wrapper runs: args[0] names it, and args
+// are the last of the wrapper's arguments (what comes before them are
+// the wrapper's own).
 func (e *env) run(wrapper string, args []*value) error {
 	if len(args) == 0 {
 		return nil
@@ -243,7 +267,14 @@ func (e *env) run(wrapper string, args []*value) error {
 	if strings.ContainsAny(p.text, "\x00") {
 		return refuse(wrapper, e.a.at, "bad program name")
 	}
+	own := len(e.args) - len(args)
+	if own < 0 || !slices.Equal(e.args[own:], args) {
+		// A handler must pass on a tail of its arguments, or the
+		// wrapper's own could not be told from the program's.
+		return refuse(wrapper, e.a.at, "the program "+wrapper+" runs is not among its last arguments")
+	}
 	e.a.via = append(e.a.via, wrapper)
+	e.a.wrappers = append(e.a.wrappers, policy.Command{Program: e.a.tag, Args: commandArgs(e.args[:own]), Foreign: e.a.foreign})
 	return e.w.program(e.a, p.text, args[1:], e.depth, e.level+1)
 }
 

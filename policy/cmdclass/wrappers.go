@@ -161,7 +161,7 @@ func (e *env) sub(wrapper string, args []*value) error {
 		return nil
 	}
 	inner := &analysis{at: e.a.at}
-	ie := &env{w: e.w, a: inner, depth: e.depth, level: e.level}
+	ie := &env{w: e.w, a: inner, depth: e.depth, level: e.level, args: args}
 	if err := ie.run(wrapper, args); err != nil {
 		return err
 	}

@@ -98,6 +98,11 @@ rules:
 	if !strings.HasPrefix(r.Command, "echo ") || !strings.Contains(r.Command, "'") {
 		t.Errorf("the command that ran is not the re-quoted one: %q", r.Command)
 	}
+	// A pipeline and a list are one command line, not several statements:
+	// the rule, which does not say multi_statement, runs them.
+	if r, err := call("ps aux | grep -c sshd && echo one two | wc -w"); err != nil || r.ExitStatus != 0 || !strings.HasSuffix(strings.TrimSpace(r.Stdout), "\n2") {
+		t.Errorf("pipeline: %+v, %v", r, err)
+	}
 	for _, refused := range []string{"rm -rf /tmp/x", "echo x > /tmp/warden-exec-test", "eval ls", "sh -c 'id'", "$(echo rm) x"} {
 		if _, err := call(refused); err == nil {
 			t.Errorf("%q ran", refused)
