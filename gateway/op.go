@@ -104,7 +104,7 @@ func (o *op) refuseClassification(ctx context.Context, err error) error {
 			Message: "the statement could not be classified, so the call was refused (Warden fails closed)", err: err})
 	}
 	return o.refuse(ctx, "denied", &Error{Code: CodeDenied, err: err,
-		Message: "refused: Warden runs only SQL it fully understands, and " + err.Error(),
+		Message: "refused: Warden runs only statements it fully understands, and " + err.Error(),
 		Hint:    "Rewrite the statement without the construct the message names"})
 }
 

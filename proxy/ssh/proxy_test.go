@@ -197,9 +197,9 @@ func TestExec(t *testing.T) {
 	f := newFixture(t)
 	c := f.login(t, "agents")
 
-	out, _, status := run(t, c, "echo contact alice.smith@example.com", "")
-	if status != 0 || strings.Contains(out, "alice.smith@example.com") || !strings.Contains(out, "contact") {
-		t.Errorf("read: status %d, %q", status, out)
+	out, _, status := run(t, c, "echo contact alice.smith@example.com | tr a-z A-Z; echo done", "")
+	if status != 0 || strings.Contains(strings.ToLower(out), "alice.smith@example.com") || !strings.Contains(out, "CONTACT") || !strings.HasSuffix(out, "done\n") {
+		t.Errorf("a command line (a pipeline and a list): status %d, %q", status, out)
 	}
 	if out, _, status := run(t, c, "whoami", ""); status != 0 || strings.TrimSpace(out) != f.srv.Users[0] {
 		t.Errorf("whoami: status %d, %q, want the rule's principal %s", status, out, f.srv.Users[0])
