@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -261,19 +262,43 @@ func (b *Budget) Dialer(dial DialFunc) DialFunc {
 	}
 }
 
-// Hold returns c holding a slot, released when c is closed.
+// Hold returns c holding a slot, released when c is closed and the
+// other side has closed too.
 func Hold(c net.Conn, release func()) net.Conn { return &conn{Conn: c, release: release} }
+
+// closeWait bounds how long a closed connection keeps its slot waiting
+// for the server to close its side.
+const closeWait = 2 * time.Second
 
 // conn is a connection holding a budget slot.
 type conn struct {
 	net.Conn
 	release func()
+	once    sync.Once
+	err     error
 }
 
+// Close closes the connection. The slot is given back once the server
+// has closed its side too (or after closeWait): a server process that
+// ends after its client left still takes one of the server's connection
+// slots until it is gone, and a new connection opened in between would
+// take the server past what the budget allows.
 func (c *conn) Close() error {
-	err := c.Conn.Close()
-	c.release()
-	return err
+	c.once.Do(func() {
+		hc, ok := c.Conn.(interface{ CloseWrite() error })
+		if !ok || hc.CloseWrite() != nil {
+			c.err = c.Conn.Close()
+			c.release()
+			return
+		}
+		go func() {
+			c.Conn.SetReadDeadline(time.Now().Add(closeWait))
+			io.Copy(io.Discard, c.Conn)
+			c.Conn.Close()
+			c.release()
+		}()
+	})
+	return c.err
 }
 
 // IsFull reports whether err is a budget that had no slot.

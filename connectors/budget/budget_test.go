@@ -174,6 +174,14 @@ func TestDialer(t *testing.T) {
 	}
 	c.Close()
 	c.Close()
+	// The slot comes back once the server has closed its side.
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Stats().InUse != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := b.Stats(); st.InUse != 0 {
+		t.Fatalf("the slot was not given back: %+v", st)
+	}
 	if _, err := dial(context.Background(), "tcp", "127.0.0.1:1"); err == nil || IsFull(err) || !strings.Contains(err.Error(), "refused") {
 		t.Errorf("dial to a closed port: %v", err)
 	}
