@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Run every test against real servers. Starts PostgreSQL (scripts/pg.sh)
-# and OpenSSH's sshd (scripts/sshd.sh),
-# requires it (WARDEN_TEST_REQUIRE=1: a missing server fails, never skips),
-# and prints go test's own summary lines.
+# and OpenSSH's sshd (scripts/sshd.sh) for this run — in a directory of
+# its own, on free ports, stopped when the run ends — requires them
+# (WARDEN_TEST_REQUIRE=1: a missing server fails, never skips), and prints
+# go test's own summary lines.
+#
+# WARDEN_TEST_REUSE=1 uses the servers in /tmp/warden-test instead (the
+# ones `scripts/pg.sh start` and `scripts/sshd.sh start` leave running),
+# starting them if needed and leaving them running: for fast local runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
@@ -18,6 +23,36 @@ if [[ ${#need[@]} -gt 0 && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; 
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null ||
     { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null; }
 fi
+# free_port prints a TCP port nothing listens on, from the range 20000-29999.
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 10000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo "test.sh: no free port" >&2; exit 1
+}
+
+if [[ "${WARDEN_TEST_REUSE:-}" == 1 ]]; then
+  export WARDEN_TEST_DIR=/tmp/warden-test
+  echo "== reusing the test servers in $WARDEN_TEST_DIR"
+else
+  WARDEN_TEST_DIR="$(mktemp -d /tmp/warden-test.XXXXXX)"
+  chmod 755 "$WARDEN_TEST_DIR" # PostgreSQL runs as postgres
+  export WARDEN_TEST_DIR
+  WARDEN_TEST_PG_PORT="$(free_port)"
+  WARDEN_TEST_SSH_PORT="$(free_port)"
+  export WARDEN_TEST_PG_PORT WARDEN_TEST_SSH_PORT
+  cleanup() {
+    scripts/pg.sh stop || true
+    [[ "$(id -u)" == 0 ]] && { scripts/sshd.sh stop || true; }
+    cp "$WARDEN_TEST_DIR/go-test.log" /tmp/warden-go-test.log 2>/dev/null || true
+    rm -rf "$WARDEN_TEST_DIR"
+  }
+  trap cleanup EXIT
+  echo "== this run's servers: $WARDEN_TEST_DIR, PostgreSQL on 127.0.0.1:$WARDEN_TEST_PG_PORT, sshd on 127.0.0.1:$WARDEN_TEST_SSH_PORT"
+fi
+
 echo "== starting test servers"
 ENVFILE="$(scripts/pg.sh start)"
 # shellcheck disable=SC1090
@@ -36,7 +71,7 @@ go vet ./...
 
 echo "== go test"
 status=0
-go test -count=1 -race -timeout 20m ./... 2>&1 | tee /tmp/warden-test/go-test.log || status=$?
+go test -count=1 -race -timeout 20m ./... 2>&1 | tee "$WARDEN_TEST_DIR/go-test.log" || status=$?
 echo "== summary"
-grep -E '^(ok|FAIL|---|panic:|\?)' /tmp/warden-test/go-test.log | grep -v '^---.*PASS' || true
+grep -E '^(ok|FAIL|---|panic:|\?)' "$WARDEN_TEST_DIR/go-test.log" | grep -v '^---.*PASS' || true
 exit $status
