@@ -80,7 +80,12 @@ func appendEventStart(dst []byte, t time.Duration, typ string) []byte {
 	dst = append(dst, '[')
 	dst = appendSeconds(dst, t)
 	dst = append(dst, ", "...)
-	dst = appendText(append(dst, '"'), typ)
+	dst = append(dst, '"')
+	if len(typ) == 1 && typ[0] < utf8.RuneSelf && plain[typ[0]] {
+		dst = append(dst, typ...) // every type Warden records
+	} else {
+		dst = appendTextString(dst, typ)
+	}
 	return append(dst, `", "`...)
 }
 
@@ -111,9 +116,9 @@ const hexDigits = "0123456789abcdef"
 
 // appendText appends s as the inside of a JSON string: quotes,
 // backslashes and control characters escaped, every invalid UTF-8 byte
-// (an incomplete sequence included) replaced by U+FFFD. It allocates
-// nothing but dst's growth.
-func appendText[T ~string | ~[]byte](dst []byte, s T) []byte {
+// (an incomplete sequence included) replaced by U+FFFD, as encoding/json
+// does. It allocates nothing but dst's growth.
+func appendText(dst, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -139,9 +144,7 @@ func appendText[T ~string | ~[]byte](dst []byte, s T) []byte {
 			start = i
 			continue
 		}
-		var rb [utf8.UTFMax]byte
-		n := copy(rb[:], s[i:])
-		if r, size := utf8.DecodeRune(rb[:n]); r != utf8.RuneError || size != 1 {
+		if r, size := utf8.DecodeRune(s[i:]); r != utf8.RuneError || size != 1 {
 			i += size
 			continue
 		}
@@ -152,6 +155,10 @@ func appendText[T ~string | ~[]byte](dst []byte, s T) []byte {
 	}
 	return append(dst, s[start:]...)
 }
+
+// appendTextString is appendText for a string (not on the hot path: it
+// copies s).
+func appendTextString(dst []byte, s string) []byte { return appendText(dst, []byte(s)) }
 
 // incompleteTail is how many bytes at the end of p begin a UTF-8
 // sequence that the next bytes may complete (0 to 3).
@@ -189,7 +196,7 @@ func Encode(w io.Writer, h Header, evs []Event) error {
 		}
 		last = ev.Time
 		b = appendEventStart(b[:0], ev.Time, ev.Type)
-		b = append(appendText(b, ev.Data), eventEnd...)
+		b = append(appendTextString(b, ev.Data), eventEnd...)
 		if _, err := bw.Write(b); err != nil {
 			return err
 		}

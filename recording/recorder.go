@@ -436,7 +436,7 @@ func (r *Recorder) release(lines []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.inflight = 0
-	if cap(lines) <= keepBuffer {
+	if r.err == nil && cap(lines) <= keepBuffer {
 		r.spare = lines[:0]
 	}
 }
@@ -543,6 +543,6 @@ func (d *dropped) appendMarker(dst []byte, t time.Duration) []byte {
 	}
 	*d = dropped{}
 	dst = appendEventStart(dst, t, TypeMarker)
-	dst = appendText(dst, "warden: not recorded: "+strings.Join(parts, ", ")+" (the audit store fell behind)")
+	dst = appendTextString(dst, "warden: not recorded: "+strings.Join(parts, ", ")+" (the audit store fell behind)")
 	return append(dst, eventEnd...)
 }
