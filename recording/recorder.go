@@ -46,9 +46,6 @@ const (
 	// whole command).
 	maxHeaderText = 64 << 10
 	maxEnvValue   = 1 << 10
-	// keepBuffer is the largest buffer kept for reuse after a flush; a
-	// bigger one (the sink was behind) is left to the collector.
-	keepBuffer = 4 * DefaultFlushSize
 )
 
 // Options tunes a Recorder; zero fields take the defaults.
@@ -86,10 +83,18 @@ type Recorder struct {
 	start  time.Time // with its monotonic clock reading
 	seq    int       // the next chunk; the flusher's own once Start returned
 
+	// Events are encoded into blocks of whole lines, of about FlushSize
+	// bytes each; the flusher appends a block as a chunk and pools it.
+	blocks   sync.Pool // *[]byte, empty
+	blockCap int
+
 	mu       sync.Mutex
-	buf      []byte // whole event lines the flusher has not taken yet
-	spare    []byte // the flusher's last buffer, for buf's next turn
-	inflight int    // bytes the flusher took and is appending
+	buf      []byte    // the block being filled
+	bufp     *[]byte   // the holder of buf's array, to queue and pool it without allocating
+	queued   []*[]byte // full blocks, in order, for the flusher
+	queuedN  int       // their bytes
+	taken    []*[]byte // the flusher's last list of blocks, for queued's next turn
+	inflight int       // bytes the flusher took and has not appended yet
 	last     time.Duration
 	out, in  carry
 	dropped  dropped
@@ -97,8 +102,8 @@ type Recorder struct {
 	closed   bool
 	err      error // the first failed append: nothing is recorded after it
 
-	wake      chan struct{} // buf got its first line
-	full      chan struct{} // buf reached FlushSize
+	wake      chan struct{} // lines arrived for a flusher that had none
+	full      chan struct{} // a block is full
 	closing   chan struct{}
 	done      chan struct{} // the flusher returned
 	closeOnce sync.Once
@@ -128,6 +133,9 @@ func Start(ctx context.Context, sink Sink, id string, h Header, opts Options) (*
 		ctx:     context.WithoutCancel(ctx),
 		logger:  opts.Logger,
 		start:   time.Now(),
+		// A block is sealed past FlushSize: room for the line that
+		// crosses it, most of the time.
+		blockCap: opts.FlushSize + opts.FlushSize/2 + 4<<10,
 		wake:    make(chan struct{}, 1),
 		full:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
@@ -141,6 +149,8 @@ func Start(ctx context.Context, sink Sink, id string, h Header, opts Options) (*
 		return nil, fmt.Errorf("recording %s: write header: %w", id, err)
 	}
 	r.seq = 1
+	r.bufp = r.newBlock()
+	r.buf = *r.bufp
 	go r.run()
 	return r, nil
 }
@@ -228,7 +238,7 @@ func (r *Recorder) Resize(w, h int) {
 		r.dropped.resizes++
 		return
 	}
-	empty := len(r.buf) == 0
+	empty := r.empty()
 	r.buf = appendEventStart(r.buf, t, TypeResize)
 	r.buf = append(append(r.buf, line...), eventEnd...)
 	r.kick(empty)
@@ -246,7 +256,7 @@ func (r *Recorder) Exit(status int) {
 	}
 	r.exited = true
 	t := r.now()
-	empty := len(r.buf) == 0
+	empty := r.empty()
 	r.settle(t)
 	r.buf = appendEventStart(r.buf, t, TypeExit)
 	r.buf = append(strconv.AppendInt(r.buf, int64(status), 10), eventEnd...)
@@ -300,7 +310,7 @@ func (r *Recorder) text(typ string, c *carry, p []byte) {
 		return
 	}
 	t := r.now()
-	empty := len(r.buf) == 0
+	empty := r.empty()
 	for len(p) > 0 {
 		n := len(p)
 		if n > maxEventData {
@@ -324,6 +334,9 @@ func (r *Recorder) text(typ string, c *carry, p []byte) {
 			r.buf = append(r.buf, eventEnd...)
 		}
 		p = p[n:]
+		if len(r.buf) >= r.opts.FlushSize {
+			r.seal()
+		}
 	}
 	r.kick(empty)
 }
@@ -332,15 +345,13 @@ func (r *Recorder) text(typ string, c *carry, p []byte) {
 // recorder drops, it waits for the sink to catch up with half of
 // MaxPending, then records the marker of what it dropped. r.mu is held.
 func (r *Recorder) room(t time.Duration, n int) bool {
-	pending := len(r.buf) + r.inflight
 	if r.dropped.any() {
-		if pending > r.opts.MaxPending/2 {
+		if r.pending() > r.opts.MaxPending/2 {
 			return false
 		}
 		r.buf = r.dropped.appendMarker(r.buf, t)
-		pending = len(r.buf) + r.inflight
 	}
-	return pending+n <= r.opts.MaxPending
+	return r.pending()+n <= r.opts.MaxPending
 }
 
 // settle records what the carries hold back and the marker of what was
@@ -361,29 +372,55 @@ func (r *Recorder) settle(t time.Duration) {
 	}
 }
 
-// kick tells the flusher about new lines: the first since it took the
-// buffer (empty), or enough to append at once. r.mu is held.
-func (r *Recorder) kick(empty bool) {
+// pending is how many bytes wait for the sink. r.mu is held.
+func (r *Recorder) pending() int { return len(r.buf) + r.queuedN + r.inflight }
+
+// empty reports whether the flusher has nothing to take. r.mu is held.
+func (r *Recorder) empty() bool { return len(r.buf) == 0 && len(r.queued) == 0 }
+
+// newBlock returns an empty block, a pooled one if there is one.
+func (r *Recorder) newBlock() *[]byte {
+	if b, ok := r.blocks.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, r.blockCap)
+	return &b
+}
+
+// seal queues the current block, if it holds anything, and starts
+// another. r.mu is held.
+func (r *Recorder) seal() {
 	if len(r.buf) == 0 {
 		return
 	}
-	if empty {
+	*r.bufp = r.buf
+	r.queued = append(r.queued, r.bufp)
+	r.queuedN += len(r.buf)
+	r.bufp = r.newBlock()
+	r.buf = *r.bufp
+	select {
+	case r.full <- struct{}{}:
+	default:
+	}
+}
+
+// kick tells the flusher about new lines: the first since it took the
+// last ones (empty), or a block's worth. r.mu is held.
+func (r *Recorder) kick(empty bool) {
+	if len(r.buf) >= r.opts.FlushSize {
+		r.seal()
+	}
+	if empty && !r.empty() {
 		select {
 		case r.wake <- struct{}{}:
-		default:
-		}
-	}
-	if len(r.buf) >= r.opts.FlushSize {
-		select {
-		case r.full <- struct{}{}:
 		default:
 		}
 	}
 }
 
 // run is the flusher: once lines arrive it waits up to FlushInterval (or
-// until FlushSize bytes are there, or Close), takes them all and appends
-// them, until Close and nothing is left.
+// until a block is full, or Close), takes every block and appends each
+// as a chunk, until Close and nothing is left.
 func (r *Recorder) run() {
 	defer close(r.done)
 	linger := time.NewTimer(r.opts.FlushInterval)
@@ -404,45 +441,58 @@ func (r *Recorder) run() {
 			}
 			linger.Stop()
 		}
-		lines, last := r.take()
-		if len(lines) > 0 {
-			r.write(lines)
+		blocks, last := r.take()
+		for _, b := range blocks {
+			if r.Err() == nil {
+				r.write(*b)
+			}
+			r.release(b)
 		}
-		r.release(lines)
+		r.mu.Lock()
+		clear(blocks)
+		r.taken = blocks[:0]
+		r.mu.Unlock()
 		if last {
 			return
 		}
 	}
 }
 
-// take hands the buffered lines to the flusher, and reports whether they
-// are the last (the recorder is closed).
-func (r *Recorder) take() (lines []byte, last bool) {
+// take hands every block to the flusher, the one being filled too, and
+// reports whether they are the last (the recorder is closed).
+func (r *Recorder) take() (blocks []*[]byte, last bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	select {
 	case <-r.full:
 	default:
 	}
-	lines, r.buf, r.spare = r.buf, r.spare[:0], nil
-	r.inflight = len(lines)
-	return lines, r.closed
+	r.seal()
+	select {
+	case <-r.full: // seal's own
+	default:
+	}
+	blocks, r.queued, r.taken = r.queued, r.taken, nil
+	r.inflight += r.queuedN
+	r.queuedN = 0
+	return blocks, r.closed
 }
 
-// release ends an append of lines: their bytes no longer count as
-// pending, and their buffer is kept for reuse unless the sink's delay
-// made it big.
-func (r *Recorder) release(lines []byte) {
+// release ends the append of block b: its bytes no longer count as
+// pending, and it is pooled (unless a long line made it big).
+func (r *Recorder) release(b *[]byte) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.inflight = 0
-	if r.err == nil && cap(lines) <= keepBuffer {
-		r.spare = lines[:0]
+	r.inflight -= len(*b)
+	r.mu.Unlock()
+	if cap(*b) <= 2*r.blockCap {
+		*b = (*b)[:0]
+		r.blocks.Put(b)
 	}
 }
 
 // write appends lines in chunks of whole lines of at most MaxChunk
-// bytes. On the first error the recorder stops recording.
+// bytes (a block is one, but for a block of very long lines). On the
+// first error the recorder stops recording.
 func (r *Recorder) write(lines []byte) {
 	for len(lines) > 0 {
 		n := len(lines)
@@ -466,8 +516,8 @@ func (r *Recorder) write(lines []byte) {
 	}
 }
 
-// fail records the first append error and stops recording: what is
-// buffered is dropped, and nothing more is buffered.
+// fail records the first append error and stops recording: what waits
+// is dropped, and nothing more is recorded.
 func (r *Recorder) fail(err error) {
 	r.logger.Error("session recording stopped: append failed", "recording", r.id, "chunk", r.seq, "err", err)
 	r.mu.Lock()
@@ -475,7 +525,13 @@ func (r *Recorder) fail(err error) {
 	if r.err == nil {
 		r.err = fmt.Errorf("recording %s: append chunk %d: %w", r.id, r.seq, err)
 	}
-	r.buf, r.spare = nil, nil
+	r.buf = r.buf[:0]
+	for _, b := range r.queued {
+		*b = (*b)[:0]
+		r.blocks.Put(b)
+	}
+	clear(r.queued)
+	r.queued, r.queuedN = r.queued[:0], 0
 }
 
 // carry holds the start of a UTF-8 sequence that one write ended with,

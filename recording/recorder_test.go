@@ -270,7 +270,7 @@ func TestRecorderBackpressure(t *testing.T) {
 	// Wait until the sink caught up below half of MaxPending.
 	for {
 		r.mu.Lock()
-		pending := len(r.buf) + r.inflight
+		pending := r.pending()
 		r.mu.Unlock()
 		if pending <= maxPending/2 {
 			break
@@ -357,8 +357,10 @@ func TestRecorderSinkFails(t *testing.T) {
 	if n := len(sink.snapshot()); n != 2 {
 		t.Errorf("%d chunks stored, want 2 (header and chunk 1): nothing after the failure", n)
 	}
-	if len(r.buf) != 0 || r.spare != nil {
-		t.Errorf("the recorder holds %d bytes after it stopped", len(r.buf))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := r.pending(); n != 0 {
+		t.Errorf("the recorder holds %d bytes after it stopped", n)
 	}
 }
 
