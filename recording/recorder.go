@@ -127,19 +127,19 @@ func Start(ctx context.Context, sink Sink, id string, h Header, opts Options) (*
 	}
 	opts = withDefaults(opts)
 	r := &Recorder{
-		sink:    sink,
-		id:      id,
-		opts:    opts,
-		ctx:     context.WithoutCancel(ctx),
-		logger:  opts.Logger,
-		start:   time.Now(),
+		sink:   sink,
+		id:     id,
+		opts:   opts,
+		ctx:    context.WithoutCancel(ctx),
+		logger: opts.Logger,
+		start:  time.Now(),
 		// A block is sealed past FlushSize: room for the line that
 		// crosses it, most of the time.
 		blockCap: opts.FlushSize + opts.FlushSize/2 + 4<<10,
-		wake:    make(chan struct{}, 1),
-		full:    make(chan struct{}, 1),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		full:     make(chan struct{}, 1),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	line, err := appendHeader(nil, boundHeader(h, r.start))
 	if err != nil {
