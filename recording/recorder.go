@@ -53,8 +53,9 @@ type Options struct {
 	// FlushInterval is the longest a recorded event waits before the
 	// recorder appends it (DefaultFlushInterval).
 	FlushInterval time.Duration
-	// FlushSize is how many bytes waiting start an append at once
-	// (DefaultFlushSize).
+	// FlushSize is about how big a chunk is: once that many bytes
+	// wait, they are appended at once (DefaultFlushSize, at most
+	// MaxChunk/2).
 	FlushSize int
 	// MaxPending is how many bytes may wait for the sink (appended, not
 	// yet returned, and not yet appended). Past it the recorder drops
@@ -69,8 +70,8 @@ type Options struct {
 }
 
 // Recorder records one session as asciicast v2 into a Sink. Its methods
-// never wait for the sink: events are encoded into a buffer that a
-// goroutine of the recorder appends in chunks of whole lines, so the
+// never wait for the sink: events are encoded into blocks that a
+// goroutine of the recorder appends as chunks of whole lines, so the
 // chunks stored up to any point concatenate into a valid .cast file. It
 // is safe for concurrent use: output and input may come from different
 // goroutines, and times never decrease in the order events are recorded.
