@@ -137,11 +137,13 @@ type LeaseStore interface {
 	ForgetInstance(ctx context.Context, id string) error
 }
 
-// Store is a whole audit backend: events written and read, leases and
-// instances. Each backend (audit/sqlite, ...) passes audit/audittest.
+// Store is a whole audit backend: events written and read, session
+// recordings, leases and instances. Each backend (audit/sqlite, ...)
+// passes audit/audittest.
 type Store interface {
 	Recorder
 	Reader
+	Recordings
 	LeaseStore
 
 	// Close makes durable the writes already submitted (Intent.Complete

@@ -1,7 +1,8 @@
 // Package audittest is the contract suite every audit backend must pass:
 // Run(t, newStore) drives an audit.Store through its interface only —
 // intents and outcomes, refused calls, reads under every filter and page,
-// leases and instances — and checks the rules audit's interfaces state.
+// session recordings, leases and instances — and checks the rules
+// audit's interfaces state.
 //
 // It must never reach into a backend (no SQL, no files): what it checks
 // holds for every store, and a backend's own layout (journals, runs, WAL)

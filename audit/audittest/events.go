@@ -393,6 +393,9 @@ func testClose(t *testing.T, s audit.Store) {
 		"Finish":     func() error { return s.Finish(ctx, &audit.Event{ID: e.ID, Status: audit.StatusOK}) },
 		"Record":     func() error { return s.Record(ctx, &audit.Event{Status: audit.StatusDenied}) },
 		"Sync":       func() error { return s.Sync(ctx) },
+		"AppendRecording": func() error {
+			return s.AppendRecording(ctx, e.ID, 0, []byte("{\"version\": 2}\n"))
+		},
 		"Complete": func() error {
 			return in.Complete(&audit.Event{ID: e2.ID, Status: audit.StatusOK})
 		},
