@@ -36,7 +36,7 @@ func commands() []command {
 		{"config", "check a configuration file: warden config check", runConfig},
 		{"policy", "check, explain and test policy: warden policy check|explain|test", runPolicy},
 		{"audit", "list and show audit events: warden audit list|show", runAudit},
-		{"replay", "print a session as a timeline: warden replay SESSION", runReplay},
+		{"replay", "print a session as a timeline, play or export its recordings: warden replay SESSION|EVENT_ID", runReplay},
 		{"connect", "print a psql command and DSN for the PostgreSQL proxy: warden connect CONNECTION", runConnect},
 		{"leases", "list just-in-time credential leases: warden leases list", runLeases},
 		{"ssh-ca", "make the SSH user CA that signs ssh connections' certificates: warden ssh-ca init --out FILE", runSSHCA},

@@ -15,6 +15,7 @@ import (
 	"github.com/wardenhq/warden/audit"
 	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/internal/testenv"
+	"github.com/wardenhq/warden/recording"
 )
 
 // sshEnv is `warden serve` with the SSH proxy on, in front of the test
@@ -302,13 +303,54 @@ func TestSSHProxyInteractiveShell(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	var shells int
+	var shells []audit.Event
 	for _, ev := range e.events(t) {
 		if ev.Tool == "ssh_shell" && ev.Status == audit.StatusOK {
-			shells++
+			shells = append(shells, ev)
 		}
 	}
-	if shells != 1 {
-		t.Errorf("%d ssh_shell events ok, want 1", shells)
+	if len(shells) != 1 {
+		t.Fatalf("%d ssh_shell events ok, want 1", len(shells))
+	}
+
+	// The session was recorded as the client saw it: warden replay
+	// exports a cast asciinema plays, its output masked, its input and
+	// resize and exit there.
+	cast := filepath.Join(e.dir, "shell.cast")
+	if out, err := exec.Command(wardenBin, "replay", shells[0].ID, "--config", e.config, "--export", cast).CombinedOutput(); err != nil {
+		t.Fatalf("replay --export: %v\n%s", err, out)
+	}
+	f, err := os.Open(cast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, evs, err := recording.Decode(f)
+	if err != nil {
+		t.Fatalf("the exported cast does not decode: %v", err)
+	}
+	var output, input strings.Builder
+	var resized, exited bool
+	for _, ev := range evs {
+		switch ev.Type {
+		case recording.TypeOutput:
+			output.WriteString(ev.Data)
+		case recording.TypeInput:
+			input.WriteString(ev.Data)
+		case recording.TypeResize:
+			resized = resized || ev.Data == "120x40"
+		case recording.TypeExit:
+			exited = true
+		}
+	}
+	if h.Width != 100 || h.Height != 30 || !strings.Contains(output.String(), "30 100") || !strings.Contains(output.String(), "40 120") ||
+		strings.Contains(output.String(), "bob.jones@example.org") || !strings.Contains(input.String(), "stty size") || !resized || !exited {
+		t.Errorf("recording: header %+v, resized %v, exited %v\noutput %q\ninput %q", h, resized, exited, output.String(), input.String())
+	}
+	if out, err := exec.Command(wardenBin, "replay", shells[0].ID, "--config", e.config, "--play", "--speed", "1000").CombinedOutput(); err != nil || !strings.Contains(string(out), "40 120") {
+		t.Errorf("replay --play: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(wardenBin, "replay", shells[0].Session, "--config", e.config).CombinedOutput(); err != nil || !strings.Contains(string(out), shells[0].ID) {
+		t.Errorf("replay SESSION does not show the recording: %v\n%s", err, out)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/proxy"
 	sshproxy "github.com/wardenhq/warden/proxy/ssh"
+	"github.com/wardenhq/warden/recording"
 )
 
 // startSSHProxy starts the SSH proxy when listen.ssh is set, and adds the
@@ -35,7 +36,7 @@ func startSSHProxy(ctx context.Context, a *app, issuers map[string]proxy.Issuer,
 	}
 	tokens := proxy.NewTokens(sc.TokenTTL)
 	opts := sshproxy.Options{Gateway: a.gateway, HostKey: hostKey, Tokens: tokens, Connections: a.cfg.Connections,
-		Env: sc.Env, ApprovalWait: sc.ApprovalWait, Logger: plog}
+		Env: sc.Env, ApprovalWait: sc.ApprovalWait, Logger: plog, Record: a.startRecording}
 	oidc, err := a.tokenIdentifier()
 	if err != nil {
 		return nil, err
@@ -93,4 +94,14 @@ func printSSHConnect(raw []byte, asJSON bool, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "# At the password prompt, give the token:\n%s\n", info.Password)
 	fmt.Fprintln(stderr, "The token is a password: do not share it. Every command runs as you, under Warden's policy, and is recorded.")
 	return nil
+}
+
+// startRecording starts the recording of one SSH proxy channel in the
+// audit store, under its operation's audit event.
+func (a *app) startRecording(ctx context.Context, st sshproxy.RecordingStart) (sshproxy.Recording, error) {
+	h := recording.Header{Width: st.Width, Height: st.Height, Timestamp: st.Time, Command: st.Command}
+	if st.Term != "" {
+		h.Env = map[string]string{"TERM": st.Term}
+	}
+	return recording.Start(ctx, a.stores.audit, st.ID, h, recording.Options{Logger: a.logger.With("component", "recording")})
 }

@@ -392,6 +392,13 @@ type recorded struct {
 }
 
 func (r recorded) Write(p []byte) (int, error) {
+	// A recording that can no longer be stored ends the session: nothing
+	// reaches the client that the record does not hold (fail closed).
+	if f, ok := r.rec.(interface{ Err() error }); ok {
+		if err := f.Err(); err != nil {
+			return 0, fmt.Errorf("the session recording failed: %w", err)
+		}
+	}
 	r.rec.Output(p)
 	return r.w.Write(p)
 }
