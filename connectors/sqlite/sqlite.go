@@ -30,6 +30,7 @@ type SQLite struct {
 	ro         *sql.DB
 	compiler   *sqliteclass.Compiler
 	classifier *sqliteclass.Classifier
+	relIDs     relationIDs
 
 	mu     sync.Mutex
 	rw     *sql.DB
