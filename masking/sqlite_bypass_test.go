@@ -71,7 +71,7 @@ type sqliteCorpusEnv struct {
 	store *auditsqlite.Store
 }
 
-func newSQLiteCorpusEnv(t *testing.T) *sqliteCorpusEnv {
+func newSQLiteCorpusEnv(t testing.TB) *sqliteCorpusEnv {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "target.db")
