@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	lib "modernc.org/sqlite/lib"
 
@@ -80,7 +81,7 @@ func (cl *Classifier) ClassifySQL(ctx context.Context, text string, maxBytes int
 		return sqlclass.Facts{}, sqlclass.NewUnsupportedError("SQL text", -1, fmt.Sprintf("%d bytes is longer than the %d-byte limit", len(text), limit))
 	case strings.IndexByte(text, 0) >= 0:
 		return sqlclass.Facts{}, &Error{Message: "the text holds a NUL byte", Offset: strings.IndexByte(text, 0)}
-	case !validUTF8(text):
+	case !utf8.ValidString(text):
 		return sqlclass.Facts{}, &Error{Message: "the text is not valid UTF-8", Offset: -1}
 	}
 	compiled, err := cl.compiler.Compile(ctx, text)

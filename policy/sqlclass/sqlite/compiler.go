@@ -180,7 +180,7 @@ func (c *Compiler) schemaVersion() (int64, error) {
 	if c.stub {
 		return 0, nil
 	}
-	stmts, err := c.prepare("PRAGMA schema_version", nil)
+	stmts, err := c.prepare("PRAGMA schema_version")
 	if err != nil {
 		return 0, err
 	}
@@ -193,9 +193,9 @@ func (c *Compiler) schemaVersion() (int64, error) {
 	}
 }
 
-// prepare compiles the one statement text holds (no recording: the
-// authorizer lets it through).
-func (c *Compiler) prepare(text string, _ *recording) (uintptr, error) {
+// prepare compiles the first statement of text, recording the
+// authorizer's questions in c.rec when it is set.
+func (c *Compiler) prepare(text string) (uintptr, error) {
 	csql, err := libc.CString(text)
 	if err != nil {
 		return 0, err
@@ -307,7 +307,7 @@ func (c *Compiler) Program(ctx context.Context, text string) ([]string, error) {
 	}
 	rec := &recording{}
 	c.rec = rec
-	s, err := c.prepare(text, rec)
+	s, err := c.prepare(text)
 	c.rec = nil
 	if err != nil {
 		return nil, err
@@ -431,7 +431,7 @@ func (c *Compiler) IndexTable(ctx context.Context, db, index string) (string, er
 		db = "main"
 	}
 	q := "SELECT tbl_name FROM " + quoteIdent(db) + ".sqlite_schema WHERE type = 'index' AND name = " + quoteLiteral(index) + " COLLATE NOCASE"
-	s, err := c.prepare(q, nil)
+	s, err := c.prepare(q)
 	if err != nil {
 		return "", nil // no such database: no such index
 	}

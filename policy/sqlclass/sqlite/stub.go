@@ -113,7 +113,7 @@ func (c *Compiler) exec(q string) error {
 	c.rec = nil
 	c.own = true
 	defer func() { c.own = false }()
-	s, err := c.prepare(q, nil)
+	s, err := c.prepare(q)
 	if err != nil {
 		return err
 	}
