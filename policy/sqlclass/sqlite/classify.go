@@ -46,10 +46,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Offset >= 0 {
-		return fmt.Sprintf("SQLite rejects the statement at offset %d: %s", e.Offset, e.Message)
+	what := "SQLite rejects the statement" // an unknown name, ...
+	if strings.HasSuffix(e.Message, "syntax error") || e.Message == "incomplete input" {
+		what = "cannot parse SQL"
 	}
-	return "SQLite rejects the statement: " + e.Message
+	if e.Offset >= 0 {
+		return fmt.Sprintf("%s at offset %d: %s", what, e.Offset, e.Message)
+	}
+	return what + ": " + e.Message
 }
 
 // Is makes errors.Is match policy.ErrSyntax and policy.ErrNotUnderstood.
