@@ -309,33 +309,15 @@ func checkColumnGlob(g string) error {
 	return nil
 }
 
-// maskingWarnings lists masking setups that are valid but will refuse
-// calls or do nothing.
+// maskingWarnings lists masking setups that are valid but do nothing.
 func (c *Config) maskingWarnings() []string {
 	var out []string
 	used := map[string]bool{}
-	for i, r := range c.Rules {
+	for _, r := range c.Rules {
 		if r.Masking == "" {
 			continue
 		}
 		used[r.Masking] = true
-		prof, ok := c.Masking.Profiles[r.Masking]
-		if !ok || len(prof.Columns) == 0 {
-			continue
-		}
-		for _, cn := range c.Connections {
-			if cn.Kind != KindSQLite || !r.Connections.Matches(cn) {
-				continue
-			}
-			for _, col := range prof.Columns {
-				if col.Connections.Matches(cn) {
-					file, _, pos := c.locate(fmt.Sprintf("rules[%d].masking", i))
-					out = append(out, fmt.Sprintf("%s:%d: rule %q applies masking profile %q, whose column rules need a target that reports result columns' sources; sqlite connection %q does not, so every run_query there under this rule will be refused (mask sqlite with detectors, or limit the column rules with connections:)",
-						file, pos.Line, r.Name, r.Masking, cn.Name))
-					break
-				}
-			}
-		}
 	}
 	names := make([]string, 0, len(c.Masking.Profiles))
 	for name := range c.Masking.Profiles {

@@ -34,6 +34,13 @@ func (r *relInfo) parsed() (*pg_query.ParseResult, error) {
 			return
 		}
 		r.tree, r.parseErr = pg_query.Parse(r.Query)
+		// A target that keeps a view's definition as its CREATE VIEW
+		// statement (SQLite): the query is the view's.
+		if r.parseErr == nil && len(r.tree.GetStmts()) == 1 {
+			if v := r.tree.GetStmts()[0].GetStmt().GetViewStmt(); v != nil {
+				r.tree = &pg_query.ParseResult{Stmts: []*pg_query.RawStmt{{Stmt: v.GetQuery()}}}
+			}
+		}
 	})
 	return r.tree, r.parseErr
 }

@@ -21,11 +21,19 @@
 //     refused, naming the column, because no masking of a derived value is
 //     sound. So is an output masking cannot trace (a user-defined function,
 //     the statistics catalogs, an unknown relation).
+//   - On a target whose connector is a StatementReporter (SQLite, which
+//     reports no sources with its rows), the target's compiler says which
+//     table columns a statement reads (its authorizer) and where each
+//     plain output comes from: a statement that reads no masked column
+//     goes to the detectors alone; one that does is traced as above, once
+//     the target confirmed that the statement as PostgreSQL's grammar
+//     read it, written back, compiles to the same program as the
+//     caller's text (statement.go). Any doubt refuses the result.
 //   - Content detectors (package detect) run over every value no column
 //     rule masks, including inside JSON documents, arrays and composite
-//     values. They are the only masking a target without a
-//     SourceResolver (SQLite) gets: column rules that apply to such a
-//     target refuse its results.
+//     values. A target with neither a SourceResolver nor a
+//     StatementReporter gets only them: column rules that apply to it
+//     refuse its results.
 //
 // What masking does not stop: inference through filters (WHERE ssn LIKE
 // '1%'), counts and ordering, which reveal facts about masked values

@@ -115,7 +115,13 @@ func (e *Engine) For(ctx context.Context, req Request) (RowMasker, error) {
 				"masking profile %q has column rules for connection %q, which cannot report where result columns come from, so they cannot be enforced; the result is withheld (an operator can mask this connection with detectors instead)",
 				prof.name, req.Connection)}
 		}
-		if err := e.planColumns(ctx, req, rules, m); err != nil {
+		plan := e.planColumns
+		if sr, ok := req.Sources.(StatementReporter); ok {
+			plan = func(ctx context.Context, req Request, rules []*columnRule, m *rowMasker) error {
+				return e.planStatement(ctx, req, sr, rules, m)
+			}
+		}
+		if err := plan(ctx, req, rules, m); err != nil {
 			return nil, err
 		}
 	}

@@ -88,8 +88,10 @@ MCP client configuration (HTTP):
 %s
 
 Try: list_connections, describe_schema {"connection":"demo"},
-run_query {"connection":"demo","sql":"SELECT country, count(*) FROM customers GROUP BY 1 ORDER BY 2 DESC"}
-and a write such as run_query {"connection":"demo","sql":"DELETE FROM orders"}: it is refused.
+run_query {"connection":"demo","sql":"SELECT country, count(*) FROM customers GROUP BY 1 ORDER BY 2 DESC"},
+run_query {"connection":"demo","sql":"SELECT name, email, card_number, ssn FROM customers LIMIT 3"} (masked),
+SELECT hex(ssn) FROM customers (refused by masking: computed from a masked column)
+and a write such as DELETE FROM orders (refused by policy: the rule admits only reads).
 Press Ctrl-C to stop.
 `, url, exe, cfgPath, exe, cfgPath, s1, s2)
 }

@@ -606,8 +606,8 @@ func TestDemo(t *testing.T) {
 	if res.IsError || s["row_count"].(float64) != 3 {
 		t.Fatalf("demo query: %s", text)
 	}
-	// The agent's rule masks e-mails, card numbers and SSNs (detectors:
-	// the demo is SQLite), in the rows and in the text; names pass.
+	// The agent's rule masks e-mails, card numbers and SSNs by column
+	// rule, in the rows and in the text; names pass.
 	for _, row := range s["rows"].([]any) {
 		cells := row.([]any)
 		name, email, card, ssn := cells[0].(string), cells[1].(string), cells[2].(string), cells[3].(string)
@@ -615,7 +615,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo row not masked as configured: %v", cells)
 		}
 	}
-	if m, _ := s["masked"].(map[string]any); m["detector:email"] != float64(3) || m["detector:card"] != float64(3) || m["detector:ssn"] != float64(3) {
+	if m, _ := s["masked"].(map[string]any); m["column:main.customers.email"] != float64(3) || m["column:main.customers.card_number"] != float64(3) || m["column:main.customers.ssn"] != float64(3) {
 		t.Errorf("masked counts = %v", s["masked"])
 	}
 	if strings.Contains(text, "@example") {

@@ -18,6 +18,7 @@ import (
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/policy"
+	sqliteclass "github.com/wardenhq/warden/policy/sqlclass/sqlite"
 )
 
 // SQLite is a connector for one SQLite database file.
@@ -27,7 +28,9 @@ type SQLite struct {
 	logger *slog.Logger
 
 	ro         *sql.DB
-	classifier policy.Classifier
+	compiler   *sqliteclass.Compiler
+	classifier *sqliteclass.Classifier
+	relIDs     relationIDs
 
 	mu     sync.Mutex
 	rw     *sql.DB
@@ -46,13 +49,15 @@ func Open(_ context.Context, cfg config.Connection, logger *slog.Logger) (connec
 	}
 	ro.SetMaxOpenConns(8)
 	ro.SetMaxIdleConns(8)
+	compiler := sqliteclass.NewCompiler(cfg.Path)
 	return &SQLite{
 		info:   connectors.Info{Name: cfg.Name, Kind: config.KindSQLite, Labels: cfg.Labels, Target: cfg.Path},
 		path:   cfg.Path,
 		logger: logger,
 		ro:     ro,
 
-		classifier: Classifier(cfg),
+		compiler:   compiler,
+		classifier: sqliteclass.NewClassifier(compiler),
 	}, nil
 }
 
@@ -141,7 +146,7 @@ func (s *SQLite) Close() error {
 		return nil
 	}
 	s.closed = true
-	err := s.ro.Close()
+	err := errors.Join(s.ro.Close(), s.compiler.Close())
 	if s.rw != nil {
 		err = errors.Join(err, s.rw.Close())
 	}

@@ -47,18 +47,23 @@ connections:
     labels: {env: demo}
 
 # Masking: what rules name in masking: is applied to every row they let
-# through. SQLite cannot say which table column a result column comes from,
-# so this profile uses content detectors (which also look inside JSON and
-# computed values); on PostgreSQL, column rules mask by source column:
-#   columns: [{match: "*.customers.ssn", strategy: redact}]
-# See docs/masking.md.
+# through. Column rules mask by SOURCE column, whatever the query calls it
+# (SELECT ssn AS x is still customers.ssn; views and subqueries are
+# followed), and an output computed from a masked column (hex(ssn),
+# replace(email, '@', ' at ')) is refused, naming the column. SQLite
+# compiles each statement and says which columns it reads. Content
+# detectors mask what no column rule covers. See docs/masking.md.
 masking:
   profiles:
     pii:
+      columns:
+        - {match: "main.customers.ssn", strategy: redact}                      # [REDACTED:ssn]
+        - {match: "main.customers.email", strategy: redact}                    # [REDACTED:email]
+        - {match: "main.customers.card_number", strategy: shape, keep_last: 4} # ****-****-****-1234
       detectors: [card, ssn, email]
       detector_strategies:
-        card: {strategy: shape, keep_last: 4}   # ****-****-****-1234
-      default: redact                           # [REDACTED:email], [REDACTED:ssn]
+        card: {strategy: shape, keep_last: 4}
+      default: redact
 
 # Rules: any matching deny wins, then review, then allow; nothing matches,
 # nothing is allowed.
@@ -69,9 +74,10 @@ rules:
     connections: {names: [demo]}
     tools: [describe_schema, run_query]
     effect: allow
-    read_only: true          # writes are refused by this rule, and by the read-only transaction every call runs in
+    read_only: true          # this rule admits reads only: a DELETE is refused by policy (and, were the
+                             # classifier ever wrong, by SQLite: reads run on a read-only handle)
     max_rows: 500
-    masking: pii             # try: SELECT name, email, card_number, ssn FROM customers LIMIT 5
+    masking: pii             # try: SELECT name, email, card_number, ssn FROM customers LIMIT 3
 `
 
 // WriteConfig writes the demo configuration into dir unless one exists.
