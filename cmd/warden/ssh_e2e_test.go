@@ -60,7 +60,8 @@ masking:
 rules:
   - {name: agents-read, subjects: {groups: [agents]}, tools: [exec_ssh], effect: allow, masking: pii, grants: {principal: %s}}
   - {name: ops-shell, subjects: {groups: [ops]}, tools: [ssh_shell], effect: allow, masking: pii, grants: {principal: %s, pty: true}}
-`, port, srv.CAKeyFile, srv.Addr, srv.KnownHosts, strings.Join(srv.Users, ", "), srv.Users[0], srv.Users[0])
+  - {name: ops-sftp, subjects: {groups: [ops]}, tools: [ssh_sftp], effect: allow, grants: {principal: %s}}
+`, port, srv.CAKeyFile, srv.Addr, srv.KnownHosts, strings.Join(srv.Users, ", "), srv.Users[0], srv.Users[0], srv.Users[0])
 	path := filepath.Join(dir, "warden.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -247,6 +248,38 @@ func TestSSHProxyOpenSSH(t *testing.T) {
 				t.Errorf("a secret (%.8s...) is in the %s", secret, where)
 			}
 		}
+	}
+}
+
+// TestSSHProxySFTP: sftp, which a rule names explicitly (ssh_sftp), goes
+// through to the host's sftp server as the rule's account.
+func TestSSHProxySFTP(t *testing.T) {
+	e := startSSHServe(t)
+	testenv.Program(t, "sftp", "openssh-client")
+	ssh := e.ssh(context.Background(), nil)
+	args := []string{"-P", e.port} // commands on stdin: -b would forbid the token prompt
+	for i := 1; i < len(ssh.Args); i++ { // the ssh options, without -p
+		if ssh.Args[i] == "-p" {
+			i++
+			continue
+		}
+		args = append(args, ssh.Args[i])
+	}
+	cmd := exec.Command("sftp", append(args, "host@127.0.0.1")...)
+	cmd.Env = ssh.Env
+	cmd.Stdin = strings.NewReader("pwd\nbye\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "/home/"+testenv.SSH(t).Users[0]) {
+		t.Fatalf("sftp: %v\n%s\nlogs:\n%s", err, out, e.logs)
+	}
+	var sftps int
+	for _, ev := range e.events(t) {
+		if ev.Tool == "ssh_sftp" && ev.Status == audit.StatusOK {
+			sftps++
+		}
+	}
+	if sftps != 1 {
+		t.Errorf("%d ssh_sftp events ok, want 1", sftps)
 	}
 }
 

@@ -49,6 +49,9 @@ func (s *SSH) Exec(ctx context.Context, req connectors.ExecRequest) (connectors.
 	}
 	defer s.release(c)
 
+	if req.Subsystem != "" {
+		return s.subsystem(ctx, c, req)
+	}
 	sess, err := c.c.NewSession()
 	if err != nil {
 		return res, s.sessionError(c, err)
@@ -108,18 +111,12 @@ func (s *SSH) Exec(ctx context.Context, req connectors.ExecRequest) (connectors.
 		sess.Stdin = req.Stdin
 	}
 	var started error
-	switch {
-	case req.Subsystem != "":
-		started = sess.RequestSubsystem(req.Subsystem)
-	case req.Shell:
+	if req.Shell {
 		started = sess.Shell()
-	default:
+	} else {
 		started = sess.Start(req.Command)
 	}
 	if started != nil {
-		if req.Subsystem != "" && !c.isDead() {
-			return res, connectors.NewTargetError("", fmt.Sprintf("the host has no %s subsystem", req.Subsystem), "", "", nil)
-		}
 		return res, s.sessionError(c, started)
 	}
 	waited := make(chan error, 1)
@@ -169,6 +166,91 @@ func (s *SSH) Exec(ctx context.Context, req connectors.ExecRequest) (connectors.
 	}
 	// No exit status: the connection ended under the command.
 	return res, s.endedError(c)
+}
+
+// subsystem runs req.Subsystem (sftp) on a channel of its own:
+// x/crypto's Session copies a session's streams only for a command or a
+// shell. Closing the connection (revoke, expiry) ends it.
+func (s *SSH) subsystem(ctx context.Context, c *client, req connectors.ExecRequest) (connectors.ExecResult, error) {
+	res := connectors.ExecResult{ExitStatus: -1}
+	ch, reqs, err := c.c.OpenChannel("session", nil)
+	if err != nil {
+		return res, s.sessionError(c, err)
+	}
+	defer ch.Close()
+	if req.Gate != nil {
+		if err := req.Gate(ctx); err != nil {
+			return res, err
+		}
+	}
+	ok, err := ch.SendRequest("subsystem", true, xssh.Marshal(struct{ Name string }{req.Subsystem}))
+	if err != nil {
+		return res, s.sessionError(c, err)
+	}
+	if !ok {
+		return res, connectors.NewTargetError("", fmt.Sprintf("the host has no %s subsystem", req.Subsystem), "", "", nil)
+	}
+	exited := make(chan connectors.ExecResult, 1)
+	go func() {
+		r := connectors.ExecResult{ExitStatus: -1}
+		for rq := range reqs {
+			switch rq.Type {
+			case "exit-status":
+				var m struct{ Status uint32 }
+				if xssh.Unmarshal(rq.Payload, &m) == nil {
+					r.ExitStatus = int(m.Status)
+				}
+			case "exit-signal":
+				var m struct {
+					Signal      string
+					CoreDumped  bool
+					Error, Lang string
+				}
+				if xssh.Unmarshal(rq.Payload, &m) == nil {
+					r.Signal = m.Signal
+				}
+			}
+			if rq.WantReply {
+				rq.Reply(false, nil)
+			}
+		}
+		exited <- r
+	}()
+	stdout, stderr := req.Stdout, req.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); io.Copy(stdout, ch) }()
+	go func() { defer wg.Done(); io.Copy(stderr, ch.Stderr()) }()
+	if req.Stdin != nil {
+		go func() {
+			io.Copy(ch, req.Stdin)
+			ch.CloseWrite()
+		}()
+	}
+	copied := make(chan struct{})
+	go func() { wg.Wait(); close(copied) }()
+	select {
+	case <-copied:
+	case <-ctx.Done():
+		ch.Close()
+		<-copied
+		return res, ctx.Err()
+	}
+	ch.Close()
+	r := <-exited
+	if r.ExitStatus < 0 && r.Signal == "" {
+		return r, s.endedError(c)
+	}
+	if r.Signal != "" {
+		r.ExitStatus = -1
+	}
+	return r, nil
 }
 
 // forward passes a client's window changes and signals to a session
