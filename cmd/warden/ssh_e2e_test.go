@@ -257,7 +257,7 @@ func TestSSHProxySFTP(t *testing.T) {
 	e := startSSHServe(t)
 	testenv.Program(t, "sftp", "openssh-client")
 	ssh := e.ssh(context.Background(), nil)
-	args := []string{"-P", e.port} // commands on stdin: -b would forbid the token prompt
+	args := []string{"-P", e.port}       // commands on stdin: -b would forbid the token prompt
 	for i := 1; i < len(ssh.Args); i++ { // the ssh options, without -p
 		if ssh.Args[i] == "-p" {
 			i++

@@ -229,7 +229,7 @@ type client struct {
 	remote net.Addr
 	caller gateway.Caller
 
-	mu      sync.Mutex
+	mu    sync.Mutex
 	gs    *gateway.Session // opened by the first session channel's operation
 	ended bool
 	wg    sync.WaitGroup
