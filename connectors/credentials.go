@@ -91,6 +91,15 @@ type RevokeRequest struct {
 	Principal string
 }
 
+// BatchRevoker is a Credentialer that revokes many leases in one go (a
+// shutdown, a session table's sweep): far cheaper where the target
+// serialises revocations (PostgreSQL's grants take one lock). RevokeAll
+// returns nil only if every lease is revoked; on an error the caller
+// revokes them one by one to learn which failed.
+type BatchRevoker interface {
+	RevokeAll(ctx context.Context, reqs []RevokeRequest) error
+}
+
 // SSHGrants are the grants of a host login: the one principal (remote
 // user) the certificate names, and whether it may ask for a pty.
 type SSHGrants struct {

@@ -252,21 +252,59 @@ func (c *Credentials) revokeWhere(ctx context.Context, match func(*lease) bool) 
 		}
 	}
 	c.mu.Unlock()
-	var wg sync.WaitGroup
+	// Many leases of one connection whose connector revokes in batches
+	// go in one batch (a shutdown with hundreds of sessions); the rest,
+	// and a batch that fails, one by one, in parallel.
+	byConn := map[string][]*lease{}
+	var one []*lease
 	for _, l := range victims {
+		l.mu.Lock()
+		l.revoked = true
+		minted := l.minted || l.id != ""
+		l.mu.Unlock()
+		if !minted {
+			continue
+		}
+		if _, ok := c.conns[l.connection].(connectors.BatchRevoker); ok {
+			byConn[l.connection] = append(byConn[l.connection], l)
+		} else {
+			one = append(one, l)
+		}
+	}
+	for conn, ls := range byConn {
+		if len(ls) < 2 || !c.revokeBatch(ctx, conn, ls) {
+			one = append(one, ls...)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, l := range one {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l.mu.Lock()
-			l.revoked = true
-			minted := l.minted || l.id != ""
-			l.mu.Unlock()
-			if minted {
-				c.revoke(ctx, l.id, l.principal, l.connection)
-			}
+			c.revoke(ctx, l.id, l.principal, l.connection)
 		}()
 	}
 	wg.Wait()
+}
+
+// revokeBatch revokes leases of one connection in one go and records
+// each; false if the batch failed (nothing is recorded then).
+func (c *Credentials) revokeBatch(ctx context.Context, connection string, ls []*lease) bool {
+	br := c.conns[connection].(connectors.BatchRevoker)
+	reqs := make([]connectors.RevokeRequest, len(ls))
+	for i, l := range ls {
+		reqs[i] = connectors.RevokeRequest{Lease: l.id, Principal: l.principal}
+	}
+	start := time.Now()
+	if err := br.RevokeAll(ctx, reqs); err != nil {
+		c.logger.Warn("batch revocation failed; revoking one by one", "connection", connection, "leases", len(ls), "err", err)
+		return false
+	}
+	each := time.Since(start) / time.Duration(len(ls))
+	for _, l := range ls {
+		c.revoked(ctx, l.id, l.principal, connection, each)
+	}
+	return true
 }
 
 // reap revokes live leases that idled or expired, and active leases in the
@@ -366,19 +404,12 @@ func (c *Credentials) revoke(ctx context.Context, id, principal, connection stri
 	} else {
 		err = cr.Revoke(ctx, connectors.RevokeRequest{Lease: id, Principal: principal})
 	}
-	ev := &audit.Event{Tool: "credential.revoke", Connection: connection, Statement: "revoke " + principal,
-		Credential: id, Duration: time.Since(start), Status: audit.StatusOK}
 	if err == nil {
-		c.mu.Lock()
-		delete(c.retry, id)
-		c.mu.Unlock()
-		if err := c.store.LeaseRevoked(ctx, id, time.Now().UTC()); err != nil {
-			c.logger.Error("record lease revoked", "lease", id, "err", err)
-		}
-		c.record(ev)
-		c.logger.Info("credential revoked", "lease", id, "connection", connection, "principal", principal)
+		c.revoked(ctx, id, principal, connection, time.Since(start))
 		return
 	}
+	ev := &audit.Event{Tool: "credential.revoke", Connection: connection, Statement: "revoke " + principal,
+		Credential: id, Duration: time.Since(start), Status: audit.StatusOK}
 	c.mu.Lock()
 	rs := c.retry[id]
 	rs.attempts++
@@ -396,6 +427,20 @@ func (c *Credentials) revoke(ctx context.Context, id, principal, connection stri
 	}
 	c.record(ev)
 	c.logger.Error("credential revocation failed", "lease", id, "connection", connection, "attempt", rs.attempts, "gave_up", failed, "err", err)
+}
+
+// revoked records a lease revoked: in the store, the audit trail and the
+// log.
+func (c *Credentials) revoked(ctx context.Context, id, principal, connection string, took time.Duration) {
+	c.mu.Lock()
+	delete(c.retry, id)
+	c.mu.Unlock()
+	if err := c.store.LeaseRevoked(ctx, id, time.Now().UTC()); err != nil {
+		c.logger.Error("record lease revoked", "lease", id, "err", err)
+	}
+	c.record(&audit.Event{Tool: "credential.revoke", Connection: connection, Statement: "revoke " + principal,
+		Credential: id, Duration: took, Status: audit.StatusOK})
+	c.logger.Info("credential revoked", "lease", id, "connection", connection, "principal", principal)
 }
 
 func (c *Credentials) record(ev *audit.Event) {

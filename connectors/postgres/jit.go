@@ -308,14 +308,118 @@ func (p *Postgres) jitPool(ctx context.Context, cred connectors.Credential) (*pg
 	return pool, nil
 }
 
+// closeJITPool forgets a lease's pool and closes it in the background:
+// Close waits for connections in use, whose backends revocation is about
+// to terminate, so it must not hold revocation up.
 func (p *Postgres) closeJITPool(lease string) {
 	p.jitMu.Lock()
 	pool := p.jitPools[lease]
 	delete(p.jitPools, lease)
 	p.jitMu.Unlock()
 	if pool != nil {
-		pool.Close()
+		go pool.Close()
 	}
 }
 
-var _ connectors.Credentialer = (*Postgres)(nil)
+// revokeBatch is how many roles RevokeAll drops in one transaction.
+const revokeBatch = 100
+
+// RevokeAll implements connectors.BatchRevoker: Revoke's steps for many
+// roles at once — no new logins, every backend terminated, what they own
+// and were granted dropped, the roles dropped — in one transaction per
+// hundred roles, so a shutdown with hundreds of sessions takes one grant
+// lock a hundred roles, not one a role.
+func (p *Postgres) RevokeAll(ctx context.Context, reqs []connectors.RevokeRequest) error {
+	if p.isClosed() {
+		return connectors.ErrClosed
+	}
+	roles := make([]string, 0, len(reqs))
+	for _, req := range reqs {
+		role := req.Principal
+		if role == "" {
+			role = p.Principal(req.Lease)
+		}
+		if !strings.HasPrefix(role, RolePrefix) || !leasePattern.MatchString(strings.TrimPrefix(role, RolePrefix)) {
+			return fmt.Errorf("postgres: revoke: %q is not a role Warden minted", role)
+		}
+		p.closeJITPool(req.Lease)
+		roles = append(roles, role)
+	}
+	for len(roles) > 0 {
+		n := min(len(roles), revokeBatch)
+		if err := p.revokeRoles(ctx, roles[:n]); err != nil {
+			return err
+		}
+		roles = roles[n:]
+	}
+	return nil
+}
+
+func (p *Postgres) revokeRoles(ctx context.Context, roles []string) error {
+	rows, err := p.admin.Query(ctx, "SELECT rolname FROM pg_catalog.pg_roles WHERE rolname = ANY($1)", roles)
+	if err != nil {
+		return fmt.Errorf("postgres: revoke: %w", mapError(err))
+	}
+	existing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("postgres: revoke: %w", mapError(err))
+	}
+	if len(existing) == 0 {
+		return nil
+	}
+	idents := make([]string, len(existing))
+	var b pgx.Batch
+	for i, r := range existing {
+		idents[i] = pgx.Identifier{r}.Sanitize()
+		b.Queue("ALTER ROLE " + idents[i] + " NOLOGIN")
+	}
+	if err := p.admin.SendBatch(ctx, &b).Close(); err != nil && !isUndefinedRole(err) {
+		return fmt.Errorf("postgres: revoke: %w", mapError(err))
+	}
+	for i := 0; ; i++ {
+		var left int
+		err := p.admin.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity WHERE usename = ANY($1)) t`, existing).Scan(&left)
+		if err != nil {
+			return fmt.Errorf("postgres: revoke: terminate sessions: %w", mapError(err))
+		}
+		if left == 0 {
+			break
+		}
+		if i == 50 {
+			return fmt.Errorf("postgres: revoke: %d sessions would not end", left)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	list := strings.Join(idents, ", ")
+	conn, err := p.admin.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: revoke: %w", mapError(err))
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: revoke: %w", mapError(err))
+	}
+	defer tx.Rollback(context.Background())
+	for _, s := range []string{"SELECT pg_advisory_xact_lock(" + fmt.Sprint(grantLock) + ")",
+		"REASSIGN OWNED BY " + list + " TO CURRENT_USER", "DROP OWNED BY " + list, "DROP ROLE " + list} {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			// A role dropped meanwhile by someone else fails the
+			// batch; the caller then revokes one by one.
+			return fmt.Errorf("postgres: revoke: %w", mapError(err))
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: revoke: %w", mapError(err))
+	}
+	return nil
+}
+
+var (
+	_ connectors.Credentialer = (*Postgres)(nil)
+	_ connectors.BatchRevoker = (*Postgres)(nil)
+)

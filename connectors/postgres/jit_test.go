@@ -239,6 +239,43 @@ func TestJITRevoke(t *testing.T) {
 	}
 }
 
+// TestJITRevokeAll: many roles revoked in one go — sessions held outside
+// Warden terminated, roles gone, twice is not an error, and a role Warden
+// did not mint refuses the batch.
+func TestJITRevokeAll(t *testing.T) {
+	f := newJIT(t)
+	var reqs []connectors.RevokeRequest
+	var roles []string
+	for i := range 3 {
+		lease := fmt.Sprintf("%s%d", uniqueLease(t), i)
+		resp := mint(t, f, lease, connectors.SQLGrants{ReadOnly: true})
+		if _, err := runAs(t, f, resp.Credential, "SELECT 1", true); err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, connectors.RevokeRequest{Lease: lease, Principal: resp.Credential.Password.User})
+		roles = append(roles, resp.Credential.Password.User)
+	}
+	br := f.cr.(connectors.BatchRevoker)
+	for i := range 2 {
+		if err := br.RevokeAll(t.Context(), reqs); err != nil {
+			t.Fatalf("revoke all %d: %v", i+1, err)
+		}
+	}
+	for _, r := range roles {
+		if f.roleExists(t, r) {
+			t.Errorf("role %s still exists", r)
+		}
+	}
+	var backends int
+	f.side.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE usename = ANY($1)", roles).Scan(&backends)
+	if backends != 0 {
+		t.Errorf("%d backends of the revoked roles remain", backends)
+	}
+	if err := br.RevokeAll(t.Context(), append(reqs, connectors.RevokeRequest{Principal: "postgres"})); err == nil {
+		t.Error("a batch with a role Warden did not mint was accepted")
+	}
+}
+
 // TestJITNoSecretInErrorsOrLogs: the password (and its verifier) never
 // appear in an error or a log line, even when minting fails.
 func TestJITNoSecretInErrorsOrLogs(t *testing.T) {
