@@ -64,7 +64,14 @@ func main() {
 	flag.StringVar(&o.jsonOut, "json", "", "also write results as JSON to this file")
 	only := flag.String("only", "", "run only targets whose name contains this")
 	skipQueries := flag.Bool("skip-queries", false, "measure only classification, not run_query")
+	budgetOnly := flag.Bool("budget", false, "measure only the connection budget: 200 MCP sessions on a PostgreSQL allowing 20 connections, budget off and on")
 	flag.Parse()
+	if *budgetOnly {
+		if err := runBudgetBench(o); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *relayServe != "" {
 		runRelay(*relayServe)
 		return

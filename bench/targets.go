@@ -59,8 +59,14 @@ func repeat(c caller, n int) []caller {
 }
 
 func initialize(ctx context.Context, c *client.Client) error {
+	return initializeAt(ctx, c, mcpgo.LATEST_PROTOCOL_VERSION)
+}
+
+// initializeAt initializes c at a protocol revision (one before
+// 2026-07-28 has sessions).
+func initializeAt(ctx context.Context, c *client.Client, version string) error {
 	req := mcpgo.InitializeRequest{}
-	req.Params.ProtocolVersion = mcpgo.LATEST_PROTOCOL_VERSION
+	req.Params.ProtocolVersion = version
 	req.Params.ClientInfo = mcpgo.Implementation{Name: "warden-bench", Version: "1"}
 	_, err := c.Initialize(ctx, req)
 	return err
@@ -109,6 +115,12 @@ func wardenStdioTarget(o options, cfg string) target {
 // wardenHTTPTarget drives one `warden serve`; each client has its own MCP
 // session over streamable HTTP.
 func wardenHTTPTarget(o options, cfg string) target {
+	return wardenHTTPTargetAt(o, cfg, mcpgo.LATEST_PROTOCOL_VERSION)
+}
+
+// wardenHTTPTargetAt is wardenHTTPTarget with clients of a protocol
+// revision.
+func wardenHTTPTargetAt(o options, cfg, version string) target {
 	return target{name: "warden MCP HTTP", open: func(ctx context.Context, clients int, query string) ([]caller, func(), error) {
 		cmd := exec.Command(o.warden, append([]string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--log-level", "warn"}, profileArgs("http", clients)...)...)
 		cmd.Stderr = os.Stderr
@@ -135,7 +147,7 @@ func wardenHTTPTarget(o options, cfg string) target {
 				err = c.Start(ctx)
 			}
 			if err == nil {
-				err = initialize(ctx, c)
+				err = initializeAt(ctx, c, version)
 			}
 			if err != nil {
 				stop()

@@ -40,3 +40,10 @@ fi
 echo "== PostgreSQL proxy: ${PROXY_BENCH_DURATION:-30s} per run, ${PROXY_BENCH_CLIENTS:-8} clients"
 go run ./bench -pgbench -warden bin/warden -duration "${PROXY_BENCH_DURATION:-30s}" \
   -pgbench-clients "${PROXY_BENCH_CLIENTS:-8}" -json bench-results/proxy.json
+
+# Connection budgets: 200 MCP sessions (a just-in-time role each) on a
+# PostgreSQL of its own that allows 20 connections, Warden's budget off
+# (what it did before) and on, in one run: calls/s, p50, p99, failed calls
+# (the server's "too many clients") and the peak of Warden's backends.
+echo "== connection budget: ${BUDGET_BENCH_DURATION:-10s}"
+go run ./bench -budget -warden bin/warden -duration "${BUDGET_BENCH_DURATION:-10s}" -warmup 5s
