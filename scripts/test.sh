@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run every test against real servers. Starts PostgreSQL (scripts/pg.sh)
-# and OpenSSH's sshd (scripts/sshd.sh),
+# Run every test against real servers. Starts PostgreSQL (scripts/pg.sh),
+# MariaDB (scripts/mariadb.sh) and OpenSSH's sshd (scripts/sshd.sh),
 # requires it (WARDEN_TEST_REQUIRE=1: a missing server fails, never skips),
 # and prints go test's own summary lines.
 set -euo pipefail
@@ -22,6 +22,9 @@ echo "== starting test servers"
 ENVFILE="$(scripts/pg.sh start)"
 # shellcheck disable=SC1090
 source "$ENVFILE"
+MYSQLENV="$(scripts/mariadb.sh start)"
+# shellcheck disable=SC1090
+source "$MYSQLENV"
 if [[ "$(id -u)" == 0 ]]; then
   SSHENV="$(scripts/sshd.sh start)"
   # shellcheck disable=SC1090
