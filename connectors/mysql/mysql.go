@@ -39,7 +39,8 @@ type MySQL struct {
 	jitMu       sync.Mutex
 	jitDBs      map[string]*sql.DB // by lease: connections as minted users
 	jitMaxConns int
-	host        string // Warden's host as the server sees it (jitMu)
+	host        string            // Warden's host as the server sees it (jitMu)
+	relIDs      map[string]uint32 // Sources' relation numbers (jitMu)
 
 	mu     sync.Mutex
 	closed bool
