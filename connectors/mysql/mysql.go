@@ -34,6 +34,7 @@ type MySQL struct {
 
 	version    atomic.Pointer[string] // VERSION() once a connection reported it
 	classifier *Classifier
+	strict     *Classifier // without the catalog: whether a connection may be reused
 	funcs      catalogCache
 
 	jitMu       sync.Mutex
@@ -114,6 +115,7 @@ func Open(ctx context.Context, cfg config.Connection, logger *slog.Logger) (conn
 	m.db.SetConnMaxIdleTime(5 * time.Minute)
 	m.budget.OnWait(m.reclaimIdle)
 	m.classifier = &Classifier{Database: cfg.Database, Functions: m, version: &m.version}
+	m.strict = &Classifier{Database: cfg.Database, version: &m.version}
 	return m, nil
 }
 

@@ -50,9 +50,10 @@ func (m *MySQL) Query(ctx context.Context, req connectors.QueryRequest) (connect
 		return nil, err
 	}
 	r := &rows{m: m, conn: conn, s: s, readOnly: req.ReadOnly, own: own}
-	// A statement the connector's classifier does not call a pure read
-	// leaves the connection to be closed.
-	if f, err := m.classifier.facts(ctx, req.SQL, len(req.SQL)+1); err == nil && len(f.Statements) == 1 {
+	// A statement the classifier does not call a pure read leaves the
+	// connection to be closed. It is asked without the catalog: a stored
+	// function may set session state whatever it declares.
+	if f, err := m.strict.facts(ctx, req.SQL, len(req.SQL)+1); err == nil && len(f.Statements) == 1 {
 		r.tag, r.pure = f.Statements[0].Tag, f.ReadOnly
 	}
 	timeout := max(req.Timeout, 0)
