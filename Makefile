@@ -6,7 +6,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 1
 
-.PHONY: build test test-unit lint bench demo clean pg-start pg-stop sshd-start sshd-stop
+.PHONY: build test test-unit lint bench demo clean pg-start pg-stop mariadb-start mariadb-stop sshd-start sshd-stop
 
 build:
 	@scripts/deps.sh
@@ -36,6 +36,10 @@ pg-start:
 	@scripts/pg.sh start
 pg-stop:
 	@scripts/pg.sh stop
+mariadb-start:
+	@scripts/mariadb.sh start
+mariadb-stop:
+	@scripts/mariadb.sh stop
 sshd-start:
 	@scripts/sshd.sh start
 sshd-stop:

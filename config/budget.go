@@ -33,7 +33,7 @@ func (c *Config) validateBudget(p string, cn *Connection) Errors {
 		add(p+".connection_wait", "%s.connection_wait: must be positive, got %s", p, cn.ConnectionWait)
 	}
 	switch cn.Kind {
-	case KindPostgres:
+	case KindPostgres, KindMySQL:
 		if cn.ReservedConnections == 0 {
 			cn.ReservedConnections = DefaultReservedConnections
 		}

@@ -171,6 +171,7 @@ type Admin struct {
 // Connection kinds understood by this build.
 const (
 	KindPostgres = "postgres"
+	KindMySQL    = "mysql"
 	KindSQLite   = "sqlite"
 	KindSSH      = "ssh"
 )

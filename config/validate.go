@@ -127,8 +127,8 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 			add(p+".credentials", "%s.credentials: an ssh connection has only jit credentials (a certificate per session, signed by ssh_ca); a static key would be one long-lived secret shared by every agent, which Warden cannot scope, expire or revoke", p)
 		}
 	case "jit":
-		if cn.Kind != KindPostgres && cn.Kind != KindSSH {
-			add(p+".credentials", "%s.credentials: jit credentials need a postgres or ssh connection (a %s target cannot create roles)", p, cn.Kind)
+		if cn.Kind != KindPostgres && cn.Kind != KindMySQL && cn.Kind != KindSSH {
+			add(p+".credentials", "%s.credentials: jit credentials need a postgres, mysql or ssh connection (a %s target cannot create roles)", p, cn.Kind)
 		}
 	default:
 		add(p+".credentials", "%s.credentials: expected static or jit, got %q", p, cn.Credentials)
@@ -178,6 +178,8 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 		if cn.sshFieldsSet() {
 			add(p, "%s: host_key, host_ca and principals are for ssh connections, not postgres", p)
 		}
+	case KindMySQL:
+		errs = append(errs, c.validateMySQLConnection(p, cn)...)
 	case KindSSH:
 		errs = append(errs, c.validateSSHConnection(p, cn)...)
 	case KindSQLite:
@@ -190,9 +192,9 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 			add(p, "%s: a sqlite connection takes only a path (no address, database, admin or sslmode)", p)
 		}
 	case "":
-		add(p+".kind", "%s: kind is required (postgres, sqlite or ssh)", p)
+		add(p+".kind", "%s: kind is required (postgres, mysql, sqlite or ssh)", p)
 	default:
-		add(p+".kind", "%s.kind: expected postgres, sqlite or ssh, got %q", p, cn.Kind)
+		add(p+".kind", "%s.kind: expected postgres, mysql, sqlite or ssh, got %q", p, cn.Kind)
 	}
 	return append(errs, c.validateBudget(p, cn)...)
 }
@@ -334,7 +336,7 @@ func (c *Config) HTTPWarnings() []string {
 func (c *Config) ServeWarnings() []string {
 	var out []string
 	for i, cn := range c.Connections {
-		if cn.Kind == KindPostgres && cn.Credentials == "static" {
+		if (cn.Kind == KindPostgres || cn.Kind == KindMySQL) && cn.Credentials == "static" {
 			p := c.Pos(fmt.Sprintf("connections[%d]", i))
 			out = append(out, fmt.Sprintf("%s:%d: connection %q uses static credentials: agents' SQL runs as %s, not as a just-in-time role scoped to each decision (weaker)", c.Path, p.Line, cn.Name, cn.Admin.User))
 		}

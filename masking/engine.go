@@ -195,7 +195,9 @@ func planKey(req Request) []byte {
 		b = binary.LittleEndian.AppendUint32(b, uint32(c.Attribute))
 	}
 	b = append(b, 0, 3, 's')
-	if shaped, ok := sqlclass.AppendShape(b, req.SQL); ok {
+	// A shape is PostgreSQL's reading of the text: a MySQL statement is
+	// keyed by its text.
+	if shaped, ok := sqlclass.AppendShape(b, req.SQL); ok && !isMySQL(req.Sources) {
 		return shaped
 	}
 	b[len(b)-1] = 't'
@@ -217,6 +219,9 @@ func traceKey(sql string) string {
 // the target reports (RowDescription table OID and attribute), and the
 // statement's lineage.
 func (e *Engine) sources(ctx context.Context, req Request) ([]taint, time.Time, error) {
+	if isMySQL(req.Sources) {
+		return e.mysqlSources(ctx, req)
+	}
 	cat := e.catalog(req.Connection)
 	n := newNeed()
 	for _, c := range req.Columns {

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Run every test against real servers. Starts PostgreSQL (scripts/pg.sh)
-# and OpenSSH's sshd (scripts/sshd.sh) for this run — in a directory of
-# its own, on free ports, stopped when the run ends — requires them
-# (WARDEN_TEST_REQUIRE=1: a missing server fails, never skips), and prints
-# go test's own summary lines.
+# Run every test against real servers. Starts PostgreSQL (scripts/pg.sh),
+# MariaDB (scripts/mariadb.sh) and OpenSSH's sshd (scripts/sshd.sh) for
+# this run — in a directory of its own, on free ports, stopped when the
+# run ends — requires them (WARDEN_TEST_REQUIRE=1: a missing server
+# fails, never skips), and prints go test's own summary lines.
 #
 # WARDEN_TEST_REUSE=1 uses the servers in /tmp/warden-test instead (the
-# ones `scripts/pg.sh start` and `scripts/sshd.sh start` leave running),
-# starting them if needed and leaving them running: for fast local runs.
+# ones the scripts' `start` leaves running), starting them if needed and
+# leaving them running: for fast local runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
@@ -42,21 +42,26 @@ else
   export WARDEN_TEST_DIR
   WARDEN_TEST_PG_PORT="$(free_port)"
   WARDEN_TEST_SSH_PORT="$(free_port)"
-  export WARDEN_TEST_PG_PORT WARDEN_TEST_SSH_PORT
+  WARDEN_TEST_MYSQL_PORT="$(free_port)"
+  export WARDEN_TEST_PG_PORT WARDEN_TEST_SSH_PORT WARDEN_TEST_MYSQL_PORT
   cleanup() {
     scripts/pg.sh stop || true
+    scripts/mariadb.sh stop || true
     [[ "$(id -u)" == 0 ]] && { scripts/sshd.sh stop || true; }
     cp "$WARDEN_TEST_DIR/go-test.log" /tmp/warden-go-test.log 2>/dev/null || true
     rm -rf "$WARDEN_TEST_DIR"
   }
   trap cleanup EXIT
-  echo "== this run's servers: $WARDEN_TEST_DIR, PostgreSQL on 127.0.0.1:$WARDEN_TEST_PG_PORT, sshd on 127.0.0.1:$WARDEN_TEST_SSH_PORT"
+  echo "== this run's servers: $WARDEN_TEST_DIR, PostgreSQL on 127.0.0.1:$WARDEN_TEST_PG_PORT, MariaDB on 127.0.0.1:$WARDEN_TEST_MYSQL_PORT, sshd on 127.0.0.1:$WARDEN_TEST_SSH_PORT"
 fi
 
 echo "== starting test servers"
 ENVFILE="$(scripts/pg.sh start)"
 # shellcheck disable=SC1090
 source "$ENVFILE"
+MYSQLENV="$(scripts/mariadb.sh start)"
+# shellcheck disable=SC1090
+source "$MYSQLENV"
 if [[ "$(id -u)" == 0 ]]; then
   SSHENV="$(scripts/sshd.sh start)"
   # shellcheck disable=SC1090

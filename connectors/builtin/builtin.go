@@ -6,6 +6,7 @@ import (
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/connectors/mysql"
 	"github.com/wardenhq/warden/connectors/postgres"
 	"github.com/wardenhq/warden/connectors/sqlite"
 	"github.com/wardenhq/warden/connectors/ssh"
@@ -17,6 +18,7 @@ import (
 func Registry() connectors.Registry {
 	return connectors.Registry{
 		config.KindPostgres: {Open: withLogger(postgres.Open), Classifier: postgres.OfflineClassifier},
+		config.KindMySQL:    {Open: withLogger(mysql.Open), Classifier: mysql.OfflineClassifier},
 		config.KindSQLite:   {Open: withLogger(sqlite.Open), Classifier: sqlite.Classifier},
 		config.KindSSH:      {Open: ssh.Open, Classifier: shellClassifier},
 	}
