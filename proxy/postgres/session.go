@@ -32,6 +32,7 @@ type session struct {
 
 	srv    *Engine
 	client net.Conn
+	in     *msgReader // what be reads from
 	be     *pgproto3.Backend
 	log    *slog.Logger
 	params map[string]string // display settings passed to upstream sessions
@@ -156,6 +157,11 @@ func (s *session) serve(ctx context.Context) string {
 		}
 		msg, err := s.be.Receive()
 		if err != nil {
+			if we := s.in.violation(err); we != nil {
+				s.send(fatal(we.code, we.msg))
+				s.flush()
+				return "protocol violation: " + we.msg
+			}
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 				return "client disconnected without Terminate"
 			}
