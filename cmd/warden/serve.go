@@ -61,10 +61,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // mcpOptions are the MCP server's options for app a: sessions end after
-// idle (0: the default), and a held call run as a task is kept as long as
-// its approval request lives, and 15 minutes more to collect its result.
+// idle (0: the default), a held call run as a task is kept as long as
+// its approval request lives, and 15 minutes more to collect its result,
+// and a message is at most limits.max_request_bytes.
 func mcpOptions(a *app, log *slog.Logger, idle time.Duration) mcp.Options {
-	return mcp.Options{Version: version, Logger: log, SessionIdle: idle, TaskTTL: a.cfg.Approvals.TTL + 15*time.Minute}
+	return mcp.Options{Version: version, Logger: log, SessionIdle: idle, TaskTTL: a.cfg.Approvals.TTL + 15*time.Minute,
+		MaxRequestBytes: a.cfg.Limits.MaxRequestBytes}
 }
 
 // envDuration is the duration in the environment variable k, or def when
