@@ -28,7 +28,8 @@ type proxyEnv struct {
 	logs   *syncBuffer
 }
 
-func startProxyServe(t *testing.T) proxyEnv {
+// extra is appended to its warden.yaml (top-level sections).
+func startProxyServe(t *testing.T, extra ...string) proxyEnv {
 	t.Helper()
 	pg := testenv.PG(t)
 	db := pg.CreateDatabase(t,
@@ -66,7 +67,7 @@ rules:
     tools: [run_query]
     effect: allow
     masking: pii
-`, pport, pg.Addr, db, pg.User, pg.PasswordFile)
+`, pport, pg.Addr, db, pg.User, pg.PasswordFile) + strings.Join(extra, "")
 	path := filepath.Join(dir, "warden.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -94,13 +95,16 @@ func (e proxyEnv) connectInfo(t *testing.T) map[string]string {
 }
 
 // peakRSS is a process's high-water resident set (VmHWM), in KiB.
-func peakRSS(t *testing.T, pid int) int {
+func peakRSS(t *testing.T, pid int) int { return procStatus(t, pid, "VmHWM:") }
+
+// procStatus is a size in /proc/PID/status (VmRSS:, VmHWM:, ...), in KiB.
+func procStatus(t *testing.T, pid int, field string) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			n, _ := strconv.Atoi(strings.Fields(v)[0])
 			return n
 		}

@@ -41,15 +41,12 @@ type Options struct {
 	// approvals workflow's default).
 	ApprovalWait time.Duration
 	// MaxMessageBytes bounds the body of a message a logged-in client
-	// sends (0: limits.max_sql_bytes and DefaultBindBytes); a longer one
-	// is refused from its header (54000) and the connection closed.
+	// sends (0: limits.max_sql_bytes and config.DefaultProxyBindBytes); a
+	// longer one is refused from its header (54000) and the connection
+	// closed. Before login a message is bounded by 64 KiB.
 	MaxMessageBytes int
 	Logger          *slog.Logger
 }
-
-// DefaultBindBytes is what MaxMessageBytes leaves for a Bind's parameter
-// values beyond the longest statement by default.
-const DefaultBindBytes = 1 << 20
 
 // Engine is the PostgreSQL wire-protocol proxy: a proxy.Engine, which a
 // proxy.Server hands every accepted client.
@@ -88,7 +85,7 @@ func New(o Options) (*Engine, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.MaxMessageBytes <= 0 {
-		o.MaxMessageBytes = o.Gateway.Limits().MaxSQLBytes + DefaultBindBytes
+		o.MaxMessageBytes = o.Gateway.Limits().MaxSQLBytes + config.DefaultProxyBindBytes
 	}
 	s := &Engine{o: o, log: o.Logger, conns: map[string]config.Connection{}, sessions: map[uint32]*session{}}
 	for _, c := range o.Connections {
