@@ -239,3 +239,37 @@ func TestMsgReaderStartup(t *testing.T) {
 		})
 	}
 }
+
+// batches yields one batch per Read, as a socket gives a client's
+// pipelined messages, forever.
+type batches struct{ batch []byte }
+
+func (b *batches) Read(p []byte) (int, error) { return copy(p, b.batch), nil }
+
+// BenchmarkReceive is the cost of receiving pgbench's prepared
+// transaction (Bind, Describe, Execute, Sync in one packet) with pgproto3
+// alone and through msgReader: what the reader adds per transaction.
+func BenchmarkReceive(b *testing.B) {
+	batch := encode(b, &pgproto3.Bind{PreparedStatement: "P_1", ParameterFormatCodes: []int16{1},
+		Parameters: [][]byte{{0, 0, 0, 42}}, ResultFormatCodes: []int16{1}},
+		&pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{}, &pgproto3.Sync{})
+	for _, tc := range []struct {
+		name string
+		be   func() *pgproto3.Backend
+	}{
+		{"pgproto3", func() *pgproto3.Backend { return pgproto3.NewBackend(&batches{batch}, io.Discard) }},
+		{"msgReader", func() *pgproto3.Backend { _, be := typedReader(&batches{batch}, 1<<20); return be }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			be := tc.be()
+			b.ReportAllocs()
+			for b.Loop() {
+				for range 4 {
+					if _, err := be.Receive(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
