@@ -215,9 +215,15 @@ func (s *session) serve(ctx context.Context) string {
 			// Not in COPY FROM mode (never entered through Warden): ignored,
 			// as PostgreSQL ignores them.
 		default:
-			s.send(fatal("08P01", fmt.Sprintf("unexpected message %T", msg)))
+			name := strings.TrimPrefix(fmt.Sprintf("%T", msg), "*pgproto3.")
+			switch msg.(type) {
+			case *pgproto3.PasswordMessage, *pgproto3.SASLInitialResponse, *pgproto3.SASLResponse, *pgproto3.GSSResponse:
+				name = "password message" // whichever the last login step was
+			}
+			we := violation("unexpected %s after login", name)
+			s.send(fatal(we.code, we.msg))
 			s.flush()
-			return "protocol violation"
+			return "protocol violation: " + we.msg
 		}
 		s.setBusy(false)
 		if err := s.flush(); err != nil {

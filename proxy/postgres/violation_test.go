@@ -65,6 +65,7 @@ func TestProtocolViolations(t *testing.T) {
 		"shorter than its header": {header('Q', 2), "08P01", "invalid Query message length 2"},
 		"an unknown type":         {header('Y', 4), "08P01", "invalid frontend message type 89"},
 		"30,000 parameters":       {header('B', uint32(4+len(bind)), bind...), "08P01", "it claims 30000 parameter values but its body ends after 1 of them"},
+		"a password after login":  {header('p', 6, 'x', 0), "08P01", "unexpected password message after login"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			hc := h.wire("alice")
@@ -80,8 +81,8 @@ func TestProtocolViolations(t *testing.T) {
 			reasons++
 		}
 	}
-	if reasons != 5 {
-		t.Errorf("%d proxy.disconnect events say protocol violation, want 5", reasons)
+	if reasons != 6 {
+		t.Errorf("%d proxy.disconnect events say protocol violation, want 6", reasons)
 	}
 }
 
