@@ -174,3 +174,51 @@ func TestMaxRequestBytes(t *testing.T) {
 		}
 	})
 }
+
+// FuzzLineLimiter: whatever arrives on stdio, in reads of any size, the
+// lines of at most max bytes are handed on as they came and every longer
+// one is answered with one JSON-RPC error.
+func FuzzLineLimiter(f *testing.F) {
+	f.Add([]byte(`{"jsonrpc":"2.0","id":1,"method":"ping"}`+"\n"+`{"id":"x","a":"`+strings.Repeat("y", 80)+`"}`+"\nlast"), uint8(7))
+	f.Add([]byte("\n\n\n"), uint8(1))
+	f.Add([]byte(`{"id":[1],"id":2`), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
+		const max = 32
+		var out bytes.Buffer
+		got, err := io.ReadAll(newLineLimiter(&trickle{data: data, n: int(chunk) + 1}, &out, max))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []byte
+		long := 0
+		lines := bytes.SplitAfter(data, []byte("\n"))
+		for _, l := range lines {
+			if len(bytes.TrimSuffix(l, []byte("\n"))) > max {
+				long++
+				continue
+			}
+			want = append(want, l...)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("handed on %q, want %q", got, want)
+		}
+		answers := 0
+		for _, a := range bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n")) {
+			if len(a) == 0 {
+				continue
+			}
+			var r struct {
+				JSONRPC string
+				ID      json.RawMessage
+				Error   struct{ Code int }
+			}
+			if err := json.Unmarshal(a, &r); err != nil || r.JSONRPC != "2.0" || r.Error.Code != -32600 || len(r.ID) == 0 {
+				t.Fatalf("answer %q: %v", a, err)
+			}
+			answers++
+		}
+		if answers != long {
+			t.Fatalf("%d answers for %d long lines", answers, long)
+		}
+	})
+}
