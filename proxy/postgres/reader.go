@@ -159,7 +159,7 @@ func (m *msgReader) frameSize() (int, error) {
 		}
 		n := binary.BigEndian.Uint32(b)
 		if n < 8 || n-4 > maxStartupBody {
-			return 0, violation("invalid length of startup packet: %d bytes (at most %d)", int64(int32(n)), maxStartupBody+4)
+			return 0, violation("invalid length of startup packet: %d bytes (8 to %d)", int64(int32(n)), maxStartupBody+4)
 		}
 		return int(n), nil
 	}

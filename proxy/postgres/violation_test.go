@@ -101,7 +101,7 @@ func TestStartupViolations(t *testing.T) {
 		code string
 		want string
 	}{
-		"a length over the limit":    {[]byte{0x40, 0, 0, 0}, "08P01", "invalid length of startup packet: 1073741824 bytes (at most 10004)"},
+		"a length over the limit":    {[]byte{0x40, 0, 0, 0}, "08P01", "invalid length of startup packet: 1073741824 bytes (8 to 10004)"},
 		"an unsupported protocol":    {packet(0, 4, 0, 1), "0A000", "unsupported frontend protocol 4.1: Warden supports 3.0 and 3.2"},
 		"no terminator":              {packet(0, 3, 0, 0, 'u', 's', 'e', 'r', 0, 'a', 0), "08P01", "invalid startup packet layout: expected terminator as last byte"},
 		"plaintext after SSLRequest": {append(ssl, packet(0, 3, 0, 0, 0)...), "08P01", "received unencrypted data after SSL request"},
