@@ -6,7 +6,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 1
 
-.PHONY: build test test-unit lint bench demo clean pg-start pg-stop mariadb-start mariadb-stop sshd-start sshd-stop
+.PHONY: build test test-unit lint bench fuzz demo clean pg-start pg-stop mariadb-start mariadb-stop sshd-start sshd-stop
 
 build:
 	@scripts/deps.sh
@@ -28,6 +28,12 @@ lint:
 
 bench: build
 	scripts/bench.sh
+
+# Every native fuzz target for FUZZTIME each (default 60s); inputs that fail
+# are kept under the package's testdata/fuzz/ (scripts/fuzz.sh).
+FUZZTIME ?= 60s
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 demo: build
 	./$(BIN) demo

@@ -96,6 +96,9 @@ type Limits struct {
 	DefaultMaxRows   int           `yaml:"default_max_rows"`
 	MaxRows          int           `yaml:"max_rows"`
 	StatementTimeout time.Duration `yaml:"statement_timeout"`
+	// MaxRequestBytes bounds one MCP message: an HTTP request body, a
+	// line on stdio (limits.go).
+	MaxRequestBytes int `yaml:"max_request_bytes"`
 }
 
 // Connection is one target Warden governs.

@@ -58,6 +58,12 @@ type PostgresProxy struct {
 	// decision before it fails with the approval's id (default: the
 	// approvals workflow's own wait).
 	ApprovalWait time.Duration `yaml:"approval_wait"`
+	// MaxMessageBytes bounds the body of one protocol message from a
+	// logged-in client (a Query, a Parse, a Bind with its parameter
+	// values): a longer one is refused from its header and the
+	// connection closed (default: limits.max_sql_bytes and
+	// DefaultProxyBindBytes for a Bind's values).
+	MaxMessageBytes int `yaml:"max_message_bytes"`
 }
 
 // ProxyTLS names PEM files.
@@ -70,6 +76,9 @@ type ProxyTLS struct {
 const (
 	DefaultProxyTokenTTL       = 15 * time.Minute
 	DefaultProxyMaxConnections = 256
+	// DefaultProxyBindBytes is what the default max_message_bytes leaves
+	// for a Bind's parameter values beyond the longest statement.
+	DefaultProxyBindBytes = 1 << 20
 )
 
 // validateProxy checks listen.postgres and proxy.postgres, applies
@@ -112,6 +121,11 @@ func (c *Config) validateProxy() Errors {
 	}
 	if pp.ApprovalWait < 0 {
 		add("proxy.postgres.approval_wait", "proxy.postgres.approval_wait: must be positive, got %s", pp.ApprovalWait)
+	}
+	if pp.MaxMessageBytes == 0 {
+		pp.MaxMessageBytes = max(c.Limits.MaxSQLBytes, 0) + DefaultProxyBindBytes
+	} else if pp.MaxMessageBytes < 0 {
+		add("proxy.postgres.max_message_bytes", "proxy.postgres.max_message_bytes: must be positive, got %d", pp.MaxMessageBytes)
 	}
 	return append(errs, c.validateSSHProxy()...)
 }

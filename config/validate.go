@@ -87,6 +87,7 @@ func (c *Config) validate() Errors {
 	if l.StatementTimeout < 0 {
 		add("limits.statement_timeout", "limits.statement_timeout: must be positive, got %s", l.StatementTimeout)
 	}
+	errs = append(errs, c.validateRequestBytes()...)
 
 	names := map[string]bool{}
 	for i := range c.Connections {

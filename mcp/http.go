@@ -91,6 +91,9 @@ func (s *Server) Mount(mux *http.ServeMux, o HTTPOptions) {
 // identity that opened it: another identity presenting its id is answered
 // as if the session did not exist.
 //
+// A request body over Options.MaxRequestBytes is refused (413, with a
+// JSON-RPC error) without being read whole.
+//
 // A caller of revision 2026-07-28 sends no session id: its calls belong to
 // the Warden session the server keeps for it (see Options.SessionIdle).
 func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
@@ -100,6 +103,7 @@ func (s *Server) HTTPHandler(o HTTPOptions) http.Handler {
 		server.WithSessionIdleTTL(s.idle),
 		server.WithSessionIdManagerResolver(owners),
 		server.WithStreamableHTTPLogger(s.logger),
+		server.WithMaxRequestBodyBytes(int64(s.maxRequest)),
 		server.WithHTTPContextFunc(func(ctx context.Context, r *http.Request) context.Context {
 			ctx = withTransport(ctx, gateway.TransportHTTP)
 			if p, ok := identity.FromContext(r.Context()); ok {

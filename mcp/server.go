@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/wardenhq/warden/approvals"
+	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/tools"
@@ -38,6 +39,10 @@ type Options struct {
 	// ask for (default DefaultTaskTTL). Set it to the approvals' ttl and a
 	// margin to collect the result.
 	TaskTTL time.Duration
+	// MaxRequestBytes bounds one MCP message: an HTTP request body, a
+	// line on stdio (default config.DefaultMaxRequestBytes). A longer one
+	// is refused without being read whole (limits.go).
+	MaxRequestBytes int
 }
 
 // Server publishes a pipeline's tools over MCP.
@@ -47,6 +52,8 @@ type Server struct {
 	logger   *slog.Logger
 	idle     time.Duration
 	sessions *sessionTable
+	// maxRequest is Options.MaxRequestBytes.
+	maxRequest int
 
 	// router is the registered tool whose handler answers calls to tools
 	// that do not exist (unknown_tool.go).
@@ -74,7 +81,11 @@ func New(p *tools.Catalogue, o Options) *Server {
 	if o.TaskTTL <= 0 {
 		o.TaskTTL = DefaultTaskTTL
 	}
-	s := &Server{pipeline: p, logger: o.Logger, idle: o.SessionIdle, taskTTL: o.TaskTTL, tasks: newTaskOwners(o.TaskTTL)}
+	if o.MaxRequestBytes <= 0 {
+		o.MaxRequestBytes = config.DefaultMaxRequestBytes
+	}
+	s := &Server{pipeline: p, logger: o.Logger, idle: o.SessionIdle, taskTTL: o.TaskTTL, tasks: newTaskOwners(o.TaskTTL),
+		maxRequest: o.MaxRequestBytes}
 	s.sessions = newSessionTable(o.StatelessIdle, o.MaxSessions, p.EndSession)
 	hooks := &server.Hooks{}
 	// A closed MCP session (DELETE, idle sweep) ends the Warden session:

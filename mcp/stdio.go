@@ -20,7 +20,9 @@ import (
 // The client's calls are one Warden session with a fresh random id
 // ("stdio-" and 24 hex digits), in every audit event and logged at start;
 // when ServeStdio returns, the session ends: calls still running are
-// cancelled and its just-in-time credentials revoked.
+// cancelled and its just-in-time credentials revoked. A message (a line)
+// over Options.MaxRequestBytes is answered with a JSON-RPC error without
+// being read whole.
 func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, principal identity.Principal) error {
 	session := "stdio-" + NewSessionID()
 	s.logger.Info("stdio session", "session", session, "identity", principal.Subject)
@@ -32,7 +34,8 @@ func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer, pr
 	stdio.SetContextFunc(func(ctx context.Context) context.Context {
 		return withSession(identity.WithPrincipal(withTransport(ctx, gateway.TransportStdio), principal), session)
 	})
-	return stdio.Listen(ctx, in, out)
+	w := &lockedWriter{w: out}
+	return stdio.Listen(ctx, newLineLimiter(in, w, s.maxRequest), w)
 }
 
 // NewSessionID returns a random session identifier: 24 hex digits.

@@ -198,7 +198,7 @@ func startPostgresProxy(ctx context.Context, a *app, issuers map[string]proxy.Is
 	}
 	plog := log.With("component", "proxy.postgres")
 	engine, err := pgproxy.New(pgproxy.Options{Gateway: a.gateway, Connections: a.cfg.Connections, Auth: auth, TLS: tlsCfg,
-		AllowPlaintext: pc.AllowPlaintext, ApprovalWait: pc.ApprovalWait, Logger: plog})
+		AllowPlaintext: pc.AllowPlaintext, ApprovalWait: pc.ApprovalWait, MaxMessageBytes: pc.MaxMessageBytes, Logger: plog})
 	if err != nil {
 		return nil, err
 	}

@@ -28,14 +28,15 @@ type proxyEnv struct {
 	logs   *syncBuffer
 }
 
-func startProxyServe(t *testing.T) proxyEnv {
+// extra is appended to its warden.yaml (top-level sections).
+func startProxyServe(t *testing.T, extra ...string) proxyEnv {
 	t.Helper()
-	return startProxyServeOn(t, "")
+	return startProxyServeOn(t, "", extra...)
 }
 
 // startProxyServeOn is startProxyServe with listen.mcp set to mcpAddr in
 // the configuration (none: --listen on a free port).
-func startProxyServeOn(t *testing.T, mcpAddr string) proxyEnv {
+func startProxyServeOn(t *testing.T, mcpAddr string, extra ...string) proxyEnv {
 	t.Helper()
 	pg := testenv.PG(t)
 	db := pg.CreateDatabase(t,
@@ -77,7 +78,7 @@ rules:
     tools: [run_query]
     effect: allow
     masking: pii
-`, pport, listenMCP, pg.Addr, db, pg.User, pg.PasswordFile)
+`, pport, listenMCP, pg.Addr, db, pg.User, pg.PasswordFile) + strings.Join(extra, "")
 	path := filepath.Join(dir, "warden.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -130,13 +131,16 @@ func TestConnectUsesTheConfiguration(t *testing.T) {
 }
 
 // peakRSS is a process's high-water resident set (VmHWM), in KiB.
-func peakRSS(t *testing.T, pid int) int {
+func peakRSS(t *testing.T, pid int) int { return procStatus(t, pid, "VmHWM:") }
+
+// procStatus is a size in /proc/PID/status (VmRSS:, VmHWM:, ...), in KiB.
+func procStatus(t *testing.T, pid int, field string) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			n, _ := strconv.Atoi(strings.Fields(v)[0])
 			return n
 		}

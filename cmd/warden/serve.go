@@ -69,11 +69,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // mcpOptions are the MCP server's options for app a: sessions end after
-// idle (0: the default), and a held call run as a task is kept as long as
-// its approval request lives, and 15 minutes more to collect its result.
+// idle (0: the default), a held call run as a task is kept as long as
+// its approval request lives, and 15 minutes more to collect its result,
+// and a message is at most limits.max_request_bytes.
 func mcpOptions(a *app, log *slog.Logger, idle sessionIdles) mcp.Options {
 	return mcp.Options{Version: version, Logger: log, SessionIdle: idle.session, StatelessIdle: idle.stateless,
-		TaskTTL: a.cfg.Approvals.TTL + 15*time.Minute}
+		TaskTTL: a.cfg.Approvals.TTL + 15*time.Minute, MaxRequestBytes: a.cfg.Limits.MaxRequestBytes}
 }
 
 // sessionIdles end sessions unused for so long (0: the defaults): MCP

@@ -20,8 +20,14 @@
 // the client wrote them, so a client cannot end the read-only transaction
 // a statement runs in (docs/proxy.md).
 //
+// A client's messages are framed by the proxy (reader.go) before pgproto3
+// decodes them, so that a message's memory is taken as its bytes arrive
+// and bounded by Options.MaxMessageBytes; a malformed one is answered
+// FATAL 08P01 saying what was wrong, as PostgreSQL answers it.
+//
 // This package must never forward a statement before the pipeline
 // released it and its audit intent is durable, never log a password,
 // token or protocol message (pgproto3's PasswordMessage prints its
-// content), and never let a row reach the client unmasked.
+// content), never take memory for a message from what its length field
+// claims, and never let a row reach the client unmasked.
 package postgres

@@ -54,6 +54,7 @@ type harnessOptions struct {
 	oidc        pgproxy.TokenVerifier
 	holder      func(*auditsqlite.Store) approvals.Holder
 	listen      string // default 127.0.0.1:0
+	maxMessage  int    // proxy.postgres.max_message_bytes (0: the default)
 }
 
 const readRules = `
@@ -134,7 +135,8 @@ rules:%s
 	}
 	tokens := proxy.NewTokens(time.Hour)
 	pgEngine, err := pgproxy.New(pgproxy.Options{Gateway: pipeline.Gateway(), Connections: cfg.Connections,
-		Auth: pgproxy.Authenticator{Tokens: tokens, OIDC: o.oidc}, TLS: o.tls, ApprovalWait: 2 * time.Second, Logger: logger})
+		Auth: pgproxy.Authenticator{Tokens: tokens, OIDC: o.oidc}, TLS: o.tls, ApprovalWait: 2 * time.Second,
+		MaxMessageBytes: o.maxMessage, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

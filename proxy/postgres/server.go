@@ -41,7 +41,12 @@ type Options struct {
 	// ApprovalWait bounds how long a held statement waits (0: the
 	// approvals workflow's default).
 	ApprovalWait time.Duration
-	Logger       *slog.Logger
+	// MaxMessageBytes bounds the body of a message a logged-in client
+	// sends (0: limits.max_sql_bytes and config.DefaultProxyBindBytes); a
+	// longer one is refused from its header (54000) and the connection
+	// closed. Before login a message is bounded by 64 KiB.
+	MaxMessageBytes int
+	Logger          *slog.Logger
 }
 
 // Engine is the PostgreSQL wire-protocol proxy: a proxy.Engine, which a
@@ -79,6 +84,9 @@ func New(o Options) (*Engine, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = o.Gateway.Limits().MaxSQLBytes + config.DefaultProxyBindBytes
 	}
 	s := &Engine{o: o, log: o.Logger, conns: map[string]config.Connection{}, sessions: map[uint32]*session{}}
 	for _, c := range o.Connections {
@@ -127,16 +135,30 @@ var errDone = errors.New("done")
 // client and opens its session and upstream connection.
 func (s *Engine) startup(ctx context.Context, nc net.Conn) (*session, error) {
 	client := nc
-	be := pgproto3.NewBackend(client, fastWriter(client))
+	in := newMsgReader(client)
+	be := pgproto3.NewBackend(in, fastWriter(client))
+	refuse := func(code, msg string) (*session, error) {
+		be.Send(fatal(code, msg))
+		be.Flush()
+		return nil, fmt.Errorf("%s: %w", msg, errDone)
+	}
 	secure := false
 	var sm *pgproto3.StartupMessage
 	for sm == nil {
 		msg, err := be.ReceiveStartupMessage()
 		if err != nil {
+			if we := in.violation(err); we != nil {
+				return refuse(we.code, we.msg)
+			}
 			return nil, err
 		}
 		switch m := msg.(type) {
 		case *pgproto3.SSLRequest:
+			if in.buffered() > 0 {
+				// What follows must come encrypted: bytes sent along
+				// with the request were not.
+				return refuse("08P01", "received unencrypted data after SSL request")
+			}
 			if s.o.TLS == nil || secure {
 				if _, err := client.Write([]byte{'N'}); err != nil {
 					return nil, err
@@ -151,8 +173,12 @@ func (s *Engine) startup(ctx context.Context, nc net.Conn) (*session, error) {
 				return nil, fmt.Errorf("TLS handshake: %w", err)
 			}
 			client, secure = tc, true
-			be = pgproto3.NewBackend(client, client)
+			in = newMsgReader(client)
+			be = pgproto3.NewBackend(in, client)
 		case *pgproto3.GSSEncRequest:
+			if in.buffered() > 0 {
+				return refuse("08P01", "received unencrypted data after GSSAPI encryption request")
+			}
 			if _, err := client.Write([]byte{'N'}); err != nil {
 				return nil, err
 			}
@@ -163,11 +189,7 @@ func (s *Engine) startup(ctx context.Context, nc net.Conn) (*session, error) {
 			sm = m
 		}
 	}
-	refuse := func(code, msg string) (*session, error) {
-		be.Send(fatal(code, msg))
-		be.Flush()
-		return nil, fmt.Errorf("%s: %w", msg, errDone)
-	}
+	in.typed()
 	if !secure && !s.o.AllowPlaintext && !proxy.IsLoopback(nc.RemoteAddr()) {
 		if s.o.TLS != nil {
 			return refuse("28000", "Warden requires TLS from this address: connect with sslmode=require")
@@ -203,10 +225,14 @@ func (s *Engine) startup(ctx context.Context, nc net.Conn) (*session, error) {
 		if errors.As(err, &ae) {
 			return refuse(ae.code, ae.msg)
 		}
+		if we := in.violation(err); we != nil {
+			return refuse(we.code, we.msg)
+		}
 		return nil, err
 	}
+	in.setLimit(s.o.MaxMessageBytes, "proxy.postgres.max_message_bytes")
 
-	ss := &session{srv: s, client: client, be: be, log: s.log, params: params, user: user, conn: cc,
+	ss := &session{srv: s, client: client, in: in, be: be, log: s.log, params: params, user: user, conn: cc,
 		stmts: map[string]*stmt{}, portals: map[string]*portal{}, ups: map[string]*upstream{}}
 	caller := gateway.Caller{Principal: p, Transport: gateway.TransportPostgresProxy, Session: newSessionID()}
 	pg, ok := s.pgConnector(database)

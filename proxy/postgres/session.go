@@ -32,6 +32,7 @@ type session struct {
 
 	srv    *Engine
 	client net.Conn
+	in     *msgReader // what be reads from
 	be     *pgproto3.Backend
 	log    *slog.Logger
 	params map[string]string // display settings passed to upstream sessions
@@ -156,6 +157,11 @@ func (s *session) serve(ctx context.Context) string {
 		}
 		msg, err := s.be.Receive()
 		if err != nil {
+			if we := s.in.violation(err); we != nil {
+				s.send(fatal(we.code, we.msg))
+				s.flush()
+				return "protocol violation: " + we.msg
+			}
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 				return "client disconnected without Terminate"
 			}
@@ -209,9 +215,15 @@ func (s *session) serve(ctx context.Context) string {
 			// Not in COPY FROM mode (never entered through Warden): ignored,
 			// as PostgreSQL ignores them.
 		default:
-			s.send(fatal("08P01", fmt.Sprintf("unexpected message %T", msg)))
+			name := strings.TrimPrefix(fmt.Sprintf("%T", msg), "*pgproto3.")
+			switch msg.(type) {
+			case *pgproto3.PasswordMessage, *pgproto3.SASLInitialResponse, *pgproto3.SASLResponse, *pgproto3.GSSResponse:
+				name = "password message" // whichever the last login step was
+			}
+			we := violation("unexpected %s after login", name)
+			s.send(fatal(we.code, we.msg))
 			s.flush()
-			return "protocol violation"
+			return "protocol violation: " + we.msg
 		}
 		s.setBusy(false)
 		if err := s.flush(); err != nil {

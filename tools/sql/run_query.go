@@ -128,8 +128,10 @@ func checkQueryArgs(a RunQueryArgs, limits config.Limits) *gateway.Error {
 	case len(a.SQL) > limits.MaxSQLBytes:
 		return gateway.NewError(gateway.CodeInvalidArgument, "Send a shorter statement",
 			"the SQL is %d bytes, over this Warden's limit of %d bytes", len(a.SQL), limits.MaxSQLBytes)
-	case !utf8.ValidString(a.SQL) || strings.ContainsRune(a.SQL, 0):
+	case !utf8.ValidString(a.SQL):
 		return gateway.NewError(gateway.CodeInvalidArgument, hint, "the SQL is not valid UTF-8 text")
+	case strings.ContainsRune(a.SQL, 0):
+		return gateway.NewError(gateway.CodeInvalidArgument, "Remove the NUL byte", "the SQL contains a NUL byte (at byte %d): SQL text cannot contain NUL", strings.IndexByte(a.SQL, 0))
 	case a.MaxRows != nil && *a.MaxRows < 1:
 		return gateway.NewError(gateway.CodeInvalidArgument, hint, "argument \"max_rows\" must be at least 1, got %d", *a.MaxRows)
 	}
