@@ -29,5 +29,8 @@
 //     operation. It never hangs and never reports success it does not
 //     have.
 //   - Overwrite an outcome with Intent.Complete: the first outcome of an
-//     intent stands.
+//     intent stands (but for StatusInterrupted, which says the outcome is
+//     unknown).
+//   - Leave an event running after the process that ran it is gone: a
+//     store closes such events as StatusInterrupted when it opens.
 package audit

@@ -119,8 +119,14 @@ func (s *Store) commit(batch []*op) {
 	if err == nil {
 		segs := s.settledSegs[:0]
 		for i, o := range batch {
-			if o.seg != nil && errs[i] == nil {
+			if errs[i] != nil {
+				continue
+			}
+			if o.seg != nil {
 				segs = append(segs, o.seg)
+			}
+			if o.folded && o.outSeg != nil {
+				segs = append(segs, o.outSeg)
 			}
 		}
 		if len(segs) > 0 {
@@ -231,6 +237,7 @@ func foldOutcomes(batch []*op) []bool {
 		if o.kind == opInsert && o.journaled && !o.state.CompareAndSwap(intentQueued, intentTaken) {
 			// Intent.Complete came first: the outcome is the op's.
 			applyOutcome(&o.row, &o.outcome)
+			o.folded = true
 		}
 		switch {
 		case o.kind == opInsert && o.journaled:
@@ -298,24 +305,25 @@ func isOpError(err error) bool {
 }
 
 // insertColumns is the number of columns insertSQL writes.
-const insertColumns = 23
+const insertColumns = 24
 
 const insertSQL = `INSERT INTO events (
 	id, time, session, transport, identity, groups_json, issuer, tool, connection,
 	arguments, statement, decision, rule, reason, status, duration_us, row_count,
-	truncated, masked_json, credential, error, approval, token_id
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	truncated, masked_json, credential, error, approval, token_id, instance
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // upsertSQL writes a journaled intent (perhaps with its outcome folded in).
 // The event may already be there, replayed from the journal by a Warden
-// that started meanwhile: then its outcome, if any, completes the record.
+// that started meanwhile (and perhaps closed as interrupted, taking this
+// process for gone): then its outcome, if any, completes the record.
 const upsertSQL = insertSQL + `
 ON CONFLICT (id) DO UPDATE SET
 	status = excluded.status, decision = excluded.decision, rule = excluded.rule,
 	reason = excluded.reason, duration_us = excluded.duration_us, row_count = excluded.row_count,
 	truncated = excluded.truncated, masked_json = excluded.masked_json, error = excluded.error,
 	credential = excluded.credential, approval = excluded.approval
-WHERE events.status = 'running'`
+WHERE events.status IN ('running', 'interrupted')`
 
 const finishSQL = `UPDATE events SET
 	status      = ?,
@@ -333,9 +341,10 @@ WHERE id = ?`
 
 // finishAsyncSQL records the first outcome of a journaled intent
 // (FinishAsync): it never replaces an outcome already there, recorded by a
-// Warden that replayed the intent meanwhile, as upsertSQL does not. (A
-// later Finish may: an approval changes a decision.)
-const finishAsyncSQL = finishSQL + ` AND status = 'running'`
+// Warden that replayed the intent meanwhile, as upsertSQL does not; but
+// for interrupted, which says the outcome is unknown. (A later Finish
+// may: an approval changes a decision.)
+const finishAsyncSQL = finishSQL + ` AND status IN ('running', 'interrupted')`
 
 // finishedSQL tells an outcome that changed nothing whether its event is
 // there (already finished, or in a run: complete), or unknown. ?2 is
@@ -351,6 +360,7 @@ type writeStmts struct {
 	insert, upsert, finish driver.Stmt
 	finishAsync, exists    driver.Stmt
 	run, idsBetween        driver.Stmt
+	interruptStmt          driver.Stmt
 	detach                 [3]driver.Stmt // detachCopySQL, detachDropSQL, detachEmptySQL
 	args                   []driver.NamedValue
 	body                   []byte // a run's body, being encoded
@@ -377,6 +387,7 @@ func (w *writeStmts) prepare(ctx context.Context, dc any) error {
 		{&w.insert, insertSQL}, {&w.upsert, upsertSQL}, {&w.finish, finishSQL}, {&w.finishAsync, finishAsyncSQL},
 		{&w.exists, finishedSQL}, {&w.run, insertRunSQL}, {&w.idsBetween, idsBetweenSQL},
 		{&w.detach[0], detachCopySQL}, {&w.detach[1], detachDropSQL}, {&w.detach[2], detachEmptySQL},
+		{&w.interruptStmt, interruptSQL},
 	} {
 		var err error
 		if *st.stmt, err = pc.PrepareContext(ctx, st.sql); err != nil {
@@ -392,7 +403,7 @@ func (w *writeStmts) prepare(ctx context.Context, dc any) error {
 func (w *writeStmts) closeStmts() error {
 	var errs []error
 	for _, st := range []*driver.Stmt{&w.insert, &w.upsert, &w.finish, &w.finishAsync, &w.exists, &w.run,
-		&w.idsBetween, &w.detach[0], &w.detach[1], &w.detach[2]} {
+		&w.idsBetween, &w.detach[0], &w.detach[1], &w.detach[2], &w.interruptStmt} {
 		if *st != nil {
 			errs = append(errs, (*st).Close())
 			*st = nil
@@ -420,6 +431,8 @@ func (w *writeStmts) exec(ctx context.Context, o *op) error {
 			r.truncated, r.masked, r.errorText, r.credential, r.approval, r.id)
 	case opSync:
 		return nil
+	case opInterrupt:
+		return w.interrupt(ctx, o)
 	default:
 		return fmt.Errorf("unknown op kind %d", o.kind)
 	}

@@ -68,6 +68,7 @@ type row struct {
 	masked                                 any // JSON object or nil
 	credential, errorText, approval        string
 	tokenID                                string
+	instance                               string // the process that wrote the intent (processInstance); inserts only
 }
 
 // args are the values of insertSQL's placeholders, in order.
@@ -84,7 +85,7 @@ func (r *row) args() []any {
 func (r *row) appendArgs(a []driver.NamedValue) []driver.NamedValue {
 	return appendValues(a, r.id, r.time, r.session, r.transport, r.identity, r.groups, r.issuer, r.tool, r.connection,
 		r.arguments, r.statement, r.decision, r.rule, r.reason, r.status, r.durationUS, r.rows,
-		r.truncated, r.masked, r.credential, r.errorText, r.approval, r.tokenID)
+		r.truncated, r.masked, r.credential, r.errorText, r.approval, r.tokenID, r.instance)
 }
 
 // encodeRow turns e into column values. It refuses Arguments that are not
@@ -135,6 +136,19 @@ func encodeIntent(b []byte, e *audit.Event, r *row) ([]byte, error) {
 		r.masked = string(b[sp.masked[0]:sp.masked[1]])
 	}
 	return b, nil
+}
+
+// encodeOutcome appends the journal record of an outcome (Intent.Complete,
+// FinishAsync) to b: an event holding only what outcomeRow takes, its
+// status an outcome, which tells it from an intent when the journal is
+// replayed.
+func encodeOutcome(b []byte, e *audit.Event) ([]byte, error) {
+	out := audit.Event{
+		ID: e.ID, Status: e.Status, Decision: e.Decision, Rule: e.Rule, Reason: e.Reason,
+		Duration: e.Duration, Rows: e.Rows, Truncated: e.Truncated, Masked: e.Masked,
+		Credential: e.Credential, Error: e.Error, Approval: e.Approval,
+	}
+	return appendEvent(b, &out, nil)
 }
 
 // outcomeRow is the columns of e that Finish records (see finishSQL and

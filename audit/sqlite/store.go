@@ -53,9 +53,10 @@ const pragmas = "_pragma=busy_timeout(5000)" +
 // single writer goroutine that commits them in groups; reads use a separate
 // pool of connections, which WAL mode lets run alongside the writer.
 type Store struct {
-	path   string
-	logger *slog.Logger
-	ids    audit.IDGenerator
+	path     string
+	logger   *slog.Logger
+	ids      audit.IDGenerator
+	instance string // this process, as its events name it (processInstance)
 
 	writeDB *sql.DB // one connection, used only by the writer goroutine
 	readDB  *sql.DB // reads, and other stores sharing the file (see DB)
@@ -185,8 +186,9 @@ func open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		_ = readDB.Close()
 		return nil, err
 	}
-	if replayed > 0 {
-		logger.Warn("audit: recovered intents from the journal (Warden stopped while they ran)", "events", replayed)
+	if replayed.intents+replayed.outcomes > 0 {
+		logger.Warn("audit: recovered intents and outcomes from the journal of a Warden that stopped",
+			"intents", replayed.intents, "outcomes", replayed.outcomes)
 	}
 
 	var stmts writeStmts
@@ -198,19 +200,28 @@ func open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	}
 
 	s := &Store{
-		journal: j,
-		path:    path,
-		logger:  logger,
-		writeDB: writeDB,
-		stmts:   stmts,
-		readDB:  readDB,
-		file:    info,
-		ops:     make(chan *op, queueLen),
-		urge:    make(chan struct{}, 1),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
+		journal:  j,
+		instance: processInstance(),
+		path:     path,
+		logger:   logger,
+		writeDB:  writeDB,
+		stmts:    stmts,
+		readDB:   readDB,
+		file:     info,
+		ops:      make(chan *op, queueLen),
+		urge:     make(chan struct{}, 1),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	go s.run()
+	n, err := s.closeInterrupted(ctx)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("close the events of Wardens that stopped: %w", err)
+	}
+	if n > 0 {
+		logger.Warn("audit: events left running by a Warden that stopped are closed as interrupted", "events", n)
+	}
 	logger.Info("audit store opened", "path", path, "schema_version", version)
 	return s, nil
 }

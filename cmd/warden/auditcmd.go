@@ -54,7 +54,7 @@ func auditList(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.Identity, "identity", "", "only events of this identity")
 	fs.StringVar(&f.Connection, "connection", "", "only events on this connection")
 	fs.StringVar(&f.Tool, "tool", "", "only events of this tool")
-	fs.StringVar(&f.Status, "status", "", "only events with this status (ok, denied, failed, invalid, error, running)")
+	fs.StringVar(&f.Status, "status", "", "only events with this status (ok, denied, failed, invalid, error, running, interrupted)")
 	fs.StringVar(&f.Session, "session", "", "only events of this session")
 	fs.IntVar(&f.Limit, "limit", 50, "most events to show (newest first)")
 	if err := parseFlags(fs, args); err != nil {
