@@ -34,7 +34,7 @@ const runningInstancesSQL = `SELECT DISTINCT instance FROM events WHERE status =
 
 // interruptSQL closes the running events of instance ?2, with error ?1.
 const interruptSQL = `UPDATE events SET status = 'interrupted', error = ?1
-WHERE status = 'running' AND instance = ?2`
+WHERE status = 'running' AND instance = ?2` + returningEvent
 
 // closeInterrupted records as interrupted every running event of an
 // instance that is gone, through the writer, and returns how many it
@@ -159,19 +159,15 @@ func interruptedError(instance string) string {
 }
 
 // interrupt runs an opInterrupt: the running events of o.gone become
-// interrupted.
+// interrupted, each a leaf of the audit log.
 func (w *writeStmts) interrupt(ctx context.Context, o *op) error {
 	for _, in := range o.gone {
-		res, err := w.interruptStmt.(driver.StmtExecContext).ExecContext(ctx, []driver.NamedValue{
+		n, err := w.returning(ctx, w.interruptStmt, []driver.NamedValue{
 			{Ordinal: 1, Value: interruptedError(in)}, {Ordinal: 2, Value: in}})
 		if err != nil {
 			return err
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		o.closed += n
+		o.closed += int64(n)
 	}
 	return nil
 }

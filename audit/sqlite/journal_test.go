@@ -78,6 +78,7 @@ func TestJournalSurvivesCrash(t *testing.T) {
 	if left, _ := filepath.Glob(path + "-intent*"); len(left) != 1 || left[0] != s.journal.seg.path {
 		t.Errorf("journals after replay: %v (want only this process's)", left)
 	}
+	mustVerify(t, s, nil)
 }
 
 // TestJournalReplay: replay inserts what the database lacks, keeps what it

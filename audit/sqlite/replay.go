@@ -35,7 +35,7 @@ func (r *replayed) add(o replayed) { r.intents += o.intents; r.outcomes += o.out
 // (intents the database does not have yet, outcomes it does not have
 // yet), removes them, and creates this process's journal. It returns what
 // was missing.
-func openJournal(ctx context.Context, dbPath string, db *sql.DB) (*journal, replayed, error) {
+func openJournal(ctx context.Context, dbPath string, db *sql.DB, lg *auditLog) (*journal, replayed, error) {
 	host, _ := os.Hostname()
 	host = safeHost(host)
 	var total replayed
@@ -51,7 +51,7 @@ func openJournal(ctx context.Context, dbPath string, db *sql.DB) (*journal, repl
 		if !journalAbandoned(owner, host, []string{file}) {
 			continue
 		}
-		n, err := replayFiles(ctx, db, strings.TrimPrefix(owner, "."), []string{file}, readLines)
+		n, err := replayFiles(ctx, db, lg, strings.TrimPrefix(owner, "."), []string{file}, readLines)
 		if err != nil {
 			return nil, total, fmt.Errorf("replay intent journal %s: %w", file, err)
 		}
@@ -77,7 +77,7 @@ func openJournal(ctx context.Context, dbPath string, db *sql.DB) (*journal, repl
 		if !journalAbandoned(owner, host, segs) {
 			continue
 		}
-		n, err := replayFiles(ctx, db, strings.TrimPrefix(owner, "."), segs, readSegment)
+		n, err := replayFiles(ctx, db, lg, strings.TrimPrefix(owner, "."), segs, readSegment)
 		if err != nil {
 			return nil, total, fmt.Errorf("replay intent journal %s: %w", dbPath+"-intentlog"+owner, err)
 		}
@@ -129,8 +129,9 @@ func journalAbandoned(owner, host string, files []string) bool {
 // IGNORE: an event already recorded is never overwritten), and outcomes,
 // which complete their events as FinishAsync does (the first outcome
 // stands). Records are replayed in the order they were written, so an
-// intent comes before its outcome. read returns a file's records.
-func replayFiles(ctx context.Context, db *sql.DB, instance string, files []string, read func(path string) ([][]byte, error)) (replayed, error) {
+// intent comes before its outcome. What they change is logged in the same
+// transaction. read returns a file's records.
+func replayFiles(ctx context.Context, db *sql.DB, lg *auditLog, instance string, files []string, read func(path string) ([][]byte, error)) (replayed, error) {
 	var n replayed
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -144,6 +145,22 @@ func replayFiles(ctx context.Context, db *sql.DB, instance string, files []strin
 	finish, err := tx.PrepareContext(ctx, finishAsyncSQL)
 	if err != nil {
 		return n, err
+	}
+	var logged writeStmts // for its leaves
+	logRows := func(rows *sql.Rows) (int, error) {
+		defer rows.Close()
+		k := 0
+		for rows.Next() {
+			r, err := scanRow(rows)
+			if err != nil {
+				return k, err
+			}
+			if err := logged.logRow(&r); err != nil {
+				return k, err
+			}
+			k++
+		}
+		return k, rows.Err()
 	}
 	inRun, err := tx.PrepareContext(ctx, runHoldsSQL)
 	if err != nil {
@@ -161,14 +178,16 @@ func replayFiles(ctx context.Context, db *sql.DB, instance string, files []strin
 			}
 			if e.Status != audit.StatusRunning {
 				r := outcomeRow(&e)
-				res, err := finish.ExecContext(ctx, r.status, r.decision, r.rule, r.reason, r.durationUS, r.rows,
+				rows, err := finish.QueryContext(ctx, r.status, r.decision, r.rule, r.reason, r.durationUS, r.rows,
 					r.truncated, r.masked, r.errorText, r.credential, r.approval, r.id)
 				if err != nil {
 					return n, err
 				}
-				if k, _ := res.RowsAffected(); k > 0 {
-					n.outcomes++
+				k, err := logRows(rows)
+				if err != nil {
+					return n, err
 				}
+				n.outcomes += k
 				continue
 			}
 			// Committed already, in a run (in events, the insert ignores it).
@@ -190,12 +209,22 @@ func replayFiles(ctx context.Context, db *sql.DB, instance string, files []strin
 			}
 			if k, _ := res.RowsAffected(); k > 0 {
 				n.intents++
+				if err := logged.logRow(&row); err != nil {
+					return n, err
+				}
 			}
 		}
 	}
+	if len(logged.leaves) > 0 {
+		if err := lg.appendBatch(ctx, sqlLogDB{tx}, logged.leaves); err != nil {
+			return replayed{}, err
+		}
+	}
 	if err := tx.Commit(); err != nil {
+		lg.rolledBack()
 		return replayed{}, err
 	}
+	lg.committed()
 	for _, file := range files {
 		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return n, fmt.Errorf("remove replayed journal: %w", err)

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
@@ -138,6 +139,33 @@ func encodeIntent(b []byte, e *audit.Event, r *row) ([]byte, error) {
 	return b, nil
 }
 
+// eventColumns is the number of columns selectColumns and returningEvent
+// read.
+const eventColumns = 23
+
+// rowOfValues is the row of an event read as selectColumns reads it,
+// through the driver (returningEvent).
+func rowOfValues(v []driver.Value) row {
+	str := func(i int) string { return driverString(v[i]) }
+	num := func(i int) int64 {
+		n, _ := v[i].(int64)
+		return n
+	}
+	r := row{
+		id: str(0), time: str(1), session: str(2), transport: str(3), identity: str(4), groups: str(5),
+		issuer: str(6), tool: str(7), connection: str(8), statement: str(10), decision: str(11),
+		rule: str(12), reason: str(13), status: str(14), durationUS: num(15), rows: num(16),
+		truncated: num(17) != 0, credential: str(19), errorText: str(20), approval: str(21), tokenID: str(22),
+	}
+	if v[9] != nil {
+		r.arguments = str(9)
+	}
+	if v[18] != nil {
+		r.masked = str(18)
+	}
+	return r
+}
+
 // encodeOutcome appends the journal record of an outcome (Intent.Complete,
 // FinishAsync) to b: an event holding only what outcomeRow takes, its
 // status an outcome, which tells it from an intent when the journal is
@@ -163,4 +191,21 @@ func outcomeRow(e *audit.Event) row {
 		r.masked = string(appendMasked(nil, e.Masked))
 	}
 	return r
+}
+
+// scanRow reads a row of returningEvent's columns through database/sql.
+func scanRow(rows *sql.Rows) (row, error) {
+	vals := make([]any, eventColumns)
+	ptrs := make([]any, eventColumns)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return row{}, err
+	}
+	dv := make([]driver.Value, eventColumns)
+	for i, v := range vals {
+		dv[i] = v
+	}
+	return rowOfValues(dv), nil
 }

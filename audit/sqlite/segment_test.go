@@ -84,6 +84,10 @@ func TestJournalSurvivesSIGKILL(t *testing.T) {
 		if left, _ := filepath.Glob(path + "-intent*"); len(left) != 1 || left[0] != s.journal.seg.path {
 			t.Errorf("round %d: journals after replay: %v (want only this process's)", round, left)
 		}
+		// What the kill left is logged: every event is its latest leaf.
+		if rep := mustVerify(t, s, nil); rep.Events != len(evs) {
+			t.Errorf("round %d: %d events verified, %d listed", round, rep.Events, len(evs))
+		}
 		t.Logf("round %d: %d acknowledged, %d in the store", round, len(acked), len(evs))
 		s.Close()
 	}

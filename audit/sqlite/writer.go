@@ -25,6 +25,7 @@ const (
 	opFinish
 	opSync      // writes nothing: acknowledged once everything before it committed
 	opInterrupt // closes the running events of instances that are gone (interrupted.go)
+	opChunk     // AppendRecording
 )
 
 // op is one write waiting for the writer goroutine. done receives exactly
@@ -47,6 +48,9 @@ type op struct {
 
 	gone   []string // opInterrupt: the instances whose running events to close
 	closed int64    // opInterrupt: how many events it closed
+
+	seq   int    // opChunk: the chunk's sequence number (row.id is the recording)
+	chunk []byte // opChunk: the chunk, the store's own copy
 }
 
 // States of a journaled intent's op.
