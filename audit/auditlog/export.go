@@ -189,7 +189,7 @@ func VerifyExport(r io.Reader, verifiers note.Verifiers) (*ExportReport, error) 
 			continue
 		}
 		if err := tlog.CheckRecord(l.Proof, head.Size, head.Root, i, LeafHash(leaf)); err != nil {
-			problem(ProblemProof, i, key, "line %d: the proof does not lead from this leaf to the checkpoint's root: the line was changed", n)
+			problem(ProblemProof, i, key, "line %d (%s, leaf %d): its proof does not lead from its leaf to the checkpoint's root: the line was changed", n, key, i)
 		}
 	}
 	if err := sc.Err(); err != nil {

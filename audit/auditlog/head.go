@@ -22,9 +22,9 @@ import (
 // (so that nothing can be appended without the key) and keeps some of
 // them as checkpoints.
 type Head struct {
-	Origin string
-	Size   int64
-	Root   tlog.Hash
+	Origin string    `json:"origin"`
+	Size   int64     `json:"size"`
+	Root   tlog.Hash `json:"root"` // base64 in JSON
 }
 
 // Text is h as the body of a note.

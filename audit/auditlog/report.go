@@ -32,8 +32,8 @@ type Store interface {
 // Checkpoint is a signed head a store keeps.
 type Checkpoint struct {
 	Head
-	Note string    // the signed note
-	Time time.Time // when it was made
+	Note string    `json:"note"` // the signed note
+	Time time.Time `json:"time"` // when it was made
 }
 
 // VerifyOptions say what VerifyLog checks signatures with.
