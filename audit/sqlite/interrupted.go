@@ -92,10 +92,13 @@ func (s *Store) goneInstances(ctx context.Context) ([]string, error) {
 	host, _ := os.Hostname()
 	host = safeHost(host)
 	alive := func(in string) bool {
+		files, _ := filepath.Glob(s.path + "-intentlog." + in + ".*")
+		if strings.HasPrefix(in, host+".") {
+			return !journalAbandoned("."+in, host, files) // the process is asked
+		}
 		if beat, ok := beats[in]; ok && time.Since(beat) < staleAfter {
 			return true
 		}
-		files, _ := filepath.Glob(s.path + "-intentlog." + in + ".*")
 		return !journalAbandoned("."+in, host, files)
 	}
 	var gone []string

@@ -66,6 +66,11 @@ func TestInterruptedOnlyWhenTheProcessIsGone(t *testing.T) {
 	live := fmt.Sprintf("%s.%d.%s", safeHost(host), pid, start)
 	reused := fmt.Sprintf("%s.%d.%s", safeHost(host), pid, start+"0") // same PID, another process
 	remote := "other-host.42.7"
+	// The live process heartbeats too (as the credential reaper does); a
+	// heartbeat does not keep a process of this host alive once it ended.
+	if err := s.Heartbeat(ctx, audit.Instance{ID: "l", Host: host, PID: pid, Boot: start, Started: time.Now(), Heartbeat: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Heartbeat(ctx, audit.Instance{ID: "r", Host: "other-host", PID: 42, Boot: "7", Started: time.Now(), Heartbeat: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
