@@ -21,7 +21,9 @@ import (
 // check heads only after the last checkpoint: the checkpoints cover the
 // rest.
 
-// startCheckpoints starts the checkpointer, unless it is off.
+// startCheckpoints starts the checkpointer, unless it is off. On each
+// tick it also closes the running events of Wardens that stopped since
+// (another process sharing the store), as Open does.
 func (s *Store) startCheckpoints() {
 	if s.cpEvery <= 0 {
 		return
@@ -37,7 +39,12 @@ func (s *Store) startCheckpoints() {
 				return
 			case <-t.C:
 				ctx, cancel := context.WithTimeout(context.Background(), s.cpEvery)
-				if _, err := s.Checkpoint(ctx); err != nil {
+				if n, err := s.closeInterrupted(ctx); err != nil {
+					s.logger.Error("audit: close the events of Wardens that stopped", "err", err)
+				} else if n > 0 {
+					s.logger.Warn("audit: events left running by a Warden that stopped are closed as interrupted", "events", n)
+				}
+				if _, err := s.Checkpoint(ctx); err != nil && !errors.Is(err, errEmptyLog) {
 					s.logger.Error("audit log: no checkpoint", "err", err)
 				}
 				cancel()
@@ -59,7 +66,7 @@ func (s *Store) stopCheckpoints() {
 func (s *Store) closingCheckpoint() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := s.checkpoint(ctx); err != nil {
+	if _, err := s.checkpoint(ctx); err != nil && !errors.Is(err, errEmptyLog) {
 		s.logger.Error("audit log: no checkpoint at close", "err", err)
 	}
 }
