@@ -21,8 +21,9 @@
 //
 //   - Store a secret. Events arrive already redacted (arguments, statement,
 //     error text); a store adds nothing of its own to them (no environment,
-//     no connection strings, no credential values) and logs no event
-//     content. A credential is recorded by name ("static" or a lease ID).
+//     no connection strings, no credential values; the name of the process
+//     that wrote an event at most) and logs no event content. A
+//     credential is recorded by name ("static" or a lease ID).
 //   - Lose an intent. A write returns nil only once it is durable; a write
 //     that cannot be made durable (disk full, read-only, file removed,
 //     database unreachable) gets the error, and the caller must refuse the

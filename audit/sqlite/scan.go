@@ -138,7 +138,7 @@ func backfillLog(ctx context.Context, db *sql.DB, lg *auditLog) (int, error) {
 			lg.rolledBack()
 			return 0, err
 		}
-		lg.committed() // the next batch extends this one; undone below if the commit fails
+		lg.committed() // the next batch extends this one (if the commit fails, Open fails)
 		leaves = leaves[n:]
 	}
 	if err := tx.Commit(); err != nil {
