@@ -21,13 +21,17 @@
 //
 //   - Store a secret. Events arrive already redacted (arguments, statement,
 //     error text); a store adds nothing of its own to them (no environment,
-//     no connection strings, no credential values) and logs no event
-//     content. A credential is recorded by name ("static" or a lease ID).
+//     no connection strings, no credential values; the name of the process
+//     that wrote an event at most) and logs no event content. A
+//     credential is recorded by name ("static" or a lease ID).
 //   - Lose an intent. A write returns nil only once it is durable; a write
 //     that cannot be made durable (disk full, read-only, file removed,
 //     database unreachable) gets the error, and the caller must refuse the
 //     operation. It never hangs and never reports success it does not
 //     have.
 //   - Overwrite an outcome with Intent.Complete: the first outcome of an
-//     intent stands.
+//     intent stands (but for StatusInterrupted, which says the outcome is
+//     unknown).
+//   - Leave an event running after the process that ran it is gone: a
+//     store closes such events as StatusInterrupted when it opens.
 package audit

@@ -32,6 +32,11 @@ const (
 	StatusFailed  = "failed"
 	StatusError   = "error"
 	StatusInvalid = "invalid" // refused for bad input before policy ran
+	// StatusInterrupted closes an event left running by a Warden process
+	// that is gone (killed, crashed): the call may or may not have
+	// reached its target, and its outcome is unknown. A store sets it,
+	// never the pipeline.
+	StatusInterrupted = "interrupted"
 )
 
 // Event is one governed operation: who asked for what, what policy decided,
@@ -99,7 +104,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 // every status but StatusRunning.
 func IsOutcome(status string) bool {
 	switch status {
-	case StatusOK, StatusDenied, StatusFailed, StatusError, StatusInvalid:
+	case StatusOK, StatusDenied, StatusFailed, StatusError, StatusInvalid, StatusInterrupted:
 		return true
 	}
 	return false

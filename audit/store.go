@@ -66,14 +66,20 @@ type Intent interface {
 	Wait(ctx context.Context) error
 
 	// Complete records the outcome of the intent's operation, e: the same
-	// ID, an outcome status, fields as Recorder.Finish takes them. It does
-	// not wait for the outcome to be durable (Sync and Close do); a write
-	// that fails later is logged by the store, and the event stays
-	// recorded as running, never lost. Call it only after Wait returned
-	// nil. The first outcome of an intent stands: a second Complete, or a
-	// Complete after another process recorded an outcome for the same
-	// event, never overwrites it. Complete returns an error for an e that
-	// is not this intent's outcome, and ErrClosed after Close.
+	// ID, an outcome status, fields as Recorder.Finish takes them. It
+	// returns once the outcome is durable (committed, or in a journal the
+	// store replays after a crash), so that a crash after it returned
+	// never leaves the event running; it must cost the caller no wait for
+	// a commit. An outcome that cannot be made durable gets the error, and
+	// the caller must not send the operation's result as if it were
+	// recorded. Readers see the outcome once a Sync after it returned.
+	// Call it only after Wait returned nil. The first outcome of an intent
+	// stands: a second Complete, or a Complete after another process
+	// recorded an outcome for the same event, never overwrites it, with
+	// one exception: StatusInterrupted, which a Warden records for the
+	// events of a process it found gone, says the outcome is unknown, and
+	// the real outcome replaces it. Complete returns an error for an e
+	// that is not this intent's outcome, and ErrClosed after Close.
 	Complete(e *Event) error
 }
 

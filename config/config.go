@@ -20,6 +20,9 @@ type Config struct {
 	// SSHCA is Warden's SSH user certificate authority, which signs the
 	// certificates of ssh connections (ssh.go).
 	SSHCA SSHCA `yaml:"ssh_ca"`
+	// Audit configures the audit log: its signing key, its checkpoints
+	// (audit.go).
+	Audit Audit `yaml:"audit"`
 
 	// Path is the file the configuration was read from; Dir its directory.
 	// Relative paths in the file are resolved against Dir.

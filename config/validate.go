@@ -98,6 +98,7 @@ func (c *Config) validate() Errors {
 	errs = append(errs, c.validateMasking()...)
 	errs = append(errs, c.validateProxy()...)
 	errs = append(errs, c.validateSSHCA()...)
+	errs = append(errs, c.validateAudit()...)
 	return errs
 }
 

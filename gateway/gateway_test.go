@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 
@@ -124,6 +126,36 @@ func TestAuthorizeFinish(t *testing.T) {
 	ev := e.event(t, gr.AuditID())
 	if ev.Status != audit.StatusOK || ev.Rows != 2 || ev.Error != "" || ev.Credential != gateway.StaticCredentialLabel {
 		t.Errorf("outcome = %+v (the first Finish must stand)", ev)
+	}
+}
+
+// TestFinishWithholdsAnUnrecordedOutcome: when the outcome cannot be made
+// durable (the journal is gone), Finish answers with the audit's
+// unavailability, not with the result, which must not leave unrecorded.
+func TestFinishWithholdsAnUnrecordedOutcome(t *testing.T) {
+	for _, out := range []gateway.Outcome{{Rows: 2}, {Err: errors.New("boom")}} {
+		e := newEnv(t, "  - {name: r, effect: allow}")
+		ctx := context.Background()
+		gr, err := e.g.Session(caller("stdio"), "t").Authorize(ctx, query("SELECT name FROM items"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := gr.Gate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		segs, _ := filepath.Glob(e.store.Path() + "-intentlog.*")
+		for _, s := range segs {
+			os.Remove(s)
+		}
+		// The journal looks for its file at most every 100 ms.
+		time.Sleep(150 * time.Millisecond)
+		ge := gr.Finish(ctx, out)
+		if ge == nil || ge.Code != gateway.CodeUnavailable || ge.AuditID != gr.AuditID() || !strings.Contains(ge.Message, "result is withheld") {
+			t.Fatalf("Finish(%+v) with the journal gone = %#v, want %s", out, ge, gateway.CodeUnavailable)
+		}
+		if ev := e.event(t, gr.AuditID()); ev.Status != audit.StatusRunning {
+			t.Errorf("event = %+v, want the intent, running", ev)
+		}
 	}
 }
 

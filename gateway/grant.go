@@ -103,6 +103,13 @@ func (g *Grant) MaskError(ctx context.Context, err error) error {
 // Finish records the outcome, and tells the hold stage how an approved
 // operation ended. It returns the *Error a failed operation is reported
 // with (nil when it succeeded). Only the first Finish counts.
+//
+// The outcome is durable when Finish returns (Intent.Complete: a journal
+// append, no wait for a commit), so a crash after the front door sent the
+// answer cannot leave the call's event running. If it cannot be made
+// durable, Finish returns a CodeUnavailable error instead of the
+// operation's own result or error: the front door must send that, not
+// the result.
 func (g *Grant) Finish(ctx context.Context, out Outcome) *Error {
 	if g.finished {
 		if out.Err != nil {
@@ -122,7 +129,9 @@ func (g *Grant) Finish(ctx context.Context, out Outcome) *Error {
 	if out.Failed != "" {
 		o.ev.Status, o.ev.Error = "failed", out.Failed
 	}
-	g.complete(ctx)
+	if e := g.complete(ctx); e != nil {
+		return e
+	}
 	return nil
 }
 
@@ -137,25 +146,34 @@ func (g *Grant) fail(ctx context.Context, err error) error {
 		o.ev.Status = "error"
 	}
 	o.ev.Error = e.Message
-	g.complete(ctx)
+	if ue := g.complete(ctx); ue != nil {
+		return ue
+	}
 	if o.intent.Wait(context.WithoutCancel(ctx)) == nil {
 		e.AuditID = o.ev.ID
 	}
 	return e
 }
 
-func (g *Grant) complete(ctx context.Context) {
+// complete makes the outcome in o.ev durable. It returns the error the
+// call must be answered with when it cannot be.
+func (g *Grant) complete(ctx context.Context) *Error {
 	o := g.o
 	o.ev.Duration = time.Since(o.start)
 	defer g.finishApproval(ctx)
 	// Without a committed intent there is no event to complete: the call
 	// was refused at the gate and never reached the target.
 	if o.intent.Wait(context.WithoutCancel(ctx)) != nil {
-		return
+		return nil
 	}
-	if err := o.intent.Complete(o.ev); err != nil {
-		o.s.g.logger.Error("audit outcome not written", "event", o.ev.ID, "err", err)
+	err := o.intent.Complete(o.ev)
+	if err == nil {
+		return nil
 	}
+	o.s.g.logger.Error("audit outcome not written; result withheld", "event", o.ev.ID, "status", o.ev.Status, "err", err)
+	return &Error{Code: CodeUnavailable, Rule: o.decision.Rule, AuditID: o.ev.ID,
+		Message: "the call ran, but its outcome could not be written to the audit trail, so its result is withheld (Warden fails closed)",
+		Hint:    "Check whether the call took effect before you retry it; operators: check the audit store", err: err}
 }
 
 // finishApproval tells the holder how an operation it released ended.

@@ -119,8 +119,14 @@ func (s *Store) commit(batch []*op) {
 	if err == nil {
 		segs := s.settledSegs[:0]
 		for i, o := range batch {
-			if o.seg != nil && errs[i] == nil {
+			if errs[i] != nil {
+				continue
+			}
+			if o.seg != nil {
 				segs = append(segs, o.seg)
+			}
+			if o.folded && o.outSeg != nil {
+				segs = append(segs, o.outSeg)
 			}
 		}
 		if len(segs) > 0 {
@@ -143,6 +149,8 @@ func (s *Store) commit(batch []*op) {
 		switch {
 		case err != nil:
 			o.done <- err
+		case o.kind == opChunk && errs[i] != nil:
+			o.done <- errs[i]
 		case errors.Is(errs[i], audit.ErrNotFound):
 			o.done <- fmt.Errorf("%w: finish %s", audit.ErrNotFound, o.row.id)
 		case errs[i] != nil:
@@ -167,10 +175,12 @@ func (s *Store) writeBatch(batch []*op, errs []error) error {
 	// taken: folded into another op's row, or stored in a run.
 	taken := foldOutcomes(batch)
 	runs := groupRuns(batch, taken)
+	defer s.log.rolledBack() // unless committed first
 	return withDriverConn(ctx, s.writeDB, func(dc any) error {
 		if err := s.stmts.prepare(ctx, dc); err != nil {
 			return err
 		}
+		s.stmts.leaves = s.stmts.leaves[:0]
 		tx, err := dc.(driver.ConnBeginTx).BeginTx(ctx, driver.TxOptions{})
 		if err != nil {
 			return fmt.Errorf("begin transaction: %w", err)
@@ -191,6 +201,9 @@ func (s *Store) writeBatch(batch []*op, errs []error) error {
 			if err == nil && !alone {
 				err = s.stmts.insertRun(ctx, batch, run)
 				alone = isOpError(err)
+				if err == nil {
+					err = s.stmts.logRun(batch, run)
+				}
 			}
 			if alone {
 				for _, i := range run {
@@ -213,9 +226,16 @@ func (s *Store) writeBatch(batch []*op, errs []error) error {
 				return err
 			}
 		}
+		if len(s.stmts.leaves) > 0 {
+			if err := s.log.appendBatch(ctx, driverLogDB{&s.stmts}, s.stmts.leaves); err != nil {
+				_ = tx.Rollback()
+				return err
+			}
+		}
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
+		s.log.committed()
 		s.commits.Add(1)
 		return nil
 	})
@@ -231,6 +251,7 @@ func foldOutcomes(batch []*op) []bool {
 		if o.kind == opInsert && o.journaled && !o.state.CompareAndSwap(intentQueued, intentTaken) {
 			// Intent.Complete came first: the outcome is the op's.
 			applyOutcome(&o.row, &o.outcome)
+			o.folded = true
 		}
 		switch {
 		case o.kind == opInsert && o.journaled:
@@ -290,7 +311,7 @@ func isOpError(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, audit.ErrNotFound) {
+	if errors.Is(err, audit.ErrNotFound) || errors.Is(err, audit.ErrChunkExists) || errors.Is(err, errChunkGap) {
 		return true
 	}
 	var serr *sqlite.Error
@@ -298,24 +319,25 @@ func isOpError(err error) bool {
 }
 
 // insertColumns is the number of columns insertSQL writes.
-const insertColumns = 23
+const insertColumns = 24
 
 const insertSQL = `INSERT INTO events (
 	id, time, session, transport, identity, groups_json, issuer, tool, connection,
 	arguments, statement, decision, rule, reason, status, duration_us, row_count,
-	truncated, masked_json, credential, error, approval, token_id
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	truncated, masked_json, credential, error, approval, token_id, instance
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // upsertSQL writes a journaled intent (perhaps with its outcome folded in).
 // The event may already be there, replayed from the journal by a Warden
-// that started meanwhile: then its outcome, if any, completes the record.
+// that started meanwhile (and perhaps closed as interrupted, taking this
+// process for gone): then its outcome, if any, completes the record.
 const upsertSQL = insertSQL + `
 ON CONFLICT (id) DO UPDATE SET
 	status = excluded.status, decision = excluded.decision, rule = excluded.rule,
 	reason = excluded.reason, duration_us = excluded.duration_us, row_count = excluded.row_count,
 	truncated = excluded.truncated, masked_json = excluded.masked_json, error = excluded.error,
 	credential = excluded.credential, approval = excluded.approval
-WHERE events.status = 'running'`
+WHERE events.status IN ('running', 'interrupted')` + returningEvent
 
 const finishSQL = `UPDATE events SET
 	status      = ?,
@@ -331,11 +353,19 @@ const finishSQL = `UPDATE events SET
 	approval    = coalesce(nullif(?, ''), approval)
 WHERE id = ?`
 
+// returningEvent makes a statement that changes events return the events
+// it changed, as they are now, for their leaves in the audit log.
+const returningEvent = `
+RETURNING id, time, session, transport, identity, groups_json, issuer, tool,
+	connection, arguments, statement, decision, rule, reason, status, duration_us, row_count,
+	truncated, masked_json, credential, error, approval, token_id`
+
 // finishAsyncSQL records the first outcome of a journaled intent
 // (FinishAsync): it never replaces an outcome already there, recorded by a
-// Warden that replayed the intent meanwhile, as upsertSQL does not. (A
-// later Finish may: an approval changes a decision.)
-const finishAsyncSQL = finishSQL + ` AND status = 'running'`
+// Warden that replayed the intent meanwhile, as upsertSQL does not; but
+// for interrupted, which says the outcome is unknown. (A later Finish
+// may: an approval changes a decision.)
+const finishAsyncSQL = finishSQL + ` AND status IN ('running', 'interrupted')` + returningEvent
 
 // finishedSQL tells an outcome that changed nothing whether its event is
 // there (already finished, or in a run: complete), or unknown. ?2 is
@@ -347,13 +377,18 @@ const finishedSQL = `SELECT (SELECT count(*) FROM events WHERE id = ?1) + (` + r
 // argument buffer they are run with. Only the writer goroutine uses them,
 // and only inside sql.Conn.Raw.
 type writeStmts struct {
-	conn                   any // the driver connection they belong to
-	insert, upsert, finish driver.Stmt
-	finishAsync, exists    driver.Stmt
-	run, idsBetween        driver.Stmt
-	detach                 [3]driver.Stmt // detachCopySQL, detachDropSQL, detachEmptySQL
-	args                   []driver.NamedValue
-	body                   []byte // a run's body, being encoded
+	conn                        any // the driver connection they belong to
+	insert, upsert, finish      driver.Stmt
+	finishAsync, exists         driver.Stmt
+	run, idsBetween             driver.Stmt
+	interruptStmt, chunkStmt    driver.Stmt
+	logTail, logFrom, logInsert driver.Stmt
+	detach                      [3]driver.Stmt // detachCopySQL, detachDropSQL, detachEmptySQL
+	args                        []driver.NamedValue
+	body                        []byte // a run's body, being encoded
+	dest                        []driver.Value
+	leaves                      []leaf // of the transaction under way, for the audit log
+	leafBuf                     []byte
 }
 
 // prepare makes the statements on dc, unless they were made on it already.
@@ -369,14 +404,16 @@ func (w *writeStmts) prepare(ctx context.Context, dc any) error {
 	if !ok {
 		return fmt.Errorf("sqlite driver connection %T cannot prepare statements", dc)
 	}
-	*w = writeStmts{args: w.args, body: w.body}
+	*w = writeStmts{args: w.args, body: w.body, leaves: w.leaves, leafBuf: w.leafBuf}
 	for _, st := range []struct {
 		stmt *driver.Stmt
 		sql  string
 	}{
-		{&w.insert, insertSQL}, {&w.upsert, upsertSQL}, {&w.finish, finishSQL}, {&w.finishAsync, finishAsyncSQL},
+		{&w.insert, insertSQL}, {&w.upsert, upsertSQL}, {&w.finish, finishSQL + returningEvent}, {&w.finishAsync, finishAsyncSQL},
 		{&w.exists, finishedSQL}, {&w.run, insertRunSQL}, {&w.idsBetween, idsBetweenSQL},
 		{&w.detach[0], detachCopySQL}, {&w.detach[1], detachDropSQL}, {&w.detach[2], detachEmptySQL},
+		{&w.interruptStmt, interruptSQL}, {&w.chunkStmt, appendChunkSQL},
+		{&w.logTail, logTailSQL}, {&w.logFrom, logFromSQL}, {&w.logInsert, logInsertSQL},
 	} {
 		var err error
 		if *st.stmt, err = pc.PrepareContext(ctx, st.sql); err != nil {
@@ -392,7 +429,8 @@ func (w *writeStmts) prepare(ctx context.Context, dc any) error {
 func (w *writeStmts) closeStmts() error {
 	var errs []error
 	for _, st := range []*driver.Stmt{&w.insert, &w.upsert, &w.finish, &w.finishAsync, &w.exists, &w.run,
-		&w.idsBetween, &w.detach[0], &w.detach[1], &w.detach[2]} {
+		&w.idsBetween, &w.detach[0], &w.detach[1], &w.detach[2], &w.interruptStmt, &w.chunkStmt,
+		&w.logTail, &w.logFrom, &w.logInsert} {
 		if *st != nil {
 			errs = append(errs, (*st).Close())
 			*st = nil
@@ -402,58 +440,92 @@ func (w *writeStmts) closeStmts() error {
 	return errors.Join(errs...)
 }
 
-// exec runs o's statement.
+// exec runs o's statement, and adds the leaves of what it wrote to
+// w.leaves.
 func (w *writeStmts) exec(ctx context.Context, o *op) error {
 	r := &o.row
 	a := w.args[:0]
-	var stmt driver.Stmt
 	switch o.kind {
 	case opInsert:
-		stmt = w.insert
 		a = r.appendArgs(a)
+		w.args = a
+		_, err := w.insert.(driver.StmtExecContext).ExecContext(ctx, a)
+		if err == nil {
+			return w.logRow(r)
+		}
+		if o.journaled && isOpError(err) {
+			// The intent is there already, replayed by another Warden: its
+			// outcome, if the batch folded one in, completes the record.
+			// (Trying the plain insert first is cheaper than an upsert.)
+			_, err = w.returning(ctx, w.upsert, a)
+		}
+		return err
 	case opFinish:
-		stmt = w.finish
+		stmt := w.finish
 		if o.async {
 			stmt = w.finishAsync
 		}
 		a = appendValues(a, r.status, r.decision, r.rule, r.reason, r.durationUS, r.rows,
 			r.truncated, r.masked, r.errorText, r.credential, r.approval, r.id)
-	case opSync:
-		return nil
-	default:
-		return fmt.Errorf("unknown op kind %d", o.kind)
-	}
-	w.args = a
-	res, err := stmt.(driver.StmtExecContext).ExecContext(ctx, a)
-	if o.kind == opInsert && o.journaled && isOpError(err) {
-		// The intent is there already, replayed by another Warden: its
-		// outcome, if the batch folded one in, completes the record.
-		// (Trying the plain insert first is cheaper than an upsert.)
-		_, err = w.upsert.(driver.StmtExecContext).ExecContext(ctx, a)
-	}
-	if err != nil || o.kind != opFinish {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 && o.async {
-		return w.finished(ctx, r.id)
-	}
-	if n == 0 {
+		w.args = a
+		n, err := w.returning(ctx, stmt, a)
+		if err != nil || n > 0 {
+			return err
+		}
+		if o.async {
+			return w.finished(ctx, r.id)
+		}
 		// In a run, its outcome there: move it out to change it.
 		moved, err := w.detachEvent(ctx, r.id)
 		if err != nil || !moved {
 			return cmp.Or(err, audit.ErrNotFound)
 		}
-		if res, err = stmt.(driver.StmtExecContext).ExecContext(ctx, a); err != nil {
-			return err
-		}
-		if n, err = res.RowsAffected(); err == nil && n == 0 {
+		if n, err = w.returning(ctx, stmt, a); err == nil && n == 0 {
 			err = audit.ErrNotFound
 		}
 		return err
+	case opSync:
+		return nil
+	case opInterrupt:
+		return w.interrupt(ctx, o)
+	case opChunk:
+		return w.appendChunk(ctx, o)
+	}
+	return fmt.Errorf("unknown op kind %d", o.kind)
+}
+
+// returning runs stmt, which changes events and returns them
+// (returningEvent), logs each, and returns how many.
+func (w *writeStmts) returning(ctx context.Context, stmt driver.Stmt, a []driver.NamedValue) (int, error) {
+	rows, err := stmt.(driver.StmtQueryContext).QueryContext(ctx, a)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	if len(w.dest) != eventColumns {
+		w.dest = make([]driver.Value, eventColumns)
+	}
+	n := 0
+	for {
+		if err := rows.Next(w.dest); err == io.EOF {
+			return n, nil
+		} else if err != nil {
+			return n, err
+		}
+		r := rowOfValues(w.dest)
+		if err := w.logRow(&r); err != nil {
+			return n, err
+		}
+		n++
+	}
+}
+
+// logRun adds the leaves of the events of a run just stored.
+func (w *writeStmts) logRun(batch []*op, idx []int) error {
+	for _, i := range idx {
+		if err := w.logRow(&batch[i].row); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/wardenhq/warden/audit"
 )
 
 // journal is the intent log in front of the database. BeginAsync appends
@@ -34,7 +32,9 @@ import (
 //
 //	length uint32 | CRC-32C of the payload uint32 | payload | zeros to 8 bytes
 //
-// The payload is the event's JSON (appendEvent). A record is whole once its
+// The payload is the event's JSON (appendEvent): an intent (status running,
+// BeginAsync) or an outcome (any other status: the columns Finish
+// records, Intent.Complete). A record is whole once its
 // header is stored, after its payload; the records end at a zero header,
 // and at a record a crash cut short, whose checksum fails. A full segment
 // gives way to a new one, and is removed once all its intents are in the
@@ -82,9 +82,7 @@ func checksum(payload []byte) uint32 { return crc32.Checksum(payload, castagnoli
 
 // journalPrefix names the journal of this process for the database at path.
 func journalPrefix(path string) string {
-	host, _ := os.Hostname()
-	pid := os.Getpid()
-	return fmt.Sprintf("%s-intentlog.%s.%d.%s", path, safeHost(host), pid, audit.ProcessStart(pid))
+	return path + "-intentlog." + processInstance()
 }
 
 // newJournal creates this process's journal, with its first segment.

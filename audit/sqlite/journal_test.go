@@ -12,9 +12,11 @@ import (
 	"github.com/wardenhq/warden/audit"
 )
 
-// TestJournalSurvivesCrash: intents acknowledged by BeginAsync are in the
-// store after the process dies without closing it (os.Exit, the writer
-// killed mid-flight), because the journal is replayed on open.
+// TestJournalSurvivesCrash: intents acknowledged by BeginAsync and
+// outcomes acknowledged by Complete are in the store after the process
+// dies without closing it (os.Exit, the writer killed mid-flight),
+// because the journal is replayed on open; the intents without an outcome
+// are closed as interrupted, naming the process.
 func TestJournalSurvivesCrash(t *testing.T) {
 	if path := os.Getenv("WARDEN_AUDIT_CRASH_CHILD"); path != "" {
 		s, err := Open(context.Background(), path, nil)
@@ -22,11 +24,20 @@ func TestJournalSurvivesCrash(t *testing.T) {
 			fmt.Println("open:", err)
 			os.Exit(2)
 		}
+		fmt.Println("instance", s.instance)
 		for i := range 500 {
 			e := &audit.Event{Tool: "run_query", Statement: fmt.Sprintf("SELECT %d", i)}
-			if err := s.BeginAsync(e).Wait(context.Background()); err != nil {
+			in := s.BeginAsync(e)
+			if err := in.Wait(context.Background()); err != nil {
 				fmt.Println("begin:", err)
 				os.Exit(2)
+			}
+			if i%2 == 0 {
+				e.Status, e.Rows = audit.StatusOK, int64(i)
+				if err := in.Complete(e); err != nil {
+					fmt.Println("complete:", err)
+					os.Exit(2)
+				}
 			}
 		}
 		fmt.Println("acknowledged")
@@ -39,6 +50,7 @@ func TestJournalSurvivesCrash(t *testing.T) {
 	if !strings.Contains(string(out), "acknowledged") {
 		t.Fatalf("child: %s", out)
 	}
+	instance := strings.Fields(strings.SplitN(string(out), "\n", 2)[0])[1]
 	s, err := Open(context.Background(), path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -52,13 +64,21 @@ func TestJournalSurvivesCrash(t *testing.T) {
 		t.Fatalf("%d of 500 acknowledged intents survived the crash", len(evs))
 	}
 	for _, e := range evs {
-		if e.Status != audit.StatusRunning || e.Tool != "run_query" {
+		var i int64
+		fmt.Sscanf(e.Statement, "SELECT %d", &i)
+		switch {
+		case e.Tool != "run_query":
 			t.Fatalf("recovered event = %+v", e)
+		case i%2 == 0 && (e.Status != audit.StatusOK || e.Rows != i):
+			t.Fatalf("acknowledged outcome lost: %+v", e)
+		case i%2 == 1 && (e.Status != audit.StatusInterrupted || !strings.Contains(e.Error, instance)):
+			t.Fatalf("intent without outcome, after the crash: %+v (want interrupted, naming %s)", e, instance)
 		}
 	}
 	if left, _ := filepath.Glob(path + "-intent*"); len(left) != 1 || left[0] != s.journal.seg.path {
 		t.Errorf("journals after replay: %v (want only this process's)", left)
 	}
+	mustVerify(t, s, nil)
 }
 
 // TestJournalReplay: replay inserts what the database lacks, keeps what it
@@ -106,8 +126,9 @@ func TestJournalReplay(t *testing.T) {
 	if err != nil || got.Status != audit.StatusOK || got.Rows != 7 {
 		t.Errorf("finished event after replay = %+v, %v", got, err)
 	}
+	// Its process is gone: the intent is closed, outcome unknown.
 	got, err = s.Get(ctx, other.ID)
-	if err != nil || got.Status != audit.StatusRunning || got.Tool != "describe_schema" {
+	if err != nil || got.Status != audit.StatusInterrupted || got.Tool != "describe_schema" {
 		t.Errorf("replayed intent = %+v, %v", got, err)
 	}
 }

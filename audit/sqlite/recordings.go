@@ -1,7 +1,9 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -10,16 +12,17 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/audit/auditlog"
 )
 
-// Recordings are written with a statement of their own on the store's
-// pool (as leases are), not through the writer: a chunk is up to a
-// mebibyte and comes at most every flush interval of a recorder (200 ms),
-// so group commit would save little, and megabytes in the writer's batch
-// would hold up the small, frequent event writes committed with them. An
-// append is its own transaction, committed (WAL, synchronous=NORMAL, as
-// the writer's) before AppendRecording returns; busy_timeout makes it
-// take turns with the writer for the write lock.
+// Recordings are written through the writer (writer.go), as events are:
+// each chunk is a leaf of the audit log, appended in the transaction that
+// stores it, so that a chunk is never stored without its leaf nor logged
+// without being stored. A chunk is up to a mebibyte and comes at most
+// every flush interval of a recorder (200 ms); the writer commits it with
+// the events of its batch, at once (AppendRecording waits, so the writer
+// does not linger for it), and AppendRecording returns once that
+// transaction committed (WAL, synchronous=NORMAL).
 
 // appendChunkSQL stores a chunk if it is the next one of its recording:
 // no row is inserted when chunk seq-1 is missing; a seq already there
@@ -41,31 +44,13 @@ func (s *Store) AppendRecording(ctx context.Context, id string, seq int, chunk [
 	case len(chunk) > audit.MaxRecordingChunk:
 		return fmt.Errorf("audit: append recording %s: chunk %d is %d bytes, more than %d", id, seq, len(chunk), audit.MaxRecordingChunk)
 	}
-	// Close waits for an append under way before it closes the pool.
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return audit.ErrClosed
+	// The writer may still hold the op after a cancelled ctx returned:
+	// it writes a copy, and the caller may reuse chunk.
+	o := &op{kind: opChunk, row: row{id: id}, seq: seq, chunk: bytes.Clone(chunk)}
+	if err := s.send(ctx, o); err != nil {
+		return err
 	}
-	// As the writer does: a file removed or replaced would take the
-	// chunk with it.
-	if err := s.checkFile(); err != nil {
-		return fmt.Errorf("audit: append recording %s: %s: %w", id, s.path, err)
-	}
-	res, err := s.readDB.ExecContext(ctx, appendChunkSQL, id, seq, chunk)
-	var serr *sqlite.Error
-	if errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
-		return fmt.Errorf("%w: recording %s chunk %d", audit.ErrChunkExists, id, seq)
-	}
-	if err != nil {
-		return fmt.Errorf("audit: append recording %s chunk %d: %w", id, seq, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("audit: append recording %s chunk %d: %w", id, seq, err)
-	} else if n == 0 {
-		return fmt.Errorf("audit: append recording %s chunk %d: chunk %d is not stored (chunks are appended in order)", id, seq, seq-1)
-	}
-	return nil
+	return s.wait(ctx, o)
 }
 
 // readChunks is how many chunks one read of a recording fetches.
@@ -190,4 +175,28 @@ WHERE id >= ? AND id <= ? GROUP BY id ORDER BY id`, lo, hi)
 		return nil, fmt.Errorf("audit: session recordings %s: %w", session, err)
 	}
 	return out, nil
+}
+
+// errChunkGap: a chunk whose predecessor is not stored.
+var errChunkGap = errors.New("chunks are appended in order")
+
+// appendChunk runs an opChunk and adds the chunk's leaf.
+func (w *writeStmts) appendChunk(ctx context.Context, o *op) error {
+	id, seq := o.row.id, o.seq
+	res, err := w.chunkStmt.(driver.StmtExecContext).ExecContext(ctx, []driver.NamedValue{
+		{Ordinal: 1, Value: id}, {Ordinal: 2, Value: int64(seq)}, {Ordinal: 3, Value: o.chunk}})
+	var serr *sqlite.Error
+	if errors.As(err, &serr) && serr.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
+		return fmt.Errorf("%w: recording %s chunk %d", audit.ErrChunkExists, id, seq)
+	}
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("audit: append recording %s chunk %d: chunk %d is not stored (%w)", id, seq, seq-1, errChunkGap)
+	}
+	w.leaves = append(w.leaves, leaf{key: auditlog.ChunkKey(id, seq), hash: auditlog.LeafHash(auditlog.ChunkLeaf(id, seq, o.chunk))})
+	return nil
 }

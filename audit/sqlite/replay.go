@@ -24,35 +24,44 @@ import (
 // staleAfter: a journal of another host, untouched this long, is replayed.
 const staleAfter = 10 * time.Minute
 
+// replayed counts what a replay brought into the database.
+type replayed struct {
+	intents, outcomes int
+}
+
+func (r *replayed) add(o replayed) { r.intents += o.intents; r.outcomes += o.outcomes }
+
 // openJournal replays into db the journals of processes that are gone
-// (intents the database does not have yet), removes them, and creates this
-// process's journal. It returns how many intents were missing.
-func openJournal(ctx context.Context, dbPath string, db *sql.DB) (*journal, int, error) {
+// (intents the database does not have yet, outcomes it does not have
+// yet), removes them, and creates this process's journal. It returns what
+// was missing.
+func openJournal(ctx context.Context, dbPath string, db *sql.DB, lg *auditLog) (*journal, replayed, error) {
 	host, _ := os.Hostname()
 	host = safeHost(host)
-	total := 0
+	var total replayed
 
 	// Journals of earlier versions: one file of JSON lines per process,
 	// <db>-intents.<host>.<pid>.<start>, or <db>-intents for the first.
 	files, err := filepath.Glob(dbPath + "-intents*")
 	if err != nil {
-		return nil, 0, err
+		return nil, total, err
 	}
 	for _, file := range files {
-		if !journalAbandoned(strings.TrimPrefix(file, dbPath+"-intents"), host, []string{file}) {
+		owner := strings.TrimPrefix(file, dbPath+"-intents")
+		if !journalAbandoned(owner, host, []string{file}) {
 			continue
 		}
-		n, err := replayFiles(ctx, db, []string{file}, readLines)
+		n, err := replayFiles(ctx, db, lg, strings.TrimPrefix(owner, "."), []string{file}, readLines)
 		if err != nil {
-			return nil, 0, fmt.Errorf("replay intent journal %s: %w", file, err)
+			return nil, total, fmt.Errorf("replay intent journal %s: %w", file, err)
 		}
-		total += n
+		total.add(n)
 	}
 
 	// Segmented journals, grouped by the process that wrote them.
 	files, err = filepath.Glob(dbPath + "-intentlog.*")
 	if err != nil {
-		return nil, 0, err
+		return nil, total, err
 	}
 	owners := map[string][]string{} // ".<host>.<pid>.<start>" -> segments
 	for _, file := range files {
@@ -68,16 +77,16 @@ func openJournal(ctx context.Context, dbPath string, db *sql.DB) (*journal, int,
 		if !journalAbandoned(owner, host, segs) {
 			continue
 		}
-		n, err := replayFiles(ctx, db, segs, readSegment)
+		n, err := replayFiles(ctx, db, lg, strings.TrimPrefix(owner, "."), segs, readSegment)
 		if err != nil {
-			return nil, 0, fmt.Errorf("replay intent journal %s: %w", dbPath+"-intentlog"+owner, err)
+			return nil, total, fmt.Errorf("replay intent journal %s: %w", dbPath+"-intentlog"+owner, err)
 		}
-		total += n
+		total.add(n)
 	}
 
 	j, err := newJournal(dbPath)
 	if err != nil {
-		return nil, 0, err
+		return nil, total, err
 	}
 	return j, total, nil
 }
@@ -115,58 +124,107 @@ func journalAbandoned(owner, host string, files []string) bool {
 	return !audit.ProcessAlive(pid, parts[2])
 }
 
-// replayFiles inserts the intents that files hold and the database lacks
-// (INSERT OR IGNORE: an outcome already recorded is never overwritten),
-// then removes the files. read returns a file's records.
-func replayFiles(ctx context.Context, db *sql.DB, files []string, read func(path string) ([][]byte, error)) (int, error) {
+// replayFiles brings into the database what files, the journal of
+// instance, hold and it lacks, then removes the files: intents (INSERT OR
+// IGNORE: an event already recorded is never overwritten), and outcomes,
+// which complete their events as FinishAsync does (the first outcome
+// stands). Records are replayed in the order they were written, so an
+// intent comes before its outcome. What they change is logged in the same
+// transaction. read returns a file's records.
+func replayFiles(ctx context.Context, db *sql.DB, lg *auditLog, instance string, files []string, read func(path string) ([][]byte, error)) (replayed, error) {
+	var n replayed
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return n, err
 	}
 	defer tx.Rollback()
 	insert, err := tx.PrepareContext(ctx, strings.Replace(insertSQL, "INSERT INTO", "INSERT OR IGNORE INTO", 1))
 	if err != nil {
-		return 0, err
+		return n, err
+	}
+	finish, err := tx.PrepareContext(ctx, finishAsyncSQL)
+	if err != nil {
+		return n, err
+	}
+	var logged writeStmts // for its leaves
+	logRows := func(rows *sql.Rows) (int, error) {
+		defer rows.Close()
+		k := 0
+		for rows.Next() {
+			r, err := scanRow(rows)
+			if err != nil {
+				return k, err
+			}
+			if err := logged.logRow(&r); err != nil {
+				return k, err
+			}
+			k++
+		}
+		return k, rows.Err()
 	}
 	inRun, err := tx.PrepareContext(ctx, runHoldsSQL)
 	if err != nil {
-		return 0, err
+		return n, err
 	}
-	n := 0
 	for _, file := range files {
 		records, err := read(file)
 		if err != nil {
-			return 0, err
+			return n, err
 		}
 		for i, rec := range records {
 			var e audit.Event
 			if err := json.Unmarshal(rec, &e); err != nil {
-				return 0, fmt.Errorf("%s: record %d: %w", file, i+1, err)
+				return n, fmt.Errorf("%s: record %d: %w", file, i+1, err)
+			}
+			if e.Status != audit.StatusRunning {
+				r := outcomeRow(&e)
+				rows, err := finish.QueryContext(ctx, r.status, r.decision, r.rule, r.reason, r.durationUS, r.rows,
+					r.truncated, r.masked, r.errorText, r.credential, r.approval, r.id)
+				if err != nil {
+					return n, err
+				}
+				k, err := logRows(rows)
+				if err != nil {
+					return n, err
+				}
+				n.outcomes += k
+				continue
 			}
 			// Committed already, in a run (in events, the insert ignores it).
 			var held int
 			if err := inRun.QueryRowContext(ctx, e.ID, runFloor(e.ID)).Scan(&held); err != nil {
-				return 0, err
+				return n, err
 			}
 			if held > 0 {
 				continue
 			}
 			row, err := encodeRow(&e)
 			if err != nil {
-				return 0, err
+				return n, err
 			}
+			row.instance = instance
 			res, err := insert.ExecContext(ctx, row.args()...)
 			if err != nil {
-				return 0, err
+				return n, err
 			}
 			if k, _ := res.RowsAffected(); k > 0 {
-				n++
+				n.intents++
+				if err := logged.logRow(&row); err != nil {
+					return n, err
+				}
 			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, err
+	if len(logged.leaves) > 0 {
+		if err := lg.appendBatch(ctx, sqlLogDB{tx}, logged.leaves); err != nil {
+			return replayed{}, err
+		}
 	}
+	if err := tx.Commit(); err != nil {
+		lg.rolledBack()
+		return replayed{}, err
+	}
+	lg.committed()
 	for _, file := range files {
 		if err := os.Remove(file); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return n, fmt.Errorf("remove replayed journal: %w", err)

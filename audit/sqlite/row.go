@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
@@ -68,6 +69,7 @@ type row struct {
 	masked                                 any // JSON object or nil
 	credential, errorText, approval        string
 	tokenID                                string
+	instance                               string // the process that wrote the intent (processInstance); inserts only
 }
 
 // args are the values of insertSQL's placeholders, in order.
@@ -84,7 +86,7 @@ func (r *row) args() []any {
 func (r *row) appendArgs(a []driver.NamedValue) []driver.NamedValue {
 	return appendValues(a, r.id, r.time, r.session, r.transport, r.identity, r.groups, r.issuer, r.tool, r.connection,
 		r.arguments, r.statement, r.decision, r.rule, r.reason, r.status, r.durationUS, r.rows,
-		r.truncated, r.masked, r.credential, r.errorText, r.approval, r.tokenID)
+		r.truncated, r.masked, r.credential, r.errorText, r.approval, r.tokenID, r.instance)
 }
 
 // encodeRow turns e into column values. It refuses Arguments that are not
@@ -137,6 +139,46 @@ func encodeIntent(b []byte, e *audit.Event, r *row) ([]byte, error) {
 	return b, nil
 }
 
+// eventColumns is the number of columns selectColumns and returningEvent
+// read.
+const eventColumns = 23
+
+// rowOfValues is the row of an event read as selectColumns reads it,
+// through the driver (returningEvent).
+func rowOfValues(v []driver.Value) row {
+	str := func(i int) string { return driverString(v[i]) }
+	num := func(i int) int64 {
+		n, _ := v[i].(int64)
+		return n
+	}
+	r := row{
+		id: str(0), time: str(1), session: str(2), transport: str(3), identity: str(4), groups: str(5),
+		issuer: str(6), tool: str(7), connection: str(8), statement: str(10), decision: str(11),
+		rule: str(12), reason: str(13), status: str(14), durationUS: num(15), rows: num(16),
+		truncated: num(17) != 0, credential: str(19), errorText: str(20), approval: str(21), tokenID: str(22),
+	}
+	if v[9] != nil {
+		r.arguments = str(9)
+	}
+	if v[18] != nil {
+		r.masked = str(18)
+	}
+	return r
+}
+
+// encodeOutcome appends the journal record of an outcome (Intent.Complete,
+// FinishAsync) to b: an event holding only what outcomeRow takes, its
+// status an outcome, which tells it from an intent when the journal is
+// replayed.
+func encodeOutcome(b []byte, e *audit.Event) ([]byte, error) {
+	out := audit.Event{
+		ID: e.ID, Status: e.Status, Decision: e.Decision, Rule: e.Rule, Reason: e.Reason,
+		Duration: e.Duration, Rows: e.Rows, Truncated: e.Truncated, Masked: e.Masked,
+		Credential: e.Credential, Error: e.Error, Approval: e.Approval,
+	}
+	return appendEvent(b, &out, nil)
+}
+
 // outcomeRow is the columns of e that Finish records (see finishSQL and
 // applyOutcome); the others are left empty.
 func outcomeRow(e *audit.Event) row {
@@ -149,4 +191,21 @@ func outcomeRow(e *audit.Event) row {
 		r.masked = string(appendMasked(nil, e.Masked))
 	}
 	return r
+}
+
+// scanRow reads a row of returningEvent's columns through database/sql.
+func scanRow(rows *sql.Rows) (row, error) {
+	vals := make([]any, eventColumns)
+	ptrs := make([]any, eventColumns)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return row{}, err
+	}
+	dv := make([]driver.Value, eventColumns)
+	for i, v := range vals {
+		dv[i] = v
+	}
+	return rowOfValues(dv), nil
 }

@@ -68,6 +68,7 @@ func TestStoreAddsNothingToEvents(t *testing.T) {
 		"id": e.ID, "time": "2026-01-02T03:04:05.000006000Z", "identity": "alice", "groups_json": "[]",
 		"tool": "run_query", "connection": "demo", "arguments": string(args), "statement": "select 1",
 		"decision": audit.DecisionAllow, "status": audit.StatusOK, "credential": "static",
+		"instance": processInstance(), // host, PID and start of the process that wrote it
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("stored row:\n got  %v\n want %v", got, want)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/wardenhq/warden/audit"
 )
@@ -82,6 +83,10 @@ func TestJournalSurvivesSIGKILL(t *testing.T) {
 		}
 		if left, _ := filepath.Glob(path + "-intent*"); len(left) != 1 || left[0] != s.journal.seg.path {
 			t.Errorf("round %d: journals after replay: %v (want only this process's)", round, left)
+		}
+		// What the kill left is logged: every event is its latest leaf.
+		if rep := mustVerify(t, s, nil); rep.Events != len(evs) {
+			t.Errorf("round %d: %d events verified, %d listed", round, rep.Events, len(evs))
 		}
 		t.Logf("round %d: %d acknowledged, %d in the store", round, len(acked), len(evs))
 		s.Close()
@@ -269,11 +274,15 @@ func TestJournalReplaysDeadProcessSegments(t *testing.T) {
 	}
 
 	// What a dead process could leave: two segments, one with the intent
-	// of an event since finished, one with an intent never committed.
+	// of an event since finished, one with an intent never committed, and
+	// one with its outcome too (Intent.Complete acknowledged it, the
+	// writer never committed it).
 	intent := *finished
 	intent.Status, intent.Rows = audit.StatusRunning, 0
 	lost := audit.Event{ID: "01M8ZZZZZZZZZZZZZZZZZZZZZZ", Time: finished.Time, Tool: "describe_schema", Status: audit.StatusRunning}
-	owner := deadJournal(t, path, []audit.Event{intent}, []audit.Event{lost})
+	answered := audit.Event{ID: "01M8ZZZZZZZZZZZZZZZZZZZZZY", Time: finished.Time, Tool: "run_query", Status: audit.StatusRunning}
+	outcome := audit.Event{ID: answered.ID, Status: audit.StatusFailed, Error: "relation does not exist", Duration: time.Millisecond}
+	owner := deadJournal(t, path, []audit.Event{intent, answered}, []audit.Event{lost, outcome})
 
 	s, err = Open(ctx, path, nil)
 	if err != nil {
@@ -283,8 +292,11 @@ func TestJournalReplaysDeadProcessSegments(t *testing.T) {
 	if got, err := s.Get(ctx, finished.ID); err != nil || got.Status != audit.StatusOK || got.Rows != 7 {
 		t.Errorf("finished event after replay = %+v, %v", got, err)
 	}
-	if got, err := s.Get(ctx, lost.ID); err != nil || got.Status != audit.StatusRunning || got.Tool != "describe_schema" {
-		t.Errorf("replayed intent = %+v, %v", got, err)
+	if got, err := s.Get(ctx, lost.ID); err != nil || got.Status != audit.StatusInterrupted || got.Tool != "describe_schema" {
+		t.Errorf("replayed intent = %+v, %v (want interrupted)", got, err)
+	}
+	if got, err := s.Get(ctx, answered.ID); err != nil || got.Status != audit.StatusFailed || got.Error != outcome.Error || got.Tool != "run_query" {
+		t.Errorf("replayed outcome = %+v, %v", got, err)
 	}
 	if left, _ := filepath.Glob(owner + ".*"); len(left) != 0 {
 		t.Errorf("replayed segments not removed: %v", left)

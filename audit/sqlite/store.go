@@ -13,10 +13,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/wardenhq/warden/audit"
+	"github.com/wardenhq/warden/audit/auditlog"
 	"github.com/wardenhq/warden/internal/sqlitemigrate"
 )
 
@@ -53,9 +55,10 @@ const pragmas = "_pragma=busy_timeout(5000)" +
 // single writer goroutine that commits them in groups; reads use a separate
 // pool of connections, which WAL mode lets run alongside the writer.
 type Store struct {
-	path   string
-	logger *slog.Logger
-	ids    audit.IDGenerator
+	path     string
+	logger   *slog.Logger
+	ids      audit.IDGenerator
+	instance string // this process, as its events name it (processInstance)
 
 	writeDB *sql.DB // one connection, used only by the writer goroutine
 	readDB  *sql.DB // reads, and other stores sharing the file (see DB)
@@ -66,6 +69,13 @@ type Store struct {
 	// The writer goroutine's own.
 	stmts       writeStmts
 	settledSegs []*segment // for journal.settled
+	log         *auditLog
+
+	// The checkpointer's (checkpoint.go).
+	cpEvery time.Duration
+	cpMu    sync.Mutex // one checkpoint at a time
+	cpStop  chan struct{}
+	cpDone  chan struct{}
 
 	mu      sync.RWMutex // held for reading while submitting an op; Close takes it to close ops
 	closed  bool
@@ -80,20 +90,45 @@ type Store struct {
 	commits atomic.Int64 // transactions the writer committed, for benchmarks
 }
 
+// Options configure a store beyond its DSN. The zero Options discard logs
+// and keep the audit log unsigned.
+type Options struct {
+	Logger *slog.Logger
+	// Signer signs the heads and checkpoints of the audit log. Without
+	// one they are unsigned: the log shows damage, but anyone who can
+	// write the file can rewrite it and its heads alike.
+	Signer *auditlog.Signer
+	// CheckpointEvery is how often a checkpoint is made while the store
+	// is open (DefaultCheckpointEvery if 0; negative: only at Close).
+	CheckpointEvery time.Duration
+}
+
+// DefaultCheckpointEvery is how often a store makes a checkpoint unless
+// told otherwise.
+const DefaultCheckpointEvery = time.Minute
+
 // Open opens the store named by dsn, creating the file and its directory if
 // they are missing, and applies pending migrations. dsn is
 // sqlite:///abs/path.db, sqlite://relative/path.db or a plain file path;
 // relative paths are relative to the working directory. A nil logger
-// discards logs.
+// discards logs. The audit log is unsigned (see OpenWith).
 func Open(ctx context.Context, dsn string, logger *slog.Logger) (*Store, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	return OpenWith(ctx, dsn, Options{Logger: logger})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CheckpointEvery == 0 {
+		o.CheckpointEvery = DefaultCheckpointEvery
 	}
 	path, err := parseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
-	s, err := open(ctx, path, logger)
+	s, err := open(ctx, path, o)
 	if err != nil {
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
@@ -124,7 +159,8 @@ func parseDSN(dsn string) (string, error) {
 	return path, nil
 }
 
-func open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+func open(ctx context.Context, path string, o Options) (*Store, error) {
+	logger := o.Logger
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create directory: %w", err)
 	}
@@ -179,14 +215,33 @@ func open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		return nil, err
 	}
 
-	j, replayed, err := openJournal(ctx, path, writeDB)
+	lg, backfill, err := loadLog(ctx, writeDB, o.Signer, logger)
 	if err != nil {
 		_ = writeDB.Close()
 		_ = readDB.Close()
 		return nil, err
 	}
-	if replayed > 0 {
-		logger.Warn("audit: recovered intents from the journal (Warden stopped while they ran)", "events", replayed)
+	if backfill {
+		n, err := backfillLog(ctx, writeDB, lg)
+		if err != nil {
+			_ = writeDB.Close()
+			_ = readDB.Close()
+			return nil, fmt.Errorf("audit log: log the events written before it: %w", err)
+		}
+		if n > 0 {
+			logger.Info("audit log: logged the events and recording chunks written before it", "leaves", n)
+		}
+	}
+
+	j, replayed, err := openJournal(ctx, path, writeDB, lg)
+	if err != nil {
+		_ = writeDB.Close()
+		_ = readDB.Close()
+		return nil, err
+	}
+	if replayed.intents+replayed.outcomes > 0 {
+		logger.Warn("audit: recovered intents and outcomes from the journal of a Warden that stopped",
+			"intents", replayed.intents, "outcomes", replayed.outcomes)
 	}
 
 	var stmts writeStmts
@@ -198,20 +253,32 @@ func open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	}
 
 	s := &Store{
-		journal: j,
-		path:    path,
-		logger:  logger,
-		writeDB: writeDB,
-		stmts:   stmts,
-		readDB:  readDB,
-		file:    info,
-		ops:     make(chan *op, queueLen),
-		urge:    make(chan struct{}, 1),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
+		log:      lg,
+		cpEvery:  o.CheckpointEvery,
+		journal:  j,
+		instance: processInstance(),
+		path:     path,
+		logger:   logger,
+		writeDB:  writeDB,
+		stmts:    stmts,
+		readDB:   readDB,
+		file:     info,
+		ops:      make(chan *op, queueLen),
+		urge:     make(chan struct{}, 1),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	go s.run()
-	logger.Info("audit store opened", "path", path, "schema_version", version)
+	n, err := s.closeInterrupted(ctx)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("close the events of Wardens that stopped: %w", err)
+	}
+	if n > 0 {
+		logger.Warn("audit: events left running by a Warden that stopped are closed as interrupted", "events", n)
+	}
+	s.startCheckpoints()
+	logger.Info("audit store opened", "path", path, "schema_version", version, "log_origin", lg.origin, "log_signed", o.Signer != nil)
 	return s, nil
 }
 
@@ -229,6 +296,7 @@ func (s *Store) Path() string { return s.path }
 // every call returns the result of the first.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.stopCheckpoints()
 		s.mu.Lock()
 		s.closed = true
 		close(s.ops)
@@ -236,6 +304,9 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 
 		<-s.done
+		// A checkpoint of everything written, unless the database is
+		// what failed (then the next Warden makes it).
+		s.closingCheckpoint()
 		stmtsErr := withDriverConn(context.Background(), s.writeDB, func(any) error { return s.stmts.closeStmts() })
 		s.closeErr = errors.Join(stmtsErr, s.journal.close(), s.writeDB.Close(), s.readDB.Close())
 		if s.closeErr != nil {

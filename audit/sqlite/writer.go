@@ -23,7 +23,9 @@ type opKind int
 const (
 	opInsert opKind = iota // Begin and Record
 	opFinish
-	opSync // writes nothing: acknowledged once everything before it committed
+	opSync      // writes nothing: acknowledged once everything before it committed
+	opInterrupt // closes the running events of instances that are gone (interrupted.go)
+	opChunk     // AppendRecording
 )
 
 // op is one write waiting for the writer goroutine. done receives exactly
@@ -35,12 +37,20 @@ type op struct {
 	done      chan error
 	async     bool     // nobody waits: failures are logged
 	journaled bool     // an intent already durable in the journal
-	seg       *segment // the journal segment that holds it
+	seg       *segment // the journal segment that holds it (an intent's, or an outcome's)
 
 	// For a journaled intent: whether the writer took it for a batch,
 	// or its outcome came first (Intent.Complete) and rides with it.
 	state   atomic.Int32 // intentQueued, intentTaken, intentCompleted
 	outcome row          // set before state becomes intentCompleted
+	outSeg  *segment     // the outcome's journal segment; set with outcome
+	folded  bool         // the writer found the state intentCompleted; the writer's own
+
+	gone   []string // opInterrupt: the instances whose running events to close
+	closed int64    // opInterrupt: how many events it closed
+
+	seq   int    // opChunk: the chunk's sequence number (row.id is the recording)
+	chunk []byte // opChunk: the chunk, the store's own copy
 }
 
 // States of a journaled intent's op.
@@ -108,6 +118,11 @@ func (s *Store) submit(ctx context.Context, kind opKind, e *audit.Event) error {
 	if err != nil {
 		return err
 	}
+	return s.wait(ctx, o)
+}
+
+// wait waits for the commit of o, sent not async.
+func (s *Store) wait(ctx context.Context, o *op) error {
 	select {
 	case err := <-o.done:
 		return err
@@ -119,38 +134,48 @@ func (s *Store) submit(ctx context.Context, kind opKind, e *audit.Event) error {
 // enqueue hands e to the writer without waiting for the commit.
 func (s *Store) enqueue(ctx context.Context, kind opKind, e *audit.Event, async bool) (*op, error) {
 	o := &op{kind: kind, async: async}
-	if !async {
-		o.done = make(chan error, 1)
-	}
-	if kind == opFinish {
+	switch kind {
+	case opFinish:
 		o.row = outcomeRow(e)
-	} else {
+	case opInsert:
 		r, err := encodeRow(e)
 		if err != nil {
 			return nil, fmt.Errorf("audit: write event: %w", err)
 		}
 		o.row = r
+		o.row.instance = s.instance
+	default:
+		o.row.id = e.ID
+	}
+	return o, s.send(ctx, o)
+}
+
+// send hands o to the writer. Unless o is async, o.done will get the
+// result of its commit.
+func (s *Store) send(ctx context.Context, o *op) error {
+	if !o.async {
+		o.done = make(chan error, 1)
 	}
 	// A caller that already gave up submits nothing (select would pick at
 	// random between a ready queue and a done context).
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return nil, audit.ErrClosed
+		return audit.ErrClosed
 	}
 	select {
 	case s.ops <- o:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
-	if !async || len(s.ops) >= queueLen/2 {
+	if !o.async || len(s.ops) >= queueLen/2 {
 		s.urgeWriter()
 	}
-	return o, nil
+	return nil
 }
 
 // pending is an intent handed to the writer (the audit.Intent BeginAsync
@@ -203,6 +228,7 @@ func (s *Store) BeginAsync(e *audit.Event) audit.Intent {
 	if err != nil {
 		return &pending{err: fmt.Errorf("audit: write event: %w", err)}
 	}
+	o.row.instance = s.instance
 	*buf = line
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -222,10 +248,11 @@ func (s *Store) BeginAsync(e *audit.Event) audit.Intent {
 }
 
 // Complete records the outcome of the operation whose intent p holds,
-// as FinishAsync does (see audit.Intent). An outcome that arrives while the intent still
-// waits for the writer (a statement that ran in less than a batch's
-// linger) goes with it into the database: no write of its own. Complete
-// is for an intent from BeginAsync whose Wait returned nil.
+// as FinishAsync does (see audit.Intent): durable in the journal when it
+// returns. An outcome that arrives while the intent still waits for the
+// writer (a statement that ran in less than a batch's linger) goes with
+// it into the database: no write of its own. Complete is for an intent
+// from BeginAsync whose Wait returned nil.
 func (p *pending) Complete(e *audit.Event) error {
 	o := p.intent
 	switch {
@@ -236,13 +263,43 @@ func (p *pending) Complete(e *audit.Event) error {
 	case !audit.IsOutcome(e.Status):
 		return fmt.Errorf("audit: complete event %s: status %q is not an outcome", e.ID, e.Status)
 	}
-	if o.state.Load() == intentQueued {
-		o.outcome = outcomeRow(e)
-		if o.state.CompareAndSwap(intentQueued, intentCompleted) {
+	return p.s.finishJournaled(e, o)
+}
+
+// finishJournaled appends the outcome e to the journal, after which a
+// crash no longer loses it (the next Warden to open the store replays
+// it), then hands it to the writer: with its intent, if that still waits
+// in the queue, or as an op of its own. It fails as BeginAsync does.
+func (s *Store) finishJournaled(e *audit.Event, intent *op) error {
+	buf := s.records.get()
+	defer s.records.put(buf)
+	line, err := encodeOutcome((*buf)[:0], e)
+	if err != nil {
+		return fmt.Errorf("audit: write outcome of %s: %w", e.ID, err)
+	}
+	*buf = line
+	out := outcomeRow(e)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return audit.ErrClosed
+	}
+	seg, err := s.journal.append(line, s.checkFile)
+	if err != nil {
+		s.logger.Error("audit outcome not written", "path", s.path, "event", e.ID, "err", err)
+		return fmt.Errorf("audit: write outcome of %s: %s: %w", e.ID, s.path, err)
+	}
+	if intent != nil && intent.state.Load() == intentQueued {
+		intent.outcome, intent.outSeg = out, seg
+		if intent.state.CompareAndSwap(intentQueued, intentCompleted) {
 			return nil
 		}
 	}
-	return p.s.FinishAsync(e)
+	s.ops <- &op{kind: opFinish, async: true, row: out, seg: seg}
+	if len(s.ops) >= queueLen/2 {
+		s.urgeWriter()
+	}
+	return nil
 }
 
 // bufferPool recycles the buffers BeginAsync encodes journal records in.
@@ -258,9 +315,11 @@ func (p *bufferPool) get() *[]byte {
 
 func (p *bufferPool) put(b *[]byte) { p.pool.Put(b) }
 
-// FinishAsync is Finish without the wait: the outcome is committed with the
-// writer's next batch, and Close flushes it. A failure is logged. If the
-// process dies first, the event stays recorded as running, never lost.
+// FinishAsync is Finish without the wait for the commit: it returns once
+// the outcome is in the journal, and the writer commits it with its next
+// batch. As Intent.Complete, it records the first outcome only (or one
+// that replaces interrupted). A failure to commit is logged; the journal
+// keeps the outcome for the next Warden to replay.
 func (s *Store) FinishAsync(e *audit.Event) error {
 	if e.ID == "" {
 		return errors.New("audit: finish event: no id")
@@ -268,6 +327,5 @@ func (s *Store) FinishAsync(e *audit.Event) error {
 	if !audit.IsOutcome(e.Status) {
 		return fmt.Errorf("audit: finish event %s: status %q is not an outcome", e.ID, e.Status)
 	}
-	_, err := s.enqueue(context.Background(), opFinish, e, true)
-	return err
+	return s.finishJournaled(e, nil)
 }

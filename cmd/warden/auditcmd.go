@@ -17,18 +17,29 @@ import (
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"expected a subcommand: warden audit list|show"}
+		return usageError{"expected a subcommand: warden audit list|show|verify|export|keygen"}
 	}
 	switch args[0] {
 	case "list":
 		return auditList(ctx, args[1:], stdout)
 	case "show":
 		return auditShow(ctx, args[1:], stdout)
+	case "verify":
+		return auditVerify(ctx, args[1:], stdout)
+	case "export":
+		return auditExport(ctx, args[1:], stdout)
+	case "keygen":
+		return auditKeygen(ctx, args[1:], stdout)
 	case "-h", "--help":
-		fmt.Fprintln(stdout, "Usage: warden audit list [--json] [--since 1h|RFC3339] [--identity I] [--connection C] [--tool T] [--status S] [--session ID] [--limit N]\n       warden audit show [--json] ID")
+		fmt.Fprintln(stdout, `Usage: warden audit list [--json] [--since 1h|RFC3339] [--identity I] [--connection C] [--tool T] [--status S] [--session ID] [--limit N]
+       warden audit show [--json] ID
+       warden audit verify [--json] [--key PUB]... [--checkpoint FILE]...   recompute the audit log, check it and the store (status 1 if not)
+       warden audit verify --export FILE --key PUB [--json]                check an export without the store
+       warden audit export [--since 24h|RFC3339] --out FILE|-             events and recordings with their proofs, as JSON lines
+       warden audit keygen --out FILE [--name NAME]                        a key to sign the log (audit.signing_key_file)`)
 		return nil
 	}
-	return usageError{fmt.Sprintf("unknown subcommand %q: expected list or show", args[0])}
+	return usageError{fmt.Sprintf("unknown subcommand %q: expected list, show, verify, export or keygen", args[0])}
 }
 
 // openStore opens the audit store named by a configuration, without
@@ -38,7 +49,16 @@ func openStore(ctx context.Context, path string) (audit.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStores(ctx, cfg.Store, slog.New(slog.DiscardHandler))
+	return openConfigStore(ctx, cfg)
+}
+
+// openConfigStore opens the audit store of cfg, with its signing key.
+func openConfigStore(ctx context.Context, cfg *config.Config) (audit.Store, error) {
+	so, err := configStoreOptions(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStores(ctx, cfg.Store, so)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +74,7 @@ func auditList(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.Identity, "identity", "", "only events of this identity")
 	fs.StringVar(&f.Connection, "connection", "", "only events on this connection")
 	fs.StringVar(&f.Tool, "tool", "", "only events of this tool")
-	fs.StringVar(&f.Status, "status", "", "only events with this status (ok, denied, failed, invalid, error, running)")
+	fs.StringVar(&f.Status, "status", "", "only events with this status (ok, denied, failed, invalid, error, running, interrupted)")
 	fs.StringVar(&f.Session, "session", "", "only events of this session")
 	fs.IntVar(&f.Limit, "limit", 50, "most events to show (newest first)")
 	if err := parseFlags(fs, args); err != nil {

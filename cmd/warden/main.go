@@ -35,7 +35,7 @@ func commands() []command {
 		{"demo", "create a demo database and policy, then serve them", runDemo},
 		{"config", "check a configuration file: warden config check", runConfig},
 		{"policy", "check, explain and test policy: warden policy check|explain|test", runPolicy},
-		{"audit", "list and show audit events: warden audit list|show", runAudit},
+		{"audit", "list, show, verify and export audit events: warden audit list|show|verify|export|keygen", runAudit},
 		{"replay", "print a session as a timeline, play or export its recordings: warden replay SESSION|EVENT_ID", runReplay},
 		{"connect", "print a psql command and DSN for the PostgreSQL proxy: warden connect CONNECTION", runConnect},
 		{"leases", "list just-in-time credential leases: warden leases list", runLeases},

@@ -18,7 +18,7 @@ func TestOpenStores(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
 	for _, dsn := range []string{"sqlite://" + filepath.Join(dir, "a.db"), "SQLite3://" + filepath.Join(dir, "b.db"), filepath.Join(dir, "c.db")} {
-		st, err := openStores(ctx, dsn, logger)
+		st, err := openStores(ctx, dsn, storeOptions{logger: logger})
 		if err != nil {
 			t.Fatalf("openStores(%q): %v", dsn, err)
 		}
@@ -33,7 +33,7 @@ func TestOpenStores(t *testing.T) {
 		}
 	}
 	for _, dsn := range []string{"postgres://warden:hunter2@db.example/warden", "mysql://u:hunter2@db/w"} {
-		_, err := openStores(ctx, dsn, logger)
+		_, err := openStores(ctx, dsn, storeOptions{logger: logger})
 		if err == nil {
 			t.Fatalf("openStores(%q) succeeded", dsn)
 		}

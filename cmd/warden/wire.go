@@ -111,7 +111,11 @@ func openApp(ctx context.Context, path string, logger *slog.Logger) (a *app, err
 			a.Close()
 		}
 	}()
-	if a.stores, err = openStores(ctx, cfg.Store, logger); err != nil {
+	so, err := configStoreOptions(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if a.stores, err = openStores(ctx, cfg.Store, so); err != nil {
 		return nil, err
 	}
 	a.stops = append(a.stops, a.stores.Close)
