@@ -36,6 +36,11 @@ type target struct {
 	// open returns a caller per client (so HTTP clients get their own
 	// session) and a cleanup.
 	open func(ctx context.Context, clients int, query string) ([]caller, func(), error)
+	// serverCPU, when set, is the CPU time so far (ns) of the process
+	// that serves the calls (Warden), once open has started it;
+	// clientCPU that of the client's processes besides this one and the
+	// children it has waited for.
+	serverCPU, clientCPU func() int64
 }
 
 type result struct {
@@ -47,7 +52,12 @@ type result struct {
 	MedianMs  float64 `json:"median_ms"`
 	P99Ms     float64 `json:"p99_ms"`
 	PerSecond float64 `json:"calls_per_second"`
-	Note      string  `json:"note,omitempty"`
+	// CPU per call while measuring, in µs: this process's (the client)
+	// and the serving process's, figures that other load on the machine
+	// skews less than latency and throughput.
+	ClientCPUUs float64 `json:"client_cpu_us_per_call,omitempty"`
+	ServerCPUUs float64 `json:"server_cpu_us_per_call,omitempty"`
+	Note        string  `json:"note,omitempty"`
 }
 
 func main() {
@@ -67,6 +77,16 @@ func main() {
 	flag.Parse()
 	if *relayServe != "" {
 		runRelay(*relayServe)
+		return
+	}
+	if *sshRelayServe {
+		runSSHRelay()
+		return
+	}
+	if *sshOnly {
+		if err := runSSHBench(o); err != nil {
+			log.Fatal(err)
+		}
 		return
 	}
 	if *pgbenchOnly {
@@ -198,11 +218,21 @@ func measure(ctx context.Context, o options, t target, query string, clients int
 		}()
 	}
 	time.Sleep(o.warmup)
+	none := func() int64 { return 0 }
+	serverCPU, clientCPU := t.serverCPU, t.clientCPU
+	if serverCPU == nil {
+		serverCPU = none
+	}
+	if clientCPU == nil {
+		clientCPU = none
+	}
+	client0, server0 := selfCPU()+clientCPU(), serverCPU()
 	measuring.Store(true)
 	begin := time.Now()
 	time.Sleep(o.duration)
 	measuring.Store(false)
 	elapsed := time.Since(begin)
+	client1, server1 := selfCPU()+clientCPU(), serverCPU()
 	close(stop)
 	wg.Wait()
 
@@ -219,6 +249,10 @@ func measure(ctx context.Context, o options, t target, query string, clients int
 		r.MedianMs = ms(all[len(all)/2])
 		r.P99Ms = ms(all[min(len(all)-1, len(all)*99/100)])
 		r.PerSecond = float64(len(all)) / elapsed.Seconds()
+		r.ClientCPUUs = float64(client1-client0) / 1e3 / float64(len(all))
+		if server1 > server0 {
+			r.ServerCPUUs = float64(server1-server0) / 1e3 / float64(len(all))
+		}
 	}
 	return r
 }
