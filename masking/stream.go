@@ -71,6 +71,8 @@ const (
 	pemHold    = 64 << 10
 )
 
+var pemBegin, pemEnd = []byte("-----BEGIN "), []byte("-----END ")
+
 // detectStream masks a stream with a scanner. It passes on everything but
 // the last streamHold bytes (cut after a line or a space, never inside a
 // match, never in a rune), and holds an unfinished PEM block whole.
@@ -172,9 +174,12 @@ func (d *detectStream) cut() int {
 	} else if i := bytes.LastIndexAny(b[:cut], " \t"); i >= 0 {
 		cut = i + 1
 	}
-	// Not inside a PEM block that has not ended.
-	if i := bytes.LastIndex(b[:cut], []byte("-----BEGIN ")); i >= 0 && !bytes.Contains(b[i:], []byte("-----END ")) && len(b)-i <= pemHold {
-		cut = i
+	// Not inside a PEM block that has not ended. (Index first: it
+	// rules out the common case far faster than LastIndex.)
+	if bytes.Index(b[:cut], pemBegin) >= 0 {
+		if i := bytes.LastIndex(b[:cut], pemBegin); !bytes.Contains(b[i:], pemEnd) && len(b)-i <= pemHold {
+			cut = i
+		}
 	}
 	// Not inside a value the detectors see.
 	for _, m := range d.matches {

@@ -142,6 +142,7 @@ type login struct {
 func (e *Engine) Serve(ctx context.Context, nc net.Conn) {
 	var who login
 	cfg := &xssh.ServerConfig{
+		Config:        xssh.Config{Ciphers: ciphers()},
 		MaxAuthTries:  3,
 		ServerVersion: "SSH-2.0-Warden",
 		PasswordCallback: func(m xssh.ConnMetadata, pw []byte) (*xssh.Permissions, error) {
@@ -229,7 +230,7 @@ type client struct {
 	remote net.Addr
 	caller gateway.Caller
 
-	mu      sync.Mutex
+	mu    sync.Mutex
 	gs    *gateway.Session // opened by the first session channel's operation
 	ended bool
 	wg    sync.WaitGroup
