@@ -42,13 +42,13 @@ func TestStreamMasksValuesSplitAcrossWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	filler := strings.Repeat("log line with nothing to hide, id 17\n", 700) // over 2×streamHold
+	filler := strings.Repeat("log line with nothing to hide, id 17\n", 2000) // over streamHold+streamBatch
 	secrets := []string{"alice.smith@example.com", "4111 1111 1111 1111", "password=hunter2-correct-horse", testPEM}
 	for _, secret := range secrets {
-		// Placed so that the first cut (2×streamHold bytes in, minus
-		// the hold) falls at every byte of it in turn.
+		// Placed so that the first cut (streamHold+streamBatch bytes
+		// in, minus the hold) falls at every byte of it in turn.
 		for shift := range len(secret) + 2 {
-			text := filler[:streamHold+1-shift] + secret + " done\n" + filler
+			text := filler[:streamBatch+1-shift] + secret + " done\n" + filler
 			whole, _, _ := sc.Mask(text, nil)
 			for _, n := range []int{1, 4096} {
 				if got, _ := streamThrough(t, sc, text, n); got != whole {
