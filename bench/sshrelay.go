@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"runtime"
+	"slices"
 
 	xssh "golang.org/x/crypto/ssh"
+	"golang.org/x/sys/cpu"
 )
 
 // sshRelayServe makes this binary the go-relay SSH target instead: an
@@ -18,8 +21,8 @@ import (
 // connection (one per client connection, with the certificate
 // loadSSHHost signs) and copies its output back. It decides, masks and
 // records nothing: the floor for an SSH proxy written in Go, two SSH
-// connections' crypto and copies with the library's defaults, as
-// Warden's proxy has.
+// connections' crypto and copies with the library's defaults and the
+// proxy's ciphers, as Warden's proxy has.
 var sshRelayServe = flag.Bool("ssh-relay-serve", false, "internal: serve the go-relay SSH benchmark target in front of the test sshd, printing the port it listens on")
 
 // runSSHRelay serves the relay on a free loopback port until killed.
@@ -36,7 +39,13 @@ func runSSHRelay() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	cfg := &xssh.ServerConfig{NoClientAuth: true}
+	// The proxy's cipher choice (proxy/ssh/ciphers.go): no
+	// chacha20-poly1305 where x/crypto has no assembly for it.
+	ciphers := xssh.SupportedAlgorithms().Ciphers
+	if runtime.GOARCH == "amd64" && cpu.X86.HasAES && cpu.X86.HasPCLMULQDQ {
+		ciphers = slices.DeleteFunc(ciphers, func(c string) bool { return c == xssh.CipherChaCha20Poly1305 })
+	}
+	cfg := &xssh.ServerConfig{Config: xssh.Config{Ciphers: ciphers}, NoClientAuth: true}
 	cfg.AddHostKey(hostKey)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
