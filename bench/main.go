@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,7 +75,18 @@ func main() {
 	flag.StringVar(&o.jsonOut, "json", "", "also write results as JSON to this file")
 	only := flag.String("only", "", "run only targets whose name contains this")
 	skipQueries := flag.Bool("skip-queries", false, "measure only classification, not run_query")
+	selfProfile := flag.String("cpuprofile", "", "write this process's CPU profile (its clients, and the in-process targets) to this file")
 	flag.Parse()
+	if *selfProfile != "" {
+		f, err := os.Create(*selfProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *relayServe != "" {
 		runRelay(*relayServe)
 		return

@@ -150,6 +150,7 @@ func sshLatencyTargets(o options, h *sshHost, w *wardenSSH, dir string) []target
 	}
 	return []target{
 		sshDirectTarget(h),
+		wardenExecInProcessTarget(h, dir),
 		wardenExecStdioTarget(o, w),
 		wardenExecHTTPTarget(w),
 		sshMastersTarget(sshMasterName, dir, nil, func() []string { return nil }, directOpts),
@@ -161,6 +162,7 @@ func sshLatencyTargets(o options, h *sshHost, w *wardenSSH, dir string) []target
 func printSSHLatency(rs []result) {
 	fmt.Println("== exec_ssh `true`: Warden over MCP vs x/crypto/ssh direct (one reused connection, a new session per call)")
 	fmt.Println("   Warden: classification, policy, audit intent + outcome, a certificate per session (minted in warm-up), detectors on the output")
+	fmt.Println("   in process: Warden's pipeline called in this benchmark process, no MCP: its CPU is all in the client column")
 	fmt.Println("   CPU per call: client = this benchmark process (MCP client, or the direct SSH client); Warden = the warden process")
 	fmt.Println("   OpenSSH's client: a master connection per 5 clients, an ssh process per call (ControlMaster), direct and through Warden's proxy")
 	direct := map[string]result{}
