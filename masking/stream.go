@@ -92,6 +92,7 @@ type detectStream struct {
 	buf     []byte
 	matches []detect.Match // the values in buf, by find
 	out     []byte         // what emit passes on, in one write
+	scanAt  int            // Write scans once buf is longer than this
 	counts  detect.Counts
 	err     error
 }
@@ -108,9 +109,15 @@ func (d *detectStream) Write(p []byte) (int, error) {
 		return 0, d.err
 	}
 	d.buf = append(d.buf, p...)
-	if len(d.buf) > streamHold+streamBatch {
+	if len(d.buf) > max(d.scanAt, streamHold+streamBatch) {
 		d.find()
 		d.emit(d.cut())
+		// When the cut could not pass much on (an unfinished PEM
+		// block is held), scan again only once another half batch
+		// has come, not at every write: small writes would rescan
+		// the same held bytes each time. Past twice the PEM hold the
+		// cut is forced, so every write may cut.
+		d.scanAt = min(len(d.buf)+streamBatch/2, 2*pemHold)
 	}
 	return len(p), d.err
 }
