@@ -8,6 +8,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,11 @@ type target struct {
 	// open returns a caller per client (so HTTP clients get their own
 	// session) and a cleanup.
 	open func(ctx context.Context, clients int, query string) ([]caller, func(), error)
+	// serverCPU, when set, is the CPU time so far (ns) of the process
+	// that serves the calls (Warden), once open has started it;
+	// clientCPU that of the client's processes besides this one and the
+	// children it has waited for.
+	serverCPU, clientCPU func() int64
 }
 
 type result struct {
@@ -47,7 +53,12 @@ type result struct {
 	MedianMs  float64 `json:"median_ms"`
 	P99Ms     float64 `json:"p99_ms"`
 	PerSecond float64 `json:"calls_per_second"`
-	Note      string  `json:"note,omitempty"`
+	// CPU per call while measuring, in µs: this process's (the client)
+	// and the serving process's, figures that other load on the machine
+	// skews less than latency and throughput.
+	ClientCPUUs float64 `json:"client_cpu_us_per_call,omitempty"`
+	ServerCPUUs float64 `json:"server_cpu_us_per_call,omitempty"`
+	Note        string  `json:"note,omitempty"`
 }
 
 func main() {
@@ -64,8 +75,19 @@ func main() {
 	flag.StringVar(&o.jsonOut, "json", "", "also write results as JSON to this file")
 	only := flag.String("only", "", "run only targets whose name contains this")
 	skipQueries := flag.Bool("skip-queries", false, "measure only classification, not run_query")
+	selfProfile := flag.String("cpuprofile", "", "write this process's CPU profile (its clients, and the in-process targets) to this file")
 	budgetOnly := flag.Bool("budget", false, "measure only the connection budget: 200 MCP sessions on a PostgreSQL allowing 20 connections, budget off and on")
 	flag.Parse()
+	if *selfProfile != "" {
+		f, err := os.Create(*selfProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *budgetOnly {
 		if err := runBudgetBench(o); err != nil {
 			log.Fatal(err)
@@ -74,6 +96,16 @@ func main() {
 	}
 	if *relayServe != "" {
 		runRelay(*relayServe)
+		return
+	}
+	if *sshRelayServe {
+		runSSHRelay()
+		return
+	}
+	if *sshOnly {
+		if err := runSSHBench(o); err != nil {
+			log.Fatal(err)
+		}
 		return
 	}
 	if *pgbenchOnly {
@@ -205,11 +237,21 @@ func measure(ctx context.Context, o options, t target, query string, clients int
 		}()
 	}
 	time.Sleep(o.warmup)
+	none := func() int64 { return 0 }
+	serverCPU, clientCPU := t.serverCPU, t.clientCPU
+	if serverCPU == nil {
+		serverCPU = none
+	}
+	if clientCPU == nil {
+		clientCPU = none
+	}
+	client0, server0 := selfCPU()+clientCPU(), serverCPU()
 	measuring.Store(true)
 	begin := time.Now()
 	time.Sleep(o.duration)
 	measuring.Store(false)
 	elapsed := time.Since(begin)
+	client1, server1 := selfCPU()+clientCPU(), serverCPU()
 	close(stop)
 	wg.Wait()
 
@@ -226,6 +268,10 @@ func measure(ctx context.Context, o options, t target, query string, clients int
 		r.MedianMs = ms(all[len(all)/2])
 		r.P99Ms = ms(all[min(len(all)-1, len(all)*99/100)])
 		r.PerSecond = float64(len(all)) / elapsed.Seconds()
+		r.ClientCPUUs = float64(client1-client0) / 1e3 / float64(len(all))
+		if server1 > server0 {
+			r.ServerCPUUs = float64(server1-server0) / 1e3 / float64(len(all))
+		}
 	}
 	return r
 }

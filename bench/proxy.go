@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -433,7 +434,13 @@ func procCPU(t pgbenchTarget) int64 {
 	if t.pid == nil {
 		return 0
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.pid()))
+	return pidCPU(t.pid())
+}
+
+// pidCPU is the CPU time (user + system) of process pid so far, in
+// nanoseconds, by /proc/PID/stat; 0 when unknown.
+func pidCPU(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
@@ -448,4 +455,14 @@ func procCPU(t pgbenchTarget) int64 {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return (ut + st) * int64(time.Second) / 100 // USER_HZ
+}
+
+// selfCPU is the CPU time (user + system) so far of this process and of
+// the children it has waited for, in nanoseconds.
+func selfCPU() int64 {
+	var self, children syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &self) != nil || syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children) != nil {
+		return 0
+	}
+	return self.Utime.Nano() + self.Stime.Nano() + children.Utime.Nano() + children.Stime.Nano()
 }

@@ -65,20 +65,34 @@ func (passStream) Summary() map[string]int64     { return nil }
 
 // Stream holding sizes. A value the detectors look for (a key, a token, a
 // card number) is far shorter than streamHold, except PEM blocks, which
-// are held whole up to pemHold.
+// are held whole up to pemHold. A stream passes its text on once it holds
+// streamBatch bytes more than streamHold: each cut scans the held bytes
+// again, so the larger the batch, the less of the text is scanned twice
+// (an eighth at 56 KB, a half at 8 KB).
 const (
-	streamHold = 8 << 10
-	pemHold    = 64 << 10
+	streamHold  = 8 << 10
+	streamBatch = 56 << 10
+	pemHold     = 64 << 10
 )
+
+var pemBegin, pemEnd = []byte("-----BEGIN "), []byte("-----END ")
 
 // detectStream masks a stream with a scanner. It passes on everything but
 // the last streamHold bytes (cut after a line or a space, never inside a
 // match, never in a rune), and holds an unfinished PEM block whole.
+//
+// The held bytes are scanned once for each cut, and only the lines that
+// hold a value go through the masker: a line break outside every value
+// is as safe a place to cut the text as the cut itself, so masking those
+// lines apart and passing the others on as they are gives what masking
+// the whole text gives.
 type detectStream struct {
 	scanner *detect.Scanner
 	w       io.Writer
 	buf     []byte
-	matches []detect.Match
+	matches []detect.Match // the values in buf, by find
+	out     []byte         // what emit passes on, in one write
+	scanAt  int            // Write scans once buf is longer than this
 	counts  detect.Counts
 	err     error
 }
@@ -95,8 +109,15 @@ func (d *detectStream) Write(p []byte) (int, error) {
 		return 0, d.err
 	}
 	d.buf = append(d.buf, p...)
-	if len(d.buf) > 2*streamHold {
+	if len(d.buf) > max(d.scanAt, streamHold+streamBatch) {
+		d.find()
 		d.emit(d.cut())
+		// When the cut could not pass much on (an unfinished PEM
+		// block is held), scan again only once another half batch
+		// has come, not at every write: small writes would rescan
+		// the same held bytes each time. Past twice the PEM hold the
+		// cut is forced, so every write may cut.
+		d.scanAt = min(len(d.buf)+streamBatch/2, 2*pemHold)
 	}
 	return len(p), d.err
 }
@@ -104,6 +125,7 @@ func (d *detectStream) Write(p []byte) (int, error) {
 // Close passes on, masked, everything still held.
 func (d *detectStream) Close() error {
 	if d.err == nil && len(d.buf) > 0 {
+		d.find()
 		d.emit(len(d.buf))
 	}
 	return d.err
@@ -119,6 +141,7 @@ func (d *detectStream) Flush() error {
 	if i := lastRuneStart(d.buf); i >= 0 && !utf8.FullRune(d.buf[i:]) {
 		n = i
 	}
+	d.find()
 	d.emit(n)
 	return d.err
 }
@@ -146,7 +169,13 @@ func (d *detectStream) Summary() map[string]int64 {
 	return out
 }
 
-// cut is how much of the buffer can be passed on now.
+// find scans what is held for the values in it.
+func (d *detectStream) find() {
+	d.matches = d.scanner.Find(string(d.buf), d.matches[:0])
+}
+
+// cut is how much of the buffer can be passed on now; find must have
+// scanned it.
 func (d *detectStream) cut() int {
 	b := d.buf
 	cut := len(b) - streamHold
@@ -156,12 +185,14 @@ func (d *detectStream) cut() int {
 	} else if i := bytes.LastIndexAny(b[:cut], " \t"); i >= 0 {
 		cut = i + 1
 	}
-	// Not inside a PEM block that has not ended.
-	if i := bytes.LastIndex(b[:cut], []byte("-----BEGIN ")); i >= 0 && !bytes.Contains(b[i:], []byte("-----END ")) && len(b)-i <= pemHold {
-		cut = i
+	// Not inside a PEM block that has not ended. (Index first: it
+	// rules out the common case far faster than LastIndex.)
+	if bytes.Index(b[:cut], pemBegin) >= 0 {
+		if i := bytes.LastIndex(b[:cut], pemBegin); !bytes.Contains(b[i:], pemEnd) && len(b)-i <= pemHold {
+			cut = i
+		}
 	}
 	// Not inside a value the detectors see.
-	d.matches = d.scanner.Find(string(b), d.matches[:0])
 	for _, m := range d.matches {
 		if m.Start < cut && cut < m.End {
 			cut = m.Start
@@ -178,16 +209,46 @@ func (d *detectStream) cut() int {
 	return cut
 }
 
-// emit masks and passes on the first n bytes held.
+// emit masks and passes on the first n bytes held; find must have
+// scanned them. Each run of lines that holds a value is masked whole; the
+// lines between are passed on as they are.
 func (d *detectStream) emit(n int) {
 	if n <= 0 {
 		return
 	}
-	out, _ := d.scanner.MaskText(string(d.buf[:n]), &d.counts)
-	if _, err := io.WriteString(d.w, out); err != nil {
+	b := d.buf[:n]
+	d.out = d.out[:0]
+	pos := 0
+	for i := 0; i < len(d.matches) && d.matches[i].Start < n; {
+		start := pos + bytes.LastIndexByte(b[pos:d.matches[i].Start], '\n') + 1
+		end := lineEnd(b, d.matches[i].End)
+		for i++; i < len(d.matches) && d.matches[i].Start < end; i++ {
+			end = lineEnd(b, max(end, d.matches[i].End))
+		}
+		masked, _ := d.scanner.MaskText(string(b[start:end]), &d.counts)
+		d.out = append(append(d.out, b[pos:start]...), masked...)
+		pos = end
+	}
+	d.out = append(d.out, b[pos:]...)
+	if _, err := d.w.Write(d.out); err != nil {
 		d.err = err
 	}
+	if cap(d.out) > 2*(streamHold+streamBatch)+pemHold {
+		d.out = nil // a burst's buffer is not kept for the stream's life
+	}
 	d.buf = append(d.buf[:0], d.buf[n:]...)
+}
+
+// lineEnd is the index just past the first line break in b at or after
+// i, or len(b).
+func lineEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return len(b)
+	}
+	if j := bytes.IndexByte(b[i:], '\n'); j >= 0 {
+		return i + j + 1
+	}
+	return len(b)
 }
 
 var (

@@ -2,8 +2,15 @@ package masking
 
 import (
 	"bytes"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/wardenhq/warden/masking/detect"
 )
@@ -35,13 +42,13 @@ func TestStreamMasksValuesSplitAcrossWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	filler := strings.Repeat("log line with nothing to hide, id 17\n", 700) // over 2×streamHold
+	filler := strings.Repeat("log line with nothing to hide, id 17\n", 2000) // over streamHold+streamBatch
 	secrets := []string{"alice.smith@example.com", "4111 1111 1111 1111", "password=hunter2-correct-horse", testPEM}
 	for _, secret := range secrets {
-		// Placed so that the first cut (2×streamHold bytes in, minus
-		// the hold) falls at every byte of it in turn.
+		// Placed so that the first cut (streamHold+streamBatch bytes
+		// in, minus the hold) falls at every byte of it in turn.
 		for shift := range len(secret) + 2 {
-			text := filler[:streamHold+1-shift] + secret + " done\n" + filler
+			text := filler[:streamBatch+1-shift] + secret + " done\n" + filler
 			whole, _, _ := sc.Mask(text, nil)
 			for _, n := range []int{1, 4096} {
 				if got, _ := streamThrough(t, sc, text, n); got != whole {
@@ -134,5 +141,107 @@ func TestStreamFlush(t *testing.T) {
 	}
 	if s.Summary()["detector:email"] != 1 {
 		t.Errorf("summary %v", s.Summary())
+	}
+}
+
+// logText is n bytes of service log lines with an e-mail address about
+// every 4 KB, like the SSH streaming benchmark's file (bench/sshhost.go).
+func logText(n int) []byte {
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		if i%30 == 29 {
+			b.WriteString("2026-03-01T10:00:01.250Z INFO   billing: sent invoice " + strconv.Itoa(100000+i) + " to grace.hopper" + strconv.Itoa(i%10000) + "@example.com (order 4471, 3 items)\n")
+			continue
+		}
+		b.WriteString("2026-03-01T10:00:01.250Z INFO   http: GET /api/v1/orders/" + strconv.Itoa(i%100000) + "?page=3 -> 200, " + strconv.Itoa(i*7%50000) + " bytes in 12." + strconv.Itoa(i%1000) + " ms, worker 7, cache hit\n")
+	}
+	return b.Bytes()[:n]
+}
+
+// BenchmarkStreamLog masks a command's output as exec_ssh and the SSH
+// proxy receive it, in writes of 32 KB (x/crypto/ssh's copy buffer),
+// with every detector on, and with the e-mail detector alone.
+func BenchmarkStreamLog(b *testing.B) {
+	text := logText(4 << 20)
+	for _, kinds := range [][]detect.Kind{nil, {detect.Email}} {
+		name := "all"
+		if kinds != nil {
+			name = string(kinds[0])
+		}
+		b.Run(name, func(b *testing.B) {
+			sc, err := detect.NewScanner(detect.Config{Kinds: kinds})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(text)))
+			b.ReportAllocs()
+			cpu0 := processCPU()
+			for b.Loop() {
+				s := NewStream(sc, io.Discard)
+				for i := 0; i < len(text); i += 32 << 10 {
+					s.Write(text[i:min(i+32<<10, len(text))])
+				}
+				s.Close()
+			}
+			// On a shared machine the CPU the process spent is
+			// steadier than the wall clock b measures.
+			b.ReportMetric(float64(b.N)*float64(len(text))/1e6/(processCPU()-cpu0).Seconds(), "MB/cpu-s")
+		})
+	}
+}
+
+// processCPU is the CPU time this process has spent, all threads.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestStreamEqualsWholeText: a long stream of lines of every kind of
+// value the detectors know (the detect package's golden inputs, a PEM
+// block, log lines), written in pieces of many sizes, comes out exactly
+// as masking the whole text at once.
+func TestStreamEqualsWholeText(t *testing.T) {
+	sc, err := detect.NewScanner(detect.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("detect/testdata/mask/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("golden inputs: %v", err)
+	}
+	var lines []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, _, _ := strings.Cut(string(b), "\n----------\n")
+		lines = append(lines, strings.Split(in, "\n")...)
+	}
+	lines = append(lines, strings.TrimSuffix(testPEM, "\n"), "contact alice.smith@example.com or bob@example.org", "",
+		"  indented 4111 1111 1111 1111 and trailing spaces   ", strings.Repeat("x", 9000)+" ada@example.com")
+	r := rand.New(rand.NewPCG(1, 2))
+	var b strings.Builder
+	log := string(logText(200 << 10))
+	for b.Len() < 300<<10 {
+		if r.IntN(3) == 0 {
+			b.WriteString(lines[r.IntN(len(lines))])
+			b.WriteByte('\n')
+		} else {
+			i := r.IntN(len(log) - 2000)
+			b.WriteString(log[i : i+r.IntN(2000)])
+		}
+	}
+	text := b.String()
+	whole, _ := sc.MaskText(text, nil)
+	for _, n := range []int{1, 13, 4096, 32 << 10, 100 << 10} {
+		if got, _ := streamThrough(t, sc, text, n); got != whole {
+			i := 0
+			for i < len(got) && i < len(whole) && got[i] == whole[i] {
+				i++
+			}
+			t.Fatalf("in pieces of %d: differs from masking the whole text at byte %d:\n got %q\nwant %q", n, i, got[max(0, i-80):min(len(got), i+80)], whole[max(0, i-80):min(len(whole), i+80)])
+		}
 	}
 }

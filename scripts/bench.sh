@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks: Warden's run_query over MCP (stdio, HTTP) against pgx direct
-# and the reference PostgreSQL MCP server, in one run, on a local PostgreSQL.
-# Prints a table with medians, p99s, calls/s and ratios to direct.
+# and the reference PostgreSQL MCP server, in one run, on a local PostgreSQL;
+# the PostgreSQL wire proxy against direct, PgBouncer and a Go relay; and
+# exec_ssh and the SSH proxy against direct SSH, on a local sshd.
+# Prints tables with medians, p99s, calls/s, MB/s, CPU per operation and
+# ratios to direct.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
@@ -40,6 +43,25 @@ fi
 echo "== PostgreSQL proxy: ${PROXY_BENCH_DURATION:-30s} per run, ${PROXY_BENCH_CLIENTS:-8} clients"
 go run ./bench -pgbench -warden bin/warden -duration "${PROXY_BENCH_DURATION:-30s}" \
   -pgbench-clients "${PROXY_BENCH_CLIENTS:-8}" -json bench-results/proxy.json
+
+# SSH: exec_ssh `true` (1 and 16 clients) against x/crypto/ssh direct, and a
+# 100 MB cat through exec_ssh and the SSH proxy (every detector on) against
+# OpenSSH's ssh direct and a Go relay, on the test sshd (scripts/sshd.sh,
+# which needs root). SSH_BENCH_DURATION (default 5s) per latency scenario.
+if [[ "$(id -u)" == 0 ]]; then
+  SSHENV="$(scripts/sshd.sh start)"
+  # shellcheck disable=SC1090
+  source "$SSHENV"
+fi
+if [[ -n "${WARDEN_TEST_SSH_ADDR:-}" ]]; then
+  command -v ssh >/dev/null || { [[ "$(id -u)" == 0 ]] &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-client >&2 || true; }
+  echo "== SSH: ${SSH_BENCH_DURATION:-5s} per latency scenario, clients ${SSH_BENCH_CLIENTS:-1,16}, a ${SSH_BENCH_MB:-100} MB stream"
+  go run ./bench -ssh -warden bin/warden -duration "${SSH_BENCH_DURATION:-5s}" \
+    -ssh-clients "${SSH_BENCH_CLIENTS:-1,16}" -ssh-stream-mb "${SSH_BENCH_MB:-100}" -json bench-results/ssh.json
+else
+  echo "bench: not root and no test sshd: SSH benchmarks skipped (scripts/sshd.sh start needs root)" >&2
+fi
 
 # Connection budgets: 200 MCP sessions (a just-in-time role each) on a
 # PostgreSQL of its own that allows 20 connections, Warden's budget off

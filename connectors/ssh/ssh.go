@@ -32,9 +32,13 @@ var (
 // DialTimeout bounds a TCP connect plus the SSH handshake and login.
 const DialTimeout = 10 * time.Second
 
-// maxSessionsPerConn stays under sshd's default MaxSessions (10): a lease
-// whose connection is this busy opens another connection.
-const maxSessionsPerConn = 8
+// maxSessionsPerConn is half sshd's default MaxSessions (10): a lease
+// whose connection is this busy opens another connection. sshd frees a
+// closed session's slot only after it has handled the packets read with
+// its close, a new session's open among them, so each busy slot may
+// count twice; at 8 a connection, sessions opened as others closed were
+// refused ("no more sessions" in sshd's log).
+const maxSessionsPerConn = 5
 
 // SSH is a connector for one host.
 type SSH struct {

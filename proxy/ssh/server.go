@@ -142,6 +142,7 @@ type login struct {
 func (e *Engine) Serve(ctx context.Context, nc net.Conn) {
 	var who login
 	cfg := &xssh.ServerConfig{
+		Config:        xssh.Config{Ciphers: ciphers()},
 		MaxAuthTries:  3,
 		ServerVersion: "SSH-2.0-Warden",
 		PasswordCallback: func(m xssh.ConnMetadata, pw []byte) (*xssh.Permissions, error) {

@@ -184,20 +184,25 @@ func CheckCommand(command string, maxBytes int) *gateway.Error {
 }
 
 // capped keeps the first MaxOutputBytes of a stream and counts the rest.
+// Write is its only way in: an embedded strings.Builder would lend it a
+// WriteString that io.WriteString (the masked stream's) takes past the
+// cap and the count.
 type capped struct {
-	strings.Builder
+	b     strings.Builder
 	total int64
 }
 
 func (c *capped) Write(p []byte) (int, error) {
 	c.total += int64(len(p))
-	if room := MaxOutputBytes - c.Len(); room > 0 {
-		c.Builder.Write(p[:min(len(p), room)])
+	if room := MaxOutputBytes - c.b.Len(); room > 0 {
+		c.b.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
 }
 
-func (c *capped) truncated() bool { return c.total > int64(c.Len()) }
+func (c *capped) String() string { return c.b.String() }
+
+func (c *capped) truncated() bool { return c.total > int64(c.b.Len()) }
 
 func merge(a, b map[string]int64) map[string]int64 {
 	if len(b) == 0 {

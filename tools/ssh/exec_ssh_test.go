@@ -92,6 +92,11 @@ rules:
 	if r.ExitStatus != 0 || strings.Contains(r.Stdout, "alice.smith@example.com") || !strings.Contains(r.Stdout, "contact") || r.Masked["detector:email"] != 1 {
 		t.Errorf("read: %+v", r)
 	}
+	// Masked output is capped like any: the first MaxOutputBytes
+	// returned, the rest counted.
+	if r, err := call("seq 1 400000"); err != nil || !r.StdoutTruncated || len(r.Stdout) != sshtools.MaxOutputBytes || r.StdoutBytes != 2688895 {
+		t.Errorf("seq 1 400000: %d bytes returned of %d, truncated %v, %v", len(r.Stdout), r.StdoutBytes, r.StdoutTruncated, err)
+	}
 	if r, err := call("whoami"); err != nil || strings.TrimSpace(r.Stdout) != srv.Users[0] {
 		t.Errorf("whoami: %+v, %v (want the rule's principal %s)", r, err, srv.Users[0])
 	}
