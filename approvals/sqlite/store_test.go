@@ -91,7 +91,7 @@ func TestOpensStoreOfAuditMigration5(t *testing.T) {
 	if leases, err := st.Leases(ctx, audit.LeaseFilter{}); err != nil || len(leases) != 1 || leases[0].ID != "lease1" {
 		t.Fatalf("the old leases: %+v, %v", leases, err)
 	}
-	for table, want := range map[string]int{"schema_migrations": 7, "approvals_schema_migrations": 1} {
+	for table, want := range map[string]int{"schema_migrations": 9, "approvals_schema_migrations": 1} {
 		var n, top int
 		if err := st.DB().QueryRow("SELECT count(*), max(version) FROM "+table).Scan(&n, &top); err != nil || n != want || top != want {
 			t.Errorf("%s: %d versions up to %d (%v), want 1 to %d", table, n, top, err, want)

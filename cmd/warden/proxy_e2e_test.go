@@ -66,6 +66,7 @@ connections:
     sslmode: disable
     admin: {user: %s, password_file: %s}
     credentials: jit
+    max_connections: 120   # 50 hostile clients and the rest hold upstreams at once
 masking:
   profiles:
     pii:
