@@ -44,6 +44,7 @@ type channel struct {
 	done    chan struct{}
 
 	holdTold bool
+	pending  func() // the operation to start after the reply to its request
 
 	recMu sync.Mutex
 	rec   Recording // the running operation's, once it has one
@@ -61,6 +62,13 @@ func (s *channel) run(ctx context.Context, reqs <-chan *xssh.Request) {
 		ok := s.request(ctx, r)
 		if r.WantReply {
 			r.Reply(ok, nil)
+		}
+		// The operation starts once the client has its reply: a quick
+		// refusal's exit status must not arrive before it.
+		if s.pending != nil {
+			run := s.pending
+			s.pending = nil
+			run()
 		}
 	}
 }
@@ -165,8 +173,13 @@ func (s *channel) start(ctx context.Context, tool, command string) {
 	s.started = true
 	s.control = make(chan connectors.Control, 8)
 	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
+	s.pending = func() { go s.operateAndExit(ctx, tool, command) }
+}
+
+// operateAndExit runs the operation and reports how it ended.
+func (s *channel) operateAndExit(ctx context.Context, tool, command string) {
+	defer close(s.done)
+	{
 		status, signal := s.operate(ctx, tool, command)
 		if signal != "" {
 			s.ch.SendRequest("exit-signal", false, xssh.Marshal(struct {
@@ -180,7 +193,7 @@ func (s *channel) start(ctx context.Context, tool, command string) {
 		}
 		s.ch.CloseWrite()
 		s.ch.Close()
-	}()
+	}
 }
 
 // say writes a message of Warden's to the client's stderr.
