@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wardenhq/warden/internal/jsonenc"
 )
 
 // Version is the asciicast version this package writes and reads.
@@ -112,49 +114,11 @@ var plain = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-const hexDigits = "0123456789abcdef"
 
-// appendText appends s as the inside of a JSON string: quotes,
-// backslashes and control characters escaped, every invalid UTF-8 byte
-// (an incomplete sequence included) replaced by U+FFFD, as encoding/json
-// does. It allocates nothing but dst's growth.
-func appendText(dst, s []byte) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if plain[c] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		if r, size := utf8.DecodeRune(s[i:]); r != utf8.RuneError || size != 1 {
-			i += size
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		dst = append(dst, "\uFFFD"...)
-		i++
-		start = i
-	}
-	return append(dst, s[start:]...)
-}
+// appendText appends s as the inside of a JSON string (jsonenc's
+// escaping: invalid UTF-8, an incomplete sequence included, becomes
+// U+FFFD, as encoding/json does). It allocates nothing but dst's growth.
+func appendText(dst, s []byte) []byte { return jsonenc.AppendInside(dst, s) }
 
 // appendTextString is appendText for a string (not on the hot path: it
 // copies s).

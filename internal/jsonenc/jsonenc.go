@@ -13,6 +13,15 @@ const hex = "0123456789abcdef"
 // U+2029; invalid UTF-8 becomes U+FFFD.
 func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	return append(appendInside(b, s, utf8.DecodeRuneInString), '"')
+}
+
+// AppendInside appends s escaped as AppendString escapes it, without the
+// quotes: for a writer that streams one JSON string's text in pieces (a
+// session recording's output). It allocates nothing but b's growth.
+func AppendInside(b, s []byte) []byte { return appendInside(b, s, utf8.DecodeRune) }
+
+func appendInside[T string | []byte](b []byte, s T, decode func(T) (rune, int)) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -42,7 +51,7 @@ func AppendString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := decode(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
 			b = append(b, s[start:i]...)
@@ -57,8 +66,7 @@ func AppendString(b []byte, s string) []byte {
 		i += size
 		start = i
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }
 
 // jsonSafe marks the ASCII bytes a JSON string holds as they are.
