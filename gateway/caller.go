@@ -12,6 +12,7 @@ const (
 	TransportHTTP          = audit.TransportHTTP
 	TransportPostgresProxy = audit.TransportPostgresProxy
 	TransportSSHProxy      = audit.TransportSSHProxy
+	TransportMySQLProxy    = audit.TransportMySQLProxy
 	// TransportInternal marks Warden's own operations (minting, revoking).
 	TransportInternal = audit.TransportInternal
 )

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
@@ -38,6 +39,13 @@ type Token struct {
 	Expires    time.Time
 	// Verifier checks the token by SCRAM-SHA-256.
 	Verifier Verifier
+	// MySQLNative and MySQLSHA2 check the token by MySQL's
+	// challenge-response logins, as a MySQL server keeps a password:
+	// SHA1(SHA1(token)) for mysql_native_password and
+	// SHA256(SHA256(token)) for caching_sha2_password (neither is enough
+	// to log in with).
+	MySQLNative [20]byte
+	MySQLSHA2   [32]byte
 	// digest identifies the token sent as a cleartext password.
 	digest [32]byte
 }
@@ -75,6 +83,9 @@ func (t *Tokens) Issue(p identity.Principal, connection string) (Issued, error) 
 	now := t.now()
 	it := &Token{User: user, Principal: p, Connection: connection, Expires: now.Add(t.ttl), Verifier: v,
 		digest: sha256.Sum256([]byte(password))}
+	n1 := sha1.Sum([]byte(password))
+	it.MySQLNative = sha1.Sum(n1[:])
+	it.MySQLSHA2 = sha256.Sum256(it.digest[:])
 	if !p.Expires.IsZero() && p.Expires.Before(it.Expires) {
 		it.Expires = p.Expires
 	}
@@ -114,4 +125,27 @@ func (t *Tokens) LookupSecret(password string) *Token {
 		}
 	}
 	return nil
+}
+
+// Match returns the valid token issued for connection that check
+// accepts (a client that proves it knows a token without naming it: a
+// MySQL login whose user name is the connection), nil if none. Every
+// valid token of the connection is checked.
+func (t *Tokens) Match(connection string, check func(*Token) bool) *Token {
+	now := t.now()
+	t.mu.Lock()
+	cands := make([]*Token, 0, 4)
+	for _, it := range t.byUser {
+		if it.Connection == connection && it.valid(now) {
+			cands = append(cands, it)
+		}
+	}
+	t.mu.Unlock()
+	var found *Token
+	for _, it := range cands {
+		if check(it) && found == nil {
+			found = it
+		}
+	}
+	return found
 }

@@ -26,6 +26,7 @@ import (
 type MySQL struct {
 	info     connectors.Info
 	database string
+	sslMode  string        // as configured: Dial's TLS for the wire proxy
 	cfg      *mysql.Config // the admin login; just-in-time pools copy it
 	db       *sql.DB       // the admin login, through the budget
 	admin    *sql.DB       // the reserve: mint, revoke, kill
@@ -91,6 +92,7 @@ func Open(ctx context.Context, cfg config.Connection, logger *slog.Logger) (conn
 			Target: cfg.Address + "/" + cfg.Database,
 		},
 		database:    cfg.Database,
+		sslMode:     cfg.SSLMode,
 		cfg:         dc,
 		logger:      logger,
 		jitMaxConns: max(cfg.JIT.ConnectionLimit, 1),
