@@ -147,7 +147,7 @@ func (m *authMethod) HandleAuthPluginData(c *vmysql.Conn, user string, server, c
 	}
 	if m.name == vmysql.CachingSha2Password && tok != nil {
 		// fast_auth_success: the answer matched; the OK packet follows.
-		if err := c.WritePacket([]byte{0x01, 0x03}); err != nil {
+		if err := c.WritePacket([]byte{0, 0, 0, 0, 0x01, 0x03}); err != nil {
 			return nil, err
 		}
 	}
@@ -161,7 +161,7 @@ func (m *authMethod) HandleAuthPluginData(c *vmysql.Conn, user string, server, c
 // `warden connect` for the connection, or an OIDC access token.
 func (m *authMethod) fullAuth(c *vmysql.Conn, user, connection string) (identity.Principal, string, error) {
 	e := m.e
-	if err := c.WritePacket([]byte{0x01, 0x04}); err != nil {
+	if err := c.WritePacket([]byte{0, 0, 0, 0, 0x01, 0x04}); err != nil {
 		return identity.Principal{}, "", err
 	}
 	data, err := c.ReadPacket()
