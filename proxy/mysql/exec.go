@@ -60,7 +60,7 @@ func (s *session) query(sql string, params []string, cb func(*sqltypes.Result) e
 	op := s.operation(sql, params)
 	if s.c.Capabilities&capMultiStatements != 0 {
 		// COM_SET_OPTION turned multi-statements on again.
-		return s.clientError(s.gs.Refuse(ctx, op, gateway.CodeDenied, errMultiStatements.Message))
+		return s.refuse(op, sqlerror.ERNotSupportedYet, errMultiStatements.Message)
 	}
 	if isBlank(sql) {
 		return sqlerror.NewSQLError(sqlerror.EREmptyQuery, "42000", "Query was empty")
@@ -70,7 +70,7 @@ func (s *session) query(sql string, params []string, cb func(*sqltypes.Result) e
 		return s.clientError(err)
 	}
 	if len(facts.Parts) != 1 {
-		return s.clientError(s.gs.Refuse(ctx, op, gateway.CodeDenied, errMultiStatements.Message))
+		return s.refuse(op, sqlerror.ERNotSupportedYet, errMultiStatements.Message)
 	}
 	switch tag := facts.Parts[0].Tag; tag {
 	case "USE":
@@ -223,7 +223,9 @@ func (r *result) stream(ctx context.Context, sql string) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := r.cb(&sqltypes.Result{Rows: batch})
+		// Fields go with every batch: vitess writes them once, and sizes
+		// each binary row's NULL bitmap from them.
+		err := r.cb(&sqltypes.Result{Fields: r.fields, Rows: batch})
 		batch, size = batch[:0], 0
 		return err
 	}

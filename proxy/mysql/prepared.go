@@ -1,16 +1,16 @@
 package mysql
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	vmysql "vitess.io/vitess/go/mysql"
 	"vitess.io/vitess/go/mysql/sqlerror"
 	"vitess.io/vitess/go/sqltypes"
 	querypb "vitess.io/vitess/go/vt/proto/query"
 	"vitess.io/vitess/go/vt/sqlparser"
-
-	"github.com/wardenhq/warden/gateway"
 )
 
 // Prepared statements. vitess keeps a connection's prepared statements
@@ -36,7 +36,7 @@ func (s *session) prepare(query string) ([]*querypb.Field, uint16, error) {
 		return nil, 0, s.clientError(err)
 	}
 	if len(facts.Parts) != 1 {
-		return nil, 0, s.clientError(s.gs.Refuse(s.ctx, op, gateway.CodeDenied, errMultiStatements.Message))
+		return nil, 0, s.refuse(op, sqlerror.ERNotSupportedYet, errMultiStatements.Message)
 	}
 	marks, err := placeholders(s.e.env.Parser(), query)
 	if err != nil {
@@ -79,9 +79,63 @@ func placeholders(parser *sqlparser.Parser, sql string) ([]int, error) {
 	}
 }
 
+// literal writes v as SQL that every sql_mode reads alike: numbers as
+// they are, text of printable characters between single quotes (a quote
+// doubled), anything else (a backslash, a control character, bytes that
+// are not UTF-8, binary data) in hexadecimal: _utf8mb4 X'...' for text,
+// X'...' for binary values.
+func literal(v sqltypes.Value) string {
+	t := v.Type()
+	raw := v.Raw()
+	switch {
+	case v.IsNull():
+		return "NULL"
+	case sqltypes.IsIntegral(t) || sqltypes.IsFloat(t) || sqltypes.IsDecimal(t):
+		// vitess decoded them from the binary parameters: digits, sign,
+		// point and exponent only.
+		if plainNumber(raw) {
+			return string(raw)
+		}
+	case sqltypes.IsBinary(t) || t == sqltypes.Bit:
+		return "X'" + hex.EncodeToString(raw) + "'"
+	}
+	if plainText(raw) {
+		return "'" + strings.ReplaceAll(string(raw), "'", "''") + "'"
+	}
+	if utf8.Valid(raw) {
+		return "_utf8mb4 X'" + hex.EncodeToString(raw) + "'"
+	}
+	return "X'" + hex.EncodeToString(raw) + "'"
+}
+
+func plainNumber(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
+			return false
+		}
+	}
+	return true
+}
+
+// plainText reports whether b is UTF-8 text without a backslash or a
+// control character.
+func plainText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if r == '\\' || r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // bindText writes an execution's parameters into the prepared text as
-// literals (strings quoted and escaped for the pinned sql_mode, binary
-// values as _binary'...' with escapes, NULL) and returns the text and the
+// literals (literal) and returns the text and the
 // parameters as written, for the record.
 func bindText(parser *sqlparser.Parser, prep *vmysql.PrepareData) (string, []string, error) {
 	marks, err := placeholders(parser, prep.PrepareStmt)
@@ -103,11 +157,10 @@ func bindText(parser *sqlparser.Parser, prep *vmysql.PrepareData) (string, []str
 		if err != nil {
 			return "", nil, fmt.Errorf("parameter %d: %v", i+1, err)
 		}
-		var lit strings.Builder
-		v.EncodeSQLStringBuilder(&lit)
+		lit := literal(v)
 		b.WriteString(prep.PrepareStmt[last:at])
-		b.WriteString(lit.String())
-		params = append(params, lit.String())
+		b.WriteString(lit)
+		params = append(params, lit)
 		last = at + 1
 	}
 	b.WriteString(prep.PrepareStmt[last:])

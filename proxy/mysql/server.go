@@ -115,7 +115,7 @@ func New(o Options) (*Engine, error) {
 			e.conns[c.Name] = c
 		}
 	}
-	// quietVitess()
+	quietVitess()
 	ln, err := vmysql.NewListenerWithConfig(vmysql.ListenerConfig{
 		Listener:   e.feed,
 		AuthServer: &authServer{e: e},

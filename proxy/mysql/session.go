@@ -77,6 +77,11 @@ func (e *Engine) open(st *clientState, c *vmysql.Conn, p identity.Principal, con
 		}
 		return sqlerror.NewSQLError(sqlerror.ERUnknownError, sqlerror.SSUnknownSQLState, "Warden cannot connect to the target: "+err.Error())
 	}
+	// The client's CLIENT_MULTI_STATEMENTS is taken back before its first
+	// query (vitess runs the handshake's database as one), so that vitess
+	// hands over a query whole and the proxy can refuse one holding
+	// several statements.
+	c.Capabilities &^= vmysql.CapabilityClientMultiStatements
 	st.sess = s
 	e.register(s)
 	e.log.Info("mysql client connected", "session", caller.Session, "identity", p.Subject, "connection", connection,
@@ -191,11 +196,8 @@ func (h *handler) NewConnection(c *vmysql.Conn) {
 	c.StatusFlags |= vmysql.ServerStatusAutocommit
 }
 
-// ConnectionReady: logged in. The client's CLIENT_MULTI_STATEMENTS is
-// taken back, so that vitess hands over a query whole and the proxy can
-// refuse one holding several statements, and the login deadline ends.
+// ConnectionReady: logged in; the login deadline ends.
 func (h *handler) ConnectionReady(c *vmysql.Conn) {
-	c.Capabilities &^= vmysql.CapabilityClientMultiStatements
 	if rc := c.GetRawConn(); rc != nil {
 		rc.SetDeadline(time.Time{})
 	}
