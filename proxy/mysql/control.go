@@ -47,6 +47,11 @@ func (s *session) kill(op gateway.Operation, sql string, cb func(*sqltypes.Resul
 		return s.refuse(op, sqlerror.ERParseError, "Warden cannot read this KILL statement")
 	}
 	target := s.e.client(k.ProcesslistID)
+	if target == nil {
+		// SELECT CONNECTION_ID() through the proxy says the upstream
+		// thread's id: that names the connection too.
+		target = s.e.clientByUpstream(k.ProcesslistID, s.principal.Subject)
+	}
 	if target == nil || target.principal.Subject != s.principal.Subject || target.conn.Name != s.conn.Name {
 		err := s.gs.Refuse(s.ctx, op, gateway.CodeDenied, fmt.Sprintf("Unknown thread id: %d", k.ProcesslistID))
 		te := gateway.AsError(err)

@@ -51,7 +51,9 @@ type harnessOptions struct {
 	credentials string // jit (default) or static
 	setup       []string
 	tls         *tls.Config
-	listen      string
+	// remote, when set, is the address every client is seen from (a
+	// loopback connection presented as another host's).
+	remote net.Addr
 }
 
 const readRules = `
@@ -133,12 +135,13 @@ rules:%s
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.listen == "" {
-		o.listen = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", o.listen)
+	var ln net.Listener
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.remote != nil {
+		ln = &remoteListener{Listener: ln, remote: o.remote}
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -212,3 +215,24 @@ func (h *harness) events() []audit.Event {
 	}
 	return evs
 }
+
+// remoteListener presents its clients as connecting from remote.
+type remoteListener struct {
+	net.Listener
+	remote net.Addr
+}
+
+func (l *remoteListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &remoteConn{Conn: c, remote: l.remote}, nil
+}
+
+type remoteConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c *remoteConn) RemoteAddr() net.Addr { return c.remote }

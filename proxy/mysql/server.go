@@ -225,6 +225,22 @@ func (e *Engine) client(id uint64) *session {
 	return e.clients[uint32(id)]
 }
 
+// clientByUpstream returns the logged-in session of subject one of whose
+// upstream connections is server thread id.
+func (e *Engine) clientByUpstream(id uint64, subject string) *session {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range e.clients {
+		if s.principal.Subject != subject {
+			continue
+		}
+		if s.hasThread(id) {
+			return s
+		}
+	}
+	return nil
+}
+
 // myConnector is the connector of a mysql connection the proxy serves.
 func (e *Engine) myConnector(name string) (*myconnector.MySQL, bool) {
 	c, ok := e.o.Gateway.Connection(name)

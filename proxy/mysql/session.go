@@ -41,7 +41,8 @@ type session struct {
 	gs        *gateway.Session
 	my        *myconnector.MySQL
 
-	ups map[string]*myconnector.Upstream // by credential
+	ups     map[string]*myconnector.Upstream // by credential (the session's goroutine)
+	threads map[uint64]bool                  // upstream thread ids (mu)
 
 	mu         sync.Mutex
 	active     *myconnector.Upstream // running a statement
@@ -68,7 +69,7 @@ func (e *Engine) open(st *clientState, c *vmysql.Conn, p identity.Principal, con
 		return sqlerror.NewSQLError(sqlerror.ERUnknownError, sqlerror.SSUnknownSQLState, withAudit(te.Error(), te.AuditID))
 	}
 	s := &session{e: e, id: c.ConnectionID, c: c, ctx: ctx, log: e.log, conn: e.conns[connection], principal: p, gs: gs, my: my,
-		ups: map[string]*myconnector.Upstream{}}
+		ups: map[string]*myconnector.Upstream{}, threads: map[uint64]bool{}}
 	up, err := s.upstream(ctx, adm.Credential)
 	if err != nil {
 		gs.End(context.WithoutCancel(ctx), "upstream connection failed")
@@ -106,7 +107,18 @@ func (s *session) upstream(ctx context.Context, cred connectors.Credential) (*my
 		return nil, err
 	}
 	s.ups[key] = up
+	s.mu.Lock()
+	s.threads[up.ThreadID] = true
+	s.mu.Unlock()
 	return up, nil
+}
+
+// hasThread reports whether server thread id is one of the session's
+// upstream connections.
+func (s *session) hasThread(id uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.threads[id]
 }
 
 // discard closes an upstream connection whose state is unknown (a
@@ -118,6 +130,9 @@ func (s *session) discard(up *myconnector.Upstream) {
 			delete(s.ups, k)
 		}
 	}
+	s.mu.Lock()
+	delete(s.threads, up.ThreadID)
+	s.mu.Unlock()
 	up.Close()
 }
 
@@ -293,9 +308,8 @@ func (h *handler) ComResetConnection(c *vmysql.Conn) {
 	if err != nil {
 		return
 	}
-	for k, up := range s.ups {
-		up.Close()
-		delete(s.ups, k)
+	for _, up := range s.ups {
+		s.discard(up)
 	}
 }
 
