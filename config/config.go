@@ -41,6 +41,8 @@ type Listen struct {
 	Postgres string `yaml:"postgres"`
 	// SSH is the SSH proxy's address; empty: off.
 	SSH string `yaml:"ssh"`
+	// MySQL is the MySQL wire-protocol proxy's address; empty: off.
+	MySQL string `yaml:"mysql"`
 }
 
 // Identity says who callers are.

@@ -13,6 +13,7 @@ import (
 type Proxy struct {
 	Postgres PostgresProxy `yaml:"postgres"`
 	SSH      SSHProxy      `yaml:"ssh"`
+	MySQL    MySQLProxy    `yaml:"mysql"`
 }
 
 // SSHProxy configures the SSH proxy.
@@ -127,7 +128,8 @@ func (c *Config) validateProxy() Errors {
 	} else if pp.MaxMessageBytes < 0 {
 		add("proxy.postgres.max_message_bytes", "proxy.postgres.max_message_bytes: must be positive, got %d", pp.MaxMessageBytes)
 	}
-	return append(errs, c.validateSSHProxy()...)
+	errs = append(errs, c.validateSSHProxy()...)
+	return append(errs, c.validateMySQLProxy()...)
 }
 
 // validateSSHProxy checks listen.ssh and proxy.ssh and applies defaults.
@@ -173,10 +175,10 @@ func (c *Config) validateSSHProxy() Errors {
 
 // proxyWarnings flags weaker proxy setups.
 func (c *Config) proxyWarnings() []string {
+	out := c.mysqlProxyWarnings()
 	if c.Listen.Postgres == "" {
-		return nil
+		return out
 	}
-	var out []string
 	if c.Proxy.Postgres.AllowPlaintext {
 		out = append(out, fmt.Sprintf("%s:%d: proxy.postgres.allow_plaintext is on: clients on other hosts may send their access token in the clear", c.Path, c.Pos("proxy.postgres.allow_plaintext").Line))
 	}

@@ -22,15 +22,17 @@ import (
 	pgproxy "github.com/wardenhq/warden/proxy/postgres"
 )
 
-// runConnect asks a running Warden for a short-lived login token for its
-// PostgreSQL proxy and prints how to connect with it.
+// runConnect asks a running Warden for a short-lived login token for one
+// of its proxies and prints how to connect with it.
 func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("connect", `connect CONNECTION [--server URL | --config warden.yaml] [--json]
 
-Asks a running Warden for a short-lived token to log in to its PostgreSQL
-proxy as you (the identity of your warden login, or the local identity when
-the server allows anonymous loopback clients), for the postgres connection
-CONNECTION, and prints a ready psql command and DSN. The token is good for
+Asks a running Warden for a short-lived token to log in to one of its
+proxies as you (the identity of your warden login, or the local identity
+when the server allows anonymous loopback clients), for the connection
+CONNECTION, and prints how to connect: a ready psql command and DSN for a
+postgres connection, mysql and mariadb commands and a go-sql-driver DSN
+for a mysql one, an ssh command for an ssh one. The token is good for
 logging in until it expires; a session it opened lives on after.
 
 The Warden asked is, first found: --server; the one the --config file
@@ -98,8 +100,11 @@ listen.mcp. The one asked is printed on stderr.`, stdout)
 	if err := json.Unmarshal(raw, &kind); err != nil {
 		return fmt.Errorf("%s: %w", u, err)
 	}
-	if kind.Kind == "ssh" {
+	switch kind.Kind {
+	case "ssh":
 		return printSSHConnect(raw, *asJSON, stdout, stderr)
+	case "mysql":
+		return printMySQLConnect(raw, *asJSON, stdout, stderr)
 	}
 	var info pgproxy.ConnectInfo
 	if err := json.Unmarshal(raw, &info); err != nil {
