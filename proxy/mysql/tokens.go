@@ -26,7 +26,8 @@ type ConnectInfo struct {
 	// DSN is a go-sql-driver data source name.
 	DSN string `json:"dsn"`
 	// MySQL and MariaDB are ready command lines of the mysql and mariadb
-	// clients (the token is typed at the password prompt).
+	// clients, to run with the token in MYSQL_PWD (or with -p added, to
+	// type it at the prompt).
 	MySQL   string `json:"mysql_command"`
 	MariaDB string `json:"mariadb_command"`
 }
@@ -66,7 +67,7 @@ func NewConnectInfo(is proxy.Issued, connection, database, address string, tlsOn
 	}
 	quoted := shellQuote(connection)
 	cmd := func(prog, ssl string) string {
-		return fmt.Sprintf("%s -h %s -P %s %s -u %s -p %s", prog, host, port, ssl, quoted, shellQuote(database))
+		return fmt.Sprintf("%s -h %s -P %s %s -u %s %s", prog, host, port, ssl, quoted, shellQuote(database))
 	}
 	dsn := fmt.Sprintf("%s:%s@tcp(%s)/%s?interpolateParams=false%s", connection, is.Password, net.JoinHostPort(host, port), database, dsnTLS)
 	return ConnectInfo{Issued: is, Host: host, Port: port, Connection: connection, Kind: "mysql", Login: connection,
