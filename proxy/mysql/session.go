@@ -293,8 +293,7 @@ func (h *handler) refuseCommand(c *vmysql.Conn, command string) error {
 	if err != nil {
 		return sqlerror.NewSQLError(sqlerror.ERSpecifiedAccessDenied, "42000", msg)
 	}
-	err = s.gs.Refuse(s.ctx, s.operation(command, nil), gateway.CodeDenied, msg)
-	return s.clientError(err)
+	return s.refuse(s.operation(command, nil), sqlerror.ERSpecifiedAccessDenied, msg)
 }
 
 // WarningCount: upstream warnings are not relayed.
