@@ -158,3 +158,35 @@ func TestProtocolCommandsRefused(t *testing.T) {
 		t.Error("the refused COM_BINLOG_DUMP is not in the audit trail")
 	}
 }
+
+// TestLoginBound: before it has logged in, a client cannot make the
+// proxy read more than a login needs: a 4 MiB handshake response ends
+// the connection.
+func TestLoginBound(t *testing.T) {
+	h := newHarness(t, harnessOptions{setup: itemsSetup})
+	nc, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	c := &rawClient{t: t, nc: nc}
+	c.read()
+	const n = 4 << 20
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := nc.Write(append([]byte{0xff, 0xff, 0x3f, 1}, make([]byte, n)...))
+		wrote <- err
+	}()
+	var b [1]byte
+	if _, err := nc.Read(b[:]); err == nil {
+		t.Fatalf("the proxy answered a 4 MiB login packet with %x", b)
+	}
+	if err := <-wrote; err == nil {
+		t.Error("the proxy read the whole 4 MiB before logging in")
+	}
+	// Others still log in.
+	if n := dialRaw(t, h, "alice").query("SELECT 1"); n != 0 {
+		t.Fatalf("after: error %d", n)
+	}
+}

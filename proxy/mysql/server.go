@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	vmysql "vitess.io/vitess/go/mysql"
@@ -78,7 +79,39 @@ type clientState struct {
 	remote net.Addr
 	done   chan struct{}
 	sess   *session
+	conn   *loginConn
 }
+
+// loginBytes bounds what a client may send before it has logged in (TLS
+// handshake, handshake response, an OIDC token in clear): vitess reads
+// a packet whole, so a client that has not proved who it is must not
+// make it read more.
+const loginBytes = 64 << 10
+
+// loginConn is a client connection that may carry loginBytes until the
+// login ends (unlimited then).
+type loginConn struct {
+	net.Conn
+	left atomic.Int64 // bytes the client may still send; -1: no bound
+}
+
+func (c *loginConn) Read(p []byte) (int, error) {
+	left := c.left.Load()
+	if left < 0 {
+		return c.Conn.Read(p)
+	}
+	if left == 0 {
+		return 0, errLoginTooLong
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := c.Conn.Read(p)
+	c.left.Add(-int64(n))
+	return n, err
+}
+
+var errLoginTooLong = errors.New("the client sent more than a login needs before logging in")
 
 // fedConn is a client connection on its way through connFeed.
 type fedConn struct {
@@ -167,12 +200,13 @@ func (e *Engine) preHandle(_ context.Context, c net.Conn, id uint32) (net.Conn, 
 	if !ok {
 		return nil, errors.New("proxy/mysql: a connection that Serve did not hand in")
 	}
+	lc := &loginConn{Conn: fc.Conn}
+	lc.left.Store(loginBytes)
+	fc.st.conn = lc
 	e.mu.Lock()
 	e.pending[id] = fc.st
 	e.mu.Unlock()
-	// vitess sees the client's own connection (TCP keep-alive, Unix
-	// socket checks).
-	return fc.Conn, nil
+	return lc, nil
 }
 
 // state returns the state of vitess connection id.

@@ -211,10 +211,11 @@ func (h *handler) NewConnection(c *vmysql.Conn) {
 	c.StatusFlags |= vmysql.ServerStatusAutocommit
 }
 
-// ConnectionReady: logged in; the login deadline ends.
+// ConnectionReady: logged in; the login's deadline and byte bound end.
 func (h *handler) ConnectionReady(c *vmysql.Conn) {
-	if rc := c.GetRawConn(); rc != nil {
-		rc.SetDeadline(time.Time{})
+	if st := h.e.state(c.ConnectionID); st != nil && st.conn != nil {
+		st.conn.left.Store(-1)
+		st.conn.SetDeadline(time.Time{})
 	}
 }
 
