@@ -108,6 +108,12 @@ func main() {
 		}
 		return
 	}
+	if *sysbenchOnly {
+		if err := runSysbench(o); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *pgbenchOnly {
 		if err := loadPassword(&o); err != nil {
 			log.Fatal(err)

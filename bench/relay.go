@@ -52,18 +52,29 @@ func runRelay(upstream string) {
 // startGoRelay runs this binary as the go-relay target in front of o's
 // PostgreSQL.
 func startGoRelay(o options, db string) (pgbenchTarget, func(), error) {
-	self, err := os.Executable()
+	port, pid, stop, err := startRelayProcess(o.addr)
 	if err != nil {
 		return pgbenchTarget{}, nil, err
 	}
-	cmd := exec.Command(self, "-relay-serve", o.addr)
+	return pgbenchTarget{pid: pid, name: "go-relay", host: "127.0.0.1", port: port,
+		user: o.user, password: o.password, db: db}, stop, nil
+}
+
+// startRelayProcess runs this binary as a relay to upstream and returns
+// the loopback port it listens on, its process id and how to stop it.
+func startRelayProcess(upstream string) (string, func() int, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cmd := exec.Command(self, "-relay-serve", upstream)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return pgbenchTarget{}, nil, err
+		return "", nil, nil, err
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return pgbenchTarget{}, nil, err
+		return "", nil, nil, err
 	}
 	stop := func() { interruptAndWait(cmd, 5*time.Second) }
 	port := make(chan string, 1)
@@ -75,12 +86,11 @@ func startGoRelay(o options, db string) (pgbenchTarget, func(), error) {
 	case p := <-port:
 		if p == "" {
 			stop()
-			return pgbenchTarget{}, nil, errors.New("go-relay did not start")
+			return "", nil, nil, errors.New("go-relay did not start")
 		}
-		return pgbenchTarget{pid: func() int { return cmd.Process.Pid }, name: "go-relay", host: "127.0.0.1", port: p,
-			user: o.user, password: o.password, db: db}, stop, nil
+		return p, func() int { return cmd.Process.Pid }, stop, nil
 	case <-time.After(10 * time.Second):
 		stop()
-		return pgbenchTarget{}, nil, errors.New("go-relay did not start in 10s")
+		return "", nil, nil, errors.New("go-relay did not start in 10s")
 	}
 }

@@ -2,7 +2,8 @@
 # Benchmarks: Warden's run_query over MCP (stdio, HTTP) against pgx direct
 # and the reference PostgreSQL MCP server, in one run, on a local PostgreSQL;
 # the PostgreSQL wire proxy against direct, PgBouncer and a Go relay; and
-# exec_ssh and the SSH proxy against direct SSH, on a local sshd.
+# exec_ssh and the SSH proxy against direct SSH, on a local sshd; and the
+# MySQL proxy against direct MariaDB and a Go relay (sysbench).
 # Prints tables with medians, p99s, calls/s, MB/s, CPU per operation and
 # ratios to direct.
 set -euo pipefail
@@ -69,3 +70,23 @@ fi
 # (the server's "too many clients") and the peak of Warden's backends.
 echo "== connection budget: ${BUDGET_BENCH_DURATION:-10s}"
 go run ./bench -budget -warden bin/warden -duration "${BUDGET_BENCH_DURATION:-10s}" -warmup 5s
+
+# The MySQL proxy: sysbench oltp_point_select (Debian's sysbench, installed
+# here when missing) with server-side prepared statements and in text, on
+# the test MariaDB (scripts/mariadb.sh), direct, through a Go byte relay
+# and through Warden's MySQL proxy: tps and the proxy's CPU per
+# transaction. SYSBENCH_DURATION (default 30s) per run.
+if ! command -v sysbench >/dev/null && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+  echo "bench: installing sysbench (apt-get)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends sysbench >&2 || true
+fi
+if command -v sysbench >/dev/null; then
+  MYENV="$(scripts/mariadb.sh start)"
+  # shellcheck disable=SC1090
+  source "$MYENV"
+  echo "== MySQL proxy: ${SYSBENCH_DURATION:-30s} per run, ${SYSBENCH_THREADS:-8} threads"
+  go run ./bench -sysbench -warden bin/warden -duration "${SYSBENCH_DURATION:-30s}" \
+    -sysbench-threads "${SYSBENCH_THREADS:-8}" -json bench-results/mysql-proxy.json
+else
+  echo "bench: sysbench not installed: MySQL proxy benchmark skipped" >&2
+fi
