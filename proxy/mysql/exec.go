@@ -87,6 +87,12 @@ func (s *session) query(sql string, params []string, cb func(*sqltypes.Result) e
 	case "PREPARE", "EXECUTE", "DEALLOCATE PREPARE":
 		return s.refuse(op, sqlerror.ERNotSupportedYet, "SQL-level "+tag+" is not carried by Warden's MySQL proxy: use the protocol's prepared statements (a driver's Prepare), which Warden decides at each execution")
 	}
+	if hasKind(facts, string(sqlclass.KindTransaction)) {
+		// SET TRANSACTION READ WRITE would make the next statement's
+		// transaction writable past the session's read-only default.
+		return s.refuse(op, sqlerror.ERNotSupportedYet, "transaction control is not carried by Warden's MySQL proxy: every statement runs on its own, in autocommit, under its own decision; "+
+			strings.Join(facts.Parts[0].Reasons, "; "))
+	}
 	if hasKind(facts, string(sqlclass.KindSession)) {
 		if isSetNames(s.e.env.Parser(), sql) {
 			return s.local(op, "SET NAMES utf8mb4: the upstream session is utf8mb4 already", cb)

@@ -122,6 +122,7 @@ func TestRefusalsKeepTheConnection(t *testing.T) {
 		{"SET SESSION tx_read_only = 0", 1227, "session state"},
 		{"SET sql_mode = 'NO_BACKSLASH_ESCAPES'", 1227, "session state"},
 		{"START TRANSACTION", 1235, "autocommit"},
+		{"SET TRANSACTION READ WRITE", 1235, "transaction control"},
 		{"LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE items", 1142, "LOAD DATA"},
 		{"SELEC oops", 1064, ""},
 		{"PREPARE s FROM 'SELECT 1'", 1235, "prepared statements"},
@@ -204,5 +205,16 @@ func TestMariaDBClient(t *testing.T) {
 	out, _ = cmd.CombinedOutput()
 	if !strings.Contains(string(out), "ERROR 1045") {
 		t.Errorf("a wrong token:\n%s", out)
+	}
+}
+
+// TestLoginDeniedByPolicy: an identity no rule admits to the connection
+// cannot log in, and is told why.
+func TestLoginDeniedByPolicy(t *testing.T) {
+	h := newHarness(t, harnessOptions{setup: itemsSetup})
+	err := h.open("bob").Ping()
+	me := mysqlErr(t, err)
+	if me.Number != 1044 || !strings.Contains(me.Message, "refused by policy") {
+		t.Fatalf("bob's login: %d %q", me.Number, me.Message)
 	}
 }
