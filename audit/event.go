@@ -48,7 +48,7 @@ type Event struct {
 	ID         string           `json:"id"`   // assigned by the store; sorts by Time
 	Time       time.Time        `json:"time"` // start of the operation, UTC
 	Session    string           `json:"session,omitempty"`
-	Transport  string           `json:"transport,omitempty"` // TransportStdio, TransportHTTP, TransportPostgresProxy, TransportSSHProxy, TransportInternal
+	Transport  string           `json:"transport,omitempty"` // TransportStdio, TransportHTTP, TransportPostgresProxy, TransportSSHProxy, TransportMySQLProxy, TransportInternal
 	Identity   string           `json:"identity,omitempty"`
 	Groups     []string         `json:"groups,omitempty"`
 	Issuer     string           `json:"issuer,omitempty"`
