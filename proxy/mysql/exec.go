@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	vmysql "vitess.io/vitess/go/mysql"
 	"vitess.io/vitess/go/mysql/sqlerror"
 	"vitess.io/vitess/go/sqltypes"
 	querypb "vitess.io/vitess/go/vt/proto/query"
@@ -58,7 +59,7 @@ func proxyArgs(connection, sql string, params []string) []byte {
 func (s *session) query(sql string, params []string, cb func(*sqltypes.Result) error) error {
 	ctx := s.ctx
 	op := s.operation(sql, params)
-	if s.c.Capabilities&capMultiStatements != 0 {
+	if s.c.Capabilities&vmysql.CapabilityClientMultiStatements != 0 {
 		// COM_SET_OPTION turned multi-statements on again.
 		return s.refuse(op, sqlerror.ERNotSupportedYet, errMultiStatements.Message)
 	}
@@ -105,9 +106,6 @@ func (s *session) query(sql string, params []string, cb func(*sqltypes.Result) e
 	}
 	return s.run(op, &facts, cb, params != nil)
 }
-
-// capMultiStatements is CLIENT_MULTI_STATEMENTS.
-const capMultiStatements = 1 << 16
 
 // refuse records a statement the proxy refuses itself and returns the
 // error the client is told, with number num.
@@ -307,6 +305,9 @@ func (r *result) fail(ctx context.Context, err error) error {
 		return sqlerror.NewSQLError(sqlerror.ERUnknownError, "HY000", withAudit("Warden lost its connection to the target: "+gerr.Message, gerr.AuditID))
 	}
 	if r.expired {
+		// A watchdog's KILL that came late could reach the next
+		// statement: the connection goes.
+		s.discard(r.up)
 		terr := fmt.Errorf("%w: the statement ran past its time limit and was killed", connectors.ErrTimeout)
 		gerr := gr.Finish(ctx, gateway.Outcome{Rows: r.rows, Masked: r.summary(), Err: terr})
 		return sqlerror.NewSQLError(sqlerror.ERQueryTimeout, "HY000", withAudit(gerr.Message, gerr.AuditID))

@@ -177,3 +177,44 @@ func TestTLSAndPlaintext(t *testing.T) {
 		t.Fatalf("plaintext from another host: %v", err)
 	}
 }
+
+// TestLimitsThroughProxy: a rule's time limit stops a statement on the
+// server, and its row limit ends a result; the connection goes on.
+func TestLimitsThroughProxy(t *testing.T) {
+	h := newHarness(t, harnessOptions{rules: `
+  - name: agents-read
+    subjects: {groups: [agents]}
+    tools: [run_query]
+    effect: allow
+    read_only: true
+    timeout: 1s
+    max_rows: 100
+`, setup: []string{"CREATE TABLE big (id int PRIMARY KEY)", "INSERT INTO big SELECT seq FROM seq_1_to_2000"}})
+	db := h.open("alice")
+	start := time.Now()
+	_, err := db.Exec("SELECT count(*) FROM big a, big b, big c")
+	me := mysqlErr(t, err)
+	if me.Number != 1969 && me.Number != 3024 {
+		t.Fatalf("a statement past its limit: %d %q", me.Number, me.Message)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stopped after %s", d)
+	}
+	rs, err := db.Query("SELECT id FROM big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rs.Next() {
+		n++
+	}
+	err = rs.Err()
+	rs.Close()
+	if me := mysqlErr(t, err); n != 100 || me.Number != 1142 || !strings.Contains(me.Message, "100 rows") {
+		t.Fatalf("row limit: %d rows, %v", n, err)
+	}
+	var c int
+	if err := db.QueryRow("SELECT count(*) FROM big").Scan(&c); err != nil || c != 2000 {
+		t.Fatalf("after: %d %v", c, err)
+	}
+}
