@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/wardenhq/warden/approvals"
 	"github.com/wardenhq/warden/audit"
 	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
@@ -54,6 +55,7 @@ type harnessOptions struct {
 	// remote, when set, is the address every client is seen from (a
 	// loopback connection presented as another host's).
 	remote net.Addr
+	holder func(*auditsqlite.Store) approvals.Holder
 }
 
 const readRules = `
@@ -124,8 +126,12 @@ rules:%s
 	if err != nil {
 		t.Fatal(err)
 	}
+	var holder approvals.Holder
+	if o.holder != nil {
+		holder = o.holder(store)
+	}
 	pipeline, err := toolsbuiltin.Open(gateway.Options{Connections: conns, Decider: engine, Minter: creds, Masker: masker,
-		Recorder: store, Limits: cfg.Limits, Logger: logger})
+		Recorder: store, Limits: cfg.Limits, Logger: logger, Holder: holder})
 	if err != nil {
 		t.Fatal(err)
 	}
