@@ -176,6 +176,16 @@ func TestTLSAndPlaintext(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "requires TLS") {
 		t.Fatalf("plaintext from another host: %v", err)
 	}
+	// Over TLS a password that is no token's is asked for in clear
+	// (caching_sha2_password's full authentication), and refused: this
+	// Warden has no OIDC issuer.
+	c = h.driverConfig("alice")
+	c.TLS = &tls.Config{InsecureSkipVerify: true}
+	c.Passwd = "not-a-token"
+	err = h.openConfig(c).Ping()
+	if me := mysqlErr(t, err); me.Number != 1045 || !strings.Contains(me.Message, "warden connect") {
+		t.Fatalf("a password that is no token: %v", err)
+	}
 }
 
 // TestLimitsThroughProxy: a rule's time limit stops a statement on the
