@@ -9,7 +9,9 @@
 // by the server's own time limit (MariaDB max_statement_time, MySQL
 // max_execution_time) and by a KILL QUERY from Warden's reserve when that
 // limit is not enough. Results stream row by row; a read-only result
-// abandoned early is killed on the server, not drained.
+// abandoned early is killed on the server, not drained. Dial gives the
+// wire proxy (proxy/mysql) one connection as a credential, with the same
+// settings, through vitess's client.
 //
 // It must never run an agent's statement on a connection whose session an
 // earlier statement may have changed (a connection is reused only after a
