@@ -160,7 +160,7 @@ func TestProtocolCommandsRefused(t *testing.T) {
 }
 
 // TestLoginBound: before it has logged in, a client cannot make the
-// proxy read more than a login needs: a 4 MiB handshake response ends
+// proxy read more than a login needs: a 32 MiB handshake response ends
 // the connection.
 func TestLoginBound(t *testing.T) {
 	h := newHarness(t, harnessOptions{setup: itemsSetup})
@@ -172,7 +172,7 @@ func TestLoginBound(t *testing.T) {
 	nc.SetDeadline(time.Now().Add(20 * time.Second))
 	c := &rawClient{t: t, nc: nc}
 	c.read()
-	const n = 4 << 20
+	const n = 32 << 20 // past what the kernel's socket buffers take in
 	wrote := make(chan error, 1)
 	go func() {
 		_, err := nc.Write(append([]byte{0xff, 0xff, 0x3f, 1}, make([]byte, n)...))
@@ -180,10 +180,10 @@ func TestLoginBound(t *testing.T) {
 	}()
 	var b [1]byte
 	if _, err := nc.Read(b[:]); err == nil {
-		t.Fatalf("the proxy answered a 4 MiB login packet with %x", b)
+		t.Fatalf("the proxy answered a 32 MiB login with %x", b)
 	}
 	if err := <-wrote; err == nil {
-		t.Error("the proxy read the whole 4 MiB before logging in")
+		t.Error("the proxy read the whole 32 MiB before logging in")
 	}
 	// Others still log in.
 	if n := dialRaw(t, h, "alice").query("SELECT 1"); n != 0 {
