@@ -56,6 +56,8 @@ type harnessOptions struct {
 	// loopback connection presented as another host's).
 	remote net.Addr
 	holder func(*auditsqlite.Store) approvals.Holder
+	// maxConns is the Server's connection limit (0: the default).
+	maxConns int
 }
 
 const readRules = `
@@ -153,7 +155,7 @@ rules:%s
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		proxy.NewServer(e, proxy.Options{Logger: logger}).Serve(sctx, ln)
+		proxy.NewServer(e, proxy.Options{Logger: logger, MaxConnections: o.maxConns}).Serve(sctx, ln)
 	}()
 	t.Cleanup(func() {
 		cancel()

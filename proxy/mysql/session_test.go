@@ -228,3 +228,29 @@ func TestLimitsThroughProxy(t *testing.T) {
 		t.Fatalf("after: %d %v", c, err)
 	}
 }
+
+// TestBusy: a client past the connection limit is told so (1040) by the
+// server's first packet; once a slot is free, clients log in again.
+func TestBusy(t *testing.T) {
+	h := newHarness(t, harnessOptions{setup: itemsSetup, maxConns: 1})
+	first := h.open("alice")
+	if err := first.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	err := h.open("alice").Ping()
+	if me := mysqlErr(t, err); me.Number != 1040 || !strings.Contains(me.Message, "connection limit") {
+		t.Fatalf("past the limit: %v", err)
+	}
+	first.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := h.open("alice").Ping()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the first left: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
