@@ -411,8 +411,9 @@ func (r *rule) admit(in Input) (ok bool, why, hint string) {
 		return true, "", ""
 	}
 	// One statement per call is SQL's rule; a command line's commands
-	// run as one.
-	if n := len(f.Parts); n > 1 && !f.CommandLine && !r.MultiStatement {
+	// run as one, and a manifest's objects are applied one by one, each
+	// decided as a part.
+	if n := len(f.Parts); n > 1 && !f.CommandLine && !f.Kubernetes && !r.MultiStatement {
 		return false, fmt.Sprintf("rule %q admits one statement per call, and the SQL holds %d statements", r.Name, n), hintOneStatement
 	}
 	if r.commands != nil && !f.CommandLine {

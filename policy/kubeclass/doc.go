@@ -31,8 +31,8 @@
 //   - Each YAML document is parsed with go.yaml.in/yaml/v3 into nodes,
 //     and again with sigs.k8s.io/yaml (YAML 1.1, as kubectl and the API
 //     machinery read it); the two readings must be the same JSON, or the
-//     document is refused (unquoted yes/no/on/off, octal 0755, keys that
-//     are not strings).
+//     document is refused (unquoted yes/no/on/off/y/n, which YAML 1.1
+//     reads as booleans and YAML 1.2 as strings).
 //   - Duplicate keys are refused at any depth, in YAML and JSON; so are
 //     keys of the top level and of metadata that differ from the fields
 //     Warden reads only by case (Kind, Namespace).

@@ -185,7 +185,7 @@ func parseChunk(chunk []byte, doc, line int) (map[string]any, error) {
 	}
 	if !bytes.Equal(ours, theirs) {
 		path := firstDifference(ours, theirs)
-		return nil, refused(doc, line, path, "kubectl would read the document otherwise than Warden does (YAML 1.1 reads unquoted yes, no, on, off, y and n as booleans, and 0755 as octal): quote the value, or write true or false")
+		return nil, refused(doc, line, path, "kubectl would read the document otherwise than Warden does (its YAML 1.1 reads unquoted yes, no, on, off, y and n as booleans, and a key that is not a string as one): quote the value, or write true or false")
 	}
 	if v == nil {
 		return nil, nil
