@@ -7,8 +7,9 @@ import "strings"
 // (policy.Part.Risks); statement.risks lists them in a `when`.
 const (
 	// RiskPrivileged: a privileged container (securityContext.privileged),
-	// a Windows host process (windowsOptions.hostProcess), or an unmasked
-	// /proc (procMount: Unmasked).
+	// a Windows host process (windowsOptions.hostProcess), an unmasked
+	// /proc (procMount: Unmasked), or a Namespace whose Pod Security
+	// Admission label enforces less than baseline.
 	RiskPrivileged = "privileged"
 	// RiskPrivilegeEscalation: allowPrivilegeEscalation: true.
 	RiskPrivilegeEscalation = "privilege-escalation"
@@ -38,9 +39,10 @@ const (
 	// its namespace's default (serviceAccountName).
 	RiskServiceAccount = "service-account"
 	// RiskSecretRef: an object that reads a Secret by reference (an env
-	// var's secretKeyRef, envFrom's secretRef, a secret volume, any
-	// secretRef of a custom resource): whoever sees the pod's output or
-	// the controller's work sees the Secret.
+	// var's secretKeyRef, envFrom's secretRef, a secret volume, any field
+	// named ...SecretRef, as CSI volumes and custom resources have):
+	// whoever sees the pod's output or the controller's work sees the
+	// Secret.
 	RiskSecretRef = "secret-ref"
 	// RiskNodeName: a pod pinned to a node past the scheduler (nodeName,
 	// or a Binding).
@@ -82,7 +84,9 @@ const (
 	RiskExec = "exec"
 	// RiskProxy: a request proxied to a pod, service or node.
 	RiskProxy = "proxy"
-	// RiskToken: a ServiceAccount token requested (serviceaccounts/token).
+	// RiskToken: a ServiceAccount token requested (serviceaccounts/token),
+	// or a Secret of type kubernetes.io/service-account-token, which the
+	// cluster fills with a token that never expires.
 	RiskToken = "token"
 	// RiskImpersonate: the impersonate verb.
 	RiskImpersonate = "impersonate"
@@ -182,6 +186,26 @@ func objectRisks(res Resource, body map[string]any) []string {
 		// setting them: it is not scanned.
 		scan(withoutSchema(body), s)
 		return s.list()
+	}
+	switch res.Group + "/" + res.Resource {
+	case "/namespaces":
+		// Pod Security Admission's labels: a namespace that enforces
+		// less than baseline admits privileged pods.
+		if labels, ok := field(body, "metadata", "labels").(map[string]any); ok {
+			for k, v := range labels {
+				if strings.HasPrefix(strings.ToLower(k), "pod-security.kubernetes.io/enforce") && !strings.HasSuffix(strings.ToLower(k), "-version") {
+					if lvl, _ := v.(string); lvl != "baseline" && lvl != "restricted" {
+						s[RiskPrivileged] = true
+					}
+				}
+			}
+		}
+	case "/secrets":
+		// A Secret of this type gets a token of the ServiceAccount it
+		// names, minted by the cluster, that never expires.
+		if typ, _ := foldGet(body, "type").(string); typ == "kubernetes.io/service-account-token" {
+			s[RiskToken] = true
+		}
 	}
 	top := body
 	if res.Group == "" && (res.Resource == "configmaps" || res.Resource == "secrets") {
@@ -295,12 +319,14 @@ func scan(v any, s riskSet) {
 				if str, ok := val.(string); val != nil && (!ok || str != "" && str != "default") {
 					s[RiskServiceAccount] = true
 				}
-			case "secretkeyref", "secretref":
-				if val != nil {
-					s[RiskSecretRef] = true
-				}
 			case "secret":
 				if _, ok := val.(map[string]any); ok {
+					s[RiskSecretRef] = true
+				}
+			default:
+				// secretKeyRef, secretRef, and the CSI and storage
+				// classes' nodePublishSecretRef, controllerExpandSecretRef...
+				if lk := strings.ToLower(k); (strings.HasSuffix(lk, "secretref") || strings.HasSuffix(lk, "secretkeyref")) && val != nil {
 					s[RiskSecretRef] = true
 				}
 			case "nodename":
