@@ -39,6 +39,7 @@ func TestKubernetesScopeErrors(t *testing.T) {
 		{"unknown key", "rules:\n  - name: r\n    effect: allow\n    kubernetes: {risks: [secret]}\n", `unknown key "risks"`},
 		{"on a deny rule", "rules:\n  - name: r\n    effect: deny\n    kubernetes: {namespaces: [dev]}\n", "a deny rule takes no constraints"},
 		{"write verb read-only", "rules:\n  - name: r\n    effect: allow\n    read_only: true\n    statements: [get, delete]\n", `read_only: true admits only read statements, but statements lists "delete"`},
+		{"mask glob", "rules:\n  - name: r\n    effect: allow\n    kubernetes: {mask_configmap_keys: [password]}\n", `"password" is not a glob of namespace/name/key`},
 		{"unknown verb", "rules:\n  - name: r\n    effect: allow\n    statements: [impersonate]\n", `unknown statement kind "impersonate"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -121,3 +121,60 @@ rules:
 		t.Errorf("configmap: %s %s", d.Effect, d.Reason)
 	}
 }
+
+// TestReviewByDefault: a tool held by default is reviewed when a rule
+// allows it in passing, allowed when the rule names it, and a deny or a
+// review is untouched. The deciding rule's Secret and ConfigMap masking
+// reaches the decision.
+func TestReviewByDefault(t *testing.T) {
+	cfg, err := config.Parse("rules.yaml", []byte(`
+rules:
+  - name: no-prod
+    when: "statement.written.exists(r, r.namespace == 'prod')"
+    effect: deny
+  - name: ops-delete
+    subjects: {identities: [ops]}
+    tools: [kubectl_delete]
+    effect: allow
+    read_only: false
+    kubernetes: {reveal_secrets: true, mask_configmap_keys: ["*/app/password"]}
+  - name: agents-anything
+    subjects: {identities: [agent]}
+    effect: allow
+    read_only: false
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Compile(cfg, []string{"kubectl_delete", "kubectl_get"}, ReviewByDefault("kubectl_delete"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decide := func(who, tool, ns string) Decision {
+		verb := "delete"
+		if tool == "kubectl_get" {
+			verb = "get"
+		}
+		d, err := e.Decide(context.Background(), Input{Subject: who, Tool: tool, Facts: kubeFacts([]string{verb}, "configmaps", ns, "x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := decide("agent", "kubectl_delete", "dev"); d.Effect != Review || !strings.Contains(d.Reason, "held for review by default") || d.Rule != "agents-anything" {
+		t.Errorf("agent delete: %s %s %s", d.Effect, d.Rule, d.Reason)
+	}
+	if d := decide("agent", "kubectl_get", "dev"); d.Effect != Allow {
+		t.Errorf("agent get: %s %s", d.Effect, d.Reason)
+	}
+	d := decide("ops", "kubectl_delete", "dev")
+	if d.Effect != Allow || d.Rule != "ops-delete" || !d.RevealSecrets || len(d.MaskConfigMapKeys) != 1 {
+		t.Errorf("ops delete: %+v", d)
+	}
+	if d := decide("ops", "kubectl_delete", "prod"); d.Effect != Deny {
+		t.Errorf("ops delete in prod: %s %s", d.Effect, d.Reason)
+	}
+	if d := decide("agent", "kubectl_get", "dev"); d.RevealSecrets || d.MaskConfigMapKeys != nil {
+		t.Errorf("agent get reveals: %+v", d)
+	}
+}
