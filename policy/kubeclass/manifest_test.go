@@ -81,3 +81,32 @@ func TestRequest(t *testing.T) {
 		t.Errorf("log: %+v", f)
 	}
 }
+
+// TestErrorsKeepValuesOut: a refused manifest's error names where and
+// why, never a value (a Secret's data).
+func TestErrorsKeepValuesOut(t *testing.T) {
+	const secret = "hunter2-SECRET"
+	for _, m := range []string{
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: " + secret + ", password: x}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: x, password: " + secret + "}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: \"" + secret + "}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: " + secret + ", on: yes}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n--- " + secret + "\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: &a " + secret + "}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: !!binary " + secret + "}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: " + secret + "}\nstatus: {x: 1}\n",
+		`{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "` + secret + `", "password": "x"}}`,
+		`{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}} "` + secret + `"`,
+		`{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "` + secret + `"}`,
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: " + secret + "}\ndata: {k: \"\x01\"}\n",
+	} {
+		_, _, err := Manifest([]byte(m), "dev", snapshotTable(t))
+		if err == nil {
+			t.Errorf("%q: accepted", m)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error shows the value: %v", err)
+		}
+	}
+}

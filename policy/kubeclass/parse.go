@@ -115,7 +115,9 @@ func parseYAML(data []byte) ([]document, error) {
 			line = starts[i-1]
 		}
 		if err != nil {
-			return nil, syntaxErr(i, line, "%s", strings.TrimPrefix(err.Error(), "error converting YAML to JSON: "))
+			// The splitter's error quotes the line: say what is wrong
+			// without it (it may be anyone's data).
+			return nil, syntaxErr(i, line, "a line that begins with --- has text after it (kubectl's document separator is a line of its own: ---, then nothing but a comment)")
 		}
 		v, err := parseChunk(chunk, i, line)
 		if err != nil {
@@ -327,7 +329,7 @@ func parseJSON(data []byte) ([]document, error) {
 			return nil, syntaxErr(i, line, "%v", err)
 		}
 		if tok != json.Delim('{') {
-			return nil, refused(i, line, "", "a JSON manifest is a stream of JSON objects, and this is %v", tok)
+			return nil, refused(i, line, "", "a JSON manifest is a stream of JSON objects, and this is a %s", jsonTokenType(tok))
 		}
 		j := jsonReader{dec: dec, data: data, doc: i}
 		v, err := j.object("", 0)
@@ -441,6 +443,23 @@ func (j *jsonReader) number(path string, n json.Number) (any, error) {
 		return nil, j.fail(path, "a number out of range")
 	}
 	return f, nil
+}
+
+func jsonTokenType(tok json.Token) string {
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '[' {
+			return "list"
+		}
+		return "stray " + t.String()
+	case string:
+		return "string"
+	case json.Number:
+		return "number"
+	case bool:
+		return "boolean"
+	}
+	return "null"
 }
 
 func join(path, key string) string {
