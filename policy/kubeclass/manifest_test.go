@@ -110,3 +110,25 @@ func TestErrorsKeepValuesOut(t *testing.T) {
 		}
 	}
 }
+
+// TestRiskFieldsFolded: a risky field is found whatever its case,
+// including the letters encoding/json's folding maps to ASCII.
+func TestRiskFieldsFolded(t *testing.T) {
+	for key, risk := range map[string]string{
+		"HOSTNETWORK": RiskHostNetwork, "ho\u017ftPID": RiskHostPID, "hostIPC": RiskHostIPC,
+		"\u212aind_of": "", "hostnetwork": RiskHostNetwork,
+	} {
+		m := "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {\"" + key + "\": true, containers: [{name: c, image: x}]}\n"
+		objs, _, err := Manifest([]byte(m), "dev", snapshotTable(t))
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		want := []string{}
+		if risk != "" {
+			want = []string{risk}
+		}
+		if got := objs[0].Risks; !slices.Equal(append([]string{}, got...), want) {
+			t.Errorf("%s: risks %v, want %v", key, got, want)
+		}
+	}
+}

@@ -237,7 +237,7 @@ func scan(v any, s riskSet) {
 		}
 	case map[string]any:
 		for k, val := range t {
-			switch strings.ToLower(k) {
+			switch foldKey(k) {
 			case "labels", "matchlabels", "nodeselector":
 				continue // string maps: anyone's keys
 			case "annotations":
@@ -326,7 +326,7 @@ func scan(v any, s riskSet) {
 			default:
 				// secretKeyRef, secretRef, and the CSI and storage
 				// classes' nodePublishSecretRef, controllerExpandSecretRef...
-				if lk := strings.ToLower(k); (strings.HasSuffix(lk, "secretref") || strings.HasSuffix(lk, "secretkeyref")) && val != nil {
+				if lk := foldKey(k); (strings.HasSuffix(lk, "secretref") || strings.HasSuffix(lk, "secretkeyref")) && val != nil {
 					s[RiskSecretRef] = true
 				}
 			case "nodename":
@@ -456,6 +456,15 @@ func withoutSchema(body map[string]any) map[string]any {
 	out["spec"] = sp
 	return out
 }
+
+// foldKey is k as a decoder that ignores case would match it: lower
+// case, with the two letters encoding/json's folding also takes for
+// ASCII ones (U+017F for s, the Kelvin sign for k).
+func foldKey(k string) string {
+	return strings.ToLower(jsonFolds.Replace(k))
+}
+
+var jsonFolds = strings.NewReplacer("\u017f", "s", "\u212a", "k")
 
 // set reports whether a flag is anything but false or absent.
 func set(v any) bool { return v != nil && v != false }
