@@ -41,18 +41,8 @@ type document struct {
 // strictly: see the package documentation for what is refused. Empty
 // documents (only comments, or null) are skipped, as kubectl skips them.
 func parseDocuments(data []byte) ([]document, error) {
-	switch {
-	case len(data) > MaxManifestBytes:
-		return nil, refused(0, 0, "", "the manifest is %d bytes, longer than the limit of %d", len(data), MaxManifestBytes)
-	case !utf8.Valid(data):
-		return nil, syntaxErr(0, 0, "invalid UTF-8")
-	}
-	if i := bytes.IndexFunc(data, forbidden); i >= 0 {
-		r, _ := utf8.DecodeRune(data[i:])
-		return nil, syntaxErr(0, lineAt(data, i), "character %U: manifests may hold tabs and line feeds (a carriage return only before a line feed), and no other control character or line separator", r)
-	}
-	if i := bytes.IndexByte(data, '\r'); i >= 0 && bytes.Count(data, []byte("\r")) != bytes.Count(data, []byte("\r\n")) {
-		return nil, syntaxErr(0, lineAt(data, bytes.Index(data, []byte("\r"))), "a carriage return not followed by a line feed (YAML reads it as a line break, kubectl's document splitter does not)")
+	if err := checkText(data); err != nil {
+		return nil, err
 	}
 	trimmed := bytes.TrimLeftFunc(data, unicode.IsSpace)
 	if len(trimmed) == 0 {
@@ -72,6 +62,25 @@ func parseDocuments(data []byte) ([]document, error) {
 		return nil, refused(0, 0, "", "the manifest holds no object (only comments or empty documents)")
 	}
 	return docs, nil
+}
+
+// checkText refuses a text too long, not UTF-8, or with characters that
+// parsers read differently.
+func checkText(data []byte) error {
+	switch {
+	case len(data) > MaxManifestBytes:
+		return refused(0, 0, "", "the manifest is %d bytes, longer than the limit of %d", len(data), MaxManifestBytes)
+	case !utf8.Valid(data):
+		return syntaxErr(0, 0, "invalid UTF-8")
+	}
+	if i := bytes.IndexFunc(data, forbidden); i >= 0 {
+		r, _ := utf8.DecodeRune(data[i:])
+		return syntaxErr(0, lineAt(data, i), "character %U: manifests may hold tabs and line feeds (a carriage return only before a line feed), and no other control character or line separator", r)
+	}
+	if bytes.Count(data, []byte("\r")) != bytes.Count(data, []byte("\r\n")) {
+		return syntaxErr(0, lineAt(data, bytes.Index(data, []byte("\r"))), "a carriage return not followed by a line feed (YAML reads it as a line break, kubectl's document splitter does not)")
+	}
+	return nil
 }
 
 // forbidden are the characters a manifest may not hold: control
