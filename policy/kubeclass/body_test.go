@@ -21,8 +21,8 @@ func TestRequestBody(t *testing.T) {
 	const privPod = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"x","securityContext":{"privileged":true}}]}}`
 	for _, tt := range []struct {
 		name, verb, resource, sub, ns, objName, media, body string
-		risks                                             []string
-		says                                              string // an error saying this; "" for none
+		risks                                               []string
+		says                                                string // an error saying this; "" for none
 	}{
 		{"create a privileged pod", "create", "pods", "", "dev", "", "application/json", privPod, []string{RiskPrivileged}, ""},
 		{"create in YAML", "create", "pods", "", "dev", "", "application/yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostPID: true}\n", []string{RiskHostPID}, ""},
