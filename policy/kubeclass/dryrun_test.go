@@ -185,4 +185,3 @@ func subtract(a, b []string) []string {
 	}
 	return out
 }
-
