@@ -47,7 +47,7 @@ var KubernetesVerbs = append(append([]string{}, KubernetesReadVerbs...), Kuberne
 var KubernetesRisks = []string{
 	"privileged", "privilege-escalation", "host-path", "host-network", "host-pid", "host-ipc", "host-port",
 	"capabilities", "run-as-root", "unconfined", "token-mount", "service-account", "secret-ref", "node-name",
-	"external-ip", "secret", "rbac", "rbac-wildcard", "rbac-escalate", "webhook", "crd", "apiservice",
+	"external-ip", "ingress-snippet", "secret", "rbac", "rbac-wildcard", "rbac-escalate", "webhook", "crd", "apiservice",
 	"certificates", "custom-resource", "exec", "proxy", "token", "impersonate",
 }
 

@@ -132,3 +132,21 @@ func TestRiskFieldsFolded(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceAdminAccess: a ResourceClaim that asks for a device with
+// admin access is privileged.
+func TestDeviceAdminAccess(t *testing.T) {
+	objs, _, err := Manifest([]byte(`apiVersion: resource.k8s.io/v1
+kind: ResourceClaim
+metadata: {name: gpu}
+spec:
+  devices:
+    requests: [{name: gpu, exactly: {deviceClassName: gpu.example.com, adminAccess: true}}]
+`), "dev", snapshotTable(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(objs[0].Risks, []string{RiskPrivileged}) {
+		t.Errorf("risks %v", objs[0].Risks)
+	}
+}

@@ -8,13 +8,15 @@ import "strings"
 const (
 	// RiskPrivileged: a privileged container (securityContext.privileged),
 	// a Windows host process (windowsOptions.hostProcess), an unmasked
-	// /proc (procMount: Unmasked), or a Namespace whose Pod Security
-	// Admission label enforces less than baseline.
+	// /proc (procMount: Unmasked), a device claimed with adminAccess, or
+	// a Namespace whose Pod Security Admission label enforces less than
+	// baseline.
 	RiskPrivileged = "privileged"
 	// RiskPrivilegeEscalation: allowPrivilegeEscalation: true.
 	RiskPrivilegeEscalation = "privilege-escalation"
 	// RiskHostPath: a hostPath volume (or a PersistentVolume's hostPath
-	// or local path): the node's files.
+	// or local path): the node's files; or a gitRepo volume, which runs
+	// git on the node.
 	RiskHostPath = "host-path"
 	// RiskHostNetwork, RiskHostPID, RiskHostIPC: the node's network,
 	// process and IPC namespaces.
@@ -47,9 +49,14 @@ const (
 	// RiskNodeName: a pod pinned to a node past the scheduler (nodeName,
 	// or a Binding).
 	RiskNodeName = "node-name"
-	// RiskExternalIP: a Service with externalIPs, which can capture
-	// another address's traffic on the nodes.
+	// RiskExternalIP: a Service with externalIPs, or Endpoints and
+	// EndpointSlices written: traffic sent to an address the caller
+	// chooses.
 	RiskExternalIP = "external-ip"
+	// RiskIngressSnippet: an annotation whose key ends in -snippet (the
+	// ingress-nginx configuration-snippet, server-snippet...): text the
+	// ingress controller runs as its own configuration.
+	RiskIngressSnippet = "ingress-snippet"
 	// RiskSecret: a Secret written.
 	RiskSecret = "secret"
 	// RiskRBAC: an RBAC object (Role, ClusterRole, RoleBinding,
@@ -96,7 +103,7 @@ const (
 var Risks = []string{
 	RiskPrivileged, RiskPrivilegeEscalation, RiskHostPath, RiskHostNetwork, RiskHostPID, RiskHostIPC, RiskHostPort,
 	RiskCapabilities, RiskRunAsRoot, RiskUnconfined, RiskTokenMount, RiskServiceAccount, RiskSecretRef, RiskNodeName,
-	RiskExternalIP, RiskSecret, RiskRBAC, RiskRBACWildcard, RiskRBACEscalate, RiskWebhook, RiskCRD, RiskAPIService,
+	RiskExternalIP, RiskIngressSnippet, RiskSecret, RiskRBAC, RiskRBACWildcard, RiskRBACEscalate, RiskWebhook, RiskCRD, RiskAPIService,
 	RiskCertificates, RiskCustomResource, RiskExec, RiskProxy, RiskToken, RiskImpersonate,
 }
 
@@ -135,6 +142,8 @@ func kindRisks(res Resource, s riskSet) {
 		s[RiskSecret] = true
 	case "/bindings":
 		s[RiskNodeName] = true
+	case "/endpoints", "discovery.k8s.io/endpointslices":
+		s[RiskExternalIP] = true
 	case "rbac.authorization.k8s.io/roles", "rbac.authorization.k8s.io/clusterroles",
 		"rbac.authorization.k8s.io/rolebindings", "rbac.authorization.k8s.io/clusterrolebindings":
 		s[RiskRBAC] = true
@@ -255,9 +264,13 @@ func scan(v any, s riskSet) {
 				if set(val) {
 					s[RiskPrivilegeEscalation] = true
 				}
-			case "hostpath":
+			case "hostpath", "gitrepo":
 				if val != nil {
 					s[RiskHostPath] = true
+				}
+			case "adminaccess":
+				if set(val) {
+					s[RiskPrivileged] = true
 				}
 			case "local":
 				if m, ok := val.(map[string]any); ok && foldGet(m, "path") != nil {
@@ -350,8 +363,11 @@ func annotationRisks(v any, s riskSet) {
 		return
 	}
 	for k, val := range m {
-		k = strings.ToLower(k)
+		k = foldKey(k)
 		str, _ := val.(string)
+		if strings.HasSuffix(k, "-snippet") || strings.HasSuffix(k, "-snippets") {
+			s[RiskIngressSnippet] = true
+		}
 		if (strings.HasPrefix(k, "container.apparmor.security.beta.kubernetes.io/") || strings.HasPrefix(k, "seccomp.security.alpha.kubernetes.io/") ||
 			strings.HasPrefix(k, "container.seccomp.security.alpha.kubernetes.io/")) && strings.Contains(strings.ToLower(str), "unconfined") {
 			s[RiskUnconfined] = true
