@@ -3,6 +3,7 @@ package kubeclass
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -148,5 +149,28 @@ spec:
 	}
 	if !slices.Equal(objs[0].Risks, []string{RiskPrivileged}) {
 		t.Errorf("risks %v", objs[0].Risks)
+	}
+}
+
+// TestLimits: what is too long, too deep or too many is refused, in
+// time.
+func TestLimits(t *testing.T) {
+	var many strings.Builder
+	for i := 0; i <= MaxObjects; i++ {
+		fmt.Fprintf(&many, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d}\n", i)
+	}
+	for name, c := range map[string]struct{ manifest, says string }{
+		"deep YAML":     {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n", "nested deeper than 100"},
+		"deeper YAML":   {"a: " + strings.Repeat("[", 1<<20) + strings.Repeat("]", 1<<20), "exceeded max depth"},
+		"deep JSON":     {`{"apiVersion": "v1", "data": ` + strings.Repeat("[", 1<<20) + strings.Repeat("]", 1<<20) + "}", "nested deeper than 100"},
+		"too long":      {"a: " + strings.Repeat("x", MaxManifestBytes), "longer than the limit"},
+		"too many":      {many.String(), "more than 256 objects"},
+		"invalid UTF-8": {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: \"\xff\"}\n", "invalid UTF-8"},
+		"a BOM":         {"\ufeffapiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", "U+FEFF"},
+	} {
+		_, _, err := Manifest([]byte(c.manifest), "dev", snapshotTable(t))
+		if err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s: %v, want an error saying %q", name, err, c.says)
+		}
 	}
 }
