@@ -52,7 +52,7 @@ func parseDocuments(data []byte) ([]document, error) {
 	var err error
 	if trimmed[0] == '{' { // kubectl's test: a stream of JSON objects
 		docs, err = parseJSON(data)
-	} else {
+	} else if err = checkYAMLText(data); err == nil {
 		docs, err = parseYAML(data)
 	}
 	if err != nil {
@@ -64,8 +64,8 @@ func parseDocuments(data []byte) ([]document, error) {
 	return docs, nil
 }
 
-// checkText refuses a text too long, not UTF-8, or with characters that
-// parsers read differently.
+// checkText refuses a text too long or not UTF-8 (which JSON encoding
+// would change on the way).
 func checkText(data []byte) error {
 	switch {
 	case len(data) > MaxManifestBytes:
@@ -73,6 +73,13 @@ func checkText(data []byte) error {
 	case !utf8.Valid(data):
 		return syntaxErr(0, 0, "invalid UTF-8")
 	}
+	return nil
+}
+
+// checkYAMLText refuses the characters YAML parsers and kubectl's
+// splitter read differently. (JSON has no such: its decoder refuses
+// control characters in strings, and reads no other as a line break.)
+func checkYAMLText(data []byte) error {
 	if i := bytes.IndexFunc(data, forbidden); i >= 0 {
 		r, _ := utf8.DecodeRune(data[i:])
 		return syntaxErr(0, lineAt(data, i), "character %U: manifests may hold tabs and line feeds (a carriage return only before a line feed), and no other control character or line separator", r)
