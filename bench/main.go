@@ -27,6 +27,17 @@ type options struct {
 	duration, warmup                   time.Duration
 	clients                            []int
 	jsonOut                            string
+	// connection is the name of the configured connection the MCP
+	// targets call ("pg" when empty).
+	connection string
+}
+
+// conn is the connection the MCP targets call.
+func (o options) conn() string {
+	if o.connection == "" {
+		return "pg"
+	}
+	return o.connection
 }
 
 // caller runs one call of a scenario; it must be safe for concurrent use.
@@ -129,6 +140,12 @@ func main() {
 			log.Fatalf("-clients: bad value %q", c)
 		}
 		o.clients = append(o.clients, n)
+	}
+	if *mysqlOnly {
+		if err := runMySQLBench(o); err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	fmt.Println("== SQL classification (pg_query parse + Warden's tree walk), per statement")
 	classifyTable(os.Stdout, 2000)
@@ -284,15 +301,18 @@ func measure(ctx context.Context, o options, t target, query string, clients int
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func printTable(w *os.File, rs []result) {
+func printTable(w *os.File, rs []result) { printTableAgainst(w, rs, "pgx direct") }
+
+// printTableAgainst prints rs with ratios to the target named direct.
+func printTableAgainst(w *os.File, rs []result, directName string) {
 	direct := map[string]result{}
 	for _, r := range rs {
-		if r.Target == "pgx direct" {
+		if r.Target == directName {
 			direct[fmt.Sprintf("%s/%d", r.Query, r.Clients)] = r
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "query\tclients\ttarget\tmedian ms\tp99 ms\tcalls/s\tmedian ×direct\tcalls/s ×direct\terrors\t")
+	fmt.Fprintln(tw, "query\tclients\ttarget\tmedian ms\tp99 ms\tcalls/s\tmedian ×direct\tcalls/s ×direct\tserver CPU µs/call\tclient CPU µs/call\terrors\t")
 	for _, r := range rs {
 		d := direct[fmt.Sprintf("%s/%d", r.Query, r.Clients)]
 		ratio, tput := "-", "-"
@@ -300,7 +320,11 @@ func printTable(w *os.File, rs []result) {
 			ratio = fmt.Sprintf("%.2f", r.MedianMs/d.MedianMs)
 			tput = fmt.Sprintf("%.2f", r.PerSecond/d.PerSecond)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.3f\t%.3f\t%.0f\t%s\t%s\t%d\t\n", r.Query, r.Clients, r.Target, r.MedianMs, r.P99Ms, r.PerSecond, ratio, tput, r.Errors)
+		server := "-"
+		if r.ServerCPUUs > 0 {
+			server = fmt.Sprintf("%.0f", r.ServerCPUUs)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.3f\t%.3f\t%.0f\t%s\t%s\t%s\t%.0f\t%d\t\n", r.Query, r.Clients, r.Target, r.MedianMs, r.P99Ms, r.PerSecond, ratio, tput, server, r.ClientCPUUs, r.Errors)
 	}
 	tw.Flush()
 	for _, r := range rs {

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -97,17 +100,19 @@ func toolCaller(c *client.Client, tool string, args map[string]any) caller {
 // wardenStdioTarget drives one `warden mcp` process; concurrent clients
 // share its stdio pipe, as concurrent tool calls from one agent would.
 func wardenStdioTarget(o options, cfg string) target {
-	return target{name: "warden MCP stdio", open: func(ctx context.Context, clients int, query string) ([]caller, func(), error) {
+	var pid atomic.Int64
+	return target{name: "warden MCP stdio", serverCPU: childCPU(&pid), open: func(ctx context.Context, clients int, query string) ([]caller, func(), error) {
 		c, err := client.NewStdioMCPClientWithOptions(o.warden, os.Environ(), append([]string{"mcp", "--config", cfg, "--log-level", "warn"}, profileArgs("stdio", clients)...),
 			transport.WithCommandStderrWriter(os.Stderr))
 		if err != nil {
 			return nil, nil, err
 		}
+		pid.Store(int64(childPID(o.warden)))
 		if err := initialize(ctx, c); err != nil {
 			c.Close()
 			return nil, nil, err
 		}
-		call := toolCaller(c, "run_query", map[string]any{"connection": "pg", "sql": query, "max_rows": 1000})
+		call := toolCaller(c, "run_query", map[string]any{"connection": o.conn(), "sql": query, "max_rows": 1000})
 		return repeat(call, clients), func() { c.Close() }, nil
 	}}
 }
@@ -121,7 +126,8 @@ func wardenHTTPTarget(o options, cfg string) target {
 // wardenHTTPTargetAt is wardenHTTPTarget with clients of a protocol
 // revision.
 func wardenHTTPTargetAt(o options, cfg, version string) target {
-	return target{name: "warden MCP HTTP", open: func(ctx context.Context, clients int, query string) ([]caller, func(), error) {
+	var pid atomic.Int64
+	return target{name: "warden MCP HTTP", serverCPU: childCPU(&pid), open: func(ctx context.Context, clients int, query string) ([]caller, func(), error) {
 		cmd := exec.Command(o.warden, append([]string{"serve", "--config", cfg, "--listen", "127.0.0.1:0", "--log-level", "warn"}, profileArgs("http", clients)...)...)
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
@@ -131,6 +137,7 @@ func wardenHTTPTargetAt(o options, cfg, version string) target {
 		if err := cmd.Start(); err != nil {
 			return nil, nil, err
 		}
+		pid.Store(int64(cmd.Process.Pid))
 		stop := func() {
 			interruptAndWait(cmd, 10*time.Second)
 		}
@@ -154,7 +161,7 @@ func wardenHTTPTargetAt(o options, cfg, version string) target {
 				return nil, nil, err
 			}
 			cs = append(cs, c)
-			callers = append(callers, toolCaller(c, "run_query", map[string]any{"connection": "pg", "sql": query, "max_rows": 1000}))
+			callers = append(callers, toolCaller(c, "run_query", map[string]any{"connection": o.conn(), "sql": query, "max_rows": 1000}))
 		}
 		return callers, func() {
 			for _, c := range cs {
@@ -180,13 +187,15 @@ func readURL(r io.Reader) (string, error) {
 // (@modelcontextprotocol/server-postgres): stdio, a `query` tool that runs
 // each statement in a read-only transaction, no policy, masking or audit.
 func peerTarget(o options, db string) target {
-	return target{name: "peer server-postgres stdio", open: func(ctx context.Context, clients int, query string) ([]caller, func(), error) {
+	var pid atomic.Int64
+	return target{name: "peer server-postgres stdio", serverCPU: childCPU(&pid), open: func(ctx context.Context, clients int, query string) ([]caller, func(), error) {
 		host, port, _ := strings.Cut(o.addr, ":")
 		url := fmt.Sprintf("postgresql://%s:%s@%s:%s/%s", o.user, o.password, host, port, db)
 		c, err := client.NewStdioMCPClientWithOptions("node", os.Environ(), []string{o.peer, url})
 		if err != nil {
 			return nil, nil, err
 		}
+		pid.Store(int64(childPID("node")))
 		if err := initialize(ctx, c); err != nil {
 			c.Close()
 			return nil, nil, err
@@ -219,4 +228,50 @@ func interruptAndWait(cmd *exec.Cmd, grace time.Duration) {
 	case <-time.After(grace):
 		cmd.Process.Kill()
 	}
+}
+
+// childCPU is a target's serverCPU: the CPU time so far of the process
+// whose pid open stored (0 before).
+func childCPU(pid *atomic.Int64) func() int64 {
+	return func() int64 {
+		if p := pid.Load(); p > 0 {
+			return pidCPU(int(p))
+		}
+		return 0
+	}
+}
+
+// childPID finds the newest running child of this process whose program
+// is the base name of program (a stdio MCP server the client library
+// started), by /proc; 0 when there is none.
+func childPID(program string) int {
+	self := os.Getpid()
+	name := filepath.Base(program)
+	if len(name) > 15 {
+		name = name[:15] // comm is truncated to 15 bytes
+	}
+	best := 0
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		f := strings.Fields(string(b[end+1:]))
+		if len(f) < 2 || string(b[open+1:end]) != name {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); ppid == self && pid > best {
+			best = pid
+		}
+	}
+	return best
 }

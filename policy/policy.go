@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -91,6 +92,13 @@ type Decision struct {
 	// Approvers, for review: who may approve the held call (the rule's
 	// approvers; empty when it names none).
 	Approvers config.Approvers
+	// RevealSecrets, for Kubernetes, lets the call see Secret values
+	// (the rule's kubernetes: reveal_secrets); otherwise they are masked.
+	// MaskConfigMapKeys are the globs of namespace/name/key of the
+	// ConfigMap keys masked in what the call sees (the rule's
+	// kubernetes: mask_configmap_keys).
+	RevealSecrets     bool
+	MaskConfigMapKeys []string
 
 	// Trace says, for every rule in order, whether it matched and, if it
 	// did not apply, why (for explain).
@@ -138,6 +146,27 @@ func (d Decision) Visible(def, namespace, name string) bool {
 type Engine struct {
 	rules   []rule
 	version string
+	// reviewTools are the tools an allow turns into a review for,
+	// unless the allowing rule lists the tool by name.
+	reviewTools set
+}
+
+// Option changes how Compile compiles.
+type Option func(*Engine)
+
+// ReviewByDefault makes tools held for review by default (kubectl_delete):
+// a call an allow rule admits is reviewed instead, unless that rule lists
+// the tool by name in its tools:. A deny still denies, and a review
+// rule reviews.
+func ReviewByDefault(tools ...string) Option {
+	return func(e *Engine) {
+		if e.reviewTools == nil {
+			e.reviewTools = set{}
+		}
+		for _, t := range tools {
+			e.reviewTools[t] = struct{}{}
+		}
+	}
 }
 
 type rule struct {
@@ -149,10 +178,13 @@ type rule struct {
 	tools      set
 	when       cel.Program
 	readOnly   bool
-	kinds      set // statement kinds admitted
+	kinds      set      // statement kinds admitted (read and write with the Kubernetes verbs they stand for)
+	kindNames  []string // the kinds as the rule names them, sorted, for reasons
 	read       []tablePattern
 	write      []tablePattern
 	commands   *commandList // nil: any program
+	kube       *kubeScope   // nil: any namespace and resource
+	allowRisks set          // the risks the rule admits (kubernetes: allow_risks)
 }
 
 type set map[string]struct{}
@@ -172,7 +204,7 @@ func (s set) has(v string) bool { _, ok := s[v]; return ok }
 
 // Compile checks and compiles the rules of cfg: tool names against tools,
 // `when` conditions type-checked. Errors carry the rule's file and line.
-func Compile(cfg *config.Config, tools []string) (*Engine, error) {
+func Compile(cfg *config.Config, tools []string, opts ...Option) (*Engine, error) {
 	env, err := newCELEnv()
 	if err != nil {
 		return nil, fmt.Errorf("policy: CEL environment: %w", err)
@@ -180,6 +212,9 @@ func Compile(cfg *config.Config, tools []string) (*Engine, error) {
 	known := newSet(tools)
 	var errs config.Errors
 	e := &Engine{}
+	for _, o := range opts {
+		o(e)
+	}
 	for i, r := range cfg.Rules {
 		p := fmt.Sprintf("rules[%d]", i)
 		for j, t := range r.Tools {
@@ -198,6 +233,10 @@ func Compile(cfg *config.Config, tools []string) (*Engine, error) {
 			read:       compileTablePatterns(r.Tables.Read),
 			write:      compileTablePatterns(r.Tables.Write),
 			commands:   compileCommands(r.Commands),
+			kube:       compileKubeScope(r.Kubernetes),
+		}
+		if r.Kubernetes != nil {
+			cr.allowRisks = newSet(r.Kubernetes.AllowRisks)
 		}
 		kinds := r.Statements
 		if len(kinds) == 0 {
@@ -206,7 +245,8 @@ func Compile(cfg *config.Config, tools []string) (*Engine, error) {
 				kinds = append(kinds, KindWrite)
 			}
 		}
-		cr.kinds = newSet(kinds)
+		cr.kinds = newSet(expandKinds(kinds))
+		cr.kindNames = slices.Sorted(maps.Keys(newSet(kinds)))
 		if strings.TrimSpace(r.When) != "" {
 			prg, err := compileWhen(env, r.When)
 			if err != nil {
@@ -287,6 +327,11 @@ func (e *Engine) Decide(_ context.Context, in Input) (Decision, error) {
 	case review != nil:
 		return review.decision(Review, in, trace), nil
 	case allow != nil:
+		if e.reviewTools.has(in.Tool) && !allow.tools.has(in.Tool) {
+			d := allow.decision(Review, in, trace)
+			d.Reason = fmt.Sprintf("%s is held for review by default: rule %q allows it without naming %s in its tools", in.Tool, allow.Name, in.Tool)
+			return d, nil
+		}
 		return allow.decision(Allow, in, trace), nil
 	case refusal != nil:
 		return Decision{Effect: Deny, Rule: refusal.Rule, Reason: refusal.Why, Hint: refusal.hint, Trace: trace}, nil
@@ -303,7 +348,7 @@ func (r *rule) decision(effect Effect, in Input, trace []RuleTrace) Decision {
 	if reason == "" {
 		reason = r.reason(effect, in.Tool, in.Connection.Name)
 	}
-	return Decision{
+	d := Decision{
 		Effect:         effect,
 		Rule:           r.Name,
 		Reason:         reason,
@@ -319,6 +364,10 @@ func (r *rule) decision(effect Effect, in Input, trace []RuleTrace) Decision {
 		Approvers:      r.Approvers,
 		Trace:          trace,
 	}
+	if k := r.Kubernetes; k != nil {
+		d.RevealSecrets, d.MaskConfigMapKeys = k.RevealSecrets, k.MaskConfigMapKeys
+	}
+	return d
 }
 
 // reasonCache keeps a rule's reason texts ("rule "x" allows run_query on
@@ -402,12 +451,16 @@ func (r *rule) admit(in Input) (ok bool, why, hint string) {
 		return true, "", ""
 	}
 	// One statement per call is SQL's rule; a command line's commands
-	// run as one.
-	if n := len(f.Parts); n > 1 && !f.CommandLine && !r.MultiStatement {
+	// run as one, and a manifest's objects are applied one by one, each
+	// decided as a part.
+	if n := len(f.Parts); n > 1 && !f.CommandLine && !f.Kubernetes && !r.MultiStatement {
 		return false, fmt.Sprintf("rule %q admits one statement per call, and the SQL holds %d statements", r.Name, n), hintOneStatement
 	}
 	if r.commands != nil && !f.CommandLine {
 		return false, fmt.Sprintf("rule %q lists the commands it admits, so it admits only command lines", r.Name), ""
+	}
+	if r.kube != nil && !f.Kubernetes {
+		return false, fmt.Sprintf("rule %q scopes Kubernetes resources, so it admits only Kubernetes requests", r.Name), ""
 	}
 	def := in.Connection.Namespace
 	for _, st := range f.Parts {
@@ -419,13 +472,8 @@ func (r *rule) admit(in Input) (ok bool, why, hint string) {
 				return false, fmt.Sprintf("%s changes session state, which is never allowed: %s", st.Tag, reasons(st)), ""
 			}
 			if !r.kinds.has(k) {
-				allowed := make([]string, 0, len(r.kinds))
-				for a := range r.kinds {
-					allowed = append(allowed, a)
-				}
-				slices.Sort(allowed)
 				return false, fmt.Sprintf("rule %q admits only %s statements; this %s is %s: %s",
-					r.Name, strings.Join(allowed, "/"), st.Tag, article(k), reasons(st)), ""
+					r.Name, strings.Join(r.kindNames, "/"), st.Tag, article(k), reasons(st)), ""
 			}
 		}
 		for _, t := range st.Written {
@@ -444,6 +492,9 @@ func (r *rule) admit(in Input) (ok bool, why, hint string) {
 			if ok, why := r.commands.admit(r.Name, st); !ok {
 				return false, why, hintCommands
 			}
+		}
+		if ok, why, hint := r.admitKube(f, st); !ok {
+			return false, why, hint
 		}
 	}
 	return true, "", ""
@@ -470,6 +521,8 @@ func article(kind string) string {
 		return "an exec (it runs code Warden cannot see)"
 	case "network":
 		return "a network command"
+	case "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection": // Kubernetes verbs (policy/kubeclass)
+		return "a " + kind
 	}
 	return "a " + kind
 }

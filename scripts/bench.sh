@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: Warden's run_query over MCP (stdio, HTTP) against pgx direct
 # and the reference PostgreSQL MCP server, in one run, on a local PostgreSQL;
+# the same on MariaDB against go-sql-driver direct and @bytebase/dbhub;
 # the PostgreSQL wire proxy against direct, PgBouncer and a Go relay; and
 # exec_ssh and the SSH proxy against direct SSH, on a local sshd; and the
 # MySQL proxy against direct MariaDB and a Go relay (sysbench).
@@ -63,6 +64,25 @@ if [[ -n "${WARDEN_TEST_SSH_ADDR:-}" ]]; then
 else
   echo "bench: not root and no test sshd: SSH benchmarks skipped (scripts/sshd.sh start needs root)" >&2
 fi
+
+# MySQL/MariaDB: run_query over MCP (stdio, HTTP) against go-sql-driver
+# direct and the MCP peer @bytebase/dbhub (pinned; cached outside the
+# repository), on the test MariaDB (scripts/mariadb.sh), 1 and 32 clients.
+MYSQLENV="$(scripts/mariadb.sh start)"
+# shellcheck disable=SC1090
+source "$MYSQLENV"
+DBHUB_VERSION=1.4.0
+DBHUB_DIR="${WARDEN_CACHE:-$HOME/.cache/warden}/peers/dbhub-$DBHUB_VERSION"
+DBHUB="$DBHUB_DIR/node_modules/@bytebase/dbhub/dist/index.js"
+if [[ ! -f "$DBHUB" ]] && command -v npm >/dev/null; then
+  echo "bench: installing @bytebase/dbhub@$DBHUB_VERSION into $DBHUB_DIR" >&2
+  mkdir -p "$DBHUB_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$DBHUB_DIR" "@bytebase/dbhub@$DBHUB_VERSION" >&2 || true
+fi
+[[ -f "$DBHUB" ]] || { echo "bench: dbhub not available (npm missing?); measuring MySQL without it" >&2; DBHUB=""; }
+echo "== MySQL run_query: ${BENCH_DURATION:-5s} per scenario, clients ${BENCH_CLIENTS:-1,32}"
+go run ./bench -mysql -warden bin/warden -mysql-peer "$DBHUB" -duration "${BENCH_DURATION:-5s}" \
+  -clients "${BENCH_CLIENTS:-1,32}" -json bench-results/mysql_run_query.json
 
 # Connection budgets: 200 MCP sessions (a just-in-time role each) on a
 # PostgreSQL of its own that allows 20 connections, Warden's budget off

@@ -29,6 +29,7 @@ type Classifier struct {
 	Functions sqlclass.FunctionResolver
 
 	version *atomic.Pointer[string]
+	cache   *sqlclassmysql.Cache
 }
 
 // Classify implements policy.Classifier.
@@ -41,7 +42,7 @@ func (c *Classifier) Classify(ctx context.Context, req policy.ClassifyRequest) (
 }
 
 func (c *Classifier) facts(ctx context.Context, sql string, maxBytes int) (sqlclass.Facts, error) {
-	opts := sqlclassmysql.Options{Functions: c.Functions, MaxBytes: maxBytes}
+	opts := sqlclassmysql.Options{Functions: c.Functions, MaxBytes: maxBytes, Cache: c.cache}
 	if c.version != nil {
 		if v := c.version.Load(); v != nil {
 			opts.ServerVersion = *v

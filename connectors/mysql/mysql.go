@@ -20,6 +20,7 @@ import (
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/budget"
+	sqlclassmysql "github.com/wardenhq/warden/policy/sqlclass/mysql"
 )
 
 // MySQL is a connector for one database of a MySQL or MariaDB server.
@@ -116,8 +117,11 @@ func Open(ctx context.Context, cfg config.Connection, logger *slog.Logger) (conn
 	m.db.SetMaxIdleConns(sharedIdleConns)
 	m.db.SetConnMaxIdleTime(5 * time.Minute)
 	m.budget.OnWait(m.reclaimIdle)
-	m.classifier = &Classifier{Database: cfg.Database, Functions: m, version: &m.version}
-	m.strict = &Classifier{Database: cfg.Database, version: &m.version}
+	// One cache for both: what the text decides does not depend on the
+	// catalog, which each resolves on its own.
+	cache := sqlclassmysql.NewCache(4096)
+	m.classifier = &Classifier{Database: cfg.Database, Functions: m, version: &m.version, cache: cache}
+	m.strict = &Classifier{Database: cfg.Database, version: &m.version, cache: cache}
 	return m, nil
 }
 

@@ -111,6 +111,13 @@ func splitName(name string) (schema, object string) {
 // catalog declares. It is made once per connection.
 func (p *Postgres) Classifier() policy.Classifier { return p.classifier }
 
+// ReplaceClassifier makes c the connection's classifier, for the tests
+// that take the classifier out of the way (one that calls every statement
+// a read) to prove that the walls behind it — the read-only transaction,
+// the just-in-time role's grants — hold on their own. Call it before the
+// connection serves anything.
+func (p *Postgres) ReplaceClassifier(c policy.Classifier) { p.classifier = c }
+
 // OfflineClassifier is the classifier of a configured connection without
 // its target: what is not built in counts as a write.
 func OfflineClassifier(config.Connection) policy.Classifier {

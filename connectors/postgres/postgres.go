@@ -18,6 +18,7 @@ import (
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/budget"
+	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/policy/sqlclass"
 )
 
@@ -38,7 +39,7 @@ type Postgres struct {
 	jitMaxConns int32
 	funcs       catalogCache
 	typeKinds   catalogCache
-	classifier  *sqlclass.Classifier
+	classifier  policy.Classifier
 
 	mu     sync.Mutex
 	closed bool

@@ -20,6 +20,7 @@ import (
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/connectors/builtin"
+	pgconnector "github.com/wardenhq/warden/connectors/postgres"
 	"github.com/wardenhq/warden/credentials"
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
@@ -55,6 +56,9 @@ type harnessOptions struct {
 	holder      func(*auditsqlite.Store) approvals.Holder
 	listen      string // default 127.0.0.1:0
 	maxMessage  int    // proxy.postgres.max_message_bytes (0: the default)
+	// classifier, when set, replaces the connection's classifier with
+	// what it returns for the real one (the wall tests' liar).
+	classifier func(real policy.Classifier) policy.Classifier
 }
 
 const readRules = `
@@ -115,6 +119,10 @@ rules:%s
 	conns, err := builtin.Registry().Open(ctx, cfg.Connections, connectors.OpenOptions{Logger: logger, SSHCA: cfg.SSHCA})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.classifier != nil {
+		pg := conns["app"].(*pgconnector.Postgres)
+		pg.ReplaceClassifier(o.classifier(pg.Classifier()))
 	}
 	creds := credentials.New(store, conns, cfg.Connections, logger)
 	if err := creds.Start(ctx); err != nil {

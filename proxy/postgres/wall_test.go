@@ -1,7 +1,8 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,155 +10,236 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
-	pgconnector "github.com/wardenhq/warden/connectors/postgres"
 	"github.com/wardenhq/warden/internal/testenv"
-	"github.com/wardenhq/warden/policy/sqlclass"
+	"github.com/wardenhq/warden/policy"
 )
 
-// TestReadOnlyWrappingAlone proves the proxy's read-only wrapping holds on
-// its own, with the classifier out of the way: every case of the bypass
-// corpus is sent straight to PostgreSQL as the proxy sends a read-only
-// implicit transaction (set_config('transaction_read_only', 'on', true),
-// the statements, Sync), as it sends one on a session read-only by
-// default (see defaultReadOnlyRun), and as it sends a read-only statement
-// inside a writable transaction (SAVEPOINT, the same set_config, the
-// statement, ROLLBACK TO SAVEPOINT), and nothing may change.
-func TestReadOnlyWrappingAlone(t *testing.T) {
-	pg := testenv.PG(t)
-	db := pg.CreateDatabase(t, testenv.BypassFixture...)
-	ctx := context.Background()
-	side := pg.Connect(t, db)
-	c, err := pgconn.Connect(ctx, pg.DSN(db))
+// wallRules admit every read, several to a call, in a read-only
+// transaction, and let the same agents write (so that BEGIN opens a
+// writable transaction, in which a read runs inside the proxy's read-only
+// savepoint). With a classifier that calls everything a read, only the
+// read-only transaction stands between a write and the data.
+const wallRules = `
+  - name: agents-read
+    subjects: {groups: [agents]}
+    tools: [run_query]
+    effect: allow
+    read_only: true
+    multi_statement: true
+  - name: agents-write
+    subjects: {groups: [agents]}
+    tools: [run_query]
+    statements: [write]
+    effect: allow
+    read_only: false
+`
+
+// everythingReads is a classifier that lies: every statement is a plain
+// read (a SELECT, with tagSelect) touching nothing, whatever it does. Only
+// transaction control keeps its kind, because the proxy carries that out
+// itself instead of forwarding it, and the statement split (the parts'
+// offsets) is the real one, as the proxy needs it to run the parts. What
+// the real classifier cannot parse is split by PostgreSQL's scanner.
+type everythingReads struct {
+	real      policy.Classifier
+	tagSelect bool
+}
+
+func (c *everythingReads) Namespace() string { return c.real.Namespace() }
+
+func (c *everythingReads) Classify(ctx context.Context, req policy.ClassifyRequest) (policy.Facts, error) {
+	real, err := c.real.Classify(ctx, req)
+	parts := real.Parts
 	if err != nil {
-		t.Fatal(err)
+		parts = scannerParts(req.Statement)
+		if len(parts) == 0 {
+			return policy.Facts{}, err
+		}
 	}
-	defer c.Close(ctx)
-	before := testenv.Fingerprint(t, side)
-	ran, refused := 0, 0
-	for _, cs := range testenv.BypassCorpus(t) {
-		name, sql := cs.Name, cs.SQL
-		if testenv.ExternalEffect(sql) {
+	out := policy.Facts{Kinds: []string{policy.KindRead}, ReadOnly: true}
+	for _, p := range parts {
+		if p.Kind == policy.KindTransaction {
+			out.Parts = append(out.Parts, p)
+			out.Kinds = []string{policy.KindRead, policy.KindTransaction}
+			out.ReadOnly = false
 			continue
 		}
-		stmts, err := pg_query.SplitWithParser(sql, true)
-		if err != nil || len(stmts) == 0 {
-			continue
+		tag := p.Tag
+		if c.tagSelect || tag == "" {
+			tag = "SELECT"
 		}
-		for _, shape := range []string{"implicit", "savepoint", "default", "default-batch", "default-any-tag", "default-batch-any-tag"} {
-			var err error
-			if strings.HasPrefix(shape, "default") {
-				// The fast path: the session's default read-only, the
-				// statements each in a batch of its own (extended
-				// protocol, Sync after each) or in one (a simple Query).
-				err = defaultReadOnlyRun(ctx, c, stmts, !strings.Contains(shape, "batch"), strings.HasSuffix(shape, "any-tag"))
-			} else {
-				err = wrappedRun(ctx, c, stmts, shape == "savepoint")
-			}
-			if err == nil {
-				ran++
-			} else {
-				refused++
-			}
-			if after := testenv.Fingerprint(t, side); after != before {
-				t.Fatalf("case %s (%s) changed the database past the proxy's read-only wrapping:\n%s\nbefore: %s\nafter:  %s", name, shape, sql, before, after)
-			}
-		}
+		out.Parts = append(out.Parts, policy.Part{Kind: policy.KindRead, Kinds: []string{policy.KindRead}, Tag: tag, Offset: p.Offset, Length: p.Length})
 	}
-	t.Logf("read-only wrapping alone: %d runs completed without changing data, %d refused by PostgreSQL", ran, refused)
-	if ran+refused < 200 {
-		t.Errorf("only %d runs", ran+refused)
-	}
+	return out, nil
 }
 
-// wrappedRun sends stmts in one batch as the proxy sends a read-only
-// implicit transaction (hSetRO first), or, inSavepoint, a read-only
-// statement inside a writable transaction. It returns the batch's error.
-func wrappedRun(ctx context.Context, c *pgconn.PgConn, stmts []string, inSavepoint bool) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	defer func() { c.Exec(ctx, "RESET ALL").ReadAll() }()
-	b := &pgconn.Batch{}
-	if inSavepoint {
-		b.ExecParams(hBeginRW.sql, nil, nil, nil, nil)
-		b.ExecParams(hSavepoint.sql, nil, nil, nil, nil)
-	}
-	b.ExecParams(hSetRO.sql, nil, nil, nil, nil)
-	for _, s := range stmts {
-		// Transaction control is carried out by the proxy, never
-		// forwarded as the client wrote it.
-		if parseTxnUncached(s) != nil {
-			continue
-		}
-		b.ExecParams(s, nil, nil, nil, nil)
-	}
-	if inSavepoint {
-		b.ExecParams(hRollbackS.sql, nil, nil, nil, nil)
-		b.ExecParams(hReleaseS.sql, nil, nil, nil, nil)
-		b.ExecParams(hCommit.sql, nil, nil, nil, nil)
-	}
-	_, err := c.ExecBatch(ctx, b).ReadAll()
-	if c.TxStatus() != 'I' {
-		c.Exec(ctx, "ROLLBACK").ReadAll()
-	}
-	return err
-}
-
-// defaultReadOnlyRun sends stmts as the proxy does on an upstream whose
-// default_transaction_read_only it set: in one batch, or each in a batch
-// of its own (perSync). A batch is sent bare when sendsBare says so, else
-// after hSetRO; anyTag takes every statement for a query, as if the classifier's
-// parse disagreed with PostgreSQL's, to show the one-statement condition
-// holds without it. It returns the first error.
-func defaultReadOnlyRun(ctx context.Context, c *pgconn.PgConn, stmts []string, perSync, anyTag bool) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	defer func() { c.Exec(ctx, "RESET ALL").ReadAll() }()
-	if _, err := c.Exec(ctx, "SET default_transaction_read_only = on").ReadAll(); err != nil {
-		return err
-	}
-	var sent []string
-	for _, s := range stmts {
-		// Transaction control is the proxy's, never forwarded.
-		if parseTxnUncached(s) == nil {
-			sent = append(sent, s)
-		}
-	}
-	batches := [][]string{sent}
-	if perSync {
-		batches = nil
-		for _, s := range sent {
-			batches = append(batches, []string{s})
-		}
-	}
-	var first error
-	for _, batch := range batches {
-		if len(batch) == 0 {
-			continue
-		}
-		b := &pgconn.Batch{}
-		u := &upstream{tx: c.TxStatus(), status: map[string]string{"default_transaction_read_only": c.ParameterStatus("default_transaction_read_only")}}
-		if !sendsBare(u, len(batch) == 1, anyTag || snapshotFirst(classified(batch[0]))) {
-			b.ExecParams(hSetRO.sql, nil, nil, nil, nil)
-		}
-		for _, s := range batch {
-			b.ExecParams(s, nil, nil, nil, nil)
-		}
-		if _, err := c.ExecBatch(ctx, b).ReadAll(); err != nil && first == nil {
-			first = err
-		}
-		if c.TxStatus() != 'I' {
-			c.Exec(ctx, "ROLLBACK").ReadAll()
-		}
-	}
-	return first
-}
-
-// classified is sql as the proxy's classifier sees it (nil when it cannot
-// classify it: the proxy would refuse it).
-func classified(sql string) *statement {
-	f, err := sqlclass.Classify(context.Background(), sql, sqlclass.Options{})
+// scannerParts splits sql into its statements with PostgreSQL's scanner.
+func scannerParts(sql string) []policy.Part {
+	stmts, err := pg_query.SplitWithScanner(sql, true)
 	if err != nil {
 		return nil
 	}
-	return &statement{SQL: sql, Facts: f.Policy(pgconnector.SearchPath)}
+	var parts []policy.Part
+	from := 0
+	for _, s := range stmts {
+		i := strings.Index(sql[from:], s)
+		if i < 0 {
+			return nil
+		}
+		parts = append(parts, policy.Part{Offset: from + i, Length: len(s)})
+		from += i + len(s)
+	}
+	return parts
+}
+
+// TestReadOnlyWrappingAlone proves that the proxy's read-only wrapping
+// holds on its own. The real proxy serves the bypass corpus with the
+// classifier replaced by one that calls every statement a read, over a
+// static credential with every right on the data (so the just-in-time
+// role's grants are out of the way too), and every case is sent in each
+// way a client can send it: as one simple Query, as an extended-protocol
+// batch (one Sync), one statement per Sync, and inside a writable
+// transaction that the client commits. Nothing may change, and each case
+// must have reached PostgreSQL (it ran, or PostgreSQL refused it): a case
+// the proxy refused before sending would prove nothing.
+func TestReadOnlyWrappingAlone(t *testing.T) {
+	for _, tagSelect := range []bool{false, true} {
+		name := "real-tags"
+		if tagSelect {
+			name = "every-tag-select"
+		}
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, harnessOptions{setup: testenv.BypassFixture, credentials: "static", rules: wallRules,
+				classifier: func(real policy.Classifier) policy.Classifier {
+					return &everythingReads{real: real, tagSelect: tagSelect}
+				}})
+			side := h.pg.Connect(t, h.db)
+			before := testenv.Fingerprint(t, side)
+			ctx := context.Background()
+			dsn := h.dsn("alice")
+			reached := map[string]int{}
+			cases := 0
+			for _, cs := range testenv.BypassCorpus(t) {
+				if testenv.ExternalEffect(cs.SQL) {
+					continue
+				}
+				stmts := scannerParts(cs.SQL)
+				if len(stmts) == 0 {
+					continue
+				}
+				cases++
+				control := hasControl(t, cs.SQL)
+				// A connection of its own: a case may leave its session
+				// unusable (DEALLOCATE ALL, run as a read, drops the
+				// proxy's own prepared statements, and every statement
+				// after it fails), which must not hide the next case.
+				c, err := pgconn.Connect(ctx, dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, shape := range []string{"query", "batch", "per-sync", "in-transaction"} {
+					err := sendShape(ctx, c, cs.SQL, stmts, shape)
+					if c.IsClosed() {
+						t.Fatalf("case %s (%s): the proxy closed the connection: %v", cs.Name, shape, err)
+					}
+					if after := testenv.Fingerprint(t, side); after != before {
+						t.Fatalf("case %s (%s) changed the database past the read-only wrapping:\n%s\nbefore: %s\nafter:  %s", cs.Name, shape, cs.SQL, before, after)
+					}
+					code := "ran"
+					if err != nil {
+						var pe *pgconn.PgError
+						if !errors.As(err, &pe) {
+							t.Fatalf("case %s (%s): %v", cs.Name, shape, err)
+						}
+						proxys := strings.Contains(pe.Message, "Warden") || strings.Contains(pe.Message, "rule ")
+						switch {
+						case strings.Contains(pe.Message, "is not supported through Warden"):
+							// A protocol feature the proxy does not
+							// carry (COPY FROM STDIN), refused by its
+							// tag whatever the classifier says.
+							reached["proxy: unsupported feature"]++
+							continue
+						case proxys && control:
+							// Transaction control is the proxy's to
+							// carry out or refuse, not a read.
+							reached["proxy: transaction control"]++
+							continue
+						case proxys:
+							t.Fatalf("case %s (%s) was refused by the proxy, not by PostgreSQL, so the wall was not tested: %s\n%s", cs.Name, shape, pe.Message, cs.SQL)
+						}
+						code = pe.Code
+					}
+					reached[code]++
+				}
+				c.Close(ctx)
+			}
+			t.Logf("%d cases × 4 shapes, outcomes by SQLSTATE (25006 is the read-only transaction's refusal): %v", cases, reached)
+			if cases < 100 {
+				t.Fatalf("only %d corpus cases ran", cases)
+			}
+			if reached["25006"] == 0 {
+				t.Fatal("no case was refused by the read-only transaction: the wrapping was not exercised")
+			}
+		})
+	}
+}
+
+// hasControl reports whether sql holds transaction control (as the real
+// classifier sees it, which the liar keeps).
+func hasControl(t *testing.T, sql string) bool {
+	for _, p := range scannerParts(sql) {
+		tree, err := pg_query.Parse(sql[p.Offset : p.Offset+p.Length])
+		if err != nil || len(tree.GetStmts()) != 1 {
+			continue
+		}
+		if tree.GetStmts()[0].GetStmt().GetTransactionStmt() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// sendShape sends a corpus case through the proxy as shape says, and
+// returns the first error PostgreSQL (or the proxy) answered with. It
+// leaves the connection idle, outside any transaction.
+func sendShape(ctx context.Context, c *pgconn.PgConn, sql string, parts []policy.Part, shape string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	defer func() {
+		if c.TxStatus() != 'I' {
+			c.Exec(ctx, "ROLLBACK").ReadAll()
+		}
+		c.Exec(ctx, "RESET ALL").ReadAll()
+	}()
+	text := func(p policy.Part) string { return sql[p.Offset : p.Offset+p.Length] }
+	switch shape {
+	case "query":
+		_, err := c.Exec(ctx, sql).ReadAll()
+		return err
+	case "batch":
+		b := &pgconn.Batch{}
+		for _, p := range parts {
+			b.ExecParams(text(p), nil, nil, nil, nil)
+		}
+		_, err := c.ExecBatch(ctx, b).ReadAll()
+		return err
+	case "per-sync":
+		var first error
+		for _, p := range parts {
+			if _, err := c.ExecParams(ctx, text(p), nil, nil, nil, nil).Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	case "in-transaction":
+		if _, err := c.Exec(ctx, "BEGIN").ReadAll(); err != nil {
+			return err
+		}
+		_, err := c.Exec(ctx, sql).ReadAll()
+		if _, cerr := c.Exec(ctx, "COMMIT").ReadAll(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	panic("unknown shape " + shape)
 }

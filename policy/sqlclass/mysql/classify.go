@@ -38,6 +38,9 @@ type Options struct {
 	ServerVersion string
 	// MaxBytes bounds the SQL text; 0 means DefaultMaxBytes.
 	MaxBytes int
+	// Cache, when set, keeps what the text alone decides, so that a
+	// statement seen before is not scanned and parsed again.
+	Cache *Cache
 }
 
 // DefaultMaxBytes is the longest SQL text Classify accepts by default.
@@ -80,7 +83,7 @@ func Classify(ctx context.Context, sql string, opts Options) (sqlclass.Facts, er
 		}
 		srv = &s
 	}
-	analysed, err := analyse(sql, srv, 0)
+	analysed, err := opts.Cache.analyse(sql, srv, opts.ServerVersion)
 	if err != nil {
 		return sqlclass.Facts{}, err
 	}
