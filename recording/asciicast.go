@@ -114,7 +114,6 @@ var plain = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-
 // appendText appends s as the inside of a JSON string (jsonenc's
 // escaping: invalid UTF-8, an incomplete sequence included, becomes
 // U+FFFD, as encoding/json does). It allocates nothing but dst's growth.
