@@ -75,12 +75,17 @@ func (e *Engine) mysqlSources(ctx context.Context, req Request) ([]taint, time.T
 			lin = &lineage{why: why}
 		}
 	}
+	for _, c := range req.Columns {
+		if c.Origin.Table != "" {
+			n.names[Name{Schema: c.Origin.Schema, Name: c.Origin.Table}] = true
+		}
+	}
 	view, err := cat.mysqlView(ctx, req.Sources, n)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
+	an := &mysqlAnalyser{analyser: newAnalyser(view)}
 	if tree != nil {
-		an := &mysqlAnalyser{analyser: newAnalyser(view)}
 		lin = an.statement(tree)
 		expires = cat.putTrace(key, lin, view.expires)
 	}
@@ -92,9 +97,12 @@ func (e *Engine) mysqlSources(ctx context.Context, req Request) ([]taint, time.T
 		traced, _ = align(lin.outputs, len(req.Columns))
 	}
 	out := make([]taint, len(req.Columns))
-	for i := range req.Columns {
+	for i, c := range req.Columns {
+		if c.Origin.Table != "" {
+			out[i].add(an.origin(c.Origin))
+		}
 		if traced != nil {
-			out[i] = traced[i]
+			out[i].add(traced[i])
 			continue
 		}
 		why := "the statement could not be traced"
@@ -161,4 +169,22 @@ func mysqlFuncName(f *sqlparser.FuncExpr) string {
 		return f.Qualifier.String() + "." + name
 	}
 	return name
+}
+
+// origin is the source column the server's column definition names: a
+// table's column, or a view's traced through the view. A relation or
+// column the catalog does not know adds nothing: the statement's lineage,
+// which must trace every output, decides alone then.
+func (a *mysqlAnalyser) origin(o ColumnName) taint {
+	rel := a.cat.byName[Name{Schema: o.Schema, Name: o.Table}]
+	if rel == nil {
+		return taint{}
+	}
+	name := strings.ToLower(o.Column)
+	for _, c := range a.relationColumns(rel) {
+		if c.definite(name) {
+			return c.t
+		}
+	}
+	return taint{}
 }

@@ -193,6 +193,14 @@ func planKey(req Request) []byte {
 		b = append(b, c.Type...)
 		b = binary.LittleEndian.AppendUint32(b, c.TableOID)
 		b = binary.LittleEndian.AppendUint32(b, uint32(c.Attribute))
+		if c.Origin != (ColumnName{}) {
+			b = append(b, 0, 4)
+			b = append(b, c.Origin.Schema...)
+			b = append(b, 0)
+			b = append(b, c.Origin.Table...)
+			b = append(b, 0)
+			b = append(b, c.Origin.Column...)
+		}
 	}
 	b = append(b, 0, 3, 's')
 	// A shape is PostgreSQL's reading of the text: a MySQL statement is

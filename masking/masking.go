@@ -13,6 +13,16 @@ type Column struct {
 	// reports it; zero for computed columns.
 	TableOID  uint32
 	Attribute uint16
+	// Origin is the source column when the target reports it by name
+	// (MySQL's column definition: schema, org_table, org_name); zero for
+	// computed columns. Like TableOID it adds to what the statement's
+	// lineage finds, never replaces it.
+	Origin ColumnName
+}
+
+// ColumnName names a column of a relation.
+type ColumnName struct {
+	Schema, Table, Column string
 }
 
 // Request selects the masking that applies to one result.

@@ -23,10 +23,11 @@ import (
 // floats, exact decimals as json.Number, text as strings, binary data as
 // a string when it is UTF-8 and "0x" and hex otherwise), the row masker
 // runs, and each value it changed is written back as text. The masker is
-// built from the result's columns and the statement, whose lineage
-// analysis (vitess's parser) resolves each output column to its source
-// columns: an alias is still the masked column, and an output computed
-// from a masked one is refused.
+// built from the result's columns — each with the origin its column
+// definition reports — and the statement, whose lineage analysis
+// (vitess's parser) resolves each output column to its source columns:
+// an alias is still the masked column, and an output computed from a
+// masked one is refused.
 
 // maskerTimeout bounds the catalog look-ups masking makes for a result.
 const maskerTimeout = 30 * time.Second
@@ -39,7 +40,10 @@ func (r *result) startMasking(ctx context.Context) error {
 	}
 	cols := make([]masking.Column, len(r.fields))
 	for i, f := range r.fields {
-		cols[i] = masking.Column{Name: f.Name, Type: strings.ToLower(f.Type.String())}
+		// The column definition's origin (schema, org_table, org_name):
+		// masking adds it to what the statement's lineage finds.
+		cols[i] = masking.Column{Name: f.Name, Type: strings.ToLower(f.Type.String()),
+			Origin: masking.ColumnName{Schema: f.Database, Table: f.OrgTable, Column: f.OrgName}}
 	}
 	mctx, cancel := context.WithTimeout(ctx, maskerTimeout)
 	defer cancel()
