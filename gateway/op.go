@@ -146,7 +146,11 @@ func (o *op) authorize(ctx context.Context) error {
 		if on := o.spec.OnHold; on != nil {
 			hctx = approvals.WithProgress(hctx, func(_, _ float64, msg string) { on(msg) })
 		}
-		out, err := s.g.holder.Hold(hctx, o.holdRequest(d))
+		req := o.holdRequest(d)
+		if o.spec.Preview != nil {
+			req.Statement = o.preview(hctx, d, req.Statement)
+		}
+		out, err := s.g.holder.Hold(hctx, req)
 		o.ev.Approval = out.ID
 		if err != nil {
 			return o.refuse(ctx, "error", &Error{Code: CodeInternal, Rule: d.Rule,
@@ -165,6 +169,28 @@ func (o *op) authorize(ctx context.Context) error {
 	}
 	o.intent = s.g.recorder.BeginAsync(o.ev)
 	return nil
+}
+
+// preview adds what the operation's Preview shows the approver to
+// statement: run as the operation's credential (minted for it here when
+// the operation runs as one), or the reason it could not run.
+func (o *op) preview(ctx context.Context, d policy.Decision, statement string) string {
+	var cred connectors.Credential
+	var err error
+	if o.spec.Credential {
+		cred, err = o.s.mint(ctx, d, o.spec.Require)
+	}
+	text := ""
+	if err == nil {
+		text, err = o.spec.Preview(ctx, cred)
+	}
+	if err != nil {
+		text = "(no preview: " + err.Error() + ")"
+	}
+	if statement == "" {
+		return text
+	}
+	return statement + "\n\n" + text
 }
 
 // holdRequest is what the hold stage asks the Holder about the operation.
