@@ -376,13 +376,20 @@ type TargetError struct {
 	Message string
 	Detail  string
 	Hint    string
-	err     error
+	// CodeName says what Code is in Error's text; empty: SQLSTATE. (A
+	// Kubernetes API server's is its Status reason.)
+	CodeName string
+	err      error
 }
 
 func (e *TargetError) Error() string {
 	s := e.Message
 	if e.Code != "" {
-		s += " (SQLSTATE " + e.Code + ")"
+		name := e.CodeName
+		if name == "" {
+			name = "SQLSTATE"
+		}
+		s += " (" + name + " " + e.Code + ")"
 	}
 	return s
 }

@@ -345,7 +345,9 @@ func apiErr(err error) error {
 	var se apierrors.APIStatus
 	if errors.As(err, &se) {
 		st := se.Status()
-		return connectors.NewTargetError(string(st.Reason), st.Message, "", "", nil)
+		te := connectors.NewTargetError(string(st.Reason), st.Message, "", "", nil)
+		te.CodeName = "reason"
+		return te
 	}
 	return err
 }

@@ -61,7 +61,7 @@ func checkRequest(req connectors.KubeRequest) error {
 	if req.Resource.Resource == "" || req.Resource.Version == "" {
 		return errors.New("kubernetes: the request names no resource")
 	}
-	if (req.Verb == "list") == (req.Name != "") {
+	if byName := req.Verb != "list" && req.Verb != "create"; byName != (req.Name != "") {
 		return fmt.Errorf("kubernetes: %s with name %q", req.Verb, req.Name)
 	}
 	if req.Resource.Namespaced && req.Namespace == "" && req.Verb != "list" {
@@ -196,7 +196,9 @@ func statusError(code int, body []byte) error {
 	case http.StatusServiceUnavailable:
 		sentinel = connectors.ErrUnavailable
 	}
-	return connectors.NewTargetError(reason, msg, "", "", sentinel)
+	te := connectors.NewTargetError(reason, msg, "", "", sentinel)
+	te.CodeName = "reason"
+	return te
 }
 
 // IsReason reports whether err is the API server's error with reason
