@@ -42,8 +42,13 @@ type Rule struct {
 	// an entry), and how. docs/policy.md says how flags and subcommands
 	// are read.
 	Commands []CommandEntry `yaml:"commands"`
-	MaxRows  int            `yaml:"max_rows"`
-	Timeout  time.Duration  `yaml:"timeout"`
+	// Kubernetes, if set, scopes the Kubernetes requests and manifest
+	// objects the rule admits: their namespaces and resources, and the
+	// risks it accepts (docs/kubernetes-policy.md). Without it a rule
+	// admits any namespace and resource, and no risk.
+	Kubernetes *KubernetesScope `yaml:"kubernetes"`
+	MaxRows    int              `yaml:"max_rows"`
+	Timeout    time.Duration    `yaml:"timeout"`
 	// Grants shape the just-in-time credential of connections with
 	// credentials: jit. By default it gets exactly the table scope above.
 	Grants RuleGrants `yaml:"grants"`
@@ -101,9 +106,10 @@ type RulesFile struct {
 }
 
 // StatementKinds a rule may admit, as the classifiers name them: SQL's
-// (policy/sqlclass) and shell commands' (policy/cmdclass: network, exec,
-// privileged).
-var StatementKinds = []string{"read", "write", "ddl", "dcl", "utility", "network", "exec", "privileged"}
+// (policy/sqlclass), shell commands' (policy/cmdclass: network, exec,
+// privileged) and the Kubernetes verbs (policy/kubeclass), which read
+// and write stand for too.
+var StatementKinds = append([]string{"read", "write", "ddl", "dcl", "utility", "network", "exec", "privileged"}, KubernetesVerbs...)
 
 // SubjectMatch matches callers. Empty lists match everyone.
 type SubjectMatch struct {
@@ -160,7 +166,7 @@ func (c *Config) validateRules() Errors {
 		}
 		if r.ReadOnly != nil && *r.ReadOnly {
 			for j, k := range r.Statements {
-				if k != "read" {
+				if k != "read" && !contains(KubernetesReadVerbs, k) {
 					add(fmt.Sprintf("%s.statements[%d]", p, j), "%s: read_only: true admits only read statements, but statements lists %q", label, k)
 				}
 			}
@@ -180,10 +186,11 @@ func (c *Config) validateRules() Errors {
 		}
 		errs = append(errs, c.validateRuleSSHGrants(p, label, r)...)
 		errs = append(errs, c.validateCommands(p, label, r)...)
+		errs = append(errs, c.validateKubernetesScope(p, label, r)...)
 		errs = append(errs, c.validateApprovers(p+".approvers", label, r.Effect, r.Approvers)...)
 		if r.Effect == "deny" && (r.Grants.Role != "" || r.Grants.Principal != "" || r.Grants.PTY || r.ReadOnly != nil || r.MaxRows != 0 || r.Timeout != 0 || len(r.Statements) > 0 ||
-			len(r.Tables.Read) > 0 || len(r.Tables.Write) > 0 || r.MultiStatement || r.Commands != nil) {
-			add(p, "%s: a deny rule takes no constraints (read_only, statements, tables, multi_statement, commands, max_rows, timeout, grants)", label)
+			len(r.Tables.Read) > 0 || len(r.Tables.Write) > 0 || r.MultiStatement || r.Commands != nil || r.Kubernetes != nil) {
+			add(p, "%s: a deny rule takes no constraints (read_only, statements, tables, multi_statement, commands, kubernetes, max_rows, timeout, grants)", label)
 		}
 	}
 	// The approvals section is checked here, with the review rules it serves.

@@ -33,6 +33,9 @@ type StatementVars struct {
 	Text          string         `cel:"text"`
 	// Commands are the commands of a command line (empty for SQL).
 	Commands []CommandVars `cel:"commands"`
+	// Risks are what a Kubernetes manifest or request asks for beyond
+	// its verbs (privileged, host-path, rbac, ...); empty otherwise.
+	Risks []string `cel:"risks"`
 }
 
 // CommandVars is one command in statement.commands: the program that
@@ -81,7 +84,7 @@ func resourceVars(rs []Resource) []ResourceVars {
 //	tool        string            the tool called
 //	transport   string            how the call arrived: stdio, http, postgres-proxy
 //	connection  {name, kind, labels}
-//	statement   {count, kinds, tags, tables_read, tables_written, read, written, functions, read_only, text, commands}
+//	statement   {count, kinds, tags, tables_read, tables_written, read, written, functions, read_only, text, commands, risks}
 //	              read, written: list({kind, namespace, name})
 //	              commands: list({program, foreign, args, via}), via: the same shape
 //	now         timestamp         when the request is decided
@@ -123,6 +126,7 @@ func activation(in Input) map[string]any {
 		}
 		st.TablesRead, st.TablesWritten = texts(f.Read, ResourceTable), texts(f.Written, ResourceTable)
 		st.Read, st.Written, st.Functions = resourceVars(f.Read), resourceVars(f.Written), f.Functions
+		st.Risks = f.Risks
 		if f.CommandLine {
 			for _, p := range f.Parts {
 				st.Commands = append(st.Commands, commandVars(p.Tag, p.Foreign, p.Args, p.Wrappers))

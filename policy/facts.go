@@ -24,8 +24,20 @@ type Facts struct {
 	// transaction of its own. With it, the parts carry Args and Wrappers,
 	// and they are what a rule's commands: matches.
 	CommandLine bool
-	// Kinds is the union of every part's Kinds, least severe first.
+	// Kubernetes reports that the parts are Kubernetes requests or the
+	// objects of a manifest (policy/kubeclass): each part's Kinds are
+	// the verbs it may use (get, create, update, ...), its resources'
+	// Kind the Kubernetes resource ("pods", "deployments.apps",
+	// "pods/log"), and its Risks what it asks for that a rule must name.
+	// A rule's kubernetes: scope admits only such facts.
+	Kubernetes bool
+	// Kinds is the union of every part's Kinds, least severe first; for
+	// Kubernetes, each verb's class (read or write) comes before the
+	// verbs of that class, so that 'write' in statement.kinds holds for
+	// any write.
 	Kinds []string
+	// Risks is the union of the parts' Risks, in the classifier's order.
+	Risks []string
 	// Read and Written are the distinct unions of the parts' resources,
 	// sorted by Text.
 	Read, Written []Resource
@@ -72,6 +84,12 @@ type Part struct {
 	Functions []string
 	// Reasons say why the part is not a plain read; empty for one.
 	Reasons []string
+	// Risks, for a Kubernetes object or request, are what it asks for
+	// beyond its verb: host access, more rights, a Secret, an RBAC
+	// object ("privileged", "host-path", "rbac", ...). An allow or
+	// review rule admits a part with risks only if its kubernetes:
+	// allow_risks names every one: fail closed.
+	Risks []string
 	// Offset and Length locate the part in the statement's text, in bytes.
 	Offset, Length int
 }
@@ -126,6 +144,12 @@ const (
 	// rules test it in statement.read and statement.written.
 	ResourceFile = "file"
 )
+
+// A Kubernetes resource's Kind is the resource itself, plural, with its
+// group unless it is the core group ("pods", "deployments.apps", for a
+// subresource "pods/log"); Namespace is "" for a cluster-scoped object
+// or a request across every namespace; Name is "" for a collection; Text
+// is namespace/resource/name.
 
 // Kinds of statements every classifier reports in. A classifier may add
 // kinds of its own; rules name them in statements: and `when`.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -149,10 +150,13 @@ type rule struct {
 	tools      set
 	when       cel.Program
 	readOnly   bool
-	kinds      set // statement kinds admitted
+	kinds      set      // statement kinds admitted (read and write with the Kubernetes verbs they stand for)
+	kindNames  []string // the kinds as the rule names them, sorted, for reasons
 	read       []tablePattern
 	write      []tablePattern
 	commands   *commandList // nil: any program
+	kube       *kubeScope   // nil: any namespace and resource
+	allowRisks set          // the risks the rule admits (kubernetes: allow_risks)
 }
 
 type set map[string]struct{}
@@ -198,6 +202,10 @@ func Compile(cfg *config.Config, tools []string) (*Engine, error) {
 			read:       compileTablePatterns(r.Tables.Read),
 			write:      compileTablePatterns(r.Tables.Write),
 			commands:   compileCommands(r.Commands),
+			kube:       compileKubeScope(r.Kubernetes),
+		}
+		if r.Kubernetes != nil {
+			cr.allowRisks = newSet(r.Kubernetes.AllowRisks)
 		}
 		kinds := r.Statements
 		if len(kinds) == 0 {
@@ -206,7 +214,8 @@ func Compile(cfg *config.Config, tools []string) (*Engine, error) {
 				kinds = append(kinds, KindWrite)
 			}
 		}
-		cr.kinds = newSet(kinds)
+		cr.kinds = newSet(expandKinds(kinds))
+		cr.kindNames = slices.Sorted(maps.Keys(newSet(kinds)))
 		if strings.TrimSpace(r.When) != "" {
 			prg, err := compileWhen(env, r.When)
 			if err != nil {
@@ -402,12 +411,16 @@ func (r *rule) admit(in Input) (ok bool, why, hint string) {
 		return true, "", ""
 	}
 	// One statement per call is SQL's rule; a command line's commands
-	// run as one.
-	if n := len(f.Parts); n > 1 && !f.CommandLine && !r.MultiStatement {
+	// run as one, and a manifest's objects are applied one by one, each
+	// decided as a part.
+	if n := len(f.Parts); n > 1 && !f.CommandLine && !f.Kubernetes && !r.MultiStatement {
 		return false, fmt.Sprintf("rule %q admits one statement per call, and the SQL holds %d statements", r.Name, n), hintOneStatement
 	}
 	if r.commands != nil && !f.CommandLine {
 		return false, fmt.Sprintf("rule %q lists the commands it admits, so it admits only command lines", r.Name), ""
+	}
+	if r.kube != nil && !f.Kubernetes {
+		return false, fmt.Sprintf("rule %q scopes Kubernetes resources, so it admits only Kubernetes requests", r.Name), ""
 	}
 	def := in.Connection.Namespace
 	for _, st := range f.Parts {
@@ -419,13 +432,8 @@ func (r *rule) admit(in Input) (ok bool, why, hint string) {
 				return false, fmt.Sprintf("%s changes session state, which is never allowed: %s", st.Tag, reasons(st)), ""
 			}
 			if !r.kinds.has(k) {
-				allowed := make([]string, 0, len(r.kinds))
-				for a := range r.kinds {
-					allowed = append(allowed, a)
-				}
-				slices.Sort(allowed)
 				return false, fmt.Sprintf("rule %q admits only %s statements; this %s is %s: %s",
-					r.Name, strings.Join(allowed, "/"), st.Tag, article(k), reasons(st)), ""
+					r.Name, strings.Join(r.kindNames, "/"), st.Tag, article(k), reasons(st)), ""
 			}
 		}
 		for _, t := range st.Written {
@@ -444,6 +452,9 @@ func (r *rule) admit(in Input) (ok bool, why, hint string) {
 			if ok, why := r.commands.admit(r.Name, st); !ok {
 				return false, why, hintCommands
 			}
+		}
+		if ok, why, hint := r.admitKube(f, st); !ok {
+			return false, why, hint
 		}
 	}
 	return true, "", ""
@@ -470,6 +481,8 @@ func article(kind string) string {
 		return "an exec (it runs code Warden cannot see)"
 	case "network":
 		return "a network command"
+	case "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection": // Kubernetes verbs (policy/kubeclass)
+		return "a " + kind
 	}
 	return "a " + kind
 }
