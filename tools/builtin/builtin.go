@@ -19,6 +19,7 @@ func Tools() []tools.Tool {
 		kubetools.GetTool,
 		kubetools.LogsTool,
 		kubetools.DeleteTool,
+		kubetools.ApplyTool,
 		tools.ApprovalStatusTool,
 		tools.AwaitApprovalTool,
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/wardenhq/warden/connectors"
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/policy"
+	"github.com/wardenhq/warden/policy/kubeclass"
 )
 
 // Tool names.
@@ -70,25 +71,35 @@ func resourceKind(r connectors.KubeResource, sub string) string {
 	return k
 }
 
-var readVerbs = map[string]bool{"get": true, "list": true, "watch": true}
-
-// requestFacts classifies one API request for policy: one part whose tag
-// is the verb, read or write, on one resource.
+// requestFacts classifies one API request for policy (policy/kubeclass).
 func requestFacts(verb string, r connectors.KubeResource, sub, namespace, name string) *policy.Facts {
-	kind := resourceKind(r, sub)
-	res := policy.Resource{Kind: kind, Namespace: namespace, Name: name, Text: strings.Trim(namespace+"/"+kind+"/"+name, "/")}
-	p := policy.Part{Tag: verb}
-	f := &policy.Facts{}
-	if readVerbs[verb] {
-		p.Kind, p.Kinds, p.Read = policy.KindRead, []string{policy.KindRead, verb}, []policy.Resource{res}
-		f.Read, f.ReadOnly = p.Read, true
-	} else {
-		p.Kind, p.Kinds, p.Written = policy.KindWrite, []string{policy.KindWrite, verb}, []policy.Resource{res}
-		p.Reasons = []string{verb + " " + res.Text}
-		f.Written = p.Written
-	}
-	f.Parts, f.Kinds = []policy.Part{p}, p.Kinds
-	return f
+	return kubeclass.Request(verb, classRes(r), sub, namespace, name)
+}
+
+// classRes and connRes convert between the connector's and the
+// classifier's description of a resource (the same fields).
+func classRes(r connectors.KubeResource) kubeclass.Resource {
+	return kubeclass.Resource{Group: r.Group, Version: r.Version, Resource: r.Resource, Kind: r.Kind, Namespaced: r.Namespaced}
+}
+
+func connRes(r kubeclass.Resource) connectors.KubeResource {
+	return connectors.KubeResource{Group: r.Group, Version: r.Version, Resource: r.Resource, Kind: r.Kind, Namespaced: r.Namespaced}
+}
+
+// resolver is the cluster's discovery as the classifier asks it.
+type resolver struct {
+	ctx context.Context
+	k   connectors.KubeAPI
+}
+
+func (r resolver) ForKind(apiVersion, kind string) (kubeclass.Resource, error) {
+	res, err := r.k.ResolveKind(r.ctx, apiVersion, kind)
+	return classRes(res), err
+}
+
+func (r resolver) ForName(name string) (kubeclass.Resource, error) {
+	res, err := r.k.ResolveName(r.ctx, name)
+	return classRes(res), err
 }
 
 // need is the RBAC rule a request needs: its verb on its resource, in its
