@@ -107,7 +107,7 @@ func Apply(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a App
 			return nil, s.Invalid(ctx, op, gateway.NewError(gateway.CodeInvalidArgument, "Give the object a metadata.name",
 				"%s with only generateName %q: server-side apply needs a name", o.Resource.Name(), o.GenerateName))
 		}
-		p.need = append(p.need, need("get", connRes(o.Resource), "", o.Namespace, o.Name, "patch"))
+		p.need = append(p.need, need("get", connRes(o.Resource), "", o.Namespace, o.Name, "create", "patch"))
 	}
 	op.Facts = facts
 	op.Statement = p.statement()
@@ -127,7 +127,7 @@ func Apply(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a App
 	// now: a dry-run that fails stops the call, whatever policy said.
 	d, err := p.dryRun(ctx, gr.Credential, gr.Gate)
 	if err != nil {
-		return nil, gr.Finish(ctx, gateway.Outcome{Err: fmt.Errorf("%w (the server-side dry-run failed: nothing was applied)", err)})
+		return nil, gr.Finish(ctx, gateway.Outcome{Err: dryRunError(err)})
 	}
 	r := &ApplyResult{Connection: a.Connection, Diff: d.text(), Warnings: d.warnings}
 	for i, o := range objs {
@@ -141,7 +141,8 @@ func Apply(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a App
 		if action != "unchanged" {
 			resp, err := p.apply(ctx, gr.Credential, o, false)
 			if err != nil {
-				return nil, gr.Finish(ctx, gateway.Outcome{Rows: int64(i), Err: fmt.Errorf("%s %s/%s: %w (objects before it in the manifest were applied)", o.Resource.Name(), o.Namespace, o.Name, err)})
+				return nil, gr.Finish(ctx, gateway.Outcome{Rows: int64(i), Err: apiError(err,
+					fmt.Sprintf("applying %s %s/%s (the objects before it in the manifest were applied): ", o.Resource.Name(), o.Namespace, o.Name))})
 			}
 			r.Warnings = append(r.Warnings, resp.Warnings...)
 		}
@@ -292,6 +293,16 @@ func (d *dryRunResult) text() string {
 		b.WriteString(u)
 	}
 	return b.String()
+}
+
+// dryRunError words a dry-run that failed: nothing was applied.
+func dryRunError(err error) error {
+	var ge *gateway.Error
+	if errors.As(err, &ge) {
+		return err
+	}
+	return gateway.NewError(gateway.CodeTargetError, "Fix what the API server names and send the manifest again",
+		"the server-side dry-run failed, so nothing was applied: %s", err.Error())
 }
 
 func isReason(err error, reason string) bool {

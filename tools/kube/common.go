@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -191,4 +192,14 @@ func maskText(ctx context.Context, gr *gateway.Grant, text []byte) (*capped, map
 		return nil, nil, err
 	}
 	return &out, w.Summary(), nil
+}
+
+// apiError words the API server's refusal of a call for the agent (the
+// gateway's default wording is a database's); other errors pass.
+func apiError(err error, prefix string) error {
+	var te *connectors.TargetError
+	if !errors.As(err, &te) {
+		return err
+	}
+	return gateway.NewError(gateway.CodeTargetError, "", "%sthe API server refused: %s", prefix, te.Error())
 }

@@ -90,7 +90,7 @@ func Delete(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a De
 	_, err = k.Kube(ctx, connectors.KubeRequest{Verb: "delete", Resource: res, Namespace: ns, Name: a.Name,
 		Query: url.Values{"propagationPolicy": {"Background"}}, Credential: gr.Credential, Timeout: gr.Timeout, Gate: gr.Gate})
 	if err != nil {
-		return nil, gr.Finish(ctx, gateway.Outcome{Err: err})
+		return nil, gr.Finish(ctx, gateway.Outcome{Err: apiError(err, "")})
 	}
 	if e := gr.Finish(ctx, gateway.Outcome{Rows: 1}); e != nil {
 		return nil, e

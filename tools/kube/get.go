@@ -140,7 +140,7 @@ func Get(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a GetAr
 	resp, err := k.Kube(ctx, connectors.KubeRequest{Verb: verb, Resource: res, Namespace: ns, Name: a.Name, Query: q,
 		Accept: accept, Credential: gr.Credential, Timeout: gr.Timeout, Gate: gr.Gate})
 	if err != nil {
-		return nil, gr.Finish(ctx, gateway.Outcome{Err: err})
+		return nil, gr.Finish(ctx, gateway.Outcome{Err: apiError(err, "")})
 	}
 	r := &GetResult{Connection: a.Connection, Resource: res.GroupResource(), Kind: res.Kind, Namespace: ns}
 	var text []byte
@@ -155,7 +155,7 @@ func Get(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a GetAr
 	}
 	out, summary, err := maskText(ctx, gr, text)
 	if err != nil {
-		return nil, gr.Finish(ctx, gateway.Outcome{Err: err})
+		return nil, gr.Finish(ctx, gateway.Outcome{Err: apiError(err, "")})
 	}
 	if masked > 0 {
 		if summary == nil {

@@ -320,3 +320,149 @@ func TestDelete(t *testing.T) {
 		}
 	}
 }
+
+// TestApply: server-side apply with a dry-run diff, as a ServiceAccount
+// that may get and patch only the manifest's objects.
+func TestApply(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ns := f.ns[0]
+	apply := func(manifest string) (*kubetools.ApplyResult, error) {
+		res, err := f.call(t, kubetools.ToolApply, map[string]any{"manifest": manifest, "namespace": ns})
+		if err != nil {
+			return nil, err
+		}
+		return res.Structured.(*kubetools.ApplyResult), nil
+	}
+	cm := func(v string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {mode: " + v + "}\n"
+	}
+	r, err := apply(cm("blue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Objects) != 1 || r.Objects[0].Action != "created" || !strings.Contains(r.Diff, "+  mode: blue") || strings.Contains(r.Diff, "managedFields") {
+		t.Fatalf("create: %+v\n%s", r, r.Diff)
+	}
+	got, err := f.admin.CoreV1().ConfigMaps(ns).Get(ctx, "app", metav1.GetOptions{})
+	if err != nil || got.Data["mode"] != "blue" || got.ManagedFields[0].Manager != kubetools.FieldManager {
+		t.Fatalf("the created object: %+v %v", got, err)
+	}
+	if r, err := apply(cm("blue")); err != nil || r.Objects[0].Action != "unchanged" {
+		t.Errorf("the same again: %+v %v", r, err)
+	}
+	r, err = apply(cm("green"))
+	if err != nil || r.Objects[0].Action != "configured" || !strings.Contains(r.Diff, "-  mode: blue") || !strings.Contains(r.Diff, "+  mode: green") ||
+		strings.Contains(r.Diff, "resourceVersion") || strings.Contains(r.Diff, "uid:") {
+		t.Fatalf("update: %+v %v\n%s", r, err, r.Diff)
+	}
+
+	// A Secret: applied with its value, diffed with none.
+	r, err = apply("apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: s3cr3t-value}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(r.Diff, "s3cr3t") || strings.Contains(r.Diff, "czNjcjN0") || !strings.Contains(r.Diff, "***") {
+		t.Errorf("secret diff:\n%s", r.Diff)
+	}
+	if s, err := f.admin.CoreV1().Secrets(ns).Get(ctx, "db", metav1.GetOptions{}); err != nil || string(s.Data["password"]) != "s3cr3t-value" {
+		t.Errorf("the applied secret: %v", err)
+	}
+
+	// A dry-run the server refuses (an immutable ConfigMap's data):
+	// nothing is applied, and the error says so.
+	yes := true
+	if _, err := f.admin.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "frozen"}, Immutable: &yes, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: frozen}\nimmutable: true\ndata: {k: changed}\n")
+	if err == nil || !strings.Contains(err.Error(), "dry-run failed") {
+		t.Errorf("a refused dry-run: %v", err)
+	}
+	if c, _ := f.admin.CoreV1().ConfigMaps(ns).Get(ctx, "frozen", metav1.GetOptions{}); c.Data["k"] != "v" {
+		t.Error("the refused apply changed the object")
+	}
+
+	// Refused before anything is sent: a privileged pod, a second
+	// document in a namespace no rule admits, a kind no rule admits.
+	for name, m := range map[string]string{
+		"privileged pod":      "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: x, securityContext: {privileged: true}}]\n",
+		"hidden second doc":   cm("red") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: " + f.ns[1] + "}\n",
+		"rbac":                "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\nrules: [{apiGroups: ['*'], resources: ['*'], verbs: ['*']}]\n",
+		"not a manifest":      "this: [is, not",
+		"unknown kind":        "apiVersion: v1\nkind: NoSuchKind\nmetadata: {name: x}\n",
+		"generateName only":   "apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: x-}\n",
+		"cluster-scoped kind": "apiVersion: v1\nkind: Namespace\nmetadata: {name: wt-evil}\n",
+	} {
+		if r, err := apply(m); err == nil {
+			t.Errorf("%s: applied %+v", name, r)
+		}
+	}
+	if c, _ := f.admin.CoreV1().ConfigMaps(ns).Get(ctx, "app", metav1.GetOptions{}); c.Data["mode"] != "green" {
+		t.Error("a refused multi-document manifest applied its first object")
+	}
+	if _, err := f.admin.CoreV1().ConfigMaps(f.ns[1]).Get(ctx, "other", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Error("the hidden document was applied")
+	}
+	if _, err := f.admin.CoreV1().Namespaces().Get(ctx, "wt-evil", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Error("the namespace was created")
+	}
+}
+
+// TestApplyReview: a change held for review shows the approver the
+// server's dry-run diff; nothing is applied until it is approved, and
+// then exactly that manifest.
+func TestApplyReview(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ns := f.ns[0]
+	manifest := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      automountServiceAccountToken: false
+      containers: [{name: web, image: "registry.example/web:1.2"}]
+`
+	args := map[string]any{"manifest": manifest, "namespace": ns, "justification": "release 1.2"}
+	_, err := f.call(t, kubetools.ToolApply, args)
+	var pa *gateway.PendingApproval
+	if !errors.As(err, &pa) {
+		t.Fatalf("held apply: %v", err)
+	}
+	if _, err := f.admin.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the held apply created the deployment: %v", err)
+	}
+	a, err := f.svc.Get(ctx, "agent", pa.ApprovalID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"server-side dry-run diff", "+  replicas: 2", "registry.example/web:1.2", "/dev/null (deployments.apps " + ns + "/web does not exist)"} {
+		if !strings.Contains(a.Statement, want) {
+			t.Errorf("the approver's view lacks %q:\n%s", want, a.Statement)
+		}
+	}
+	// The approval binds the exact manifest: another one is a new request.
+	args2 := map[string]any{"manifest": strings.Replace(manifest, "replicas: 2", "replicas: 20", 1), "namespace": ns}
+	if _, err := f.svc.Decide(ctx, dba, pa.ApprovalID, approvals.VerdictApprove, "ok", "api"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.call(t, kubetools.ToolApply, args2); !errors.As(err, new(*gateway.PendingApproval)) {
+		t.Errorf("a changed manifest ran on the approval of another: %v", err)
+	}
+	res, err := f.call(t, tools.ToolAwaitApproval, map[string]any{"approval_id": pa.ApprovalID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.Structured.(*kubetools.ApplyResult); r.Objects[0].Action != "created" {
+		t.Errorf("approved apply: %+v", r)
+	}
+	d, err := f.admin.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil || *d.Spec.Replicas != 2 {
+		t.Fatalf("the approved deployment: %+v %v", d, err)
+	}
+}

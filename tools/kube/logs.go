@@ -106,14 +106,14 @@ func Logs(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a Logs
 	var out capped
 	w, err := gr.Stream(ctx, &out)
 	if err != nil {
-		return nil, gr.Finish(ctx, gateway.Outcome{Err: err})
+		return nil, gr.Finish(ctx, gateway.Outcome{Err: apiError(err, "")})
 	}
 	_, err = k.Kube(ctx, connectors.KubeRequest{Verb: "get", Resource: podsResource, Namespace: a.Namespace, Name: a.Pod, Subresource: "log",
 		Query: q, Accept: "*/*", Credential: gr.Credential, Timeout: gr.Timeout, Output: w, Gate: gr.Gate})
 	w.Close()
 	masked := w.Summary()
 	if err != nil {
-		return nil, gr.Finish(ctx, gateway.Outcome{Err: err, Masked: masked})
+		return nil, gr.Finish(ctx, gateway.Outcome{Err: apiError(err, ""), Masked: masked})
 	}
 	r := &LogsResult{Connection: a.Connection, Namespace: a.Namespace, Pod: a.Pod, Container: a.Container,
 		Logs: out.String(), Truncated: out.truncated(), Bytes: out.total, Masked: masked}
