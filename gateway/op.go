@@ -32,6 +32,9 @@ type op struct {
 func (s *Session) newOp(spec Operation) *op {
 	g := s.g
 	args, statement := spec.Arguments, spec.Statement
+	if spec.Redacted != nil {
+		args = spec.Redacted
+	}
 	if len(args) > g.limits.MaxSQLBytes+4096 {
 		args = nil // the statement (cut below) is what matters in the record
 	}
@@ -203,6 +206,9 @@ func (o *op) holdRequest(d policy.Decision) approvals.Request {
 		Rule: d.Rule, Reason: d.Reason, PolicyVersion: o.s.g.decider.Version(),
 		Approvers: approvals.Approvers{Groups: d.Approvers.Groups, Quorum: d.Approvers.Quorum},
 		Statement: o.spec.Statement,
+	}
+	if o.spec.Redacted != nil {
+		req.Arguments = o.spec.Arguments // the call to run once approved, as sent
 	}
 	var args struct {
 		Justification string `json:"justification"`

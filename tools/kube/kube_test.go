@@ -368,6 +368,19 @@ func TestApply(t *testing.T) {
 	if s, err := f.admin.CoreV1().Secrets(ns).Get(ctx, "db", metav1.GetOptions{}); err != nil || string(s.Data["password"]) != "s3cr3t-value" {
 		t.Errorf("the applied secret: %v", err)
 	}
+	// The audit trail keeps neither the value nor its base64.
+	if err := f.store.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := f.store.Get(ctx, r.AuditID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{string(ev.Arguments), ev.Statement} {
+		if strings.Contains(field, "s3cr3t") || strings.Contains(field, "czNjcjN0") || !strings.Contains(field, "***") {
+			t.Errorf("the audit event of a Secret's apply: %s", field)
+		}
+	}
 
 	// A dry-run the server refuses (an immutable ConfigMap's data):
 	// nothing is applied, and the error says so.
