@@ -241,3 +241,35 @@ func TestScopedGrantsRefuse(t *testing.T) {
 		t.Error("a decision alone granted something")
 	}
 }
+
+// TestMintFailsCleanly: a mint that fails half-way (a granted namespace
+// the cluster does not have) leaves what Revoke removes, and Revoke
+// removes it.
+func TestMintFailsCleanly(t *testing.T) {
+	kc := testenv.Kube(t)
+	admin := testenv.KubeAdmin(t, kc)
+	ns := testenv.KubeNamespace(t, admin)
+	missing := "wt-missing-" + lease()[:8]
+	cfg := config.Connection{Name: "k", Kind: config.KindKubernetes, Credentials: "jit", JIT: config.JIT{TTL: time.Hour},
+		Kube: config.KubeSettings{Server: kc.Server, CAFile: kc.CAFile, Token: config.TokenRef{File: kc.TokenFile},
+			Namespaces: []string{ns, missing}, SessionNamespace: "warden-sessions-test"}}
+	c, err := kubernetes.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	g, err := c.ScopedGrants(policy.Decision{}, connectors.KubeGrants{Rules: []connectors.KubeRule{
+		{Namespace: ns, Resource: "pods", Verbs: []string{"list"}}, {Namespace: missing, Resource: "pods", Verbs: []string{"list"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := lease()
+	if _, err := c.Mint(ctx, connectors.MintRequest{Lease: l, Grants: g, TTL: time.Hour}); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("mint into a missing namespace: %v", err)
+	}
+	if err := c.Revoke(ctx, connectors.RevokeRequest{Lease: l, Principal: c.Principal(l)}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.KubeGone(t, admin, "warden-sessions-test", []string{ns}, c.Principal(l))
+}

@@ -181,6 +181,10 @@ func TestGet(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// list_connections offers the cluster's tools on it.
+	if res, err := f.call(t, tools.ToolListConnections, map[string]any{}); err != nil || !strings.Contains(res.Text, "kubectl_get: allow, read-only") || !strings.Contains(res.Text, "k (kubernetes)") {
+		t.Errorf("list_connections: %v\n%s", err, res.Text)
+	}
 	// A table as kubectl prints it, from the server's Table, through a short name.
 	res, err := f.call(t, kubetools.ToolGet, map[string]any{"resource": "po", "namespace": f.ns[0], "label_selector": "app=web"})
 	if err != nil {
