@@ -231,6 +231,8 @@ func TestScopedGrantsRefuse(t *testing.T) {
 		"star name":          {Namespace: ns[0], Resource: "pods", Verbs: []string{"get"}, Names: []string{"*"}},
 		"no verb":            {Namespace: ns[0], Resource: "pods"},
 		"write in read-only": {Namespace: ns[0], Resource: "pods", Verbs: []string{"delete"}},
+		"every namespace":    {Resource: "secrets", Verbs: []string{"list"}},
+		"unknown resource":   {Resource: "nosuchthings", Verbs: []string{"list"}},
 	} {
 		d := policy.Decision{Rule: "r", ReadOnly: name == "write in read-only"}
 		if g, err := c.ScopedGrants(d, connectors.KubeGrants{Rules: []connectors.KubeRule{r}}); err == nil {
