@@ -16,6 +16,7 @@ import (
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/connectors/connectortest"
 	"github.com/wardenhq/warden/connectors/kubernetes"
 	"github.com/wardenhq/warden/internal/testenv"
 	"github.com/wardenhq/warden/policy"
@@ -274,4 +275,32 @@ func TestMintFailsCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.KubeGone(t, admin, "warden-sessions-test", []string{ns}, c.Principal(l))
+}
+
+// TestContract: the KubeAPI contract suite, as Warden's own credential
+// and as a minted one.
+func TestContract(t *testing.T) {
+	t.Run("static", func(t *testing.T) {
+		connectortest.RunKube(t, connectortest.KubeHarness{Open: func(t *testing.T) connectortest.KubeFixture {
+			c, _, ns := setup(t)
+			return connectortest.KubeFixture{Conn: c, Credential: connectors.Static, Namespace: ns[0]}
+		}})
+	})
+	t.Run("jit", func(t *testing.T) {
+		connectortest.RunKube(t, connectortest.KubeHarness{Open: func(t *testing.T) connectortest.KubeFixture {
+			c, _, ns := setup(t)
+			g, err := c.ScopedGrants(policy.Decision{}, connectors.KubeGrants{Rules: []connectors.KubeRule{
+				{Namespace: ns[0], Resource: "configmaps", Verbs: []string{"create", "get", "list", "delete"}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := lease()
+			resp, err := c.Mint(context.Background(), connectors.MintRequest{Lease: l, Grants: g, TTL: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Revoke(context.Background(), connectors.RevokeRequest{Lease: l, Principal: c.Principal(l)}) })
+			return connectortest.KubeFixture{Conn: c, Credential: resp.Credential, Namespace: ns[0]}
+		}})
+	})
 }
