@@ -181,7 +181,9 @@ func (o *op) preview(ctx context.Context, d policy.Decision, statement string) s
 	var cred connectors.Credential
 	var err error
 	if o.spec.Credential {
-		cred, err = o.s.mint(ctx, d, o.spec.Require)
+		if cred, err = o.s.mint(ctx, d, o.spec.Require); err == nil {
+			o.ev.Credential = CredentialLabel(cred) // the held call's event names what the preview ran as
+		}
 	}
 	text := ""
 	if err == nil {

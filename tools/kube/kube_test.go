@@ -451,6 +451,12 @@ spec:
 	if !errors.As(err, &pa) {
 		t.Fatalf("held apply: %v", err)
 	}
+	if err := f.store.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := f.store.Get(ctx, gateway.AsError(err).AuditID); err != nil || ev.Decision != "review" || ev.Credential == "" || ev.Credential == gateway.StaticCredentialLabel {
+		t.Errorf("the held apply's event does not name the preview's credential: %+v %v", ev, err)
+	}
 	if _, err := f.admin.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the held apply created the deployment: %v", err)
 	}
