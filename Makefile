@@ -6,7 +6,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 1
 
-.PHONY: build test test-unit lint bench fuzz demo clean pg-start pg-stop mariadb-start mariadb-stop sshd-start sshd-stop
+.PHONY: build test test-unit lint bench fuzz demo clean pg-start pg-stop mariadb-start mariadb-stop sshd-start sshd-stop kube-start kube-stop
 
 build:
 	@scripts/deps.sh
@@ -50,6 +50,10 @@ sshd-start:
 	@scripts/sshd.sh start
 sshd-stop:
 	@scripts/sshd.sh stop
+kube-start:
+	@scripts/kube.sh start
+kube-stop:
+	@scripts/kube.sh stop
 
 clean:
 	rm -rf bin

@@ -151,6 +151,9 @@ type Connection struct {
 	// the host sees Warden connect from another address than Warden's own
 	// route to it says (NAT). Default: that route's local address.
 	SourceAddress []string `yaml:"source_address"`
+
+	// Kube are the fields of a kubernetes connection (kubernetes.go).
+	Kube KubeSettings `yaml:",inline"`
 }
 
 // JIT tunes the just-in-time credentials of a connection.

@@ -57,7 +57,7 @@ rules:
 	wants := []want{
 		{main, 3, 22, "limits.statement_timeout", "limits.statement_timeout: expected a duration such as 10s or 2m; got 10 (add a unit)"},
 		{main, 6, 11, "connections[1].name", "connections[1].name: expected a single value (text), got a list"},
-		{main, 7, 11, "connections[1].kind", `connections[1].kind: expected postgres, mysql, sqlite or ssh, got "oracle"`},
+		{main, 7, 11, "connections[1].kind", `connections[1].kind: expected postgres, mysql, sqlite, ssh or kubernetes, got "oracle"`},
 		{main, 8, 16, "connections[1].max_conns", `connections[1].max_conns: expected a whole number such as 100; got "lots"`},
 		{main, 12, 27, "rules[0].connections.names[0]", `rules[0].connections.names: no connection named "nope"`},
 		{main, 13, 14, "rules[0].timeout", `rules[0].timeout: expected a duration such as 10s or 2m; got "soon"`},

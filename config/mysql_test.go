@@ -58,7 +58,7 @@ func TestMySQLErrors(t *testing.T) {
 		{"sslmode allow", conn(ok + ", sslmode: allow"), `sslmode: expected one of disable, prefer, require, verify-ca, verify-full for a mysql connection, got "allow"`},
 		{"path", conn(ok + ", path: x.db"), "a mysql connection has an address and database, not a path"},
 		{"ssh fields", conn(ok + ", principals: [a]"), "host_key, host_ca and principals are for ssh connections, not mysql"},
-		{"unknown kind", "connections:\n  - {name: m, kind: mariadb}\n", "expected postgres, mysql, sqlite or ssh"},
+		{"unknown kind", "connections:\n  - {name: m, kind: mariadb}\n", "expected postgres, mysql, sqlite, ssh or kubernetes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -121,7 +121,7 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 	switch cn.Credentials {
 	case "":
 		cn.Credentials = "static"
-		if cn.Kind == KindSSH {
+		if cn.Kind == KindSSH || cn.Kind == KindKubernetes {
 			cn.Credentials = "jit"
 		}
 	case "static":
@@ -129,8 +129,8 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 			add(p+".credentials", "%s.credentials: an ssh connection has only jit credentials (a certificate per session, signed by ssh_ca); a static key would be one long-lived secret shared by every agent, which Warden cannot scope, expire or revoke", p)
 		}
 	case "jit":
-		if cn.Kind != KindPostgres && cn.Kind != KindMySQL && cn.Kind != KindSSH {
-			add(p+".credentials", "%s.credentials: jit credentials need a postgres, mysql or ssh connection (a %s target cannot create roles)", p, cn.Kind)
+		if cn.Kind != KindPostgres && cn.Kind != KindMySQL && cn.Kind != KindSSH && cn.Kind != KindKubernetes {
+			add(p+".credentials", "%s.credentials: jit credentials need a postgres, mysql, ssh or kubernetes connection (a %s target cannot create roles)", p, cn.Kind)
 		}
 	default:
 		add(p+".credentials", "%s.credentials: expected static or jit, got %q", p, cn.Credentials)
@@ -155,7 +155,12 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 		cn.Admin.File = c.resolve(cn.Admin.File)
 	}
 
+	if cn.Kind != KindKubernetes && cn.kubeFieldsSet() {
+		add(p, "%s: server, ca_file, ca, kubeconfig, token, namespaces and session_namespace are for kubernetes connections, not %s", p, cn.Kind)
+	}
 	switch cn.Kind {
+	case KindKubernetes:
+		errs = append(errs, c.validateKubeConnection(p, cn)...)
 	case KindPostgres:
 		if cn.Address == "" {
 			add(p+".address", "%s: address (host:port) is required for a postgres connection", p)
@@ -194,9 +199,9 @@ func (c *Config) validateConnection(i int, names map[string]bool) Errors {
 			add(p, "%s: a sqlite connection takes only a path (no address, database, admin or sslmode)", p)
 		}
 	case "":
-		add(p+".kind", "%s: kind is required (postgres, mysql, sqlite or ssh)", p)
+		add(p+".kind", "%s: kind is required (postgres, mysql, sqlite, ssh or kubernetes)", p)
 	default:
-		add(p+".kind", "%s.kind: expected postgres, mysql, sqlite or ssh, got %q", p, cn.Kind)
+		add(p+".kind", "%s.kind: expected postgres, mysql, sqlite, ssh or kubernetes, got %q", p, cn.Kind)
 	}
 	return append(errs, c.validateBudget(p, cn)...)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"errors"
 	"io"
+	"net/url"
 	"time"
 
 	"github.com/wardenhq/warden/config"
@@ -34,12 +35,14 @@ const (
 	CapSQL Capability = "sql"
 	// CapExec: commands run on a host (Exec).
 	CapExec Capability = "exec"
+	// CapKube: requests to a Kubernetes API server (KubeAPI).
+	CapKube Capability = "kube"
 )
 
 // Capabilities lists what c can do.
 func Capabilities(c Connector) []Capability {
 	var out []Capability
-	for _, k := range []Capability{CapSQL, CapExec} {
+	for _, k := range []Capability{CapSQL, CapExec, CapKube} {
 		if Has(c, k) {
 			out = append(out, k)
 		}
@@ -55,6 +58,8 @@ func Has(c Connector, k Capability) bool {
 		_, ok = c.(SQL)
 	case CapExec:
 		_, ok = c.(Exec)
+	case CapKube:
+		_, ok = c.(KubeAPI)
 	}
 	return ok
 }
@@ -131,6 +136,77 @@ type ExecRequest struct {
 	Gate func(ctx context.Context) error
 }
 
+// KubeAPI is the capability of Kubernetes clusters: resources resolved
+// through the cluster's discovery, and API requests sent as a credential.
+type KubeAPI interface {
+	Connector
+	// ResolveName resolves a resource as a user types it ("po", "pods",
+	// "deploy", "deployments.apps", "Pod") through the cluster's
+	// discovery (cached). An unknown name is an error naming it.
+	ResolveName(ctx context.Context, name string) (KubeResource, error)
+	// ResolveKind resolves a manifest's apiVersion and kind.
+	ResolveKind(ctx context.Context, apiVersion, kind string) (KubeResource, error)
+	// Kube sends one request to the API server as req.Credential. It must
+	// call req.Gate, and get nil, before anything of the request reaches
+	// the server, and return its error unchanged. A response with an
+	// error status is a *TargetError whose Code is the Status reason
+	// ("NotFound", "Forbidden") and whose Message is the server's; the
+	// body of a success is returned (or streamed to req.Output).
+	Kube(ctx context.Context, req KubeRequest) (KubeResponse, error)
+}
+
+// KubeResource is an API resource as discovery describes it.
+type KubeResource struct {
+	Group, Version string
+	// Resource is the plural resource name ("pods"); Kind the object kind
+	// ("Pod").
+	Resource, Kind string
+	Namespaced     bool
+}
+
+// GroupResource is the resource as RBAC names it: "pods",
+// "deployments.apps".
+func (r KubeResource) GroupResource() string {
+	if r.Group == "" {
+		return r.Resource
+	}
+	return r.Resource + "." + r.Group
+}
+
+// KubeRequest is one API request.
+type KubeRequest struct {
+	// Verb is the request's API verb: get, list, create, patch, delete.
+	Verb        string
+	Resource    KubeResource
+	Namespace   string
+	Name        string
+	Subresource string
+	// Query are the request's parameters (labelSelector, dryRun, ...).
+	Query url.Values
+	// Accept is the response media type wanted (default JSON);
+	// ContentType the body's (a patch's type).
+	Accept, ContentType string
+	Body                []byte
+	Credential          Credential
+	Timeout             time.Duration
+	// Output, when set, receives the response body of a success as it
+	// streams (logs) instead of KubeResponse.Body.
+	Output io.Writer
+	// MaxBytes bounds the body read into KubeResponse.Body (0: 64 MiB).
+	MaxBytes int64
+	// Gate, when set, must be called, and must return nil, before the
+	// request is sent; see QueryRequest.Gate.
+	Gate func(ctx context.Context) error
+}
+
+// KubeResponse is the answer to a KubeRequest.
+type KubeResponse struct {
+	Status int
+	Body   []byte
+	// Warnings are the server's Warning headers.
+	Warnings []string
+}
+
 // Terminal is a pseudo-terminal as a client asked for it.
 type Terminal struct {
 	Term          string // TERM ("xterm-256color")
@@ -171,12 +247,22 @@ type Info struct {
 // Mode "static" means the connection's configured credential (no other
 // field is set), "jit" one minted for the session, whose Lease names it
 // and whose typed part says how it logs in: Password for databases,
-// SSHCertificate for hosts (a bearer token is to come).
+// SSHCertificate for hosts, BearerToken for Kubernetes.
 type Credential struct {
 	Mode           string // "static" or "jit"
 	Lease          string
 	Password       *Password
 	SSHCertificate *SSHCertificate
+	BearerToken    *BearerToken
+}
+
+// BearerToken is a credential that sends a token (a Kubernetes
+// ServiceAccount's, from TokenRequest) in an Authorization header.
+type BearerToken struct {
+	// Subject is who the token is ("system:serviceaccount:ns:name").
+	Subject string
+	Token   config.Secret
+	Expires time.Time
 }
 
 // Credential modes.
@@ -290,13 +376,20 @@ type TargetError struct {
 	Message string
 	Detail  string
 	Hint    string
-	err     error
+	// CodeName says what Code is in Error's text; empty: SQLSTATE. (A
+	// Kubernetes API server's is its Status reason.)
+	CodeName string
+	err      error
 }
 
 func (e *TargetError) Error() string {
 	s := e.Message
 	if e.Code != "" {
-		s += " (SQLSTATE " + e.Code + ")"
+		name := e.CodeName
+		if name == "" {
+			name = "SQLSTATE"
+		}
+		s += " (" + name + " " + e.Code + ")"
 	}
 	return s
 }

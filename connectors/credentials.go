@@ -65,6 +65,43 @@ func SQLGrantsFor(d policy.Decision) SQLGrants {
 	return SQLGrants{ReadOnly: d.ReadOnly, Read: d.Read, Write: d.Write, Role: d.GrantRole}
 }
 
+// ScopedGranter is a Credentialer whose principals are scoped to the
+// operation, not only to the decision's rule (Kubernetes: a Role of
+// exactly the verbs, resources and namespaces the call needs). The mint
+// stage calls ScopedGrants instead of Grants when the operation says
+// what it needs; the result must never exceed what need asks for.
+type ScopedGranter interface {
+	// ScopedGrants checks need (the connector's own kind of Grants, built
+	// by the front door from the classified operation) against d and the
+	// connection's limits and returns the grants to mint. An error means
+	// no credential may be minted for it.
+	ScopedGrants(d policy.Decision, need Grants) (Grants, error)
+}
+
+// KubeGrants are the grants of a Kubernetes ServiceAccount minted for
+// one operation: RBAC rules, each exact (no "*", never escalate, bind or
+// impersonate).
+type KubeGrants struct {
+	Rules []KubeRule
+}
+
+// KubeRule is one RBAC rule: Verbs on Resource (with its subresource,
+// "pods/log") of Group, in Namespace ("" for cluster scope), limited to
+// Names when set.
+type KubeRule struct {
+	Namespace string   `json:"namespace,omitempty"`
+	Group     string   `json:"group"`
+	Resource  string   `json:"resource"`
+	Names     []string `json:"names,omitempty"`
+	Verbs     []string `json:"verbs"`
+}
+
+// Key implements Grants.
+func (g KubeGrants) Key() string {
+	b, _ := json.Marshal(g)
+	return "kube" + string(b)
+}
+
 // MintRequest asks for a new credential.
 type MintRequest struct {
 	// Lease identifies the credential; the principal's name derives from

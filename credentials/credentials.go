@@ -26,6 +26,11 @@ type Request struct {
 	Subject    string
 	Connection string
 	Decision   policy.Decision
+	// Require, when set, is what the operation needs on the target, for a
+	// connector whose principals are scoped per operation
+	// (connectors.ScopedGranter): the grants minted are checked against
+	// the decision and never exceed it.
+	Require connectors.Grants
 }
 
 // LeaseStore is where leases live (package audit), and where
@@ -151,7 +156,13 @@ func (c *Credentials) Mint(ctx context.Context, req Request) (connectors.Credent
 	if !ok {
 		return connectors.Credential{}, fmt.Errorf("connection %q cannot mint credentials", req.Connection)
 	}
-	grants, err := cr.Grants(req.Decision)
+	var grants connectors.Grants
+	var err error
+	if sg, ok := cr.(connectors.ScopedGranter); ok && req.Require != nil {
+		grants, err = sg.ScopedGrants(req.Decision, req.Require)
+	} else {
+		grants, err = cr.Grants(req.Decision)
+	}
 	if err != nil {
 		return connectors.Credential{}, err
 	}

@@ -32,6 +32,9 @@ type op struct {
 func (s *Session) newOp(spec Operation) *op {
 	g := s.g
 	args, statement := spec.Arguments, spec.Statement
+	if spec.Redacted != nil {
+		args = spec.Redacted
+	}
 	if len(args) > g.limits.MaxSQLBytes+4096 {
 		args = nil // the statement (cut below) is what matters in the record
 	}
@@ -146,7 +149,11 @@ func (o *op) authorize(ctx context.Context) error {
 		if on := o.spec.OnHold; on != nil {
 			hctx = approvals.WithProgress(hctx, func(_, _ float64, msg string) { on(msg) })
 		}
-		out, err := s.g.holder.Hold(hctx, o.holdRequest(d))
+		req := o.holdRequest(d)
+		if o.spec.Preview != nil {
+			req.Statement = o.preview(hctx, d, req.Statement)
+		}
+		out, err := s.g.holder.Hold(hctx, req)
 		o.ev.Approval = out.ID
 		if err != nil {
 			return o.refuse(ctx, "error", &Error{Code: CodeInternal, Rule: d.Rule,
@@ -167,6 +174,30 @@ func (o *op) authorize(ctx context.Context) error {
 	return nil
 }
 
+// preview adds what the operation's Preview shows the approver to
+// statement: run as the operation's credential (minted for it here when
+// the operation runs as one), or the reason it could not run.
+func (o *op) preview(ctx context.Context, d policy.Decision, statement string) string {
+	var cred connectors.Credential
+	var err error
+	if o.spec.Credential {
+		if cred, err = o.s.mint(ctx, d, o.spec.Require); err == nil {
+			o.ev.Credential = CredentialLabel(cred) // the held call's event names what the preview ran as
+		}
+	}
+	text := ""
+	if err == nil {
+		text, err = o.spec.Preview(ctx, cred)
+	}
+	if err != nil {
+		text = "(no preview: " + err.Error() + ")"
+	}
+	if statement == "" {
+		return text
+	}
+	return statement + "\n\n" + text
+}
+
 // holdRequest is what the hold stage asks the Holder about the operation.
 func (o *op) holdRequest(d policy.Decision) approvals.Request {
 	c := o.s.caller
@@ -177,6 +208,9 @@ func (o *op) holdRequest(d policy.Decision) approvals.Request {
 		Rule: d.Rule, Reason: d.Reason, PolicyVersion: o.s.g.decider.Version(),
 		Approvers: approvals.Approvers{Groups: d.Approvers.Groups, Quorum: d.Approvers.Quorum},
 		Statement: o.spec.Statement,
+	}
+	if o.spec.Redacted != nil {
+		req.Arguments = o.spec.Arguments // the call to run once approved, as sent
 	}
 	var args struct {
 		Justification string `json:"justification"`

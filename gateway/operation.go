@@ -17,6 +17,10 @@ type Operation struct {
 	// Arguments are the exact call as received, recorded and bound into
 	// an approval's digest.
 	Arguments json.RawMessage
+	// Redacted, when set, is what the audit trail records in place of
+	// Arguments, which hold a secret (a manifest's Secret values): the
+	// approval request still binds, keeps and re-runs Arguments.
+	Redacted json.RawMessage
 	// Statement is the text the connector's classifier reads (the SQL),
 	// empty for an operation without one.
 	Statement string
@@ -35,6 +39,18 @@ type Operation struct {
 	// Credential: the operation runs as a credential minted for it (the
 	// Grant carries it), not as the connector's own identity.
 	Credential bool
+	// Require, when set, is what the operation needs on the target, for
+	// connectors that mint a credential per operation's scope (a
+	// Kubernetes Role of exactly its verbs, resources and namespaces):
+	// see credentials.Request.Require.
+	Require connectors.Grants
+	// Preview, when set, is asked, once the decision holds the operation
+	// for review, for what the approver must see besides the statement (a
+	// Kubernetes apply's server-side dry-run and diff), run as the
+	// operation's credential (minted then, when Credential is set). Its
+	// text is shown to approvers; an error is shown in its place, and the
+	// operation stays held.
+	Preview func(ctx context.Context, cred connectors.Credential) (string, error)
 	// OnHold, when set, is told (repeatedly) that the operation waits for
 	// a human decision; the message names the approval request.
 	OnHold func(message string)

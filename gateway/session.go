@@ -92,7 +92,7 @@ func (g *Gateway) Open(ctx context.Context, caller Caller, connection, tool stri
 		return nil, Admission{Decision: d}, o.refuse(ctx, "denied", &Error{Code: CodeDenied, Rule: d.Rule, Message: "refused by policy: " + d.Reason})
 	}
 	s.opened, s.creds, s.done = true, map[string]*sessionCred{}, make(chan struct{})
-	cred, err := s.mint(ctx, d)
+	cred, err := s.mint(ctx, d, nil)
 	if err != nil {
 		return nil, Admission{Decision: d}, o.refuse(ctx, "error", &Error{Code: CodeUnavailable, Rule: d.Rule,
 			Message: "no credential could be issued for this connection", err: err})
@@ -153,12 +153,15 @@ func (s *Session) classifier() policy.Classifier {
 // mint returns the credential a decision runs with. An opened session
 // mints once per rule (a decision's grants are its rule's) and asks again
 // after touchEvery, so that the mint stage sees the credential used.
-func (s *Session) mint(ctx context.Context, d policy.Decision) (connectors.Credential, error) {
-	req := credentials.Request{Session: s.caller.Session, Subject: s.caller.Principal.Subject, Connection: s.connection, Decision: d}
+func (s *Session) mint(ctx context.Context, d policy.Decision, require connectors.Grants) (connectors.Credential, error) {
+	req := credentials.Request{Session: s.caller.Session, Subject: s.caller.Principal.Subject, Connection: s.connection, Decision: d, Require: require}
 	if !s.opened {
 		return s.g.minter.Mint(ctx, req)
 	}
 	key := d.Rule
+	if require != nil {
+		key += "\x00" + require.Key()
+	}
 	now := time.Now()
 	s.mu.Lock()
 	c := s.creds[key]
@@ -321,7 +324,7 @@ func (s *Session) Authorize(ctx context.Context, op Operation) (*Grant, error) {
 	}
 	gr := o.grant()
 	if op.Credential {
-		cred, err := s.mint(ctx, o.decision)
+		cred, err := s.mint(ctx, o.decision, op.Require)
 		if err != nil {
 			return nil, gr.fail(ctx, &Error{Code: CodeUnavailable, Message: "no credential could be issued for this call", err: err})
 		}

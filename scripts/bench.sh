@@ -3,8 +3,9 @@
 # and the reference PostgreSQL MCP server, in one run, on a local PostgreSQL;
 # the same on MariaDB against go-sql-driver direct and @bytebase/dbhub;
 # the PostgreSQL wire proxy against direct, PgBouncer and a Go relay; and
-# exec_ssh and the SSH proxy against direct SSH, on a local sshd; and the
-# MySQL proxy against direct MariaDB and a Go relay (sysbench).
+# exec_ssh and the SSH proxy against direct SSH, on a local sshd; the
+# MySQL proxy against direct MariaDB and a Go relay (sysbench); and
+# kubectl_get against client-go direct on the test Kubernetes API server.
 # Prints tables with medians, p99s, calls/s, MB/s, CPU per operation and
 # ratios to direct.
 set -euo pipefail
@@ -110,3 +111,12 @@ if command -v sysbench >/dev/null; then
 else
   echo "bench: sysbench not installed: MySQL proxy benchmark skipped" >&2
 fi
+
+# Kubernetes: kubectl_get of 100 pods over MCP stdio (table and YAML)
+# against client-go direct (typed list and the server's Table), on the test
+# API server (scripts/kube.sh; its first start builds it, ~17 min).
+KUBEENV="$(scripts/kube.sh start)"
+# shellcheck disable=SC1090
+source "$KUBEENV"
+echo "== Kubernetes: ${KUBE_BENCH_DURATION:-5s} per scenario, clients ${KUBE_BENCH_CLIENTS:-1,8}"
+go run ./bench -kube -warden bin/warden -duration "${KUBE_BENCH_DURATION:-5s}" -clients "${KUBE_BENCH_CLIENTS:-1,8}"

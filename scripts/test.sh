@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run every test against real servers. Starts PostgreSQL (scripts/pg.sh),
-# MariaDB (scripts/mariadb.sh) and OpenSSH's sshd (scripts/sshd.sh) for
-# this run — in a directory of its own, on free ports, stopped when the
+# MariaDB (scripts/mariadb.sh), OpenSSH's sshd (scripts/sshd.sh) and a
+# Kubernetes API server (scripts/kube.sh: etcd, kube-apiserver and
+# kube-controller-manager, built once into ~/.cache/warden) for this
+# run — in a directory of its own, on free ports, stopped when the
 # run ends — requires them (WARDEN_TEST_REQUIRE=1: a missing server
 # fails, never skips), and prints go test's own summary lines.
 #
@@ -43,8 +45,15 @@ else
   WARDEN_TEST_PG_PORT="$(free_port)"
   WARDEN_TEST_SSH_PORT="$(free_port)"
   WARDEN_TEST_MYSQL_PORT="$(free_port)"
-  export WARDEN_TEST_PG_PORT WARDEN_TEST_SSH_PORT WARDEN_TEST_MYSQL_PORT
+  WARDEN_TEST_KUBE_PORT="$(free_port)"
+  # etcd listens on its client port and the next one (peers).
+  for _ in $(seq 1 50); do
+    WARDEN_TEST_ETCD_PORT="$(free_port)"
+    (exec 3<>"/dev/tcp/127.0.0.1/$((WARDEN_TEST_ETCD_PORT + 1))") 2>/dev/null || break
+  done
+  export WARDEN_TEST_PG_PORT WARDEN_TEST_SSH_PORT WARDEN_TEST_MYSQL_PORT WARDEN_TEST_KUBE_PORT WARDEN_TEST_ETCD_PORT
   cleanup() {
+    scripts/kube.sh stop || true
     scripts/pg.sh stop || true
     scripts/mariadb.sh stop || true
     [[ "$(id -u)" == 0 ]] && { scripts/sshd.sh stop || true; }
@@ -52,7 +61,7 @@ else
     rm -rf "$WARDEN_TEST_DIR"
   }
   trap cleanup EXIT
-  echo "== this run's servers: $WARDEN_TEST_DIR, PostgreSQL on 127.0.0.1:$WARDEN_TEST_PG_PORT, MariaDB on 127.0.0.1:$WARDEN_TEST_MYSQL_PORT, sshd on 127.0.0.1:$WARDEN_TEST_SSH_PORT"
+  echo "== this run's servers: $WARDEN_TEST_DIR, PostgreSQL on 127.0.0.1:$WARDEN_TEST_PG_PORT, MariaDB on 127.0.0.1:$WARDEN_TEST_MYSQL_PORT, sshd on 127.0.0.1:$WARDEN_TEST_SSH_PORT, kube-apiserver on 127.0.0.1:$WARDEN_TEST_KUBE_PORT"
 fi
 
 echo "== starting test servers"
@@ -69,6 +78,11 @@ if [[ "$(id -u)" == 0 ]]; then
 else
   echo "== not root: sshd not started (the SSH tests fail under WARDEN_TEST_REQUIRE=1)"
 fi
+# The first run on a machine builds the Kubernetes binaries (~17 min on 2
+# cores), cached by version outside the repository.
+KUBEENV="$(scripts/kube.sh start)"
+# shellcheck disable=SC1090
+source "$KUBEENV"
 export WARDEN_TEST_REQUIRE=1
 
 echo "== go vet"

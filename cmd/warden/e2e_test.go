@@ -637,7 +637,7 @@ func TestConfigCheckErrors(t *testing.T) {
 	if err == nil || cmd.ProcessState.ExitCode() != 1 {
 		t.Fatalf("exit %v", err)
 	}
-	for _, w := range []string{path + `:3:11: connections[0].kind: expected postgres, mysql, sqlite or ssh, got "oracle"`, path + `:4:1: unknown key "rulez"`} {
+	for _, w := range []string{path + `:3:11: connections[0].kind: expected postgres, mysql, sqlite, ssh or kubernetes, got "oracle"`, path + `:4:1: unknown key "rulez"`} {
 		if !strings.Contains(string(out), w) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}

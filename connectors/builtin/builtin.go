@@ -6,6 +6,7 @@ import (
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/connectors/kubernetes"
 	"github.com/wardenhq/warden/connectors/mysql"
 	"github.com/wardenhq/warden/connectors/postgres"
 	"github.com/wardenhq/warden/connectors/sqlite"
@@ -21,6 +22,9 @@ func Registry() connectors.Registry {
 		config.KindMySQL:    {Open: withLogger(mysql.Open), Classifier: mysql.OfflineClassifier},
 		config.KindSQLite:   {Open: withLogger(sqlite.Open), Classifier: sqlite.Classifier},
 		config.KindSSH:      {Open: ssh.Open, Classifier: shellClassifier},
+		// Kubernetes requests are classified by their tools (policy/kubeclass
+		// over discovery), not from a statement string.
+		config.KindKubernetes: {Open: kubernetes.Open},
 	}
 }
 

@@ -3,6 +3,7 @@ package builtin
 import (
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/tools"
+	kubetools "github.com/wardenhq/warden/tools/kube"
 	sqltools "github.com/wardenhq/warden/tools/sql"
 	sshtools "github.com/wardenhq/warden/tools/ssh"
 )
@@ -15,6 +16,10 @@ func Tools() []tools.Tool {
 		sqltools.DescribeSchemaTool,
 		sqltools.RunQueryTool,
 		sshtools.ExecTool,
+		kubetools.GetTool,
+		kubetools.LogsTool,
+		kubetools.DeleteTool,
+		kubetools.ApplyTool,
 		tools.ApprovalStatusTool,
 		tools.AwaitApprovalTool,
 	}
