@@ -27,6 +27,9 @@ type Tool struct {
 	Needs connectors.Capability
 	// Governed: policy decides the tool's calls, and rules may name it.
 	Governed bool
+	// Review: a call an allow rule admits is held for review instead,
+	// unless that rule names the tool in its tools: (kubectl_delete).
+	Review bool
 	// Rows: the tool returns rows bounded by max_rows (list_connections
 	// says how many).
 	Rows bool
@@ -188,4 +191,16 @@ func jsonKind(k string) string {
 		return "a boolean"
 	}
 	return "a " + k
+}
+
+// Reviewed lists the tools of ts held for review by default (Tool.Review),
+// for policy.ReviewByDefault.
+func Reviewed(ts []Tool) []string {
+	var out []string
+	for _, t := range ts {
+		if t.Review {
+			out = append(out, t.Name)
+		}
+	}
+	return out
 }

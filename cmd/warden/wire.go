@@ -56,6 +56,12 @@ func policyTools() []string {
 	return append(tools.Names(toolsbuiltin.Tools()), sshproxy.Tools()...)
 }
 
+// compilePolicy compiles cfg's rules for the tools this build has, those
+// held for review by default (kubectl_delete) among them.
+func compilePolicy(cfg *config.Config) (*policy.Engine, error) {
+	return policy.Compile(cfg, policyTools(), policy.ReviewByDefault(tools.Reviewed(toolsbuiltin.Tools())...))
+}
+
 // checkConfig is loadConfig for a report (config check, policy check): the
 // error lists every problem of the configuration and of its policy, in
 // file and line order, and cfg is then what could be decoded (nil when the
@@ -68,7 +74,7 @@ func checkConfig(path string) (*config.Config, *policy.Engine, error) {
 	// Policy compiles what decoded even when the configuration has
 	// problems, so that its own (unknown tools, conditions) are reported
 	// in the same run.
-	engine, perr := policy.Compile(cfg, policyTools())
+	engine, perr := compilePolicy(cfg)
 	if err := cfg.Combine(err, perr); err != nil {
 		return cfg, nil, err
 	}

@@ -37,6 +37,7 @@ var DeleteTool = tools.Tool{
 	Title:    "Delete one Kubernetes object",
 	Needs:    connectors.CapKube,
 	Governed: true,
+	Review:   true,
 	Describe: func(g *gateway.Gateway) (tools.Spec, bool) {
 		if !anyCluster(g) || !g.Decider().AllowsWrites(ToolDelete) {
 			return tools.Spec{}, false
