@@ -215,7 +215,7 @@ func (p *plan) manifest() string {
 	var b strings.Builder
 	for _, o := range p.objs {
 		body := cloneJSON(o.Body)
-		maskObject(body, isSecrets(connRes(o.Resource)), false)
+		maskObject(body, isSecrets(connRes(o.Resource)), false, masks{})
 		y, _ := yaml.Marshal(body)
 		b.WriteString("---\n")
 		b.Write(y)
@@ -286,7 +286,7 @@ func (p *plan) canonical(body []byte, secret bool, d *dryRunResult) (string, err
 	if err := json.Unmarshal(body, &obj); err != nil {
 		return "", fmt.Errorf("kubernetes: the API server's answer: %w", err)
 	}
-	if n := maskObject(obj, secret, true); n > 0 {
+	if n := maskObject(obj, secret, true, masks{}); n > 0 {
 		if d.masked == nil {
 			d.masked = map[string]int64{}
 		}

@@ -146,7 +146,7 @@ func Get(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a GetAr
 	var text []byte
 	var masked int64
 	if yamlOut {
-		text, r.Items, r.Continue, masked, err = renderYAML(resp.Body, isSecrets(res))
+		text, r.Items, r.Continue, masked, err = renderYAML(resp.Body, isSecrets(res), masksOf(gr.Decision))
 	} else {
 		text, err = renderTable(resp.Body, r)
 	}
@@ -281,9 +281,9 @@ func cellText(v any) string {
 }
 
 // renderYAML renders an object or list as YAML, managed fields stripped
-// and Secret values masked; it returns the items, the list's continue
+// and what m says masked (Secret values, ConfigMap keys); it returns the items, the list's continue
 // token, and how many values it masked.
-func renderYAML(body []byte, secrets bool) ([]byte, int, string, int64, error) {
+func renderYAML(body []byte, secrets bool, m masks) ([]byte, int, string, int64, error) {
 	var obj map[string]any
 	if err := json.Unmarshal(body, &obj); err != nil {
 		return nil, 0, "", 0, err
@@ -294,15 +294,15 @@ func renderYAML(body []byte, secrets bool) ([]byte, int, string, int64, error) {
 	if list, ok := obj["items"].([]any); ok && strings.HasSuffix(fmt.Sprint(obj["kind"]), "List") {
 		items = len(list)
 		for _, it := range list {
-			if m, ok := it.(map[string]any); ok {
-				masked += maskObject(m, secrets, false)
+			if item, ok := it.(map[string]any); ok {
+				masked += maskObject(item, secrets, false, m)
 			}
 		}
 		if md, ok := obj["metadata"].(map[string]any); ok {
 			cont, _ = md["continue"].(string)
 		}
 	} else {
-		masked += maskObject(obj, secrets, false)
+		masked += maskObject(obj, secrets, false, m)
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {

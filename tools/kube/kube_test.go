@@ -2,6 +2,7 @@ package kube_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,6 +71,12 @@ masking:
     pii: {detectors: [email]}
 rules:
   - {name: read, subjects: {groups: [agents]}, tools: [kubectl_get, kubectl_logs], effect: allow, statements: [read], masking: pii}
+  - name: read-ops
+    subjects: {groups: [ops]}
+    tools: [kubectl_get]
+    effect: allow
+    statements: [read]
+    kubernetes: {reveal_secrets: true, mask_configmap_keys: ["*/app/password"]}
   - name: apply-dev
     subjects: {groups: [agents]}
     tools: [kubectl_apply]
@@ -487,5 +494,45 @@ spec:
 	d, err := f.admin.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
 	if err != nil || *d.Spec.Replicas != 2 {
 		t.Fatalf("the approved deployment: %+v %v", d, err)
+	}
+}
+
+// TestGetSecretPolicy: a rule's kubernetes: reveal_secrets shows Secret
+// values to its callers (everyone else sees ***), and its
+// mask_configmap_keys masks the ConfigMap keys it names (namespace/name/
+// key globs), the other keys and other callers' reads untouched.
+func TestGetSecretPolicy(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.admin.CoreV1().Secrets(f.ns[0]).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds"},
+		StringData: map[string]string{"password": "hunter2-very-secret"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.admin.CoreV1().ConfigMaps(f.ns[0]).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "app"},
+		Data: map[string]string{"password": "cm-pass-123", "mode": "production"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ops := gateway.Caller{Principal: identity.Principal{Subject: "olga", Groups: []string{"ops"}, Issuer: "local"}, Transport: "stdio", Session: "s2"}
+	get := func(c gateway.Caller, resource, name string) string {
+		t.Helper()
+		b, _ := json.Marshal(map[string]any{"connection": "k", "resource": resource, "namespace": f.ns[0], "name": name, "output": "yaml"})
+		res, err := f.cat.Call(ctx, c, kubetools.ToolGet, b)
+		if err != nil {
+			t.Fatalf("%s get %s: %v", c.Principal.Subject, resource, err)
+		}
+		return res.Structured.(*kubetools.GetResult).Output
+	}
+	secret := base64.StdEncoding.EncodeToString([]byte("hunter2-very-secret"))
+	if out := get(agent, "secret", "creds"); strings.Contains(out, secret) || !strings.Contains(out, "password: '***'") {
+		t.Errorf("agent sees the Secret:\n%s", out)
+	}
+	if out := get(ops, "secret", "creds"); !strings.Contains(out, secret) {
+		t.Errorf("ops, whose rule reveals Secrets, does not see the value:\n%s", out)
+	}
+	if out := get(agent, "configmap", "app"); !strings.Contains(out, "cm-pass-123") {
+		t.Errorf("agent's rule names no ConfigMap key, yet:\n%s", out)
+	}
+	if out := get(ops, "configmap", "app"); strings.Contains(out, "cm-pass-123") || !strings.Contains(out, "password: '***'") || !strings.Contains(out, "production") {
+		t.Errorf("ops's rule masks app/password only:\n%s", out)
 	}
 }
