@@ -32,6 +32,7 @@ var (
 	sysbenchOnly    = flag.Bool("sysbench", false, "run only the MySQL proxy benchmark (sysbench oltp_point_select direct, a Go relay, Warden)")
 	sysbenchThreads = flag.Int("sysbench-threads", 8, "sysbench --threads")
 	sysbenchModes   = flag.String("sysbench-modes", "prepared,text", "sysbench statement modes to measure: prepared (--db-ps-mode=auto), text (disable)")
+	sysbenchProfile = flag.String("sysbench-cpuprofile", "", "write Warden's CPU profile of the MySQL proxy benchmark to this file")
 	mysqlAddr       = flag.String("mysql-addr", os.Getenv("WARDEN_TEST_MYSQL_ADDR"), "MariaDB host:port (scripts/mariadb.sh start)")
 	mysqlUser       = flag.String("mysql-user", os.Getenv("WARDEN_TEST_MYSQL_USER"), "MariaDB admin user")
 	mysqlPwFile     = flag.String("mysql-password-file", os.Getenv("WARDEN_TEST_MYSQL_PASSWORD_FILE"), "file holding the MariaDB admin password")
@@ -241,7 +242,11 @@ rules:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return sysbenchTarget{}, nil, err
 	}
-	cmd := exec.Command(o.warden, "serve", "--config", path, "--log-level", "warn")
+	args := []string{"serve", "--config", path, "--log-level", "warn"}
+	if *sysbenchProfile != "" {
+		args = append(args, "--cpuprofile", *sysbenchProfile)
+	}
+	cmd := exec.Command(o.warden, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
