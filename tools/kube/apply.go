@@ -80,14 +80,8 @@ var ApplyTool = tools.Tool{
 
 // Apply runs kubectl_apply through the whole pipeline.
 func Apply(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a ApplyArgs, raw json.RawMessage) (*tools.Result, error) {
-	if raw == nil {
-		raw = mustJSON(a)
-	}
-	s := g.Session(caller, a.Connection)
-	op := gateway.Operation{Tool: ToolApply, Arguments: raw, Needs: connectors.CapKube, Credential: true}
-	k := cluster(s)
+	s, op, k, err := begin(ctx, g, caller, ToolApply, a.Connection, a, raw)
 	if k == nil {
-		_, err := s.Authorize(ctx, op)
 		return nil, err
 	}
 	if e := checkApply(a); e != nil {

@@ -46,6 +46,22 @@ func cluster(s *gateway.Session) connectors.KubeAPI {
 	return k
 }
 
+// begin starts a call of tool on connection: its session, its operation
+// (raw, or args as JSON when nil: a call made in process) and the cluster
+// it reaches. With no cluster (no such connection, or not a Kubernetes
+// one) the call is refused and recorded, and k is nil with the refusal.
+func begin(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, tool, connection string, args any, raw json.RawMessage) (s *gateway.Session, op gateway.Operation, k connectors.KubeAPI, err error) {
+	if raw == nil {
+		raw = mustJSON(args)
+	}
+	s = g.Session(caller, connection)
+	op = gateway.Operation{Tool: tool, Arguments: raw, Needs: connectors.CapKube, Credential: true}
+	if k = cluster(s); k == nil {
+		_, err = s.Authorize(ctx, op)
+	}
+	return s, op, k, err
+}
+
 // namespaces is what the connector says rules may grant on it.
 type namespaced interface{ Namespaces() []string }
 

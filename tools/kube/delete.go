@@ -58,14 +58,8 @@ var DeleteTool = tools.Tool{
 // Delete runs kubectl_delete through the whole pipeline, as a token that
 // may delete only that object.
 func Delete(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a DeleteArgs, raw json.RawMessage) (*tools.Result, error) {
-	if raw == nil {
-		raw = mustJSON(a)
-	}
-	s := g.Session(caller, a.Connection)
-	op := gateway.Operation{Tool: ToolDelete, Arguments: raw, Needs: connectors.CapKube, Credential: true}
-	k := cluster(s)
+	s, op, k, err := begin(ctx, g, caller, ToolDelete, a.Connection, a, raw)
 	if k == nil {
-		_, err := s.Authorize(ctx, op)
 		return nil, err
 	}
 	if e := checkDelete(a); e != nil {

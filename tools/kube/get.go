@@ -84,14 +84,8 @@ var GetTool = tools.Tool{
 
 // Get runs kubectl_get through the whole pipeline.
 func Get(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a GetArgs, raw json.RawMessage) (*tools.Result, error) {
-	if raw == nil {
-		raw = mustJSON(a)
-	}
-	s := g.Session(caller, a.Connection)
-	op := gateway.Operation{Tool: ToolGet, Arguments: raw, Needs: connectors.CapKube, Credential: true}
-	k := cluster(s)
+	s, op, k, err := begin(ctx, g, caller, ToolGet, a.Connection, a, raw)
 	if k == nil {
-		_, err := s.Authorize(ctx, op) // refuses: no such connection, or not a cluster
 		return nil, err
 	}
 	if e := checkGet(a); e != nil {

@@ -67,14 +67,8 @@ var LogsTool = tools.Tool{
 // Logs runs kubectl_logs through the whole pipeline: the pods/log
 // subresource, read as a token that may get only that pod's log.
 func Logs(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a LogsArgs, raw json.RawMessage) (*tools.Result, error) {
-	if raw == nil {
-		raw = mustJSON(a)
-	}
-	s := g.Session(caller, a.Connection)
-	op := gateway.Operation{Tool: ToolLogs, Arguments: raw, Needs: connectors.CapKube, Credential: true}
-	k := cluster(s)
+	s, op, k, err := begin(ctx, g, caller, ToolLogs, a.Connection, a, raw)
 	if k == nil {
-		_, err := s.Authorize(ctx, op)
 		return nil, err
 	}
 	if e := checkLogs(a); e != nil {
