@@ -41,6 +41,8 @@ type Listen struct {
 	Postgres string `yaml:"postgres"`
 	// SSH is the SSH proxy's address; empty: off.
 	SSH string `yaml:"ssh"`
+	// Kubernetes is the Kubernetes API proxy's address (HTTPS); empty: off.
+	Kubernetes string `yaml:"kubernetes"`
 }
 
 // Identity says who callers are.

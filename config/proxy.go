@@ -13,6 +13,8 @@ import (
 type Proxy struct {
 	Postgres PostgresProxy `yaml:"postgres"`
 	SSH      SSHProxy      `yaml:"ssh"`
+	// Kubernetes configures the Kubernetes API proxy (kubeproxy.go).
+	Kubernetes KubeProxy `yaml:"kubernetes"`
 }
 
 // SSHProxy configures the SSH proxy.
@@ -127,7 +129,8 @@ func (c *Config) validateProxy() Errors {
 	} else if pp.MaxMessageBytes < 0 {
 		add("proxy.postgres.max_message_bytes", "proxy.postgres.max_message_bytes: must be positive, got %d", pp.MaxMessageBytes)
 	}
-	return append(errs, c.validateSSHProxy()...)
+	errs = append(errs, c.validateSSHProxy()...)
+	return append(errs, c.validateKubeProxy()...)
 }
 
 // validateSSHProxy checks listen.ssh and proxy.ssh and applies defaults.
