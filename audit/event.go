@@ -13,6 +13,7 @@ const (
 	TransportHTTP          = "http"
 	TransportPostgresProxy = "postgres-proxy"
 	TransportSSHProxy      = "ssh-proxy"
+	TransportKubeProxy     = "kubernetes-proxy"
 	TransportInternal      = "internal"
 )
 

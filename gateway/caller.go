@@ -12,6 +12,7 @@ const (
 	TransportHTTP          = audit.TransportHTTP
 	TransportPostgresProxy = audit.TransportPostgresProxy
 	TransportSSHProxy      = audit.TransportSSHProxy
+	TransportKubeProxy     = audit.TransportKubeProxy
 	// TransportInternal marks Warden's own operations (minting, revoking).
 	TransportInternal = audit.TransportInternal
 )
