@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/client-go/kubernetes/scheme"
 	kjson "sigs.k8s.io/json"
 
 	"github.com/wardenhq/warden/connectors"
@@ -21,7 +22,19 @@ const (
 	mediaMerge     = "application/merge-patch+json"
 	mediaStrategic = "application/strategic-merge-patch+json"
 	mediaJSONPatch = "application/json-patch+json"
+	mediaProtobuf  = "application/vnd.kubernetes.protobuf"
 )
+
+// protobufToJSON decodes a built-in object sent as protobuf (the types
+// client-go knows) into its JSON.
+func protobufToJSON(body []byte) ([]byte, error) {
+	obj, gvk, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	obj.GetObjectKind().SetGroupVersionKind(*gvk)
+	return json.Marshal(obj)
+}
 
 func mediaType(ct string) string {
 	mt, _, err := mime.ParseMediaType(ct)
@@ -125,6 +138,15 @@ func classifyBody(ctx context.Context, k cluster, req *request, contentType stri
 		return nil, refuse("writes to the %s subresource are not carried by the proxy", sub)
 	}
 	mt := mediaType(contentType)
+	if mt == mediaProtobuf && (verb == kubeclass.VerbCreate || verb == kubeclass.VerbUpdate) {
+		// kubectl sends built-in objects as protobuf: decoded, and sent on
+		// as the JSON that is classified.
+		b, err := protobufToJSON(body)
+		if err != nil {
+			return nil, invalid("the protobuf body: %v", err)
+		}
+		req.body, req.contentType, body, mt = b, "application/json", b, "application/json"
+	}
 	var doc []byte
 	switch {
 	case verb == kubeclass.VerbCreate || verb == kubeclass.VerbUpdate:

@@ -62,7 +62,10 @@ type request struct {
 	facts     *policy.Facts
 	rule      connectors.KubeRule
 	body      []byte
-	upgrade   bool
+	// contentType, when set, replaces the client's (a protobuf body sent
+	// on as the JSON classified).
+	contentType string
+	upgrade     bool
 }
 
 // refusal is a request refused before the gateway: code, reason, message.
@@ -138,6 +141,9 @@ func (c *client) serve(w http.ResponseWriter, r *http.Request, p identity.Princi
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if req.contentType != "" {
+		r.Header.Set("Content-Type", req.contentType)
 	}
 	c.forward(w, r, k, gr, rest, req.body, req.upgrade)
 }

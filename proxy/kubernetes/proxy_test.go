@@ -1,0 +1,450 @@
+package kubernetes_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8s "k8s.io/client-go/kubernetes"
+
+	"github.com/wardenhq/warden/approvals"
+	approvalsqlite "github.com/wardenhq/warden/approvals/sqlite"
+	"github.com/wardenhq/warden/audit"
+	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
+	"github.com/wardenhq/warden/config"
+	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/connectors/builtin"
+	"github.com/wardenhq/warden/credentials"
+	"github.com/wardenhq/warden/gateway"
+	"github.com/wardenhq/warden/identity"
+	"github.com/wardenhq/warden/internal/testenv"
+	"github.com/wardenhq/warden/masking"
+	"github.com/wardenhq/warden/policy"
+	"github.com/wardenhq/warden/proxy"
+	kubeproxy "github.com/wardenhq/warden/proxy/kubernetes"
+	"github.com/wardenhq/warden/tools"
+	toolsbuiltin "github.com/wardenhq/warden/tools/builtin"
+)
+
+const sessionNS = "warden-sessions-proxy"
+
+var agent = identity.Principal{Subject: "agent", Groups: []string{"agents"}, Issuer: "local"}
+
+type fixture struct {
+	kc      testenv.KubeCluster
+	admin   *k8s.Clientset
+	ns      []string
+	store   *auditsqlite.Store
+	tokens  *proxy.Tokens
+	addr    string
+	pemCert []byte
+	dir     string
+}
+
+// newFixture: the pipeline over the test cluster and the proxy on a
+// loopback port. ns[0]: read, and configmaps written; ns[1]: read only.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	kc := testenv.Kube(t)
+	if kc.Kubectl == "" {
+		t.Skip("WARDEN_TEST_KUBECTL is not set: source \"$(scripts/kube.sh start)\"")
+	}
+	admin := testenv.KubeAdmin(t, kc)
+	ns := []string{testenv.KubeNamespace(t, admin), testenv.KubeNamespace(t, admin)}
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "w.yaml"), []byte(fmt.Sprintf(`
+connections:
+  - name: k
+    kind: kubernetes
+    server: %s
+    ca_file: %s
+    token: {file: %s}
+    namespaces: [%s, %s]
+    session_namespace: %s
+rules:
+  - {name: read, subjects: {groups: [agents]}, tools: [kubectl_get, kubectl_logs], effect: allow, statements: [read]}
+  - name: apply-config
+    subjects: {groups: [agents]}
+    tools: [kubectl_apply]
+    effect: allow
+    read_only: false
+    statements: [create, update, patch]
+    kubernetes: {namespaces: [%[4]s], resources: [configmaps]}
+  - name: no-delete
+    subjects: {groups: [agents]}
+    tools: [kubectl_delete]
+    effect: deny
+    message: deleting through Warden needs a change request
+`, kc.Server, kc.CAFile, kc.TokenFile, ns[0], ns[1], sessionNS)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := policy.Compile(cfg, append(tools.Names(toolsbuiltin.Tools()), kubeproxy.Tools()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	masker, err := masking.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := auditsqlite.Open(context.Background(), filepath.Join(dir, "audit.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	as, err := approvalsqlite.New(context.Background(), store.DB(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := approvals.New(approvals.Options{Store: as, Recorder: store, Wait: 100 * time.Millisecond, MaxWait: 5 * time.Second, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("WARDEN_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	conns, err := builtin.Registry().Open(context.Background(), cfg.Connections, connectors.OpenOptions{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := credentials.New(store, conns, cfg.Connections, logger)
+	if err := creds.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.New(gateway.Options{Connections: conns, Decider: engine, Minter: creds, Masker: masker, Recorder: store, Holder: svc, Limits: cfg.Limits, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, pemCert, created, err := kubeproxy.LoadOrCreateCert(filepath.Join(dir, "kp.crt"), filepath.Join(dir, "kp.key"))
+	if err != nil || !created {
+		t.Fatalf("certificate: %v (created %v)", err, created)
+	}
+	tokens := proxy.NewTokens(15 * time.Minute)
+	e, err := kubeproxy.New(kubeproxy.Options{Gateway: g, Certificate: cert, Tokens: tokens, Connections: cfg.Connections, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		proxy.NewServer(e, proxy.Options{Logger: logger}).Serve(ctx, ln)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		g.Close()
+	})
+	return &fixture{kc: kc, admin: admin, ns: ns, store: store, tokens: tokens, addr: ln.Addr().String(), pemCert: pemCert, dir: dir}
+}
+
+// kubeconfig writes a kubeconfig for the proxy with a bearer token (the
+// plain token; `warden connect` writes an exec plugin instead).
+func (f *fixture) kubeconfig(t *testing.T, token string) string {
+	t.Helper()
+	file := filepath.Join(f.dir, fmt.Sprintf("kc-%d", time.Now().UnixNano()))
+	body := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: warden
+  cluster:
+    server: %s
+    certificate-authority-data: %s
+users:
+- name: me
+  user:
+    token: %s
+contexts:
+- name: warden
+  context: {cluster: warden, user: me, namespace: %s}
+current-context: warden
+`, kubeproxy.ServerURL(f.addr, "k"), base64.StdEncoding.EncodeToString(f.pemCert), token, f.ns[0])
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+func (f *fixture) token(t *testing.T) string {
+	t.Helper()
+	is, err := f.tokens.Issue(agent, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return is.Password
+}
+
+// kubectl runs kubectl with kubeconfig and returns its output and error.
+func (f *fixture) kubectl(t *testing.T, kubeconfig string, stdin string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, f.kc.Kubectl, append([]string{"--kubeconfig", kubeconfig, "--cache-dir", filepath.Join(f.dir, "cache")}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func (f *fixture) events(t *testing.T, tool string) []audit.Event {
+	t.Helper()
+	evs, err := f.store.List(context.Background(), audit.Filter{Tool: tool, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// noSessionAccounts waits until no session account is left.
+func (f *fixture) noSessionAccounts(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l, err := f.admin.CoreV1().ServiceAccounts(sessionNS).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=warden"})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		if err == nil && len(l.Items) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d session accounts left after 30s", len(l.Items))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestKubectlGet(t *testing.T) {
+	f := newFixture(t)
+	kc := f.kubeconfig(t, f.token(t))
+	ctx := context.Background()
+	if _, err := f.admin.CoreV1().ConfigMaps(f.ns[0]).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "seen"}, Data: map[string]string{"a": "b"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.kubectl(t, kc, "", "get", "configmaps")
+	if err != nil || !strings.Contains(out, "seen") {
+		t.Fatalf("kubectl get configmaps: %v\n%s", err, out)
+	}
+	out, err = f.kubectl(t, kc, "", "get", "cm", "seen", "-o", "jsonpath={.data.a}")
+	if err != nil || out != "b" {
+		t.Fatalf("kubectl get cm seen: %v\n%s", err, out)
+	}
+	out, err = f.kubectl(t, kc, "", "get", "pods", "-n", f.ns[1])
+	if err != nil || !strings.Contains(out, "No resources found") {
+		t.Fatalf("kubectl get pods -n ns1: %v\n%s", err, out)
+	}
+	f.noSessionAccounts(t)
+	evs := f.events(t, "kubectl_get")
+	if len(evs) < 3 {
+		t.Fatalf("%d kubectl_get events", len(evs))
+	}
+	for _, ev := range evs {
+		if ev.Transport != "kubernetes-proxy" || ev.Identity != "agent" || ev.Status != audit.StatusOK || ev.Credential == "" {
+			t.Fatalf("event: %+v", ev)
+		}
+	}
+}
+
+// TestKubectlWatch: five concurrent `kubectl get -w` on one proxy each
+// see a change made while they run, as it happens.
+func TestKubectlWatch(t *testing.T) {
+	f := newFixture(t)
+	kc := f.kubeconfig(t, f.token(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type watcher struct {
+		cmd *exec.Cmd
+		out *syncBuffer
+	}
+	var ws []watcher
+	for i := 0; i < 5; i++ {
+		cmd := exec.CommandContext(ctx, f.kc.Kubectl, "--kubeconfig", kc, "--cache-dir", filepath.Join(f.dir, "cache"),
+			"get", "configmaps", "-w", "-o", "name")
+		out := &syncBuffer{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, watcher{cmd, out})
+	}
+	defer func() {
+		for _, w := range ws {
+			w.cmd.Process.Kill()
+			w.cmd.Wait()
+		}
+	}()
+	// Each watch has its list (kube-root-ca.crt) before the change.
+	waitAll := func(want string) {
+		deadline := time.Now().Add(30 * time.Second)
+		for _, w := range ws {
+			for !strings.Contains(w.out.String(), want) {
+				if time.Now().After(deadline) {
+					t.Fatalf("a watch did not see %s: %s", want, w.out.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+	waitAll("configmap/kube-root-ca.crt")
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprintf("w%d", i)
+		if _, err := f.admin.CoreV1().ConfigMaps(f.ns[0]).Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitAll("configmap/" + name)
+	}
+	for _, w := range ws {
+		w.cmd.Process.Kill()
+		w.cmd.Wait()
+	}
+	ws = nil
+	f.noSessionAccounts(t)
+	if evs := f.events(t, "kubectl_get"); len(evs) < 5 {
+		t.Fatalf("%d watch events", len(evs))
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestKubectlWrites: apply of what policy admits works (client-side and
+// server-side); a privileged pod, a write in a read-only namespace, a
+// delete, an Impersonate header and a token Warden did not issue are
+// refused with a Status kubectl prints, and change nothing.
+func TestKubectlWrites(t *testing.T) {
+	f := newFixture(t)
+	kc := f.kubeconfig(t, f.token(t))
+	ctx := context.Background()
+	cm := `apiVersion: v1
+kind: ConfigMap
+metadata: {name: app}
+data: {mode: one}
+`
+	out, err := f.kubectl(t, kc, cm, "apply", "-f", "-")
+	if err != nil || !strings.Contains(out, "configmap/app created") {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	// Again, changed: kubectl's client-side apply sends a strategic merge patch.
+	out, err = f.kubectl(t, kc, strings.Replace(cm, "one", "two", 1), "apply", "-f", "-")
+	if err != nil || !strings.Contains(out, "configmap/app configured") {
+		t.Fatalf("apply again: %v\n%s", err, out)
+	}
+	out, err = f.kubectl(t, kc, strings.Replace(cm, "one", "three", 1), "apply", "--server-side", "--force-conflicts", "-f", "-")
+	if err != nil || !strings.Contains(out, "serverside-applied") {
+		t.Fatalf("server-side apply: %v\n%s", err, out)
+	}
+	got, err := f.admin.CoreV1().ConfigMaps(f.ns[0]).Get(ctx, "app", metav1.GetOptions{})
+	if err != nil || got.Data["mode"] != "three" {
+		t.Fatalf("configmap after applies: %v %v", err, got.Data)
+	}
+	out, err = f.kubectl(t, kc, "", "label", "configmap", "app", "team=blue")
+	if err != nil || !strings.Contains(out, "labeled") {
+		t.Fatalf("label (merge patch): %v\n%s", err, out)
+	}
+	out, err = f.kubectl(t, kc, "", "patch", "configmap", "app", "--type", "json", "-p", `[{"op":"replace","path":"/data/mode","value":"four"}]`)
+	if err != nil || !strings.Contains(out, "patched") {
+		t.Fatalf("json patch: %v\n%s", err, out)
+	}
+
+	refused := []struct {
+		name  string
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"privileged pod", `apiVersion: v1
+kind: Pod
+metadata: {name: root}
+spec:
+  containers: [{name: c, image: busybox, securityContext: {privileged: true}}]
+`, []string{"apply", "-f", "-"}, "Forbidden"},
+		{"configmap in the read-only namespace", cm, []string{"apply", "-n", f.ns[1], "-f", "-"}, "Forbidden"},
+		{"delete", "", []string{"delete", "configmap", "app"}, "needs a change request"},
+		{"json patch move", "", []string{"patch", "configmap", "app", "--type", "json", "-p", `[{"op":"move","from":"/data/mode","path":"/data/x"}]`}, "move copies a value"},
+		{"patch that renames", "", []string{"patch", "configmap", "app", "--type", "merge", "-p", `{"metadata":{"name":"other"}}`}, "metadata.name"},
+		{"impersonation", "", []string{"get", "configmaps", "--as", "system:admin"}, "Impersonate-User header is refused"},
+		{"impersonated group", "", []string{"get", "configmaps", "--as", "x", "--as-group", "system:masters"}, "header is refused"},
+		{"all namespaces", "", []string{"get", "configmaps", "-A"}, "every namespace is not carried"},
+		{"secrets", "", []string{"create", "secret", "generic", "s", "--from-literal", "k=v"}, "does not admit Secret"},
+	}
+	for _, c := range refused {
+		out, err := f.kubectl(t, kc, c.stdin, c.args...)
+		if err == nil || !strings.Contains(out, "Warden: ") || !strings.Contains(out, c.want) {
+			t.Errorf("%s: want a refusal with %q, got %v\n%s", c.name, c.want, err, out)
+		}
+	}
+	if _, err := f.admin.CoreV1().Pods(f.ns[0]).Get(ctx, "root", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the privileged pod exists: %v", err)
+	}
+	if _, err := f.admin.CoreV1().ConfigMaps(f.ns[1]).Get(ctx, "app", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the configmap in %s exists: %v", f.ns[1], err)
+	}
+	if _, err := f.admin.CoreV1().Secrets(f.ns[0]).Get(ctx, "s", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the secret exists: %v", err)
+	}
+	got, err = f.admin.CoreV1().ConfigMaps(f.ns[0]).Get(ctx, "app", metav1.GetOptions{})
+	if err != nil || got.Data["mode"] != "four" || got.Data["x"] != "" {
+		t.Fatalf("configmap after refusals: %v %v", err, got.Data)
+	}
+
+	// Tokens: the cluster's own admin token, a made-up one, none.
+	for name, tok := range map[string]string{"the cluster admin's token": f.kc.Token, "a made-up token": "abc", "an expired-looking JWT": "a.b.c"} {
+		out, err := f.kubectl(t, f.kubeconfig(t, tok), "", "get", "configmaps")
+		if err == nil || !strings.Contains(out, "Unauthorized") && !strings.Contains(out, "must be logged in") {
+			t.Errorf("%s: want 401, got %v\n%s", name, err, out)
+		}
+	}
+	f.noSessionAccounts(t)
+	// The delete was its connection's first request: the session was
+	// refused at connect, with the rule's reason.
+	denied := 0
+	for _, ev := range append(f.events(t, "kubectl_delete"), f.events(t, gateway.ToolProxyConnect)...) {
+		if ev.Rule == "no-delete" && ev.Status == audit.StatusDenied {
+			denied++
+		}
+	}
+	if denied != 1 {
+		dumpEvents(t, f)
+		t.Errorf("%d denied deletes recorded", denied)
+	}
+}
+
+func dumpEvents(t *testing.T, f *fixture) {
+	evs, _ := f.store.List(context.Background(), audit.Filter{Limit: 1000})
+	for _, ev := range evs {
+		t.Logf("%s %s %s %s %q %s", ev.Tool, ev.Status, ev.Decision, ev.Rule, ev.Statement, ev.Error)
+	}
+}
