@@ -28,10 +28,15 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlags("connect", `connect CONNECTION [--server URL | --config warden.yaml] [--json]
 
 Asks a running Warden for a short-lived token to log in to its PostgreSQL
-proxy as you (the identity of your warden login, or the local identity when
+or SSH proxy as you (the identity of your warden login, or the local identity when
 the server allows anonymous loopback clients), for the postgres connection
 CONNECTION, and prints a ready psql command and DSN. The token is good for
 logging in until it expires; a session it opened lives on after.
+
+For a kubernetes connection it writes a kubeconfig instead (--kubeconfig,
+default CONNECTION.kubeconfig, mode 0600): the proxy's URL, its
+certificate, and a credential plugin that runs warden kube-credential, so
+that kubectl --kubeconfig FILE works as you, through Warden's policy.
 
 The Warden asked is, first found: --server; the one the --config file
 describes; WARDEN_SERVER; the one WARDEN_CONFIG or ./warden.yaml (when it
@@ -41,6 +46,7 @@ listen.mcp. The one asked is printed on stderr.`, stdout)
 	server := fs.String("server", "", "Warden's MCP URL (env WARDEN_SERVER; default: from the configuration)")
 	cfgPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print the connection details as JSON")
+	kubeconfig := fs.String("kubeconfig", "", "for a kubernetes connection: the kubeconfig file to write (default CONNECTION.kubeconfig)")
 	connection, err := parsePositional(fs, args)
 	if err != nil {
 		return err
@@ -57,6 +63,43 @@ listen.mcp. The one asked is printed on stderr.`, stdout)
 		return err
 	}
 	fmt.Fprintf(stderr, "warden connect: asking the Warden at %s (%s)\n", serverURL, from)
+	raw, err := requestProxyToken(ctx, serverURL, connection)
+	if err != nil {
+		return err
+	}
+	var kind struct {
+		Kind string `json:"kind"`
+	}
+	if err := json.Unmarshal(raw, &kind); err != nil {
+		return fmt.Errorf("%s: %w", serverURL, err)
+	}
+	if kind.Kind == "ssh" {
+		return printSSHConnect(raw, *asJSON, stdout, stderr)
+	}
+	if kind.Kind == "kubernetes" {
+		return writeKubeconfig(raw, serverURL, *kubeconfig, *asJSON, stdout, stderr)
+	}
+	var info pgproxy.ConnectInfo
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return fmt.Errorf("%s: %w", serverURL, err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(info)
+	}
+	fmt.Fprintf(stdout, "# Warden PostgreSQL proxy: connection %s, token valid for logging in until %s\n", info.Connection, info.Expires.Local().Format(time.RFC3339))
+	fmt.Fprintf(stdout, "PGPASSWORD=%s psql \"host=%s port=%s dbname=%s user=%s sslmode=%s\"\n",
+		info.Password, info.Host, info.Port, info.Database, info.User, info.SSLMode)
+	fmt.Fprintf(stdout, "# DSN:\n%s\n", info.DSN)
+	fmt.Fprintln(stderr, "The token is a password: do not share it. Every statement runs as you, under Warden's policy, and is recorded.")
+	return nil
+}
+
+// requestProxyToken asks the Warden at serverURL (its MCP URL) for a
+// proxy token for connection, as the caller of the cached warden login
+// (or anonymously), and returns the proxy's answer.
+func requestProxyToken(ctx context.Context, serverURL, connection string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var bearer string
@@ -75,7 +118,7 @@ listen.mcp. The one asked is printed on stderr.`, stdout)
 	}
 	resp, err := loginHTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("ask %s for a token: %w", u, err)
+		return nil, fmt.Errorf("ask %s for a token: %w", u, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -90,32 +133,9 @@ listen.mcp. The one asked is printed on stderr.`, stdout)
 		if resp.StatusCode == http.StatusUnauthorized && bearer == "" {
 			e.Error += " (log in first: warden login --server " + serverURL + ")"
 		}
-		return fmt.Errorf("%s: %s", u, e.Error)
+		return nil, fmt.Errorf("%s: %s", u, e.Error)
 	}
-	var kind struct {
-		Kind string `json:"kind"`
-	}
-	if err := json.Unmarshal(raw, &kind); err != nil {
-		return fmt.Errorf("%s: %w", u, err)
-	}
-	if kind.Kind == "ssh" {
-		return printSSHConnect(raw, *asJSON, stdout, stderr)
-	}
-	var info pgproxy.ConnectInfo
-	if err := json.Unmarshal(raw, &info); err != nil {
-		return fmt.Errorf("%s: %w", u, err)
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(info)
-	}
-	fmt.Fprintf(stdout, "# Warden PostgreSQL proxy: connection %s, token valid for logging in until %s\n", info.Connection, info.Expires.Local().Format(time.RFC3339))
-	fmt.Fprintf(stdout, "PGPASSWORD=%s psql \"host=%s port=%s dbname=%s user=%s sslmode=%s\"\n",
-		info.Password, info.Host, info.Port, info.Database, info.User, info.SSLMode)
-	fmt.Fprintf(stdout, "# DSN:\n%s\n", info.DSN)
-	fmt.Fprintln(stderr, "The token is a password: do not share it. Every statement runs as you, under Warden's policy, and is recorded.")
-	return nil
+	return raw, nil
 }
 
 // defaultServer is the Warden connect asks when nothing names one: serve's
