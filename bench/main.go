@@ -102,6 +102,19 @@ func main() {
 		runSSHRelay()
 		return
 	}
+	if *kubeOnly {
+		for _, c := range strings.Split(clients, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(c))
+			if err != nil || n < 1 {
+				log.Fatalf("-clients: bad value %q", c)
+			}
+			o.clients = append(o.clients, n)
+		}
+		if err := runKubeBench(o); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *sshOnly {
 		if err := runSSHBench(o); err != nil {
 			log.Fatal(err)

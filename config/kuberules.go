@@ -21,6 +21,13 @@ type KubernetesScope struct {
 	// rule admits; a request or object with a risk it does not name is
 	// not admitted. Empty: none.
 	AllowRisks []string `yaml:"allow_risks"`
+	// RevealSecrets lets the calls the rule admits see Secret values
+	// (kubectl_get, an apply's diff); by default they are masked as ***.
+	RevealSecrets bool `yaml:"reveal_secrets"`
+	// MaskConfigMapKeys are globs of namespace/name/key of the ConfigMap
+	// keys whose values are masked as *** in what the calls the rule
+	// admits see ("*/app-config/password", "prod/*/*token*").
+	MaskConfigMapKeys []string `yaml:"mask_configmap_keys"`
 }
 
 // KubernetesReadVerbs are the verbs read stands for in a rule's
@@ -40,7 +47,7 @@ var KubernetesVerbs = append(append([]string{}, KubernetesReadVerbs...), Kuberne
 var KubernetesRisks = []string{
 	"privileged", "privilege-escalation", "host-path", "host-network", "host-pid", "host-ipc", "host-port",
 	"capabilities", "run-as-root", "unconfined", "token-mount", "service-account", "secret-ref", "node-name",
-	"external-ip", "secret", "rbac", "rbac-wildcard", "rbac-escalate", "webhook", "crd", "apiservice",
+	"external-ip", "ingress-snippet", "secret", "rbac", "rbac-wildcard", "rbac-escalate", "webhook", "crd", "apiservice",
 	"certificates", "custom-resource", "exec", "proxy", "token", "impersonate",
 }
 
@@ -63,6 +70,11 @@ func (c *Config) validateKubernetesScope(p, label string, r *Rule) Errors {
 			add(fmt.Sprintf("%s.resources[%d]", p, j), "%s.kubernetes.resources: %q: %v", label, g, err)
 		} else if g != strings.ToLower(g) {
 			add(fmt.Sprintf("%s.resources[%d]", p, j), "%s.kubernetes.resources: %q: resources are lower-case plurals (pods, deployments.apps), not kinds", label, g)
+		}
+	}
+	for j, g := range k.MaskConfigMapKeys {
+		if err := checkGlob(g); err != nil || strings.Count(g, "/") != 2 {
+			add(fmt.Sprintf("%s.mask_configmap_keys[%d]", p, j), "%s.kubernetes.mask_configmap_keys: %q is not a glob of namespace/name/key", label, g)
 		}
 	}
 	for j, risk := range k.AllowRisks {

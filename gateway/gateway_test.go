@@ -14,6 +14,8 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/wardenhq/warden/approvals"
+	approvalsqlite "github.com/wardenhq/warden/approvals/sqlite"
 	"github.com/wardenhq/warden/audit"
 	auditsqlite "github.com/wardenhq/warden/audit/sqlite"
 	"github.com/wardenhq/warden/config"
@@ -27,11 +29,19 @@ import (
 // env is a gateway over a real SQLite target, real rules and a real audit
 // store.
 type env struct {
-	g     *gateway.Gateway
-	store *auditsqlite.Store
+	g         *gateway.Gateway
+	store     *auditsqlite.Store
+	approvals *approvals.Service // newEnvHolding's
 }
 
 func newEnv(t *testing.T, rules string) *env {
+	t.Helper()
+	return newEnvHolding(t, rules, false)
+}
+
+// newEnvHolding is newEnv with a real approval service as the hold stage
+// when holding is set.
+func newEnvHolding(t *testing.T, rules string, holding bool) *env {
 	t.Helper()
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "t.db")
@@ -66,12 +76,25 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gateway.New(gateway.Options{Connections: conns, Decider: engine, Recorder: store, Limits: cfg.Limits})
+	o := gateway.Options{Connections: conns, Decider: engine, Recorder: store, Limits: cfg.Limits}
+	var svc *approvals.Service
+	if holding {
+		as, err := approvalsqlite.New(context.Background(), store.DB(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err = approvals.New(approvals.Options{Store: as, Recorder: store, Wait: 10 * time.Millisecond, MaxWait: time.Second, PollInterval: 10 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Holder = svc
+	}
+	g, err := gateway.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
-	return &env{g: g, store: store}
+	return &env{g: g, store: store, approvals: svc}
 }
 
 func (e *env) event(t *testing.T, id string) audit.Event {
@@ -325,5 +348,44 @@ func TestNeedsAndFailed(t *testing.T) {
 	}
 	if ev := e.event(t, gr.AuditID()); ev.Status != audit.StatusFailed || ev.Error != "the command exited with status 3" {
 		t.Errorf("event = %+v", ev)
+	}
+}
+
+// TestPreviewAndRedacted: a held operation's Preview is shown to the
+// approver after its statement (or why it could not run), the approval
+// keeps the arguments as sent, and the audit trail keeps the redacted ones.
+func TestPreviewAndRedacted(t *testing.T) {
+	e := newEnvHolding(t, "  - {name: r, effect: review, approvers: {groups: [dba]}}", true)
+	g, svc := e.g, e.approvals
+	for _, tc := range []struct {
+		name    string
+		preview func(context.Context, connectors.Credential) (string, error)
+		want    string
+	}{
+		{"preview", func(context.Context, connectors.Credential) (string, error) { return "the diff", nil }, "SELECT 1\n\nthe diff"},
+		{"failed preview", func(context.Context, connectors.Credential) (string, error) { return "", errors.New("dry-run refused") }, "SELECT 1\n\n(no preview: dry-run refused)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			op := query("SELECT 1")
+			op.Arguments = []byte(`{"sql":"SELECT 1","secret":"s3cr3t","case":"` + tc.name + `"}`)
+			op.Redacted = []byte(`{"sql":"SELECT 1","secret":"***","case":"` + tc.name + `"}`)
+			op.Preview = tc.preview
+			_, err := g.Session(caller("stdio"), "t").Authorize(context.Background(), op)
+			var pa *gateway.PendingApproval
+			if !errors.As(err, &pa) {
+				t.Fatalf("held: %v", err)
+			}
+			auditID := gateway.AsError(err).AuditID
+			a, err := svc.Get(context.Background(), "agent", pa.ApprovalID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Statement != tc.want || !strings.Contains(string(a.Arguments), "s3cr3t") {
+				t.Errorf("the approver sees %q, args %s", a.Statement, a.Arguments)
+			}
+			if ev := e.event(t, auditID); strings.Contains(string(ev.Arguments), "s3cr3t") || !strings.Contains(string(ev.Arguments), "***") {
+				t.Errorf("the audit event keeps %s", ev.Arguments)
+			}
+		})
 	}
 }

@@ -32,6 +32,9 @@ type op struct {
 func (s *Session) newOp(spec Operation) *op {
 	g := s.g
 	args, statement := spec.Arguments, spec.Statement
+	if spec.Redacted != nil {
+		args = spec.Redacted
+	}
 	if len(args) > g.limits.MaxSQLBytes+4096 {
 		args = nil // the statement (cut below) is what matters in the record
 	}
@@ -178,7 +181,9 @@ func (o *op) preview(ctx context.Context, d policy.Decision, statement string) s
 	var cred connectors.Credential
 	var err error
 	if o.spec.Credential {
-		cred, err = o.s.mint(ctx, d, o.spec.Require)
+		if cred, err = o.s.mint(ctx, d, o.spec.Require); err == nil {
+			o.ev.Credential = CredentialLabel(cred) // the held call's event names what the preview ran as
+		}
 	}
 	text := ""
 	if err == nil {
@@ -203,6 +208,9 @@ func (o *op) holdRequest(d policy.Decision) approvals.Request {
 		Rule: d.Rule, Reason: d.Reason, PolicyVersion: o.s.g.decider.Version(),
 		Approvers: approvals.Approvers{Groups: d.Approvers.Groups, Quorum: d.Approvers.Quorum},
 		Statement: o.spec.Statement,
+	}
+	if o.spec.Redacted != nil {
+		req.Arguments = o.spec.Arguments // the call to run once approved, as sent
 	}
 	var args struct {
 		Justification string `json:"justification"`

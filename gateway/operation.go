@@ -17,6 +17,10 @@ type Operation struct {
 	// Arguments are the exact call as received, recorded and bound into
 	// an approval's digest.
 	Arguments json.RawMessage
+	// Redacted, when set, is what the audit trail records in place of
+	// Arguments, which hold a secret (a manifest's Secret values): the
+	// approval request still binds, keeps and re-runs Arguments.
+	Redacted json.RawMessage
 	// Statement is the text the connector's classifier reads (the SQL),
 	// empty for an operation without one.
 	Statement string

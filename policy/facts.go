@@ -202,4 +202,8 @@ type ClassifyRequest struct {
 	Statement string
 	// MaxBytes bounds the statement's length (0: the classifier's default).
 	MaxBytes int
+	// Namespace, for a Kubernetes manifest, is where objects that name no
+	// namespace go (the call's namespace); empty: the classifier's
+	// Namespace.
+	Namespace string
 }

@@ -29,14 +29,13 @@ func expandKinds(kinds []string) []string {
 type kubeScope struct {
 	namespaces []string // globs; empty: any, and the cluster scope
 	resources  []string // globs; empty: any
-	texts      config.KubernetesScope
 }
 
 func compileKubeScope(k *config.KubernetesScope) *kubeScope {
 	if k == nil {
 		return nil
 	}
-	return &kubeScope{namespaces: k.Namespaces, resources: k.Resources, texts: *k}
+	return &kubeScope{namespaces: k.Namespaces, resources: k.Resources}
 }
 
 // hintRisks goes with a refusal for a risk the rule does not admit.

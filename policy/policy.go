@@ -92,6 +92,13 @@ type Decision struct {
 	// Approvers, for review: who may approve the held call (the rule's
 	// approvers; empty when it names none).
 	Approvers config.Approvers
+	// RevealSecrets, for Kubernetes, lets the call see Secret values
+	// (the rule's kubernetes: reveal_secrets); otherwise they are masked.
+	// MaskConfigMapKeys are the globs of namespace/name/key of the
+	// ConfigMap keys masked in what the call sees (the rule's
+	// kubernetes: mask_configmap_keys).
+	RevealSecrets     bool
+	MaskConfigMapKeys []string
 
 	// Trace says, for every rule in order, whether it matched and, if it
 	// did not apply, why (for explain).
@@ -139,6 +146,27 @@ func (d Decision) Visible(def, namespace, name string) bool {
 type Engine struct {
 	rules   []rule
 	version string
+	// reviewTools are the tools an allow turns into a review for,
+	// unless the allowing rule lists the tool by name.
+	reviewTools set
+}
+
+// Option changes how Compile compiles.
+type Option func(*Engine)
+
+// ReviewByDefault makes tools held for review by default (kubectl_delete):
+// a call an allow rule admits is reviewed instead, unless that rule lists
+// the tool by name in its tools:. A deny still denies, and a review
+// rule reviews.
+func ReviewByDefault(tools ...string) Option {
+	return func(e *Engine) {
+		if e.reviewTools == nil {
+			e.reviewTools = set{}
+		}
+		for _, t := range tools {
+			e.reviewTools[t] = struct{}{}
+		}
+	}
 }
 
 type rule struct {
@@ -176,7 +204,7 @@ func (s set) has(v string) bool { _, ok := s[v]; return ok }
 
 // Compile checks and compiles the rules of cfg: tool names against tools,
 // `when` conditions type-checked. Errors carry the rule's file and line.
-func Compile(cfg *config.Config, tools []string) (*Engine, error) {
+func Compile(cfg *config.Config, tools []string, opts ...Option) (*Engine, error) {
 	env, err := newCELEnv()
 	if err != nil {
 		return nil, fmt.Errorf("policy: CEL environment: %w", err)
@@ -184,6 +212,9 @@ func Compile(cfg *config.Config, tools []string) (*Engine, error) {
 	known := newSet(tools)
 	var errs config.Errors
 	e := &Engine{}
+	for _, o := range opts {
+		o(e)
+	}
 	for i, r := range cfg.Rules {
 		p := fmt.Sprintf("rules[%d]", i)
 		for j, t := range r.Tools {
@@ -296,6 +327,11 @@ func (e *Engine) Decide(_ context.Context, in Input) (Decision, error) {
 	case review != nil:
 		return review.decision(Review, in, trace), nil
 	case allow != nil:
+		if e.reviewTools.has(in.Tool) && !allow.tools.has(in.Tool) {
+			d := allow.decision(Review, in, trace)
+			d.Reason = fmt.Sprintf("%s is held for review by default: rule %q allows it without naming %s in its tools", in.Tool, allow.Name, in.Tool)
+			return d, nil
+		}
 		return allow.decision(Allow, in, trace), nil
 	case refusal != nil:
 		return Decision{Effect: Deny, Rule: refusal.Rule, Reason: refusal.Why, Hint: refusal.hint, Trace: trace}, nil
@@ -312,7 +348,7 @@ func (r *rule) decision(effect Effect, in Input, trace []RuleTrace) Decision {
 	if reason == "" {
 		reason = r.reason(effect, in.Tool, in.Connection.Name)
 	}
-	return Decision{
+	d := Decision{
 		Effect:         effect,
 		Rule:           r.Name,
 		Reason:         reason,
@@ -328,6 +364,10 @@ func (r *rule) decision(effect Effect, in Input, trace []RuleTrace) Decision {
 		Approvers:      r.Approvers,
 		Trace:          trace,
 	}
+	if k := r.Kubernetes; k != nil {
+		d.RevealSecrets, d.MaskConfigMapKeys = k.RevealSecrets, k.MaskConfigMapKeys
+	}
+	return d
 }
 
 // reasonCache keeps a rule's reason texts ("rule "x" allows run_query on

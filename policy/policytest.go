@@ -29,6 +29,11 @@ type TestCase struct {
 	// Command is a shell command line, for an ssh connection (the tool
 	// defaults to exec_ssh); a case gives sql or command.
 	Command string `yaml:"command"`
+	// Manifest is a Kubernetes manifest, for a kubernetes connection (the
+	// tool defaults to kubectl_apply), applied in Namespace unless its
+	// objects name theirs; a case gives one of sql, command and manifest.
+	Manifest  string `yaml:"manifest"`
+	Namespace string `yaml:"namespace"`
 	// Expect is allow, deny or review.
 	Expect string `yaml:"expect"`
 	// Rule, if set, is the rule that must make the decision ("" for the
@@ -65,8 +70,8 @@ func LoadTests(path string) (*TestFile, error) {
 		if tc.Name == "" {
 			return nil, fmt.Errorf("%s: tests[%d]: name is required", path, i)
 		}
-		if tc.SQL != "" && tc.Command != "" {
-			return nil, fmt.Errorf("%s: test %q: give sql or command, not both", path, tc.Name)
+		if n := nonEmpty(tc.SQL, tc.Command, tc.Manifest); n > 1 {
+			return nil, fmt.Errorf("%s: test %q: give one of sql, command and manifest", path, tc.Name)
 		}
 		switch tc.Expect {
 		case string(Allow), string(Deny), string(Review):
@@ -84,7 +89,7 @@ func RunTests(ctx context.Context, e *Engine, cfg *config.Config, classifiers Cl
 	out := make([]TestResult, 0, len(tf.Tests))
 	for _, tc := range tf.Tests {
 		r := TestResult{Name: tc.Name}
-		d, err := ExplainRequest(ctx, e, cfg, classifiers, Request{As: tc.As, Groups: tc.Groups, Connection: tc.Connection, Tool: tc.Tool, Transport: tc.Transport, SQL: tc.SQL, Command: tc.Command})
+		d, err := ExplainRequest(ctx, e, cfg, classifiers, Request{As: tc.As, Groups: tc.Groups, Connection: tc.Connection, Tool: tc.Tool, Transport: tc.Transport, SQL: tc.SQL, Command: tc.Command, Manifest: tc.Manifest, Namespace: tc.Namespace})
 		if err != nil {
 			r.Problems = append(r.Problems, err.Error())
 		}
@@ -125,6 +130,19 @@ type Request struct {
 	// Command is a shell command line (the tool defaults to exec_ssh);
 	// a request has SQL or Command.
 	Command string
+	// Manifest is a Kubernetes manifest (the tool defaults to
+	// kubectl_apply), applied in Namespace unless its objects name theirs.
+	Manifest, Namespace string
+}
+
+func nonEmpty(ss ...string) int {
+	n := 0
+	for _, s := range ss {
+		if s != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Explanation is a decision with the statement facts that mattered.
@@ -153,14 +171,20 @@ func ExplainRequest(ctx context.Context, e *Engine, cfg *config.Config, classifi
 	if groups == nil {
 		groups = cfg.Groups(req.As)
 	}
-	if req.SQL != "" && req.Command != "" {
-		return Explanation{}, fmt.Errorf("give SQL or a command line, not both")
+	if nonEmpty(req.SQL, req.Command, req.Manifest) > 1 {
+		return Explanation{}, fmt.Errorf("give one of SQL, a command line and a manifest")
 	}
 	statement, what, tool := req.SQL, "SQL", req.Tool
 	if req.Command != "" {
 		statement, what = req.Command, "command lines"
 		if tool == "" {
 			tool = "exec_ssh"
+		}
+	}
+	if req.Manifest != "" {
+		statement, what = req.Manifest, "manifests"
+		if tool == "" {
+			tool = "kubectl_apply"
 		}
 	}
 	if tool == "" {
@@ -184,7 +208,11 @@ func ExplainRequest(ctx context.Context, e *Engine, cfg *config.Config, classifi
 		if cl == nil {
 			return ex, fmt.Errorf("connection %q: Warden has no classifier for kind %q", conn.Name, conn.Kind)
 		}
-		f, err := cl.Classify(ctx, ClassifyRequest{Statement: statement, MaxBytes: cfg.Limits.MaxSQLBytes})
+		creq := ClassifyRequest{Statement: statement, MaxBytes: cfg.Limits.MaxSQLBytes, Namespace: req.Namespace}
+		if req.Manifest != "" {
+			creq.MaxBytes = 0 // a manifest's limit is its classifier's
+		}
+		f, err := cl.Classify(ctx, creq)
 		if err != nil {
 			ex.ClassifyError = err.Error()
 			ex.Decision = Decision{Effect: Deny, Reason: "Warden runs only " + what + " it fully understands, and " + err.Error()}

@@ -2,7 +2,8 @@
 # Benchmarks: Warden's run_query over MCP (stdio, HTTP) against pgx direct
 # and the reference PostgreSQL MCP server, in one run, on a local PostgreSQL;
 # the PostgreSQL wire proxy against direct, PgBouncer and a Go relay; and
-# exec_ssh and the SSH proxy against direct SSH, on a local sshd.
+# exec_ssh and the SSH proxy against direct SSH, on a local sshd; and
+# kubectl_get against client-go direct on the test Kubernetes API server.
 # Prints tables with medians, p99s, calls/s, MB/s, CPU per operation and
 # ratios to direct.
 set -euo pipefail
@@ -69,3 +70,12 @@ fi
 # (the server's "too many clients") and the peak of Warden's backends.
 echo "== connection budget: ${BUDGET_BENCH_DURATION:-10s}"
 go run ./bench -budget -warden bin/warden -duration "${BUDGET_BENCH_DURATION:-10s}" -warmup 5s
+
+# Kubernetes: kubectl_get of 100 pods over MCP stdio (table and YAML)
+# against client-go direct (typed list and the server's Table), on the test
+# API server (scripts/kube.sh; its first start builds it, ~17 min).
+KUBEENV="$(scripts/kube.sh start)"
+# shellcheck disable=SC1090
+source "$KUBEENV"
+echo "== Kubernetes: ${KUBE_BENCH_DURATION:-5s} per scenario, clients ${KUBE_BENCH_CLIENTS:-1,8}"
+go run ./bench -kube -warden bin/warden -duration "${KUBE_BENCH_DURATION:-5s}" -clients "${KUBE_BENCH_CLIENTS:-1,8}"

@@ -144,10 +144,21 @@ EOV
   echo "$ENVFILE"
 }
 
+# stop ends the three processes and waits for them (kube-apiserver's
+# graceful shutdown takes seconds; after 30 s they are killed), so that the
+# caller may remove the directory next.
 stop() {
-  local p
+  local p pid i
   for p in controller-manager apiserver etcd; do
-    if [[ -f "$D/$p.pid" ]]; then kill "$(cat "$D/$p.pid")" 2>/dev/null || true; rm -f "$D/$p.pid"; fi
+    [[ -f "$D/$p.pid" ]] || continue
+    pid="$(cat "$D/$p.pid")"
+    kill "$pid" 2>/dev/null || true
+    for i in $(seq 1 300); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+    rm -f "$D/$p.pid"
   done
 }
 

@@ -219,6 +219,42 @@ func startStdioKeepStderr(t *testing.T, e env) (*client.Client, *syncBuffer, fun
 	}
 }
 
+// TestKubeStdioClientClosesStderr: a client that closes Warden's stdin
+// and stderr together (mcp-go's stdio client does) still gets every
+// credential of the session revoked.
+func TestKubeStdioClientClosesStderr(t *testing.T) {
+	e, admin, ns, sessions := kubeEnv(t)
+	c, _ := startStdio(t, e)
+	for _, r := range []string{"pods", "configmaps", "serviceaccounts", "services"} {
+		if res, text, _ := call(t, c, "kubectl_get", map[string]any{"connection": "k", "resource": r, "namespace": ns}); res.IsError {
+			t.Fatalf("kubectl_get %s: %s", r, text)
+		}
+	}
+	during := waitSessionObjects(t, admin, sessions, func(o []string) bool { return len(o) == 8 }, "during the session")
+	c.Close()
+	waitSessionObjects(t, admin, sessions, func(o []string) bool { return len(o) == 0 }, "after the client closed")
+	for _, o := range during {
+		if name, ok := strings.CutPrefix(o, "serviceaccount/"); ok {
+			testenv.KubeGone(t, admin, sessions, []string{ns}, name)
+		}
+	}
+	waitLeasesRevoked(t, e, 4)
+}
+
+// waitLeasesRevoked waits until the store has n leases, every one revoked.
+func waitLeasesRevoked(t *testing.T, e env, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		out, err := exec.Command(wardenBin, "leases", "list", "--config", e.config, "--json").Output()
+		if err == nil && strings.Count(string(out), `"state":"revoked"`) == n && !strings.Contains(string(out), `"state":"active"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leases list: %v %s", err, out)
+		}
+	}
+}
+
 // TestKubeKilledWarden: kill -9 Warden mid-session; the next Warden to
 // start deletes the orphaned ServiceAccount and its Roles.
 func TestKubeKilledWarden(t *testing.T) {

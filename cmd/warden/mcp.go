@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/wardenhq/warden/mcp"
@@ -24,6 +26,10 @@ never falls back to identity.local). Logs go to stderr.`, stdout)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	// A client that closes Warden's stderr (or stdout) as it leaves must
+	// not kill it by SIGPIPE at its next log line, in the middle of the
+	// session's revocations: writes to a closed pipe fail instead.
+	signal.Ignore(syscall.SIGPIPE)
 	// stdout carries the protocol: logs go to stderr only.
 	log, err := logger(stderr)
 	if err != nil {

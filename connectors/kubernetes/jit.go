@@ -104,7 +104,18 @@ func (c *Kubernetes) checkRule(d policy.Decision, r connectors.KubeRule) error {
 	switch {
 	case r.Namespace == "":
 		// Cluster scope: a ClusterRole, for cluster-scoped resources only
-		// (the caller resolved the resource through discovery).
+		// (never a namespaced resource in every namespace).
+		name := res
+		if r.Group != "" {
+			name += "." + r.Group
+		}
+		kr, err := c.ResolveName(context.Background(), name)
+		if err != nil {
+			return fmt.Errorf("kubernetes: a cluster-wide grant of %s: %w", name, err)
+		}
+		if kr.Namespaced {
+			return fmt.Errorf("kubernetes: %s are namespaced: a grant across every namespace is never made", name)
+		}
 	case r.Namespace == c.sessionNS:
 		return fmt.Errorf("kubernetes: namespace %q holds Warden's session accounts and is never granted", r.Namespace)
 	case !slices.Contains(c.namespaces, r.Namespace):

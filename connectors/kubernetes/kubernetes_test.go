@@ -16,6 +16,7 @@ import (
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/connectors/connectortest"
 	"github.com/wardenhq/warden/connectors/kubernetes"
 	"github.com/wardenhq/warden/internal/testenv"
 	"github.com/wardenhq/warden/policy"
@@ -231,6 +232,8 @@ func TestScopedGrantsRefuse(t *testing.T) {
 		"star name":          {Namespace: ns[0], Resource: "pods", Verbs: []string{"get"}, Names: []string{"*"}},
 		"no verb":            {Namespace: ns[0], Resource: "pods"},
 		"write in read-only": {Namespace: ns[0], Resource: "pods", Verbs: []string{"delete"}},
+		"every namespace":    {Resource: "secrets", Verbs: []string{"list"}},
+		"unknown resource":   {Resource: "nosuchthings", Verbs: []string{"list"}},
 	} {
 		d := policy.Decision{Rule: "r", ReadOnly: name == "write in read-only"}
 		if g, err := c.ScopedGrants(d, connectors.KubeGrants{Rules: []connectors.KubeRule{r}}); err == nil {
@@ -240,4 +243,64 @@ func TestScopedGrantsRefuse(t *testing.T) {
 	if _, err := c.Grants(policy.Decision{Rule: "r"}); err == nil {
 		t.Error("a decision alone granted something")
 	}
+}
+
+// TestMintFailsCleanly: a mint that fails half-way (a granted namespace
+// the cluster does not have) leaves what Revoke removes, and Revoke
+// removes it.
+func TestMintFailsCleanly(t *testing.T) {
+	kc := testenv.Kube(t)
+	admin := testenv.KubeAdmin(t, kc)
+	ns := testenv.KubeNamespace(t, admin)
+	missing := "wt-missing-" + lease()[:8]
+	cfg := config.Connection{Name: "k", Kind: config.KindKubernetes, Credentials: "jit", JIT: config.JIT{TTL: time.Hour},
+		Kube: config.KubeSettings{Server: kc.Server, CAFile: kc.CAFile, Token: config.TokenRef{File: kc.TokenFile},
+			Namespaces: []string{ns, missing}, SessionNamespace: "warden-sessions-test"}}
+	c, err := kubernetes.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	g, err := c.ScopedGrants(policy.Decision{}, connectors.KubeGrants{Rules: []connectors.KubeRule{
+		{Namespace: ns, Resource: "pods", Verbs: []string{"list"}}, {Namespace: missing, Resource: "pods", Verbs: []string{"list"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := lease()
+	if _, err := c.Mint(ctx, connectors.MintRequest{Lease: l, Grants: g, TTL: time.Hour}); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("mint into a missing namespace: %v", err)
+	}
+	if err := c.Revoke(ctx, connectors.RevokeRequest{Lease: l, Principal: c.Principal(l)}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.KubeGone(t, admin, "warden-sessions-test", []string{ns}, c.Principal(l))
+}
+
+// TestContract: the KubeAPI contract suite, as Warden's own credential
+// and as a minted one.
+func TestContract(t *testing.T) {
+	t.Run("static", func(t *testing.T) {
+		connectortest.RunKube(t, connectortest.KubeHarness{Open: func(t *testing.T) connectortest.KubeFixture {
+			c, _, ns := setup(t)
+			return connectortest.KubeFixture{Conn: c, Credential: connectors.Static, Namespace: ns[0]}
+		}})
+	})
+	t.Run("jit", func(t *testing.T) {
+		connectortest.RunKube(t, connectortest.KubeHarness{Open: func(t *testing.T) connectortest.KubeFixture {
+			c, _, ns := setup(t)
+			g, err := c.ScopedGrants(policy.Decision{}, connectors.KubeGrants{Rules: []connectors.KubeRule{
+				{Namespace: ns[0], Resource: "configmaps", Verbs: []string{"create", "get", "list", "delete"}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := lease()
+			resp, err := c.Mint(context.Background(), connectors.MintRequest{Lease: l, Grants: g, TTL: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Revoke(context.Background(), connectors.RevokeRequest{Lease: l, Principal: c.Principal(l)}) })
+			return connectortest.KubeFixture{Conn: c, Credential: resp.Credential, Namespace: ns[0]}
+		}})
+	})
 }

@@ -9,8 +9,8 @@ import (
 
 // Classifier is Manifest as a policy.Classifier, for what classifies a
 // statement's text (warden policy test and explain, the gateway): the
-// statement is a manifest, applied in Namespace unless its objects name
-// theirs.
+// statement is a manifest, applied in the request's Namespace (or
+// DefaultNamespace) unless its objects name theirs.
 type Classifier struct {
 	Resolver Resolver
 	// DefaultNamespace is the default namespace (the connection's, or the
@@ -34,7 +34,11 @@ func (c *Classifier) Classify(ctx context.Context, req policy.ClassifyRequest) (
 	if c.Resolver == nil {
 		return policy.Facts{}, fmt.Errorf("kubeclass: no resolver")
 	}
-	_, f, err := Manifest([]byte(req.Statement), c.DefaultNamespace, c.Resolver)
+	ns := c.DefaultNamespace
+	if req.Namespace != "" {
+		ns = req.Namespace
+	}
+	_, f, err := Manifest([]byte(req.Statement), ns, c.Resolver)
 	if err != nil {
 		return policy.Facts{}, err
 	}

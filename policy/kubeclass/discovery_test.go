@@ -15,12 +15,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// The discovery snapshot the corpus resolves kinds with: what the real
-// kube-apiserver of scripts/kube.sh lists. Refresh it with
+// The discovery snapshot Builtin and the corpus resolve kinds with: what
+// the real kube-apiserver of scripts/kube.sh lists. Refresh it with
 //
 //	source "$(scripts/kube.sh start)"
 //	go test ./policy/kubeclass -run TestDiscoverySnapshot -update-discovery
-const snapshotFile = "testdata/discovery-v1.37.2.json"
+const snapshotFile = "discovery-v1.37.2.json"
 
 var updateDiscovery = flag.Bool("update-discovery", false, "capture "+snapshotFile+" from the API server scripts/kube.sh starts")
 
@@ -40,7 +40,7 @@ func snapshotLists(t testing.TB) []*metav1.APIResourceList {
 // snapshotTable is the Table of the real API server's discovery.
 func snapshotTable(t testing.TB) *Table {
 	t.Helper()
-	tab, err := NewTable(snapshotLists(t))
+	tab, err := builtin()
 	if err != nil {
 		t.Fatal(err)
 	}

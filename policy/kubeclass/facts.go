@@ -70,7 +70,7 @@ func ApplyFacts(objs []Object, verbs []string) *policy.Facts {
 // for a cluster-scoped resource, or every namespace), on the object name
 // ("" for a collection). It carries the risks the request itself shows
 // (exec, proxy, token, the impersonate verb, writing a Secret or an RBAC
-// object); the body of a write is classified by Manifest.
+// object); a write's body is classified by RequestBody.
 func Request(verb string, res Resource, subresource, namespace, name string) *policy.Facts {
 	verb = strings.ToLower(verb)
 	kind := res.Name()

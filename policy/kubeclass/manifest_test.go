@@ -3,6 +3,7 @@ package kubeclass
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -79,5 +80,97 @@ func TestRequest(t *testing.T) {
 	f = Request("get", pods, "log", "dev", "web")
 	if !f.ReadOnly || f.Read[0].Kind != "pods/log" {
 		t.Errorf("log: %+v", f)
+	}
+}
+
+// TestErrorsKeepValuesOut: a refused manifest's error names where and
+// why, never a value (a Secret's data).
+func TestErrorsKeepValuesOut(t *testing.T) {
+	const secret = "hunter2-SECRET"
+	for _, m := range []string{
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: " + secret + ", password: x}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: x, password: " + secret + "}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: \"" + secret + "}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: " + secret + ", on: yes}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n--- " + secret + "\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: &a " + secret + "}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: !!binary " + secret + "}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: " + secret + "}\nstatus: {x: 1}\n",
+		`{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "` + secret + `", "password": "x"}}`,
+		`{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}} "` + secret + `"`,
+		`{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"password": "` + secret + `"}`,
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: " + secret + "}\ndata: {k: \"\x01\"}\n",
+	} {
+		_, _, err := Manifest([]byte(m), "dev", snapshotTable(t))
+		if err == nil {
+			t.Errorf("%q: accepted", m)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error shows the value: %v", err)
+		}
+	}
+}
+
+// TestRiskFieldsFolded: a risky field is found whatever its case,
+// including the letters encoding/json's folding maps to ASCII.
+func TestRiskFieldsFolded(t *testing.T) {
+	for key, risk := range map[string]string{
+		"HOSTNETWORK": RiskHostNetwork, "ho\u017ftPID": RiskHostPID, "hostIPC": RiskHostIPC,
+		"\u212aind_of": "", "hostnetwork": RiskHostNetwork,
+	} {
+		m := "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {\"" + key + "\": true, containers: [{name: c, image: x}]}\n"
+		objs, _, err := Manifest([]byte(m), "dev", snapshotTable(t))
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		want := []string{}
+		if risk != "" {
+			want = []string{risk}
+		}
+		if got := objs[0].Risks; !slices.Equal(append([]string{}, got...), want) {
+			t.Errorf("%s: risks %v, want %v", key, got, want)
+		}
+	}
+}
+
+// TestDeviceAdminAccess: a ResourceClaim that asks for a device with
+// admin access is privileged.
+func TestDeviceAdminAccess(t *testing.T) {
+	objs, _, err := Manifest([]byte(`apiVersion: resource.k8s.io/v1
+kind: ResourceClaim
+metadata: {name: gpu}
+spec:
+  devices:
+    requests: [{name: gpu, exactly: {deviceClassName: gpu.example.com, adminAccess: true}}]
+`), "dev", snapshotTable(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(objs[0].Risks, []string{RiskPrivileged}) {
+		t.Errorf("risks %v", objs[0].Risks)
+	}
+}
+
+// TestLimits: what is too long, too deep or too many is refused, in
+// time.
+func TestLimits(t *testing.T) {
+	var many strings.Builder
+	for i := 0; i <= MaxObjects; i++ {
+		fmt.Fprintf(&many, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d}\n", i)
+	}
+	for name, c := range map[string]struct{ manifest, says string }{
+		"deep YAML":     {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n", "nested deeper than 100"},
+		"deeper YAML":   {"a: " + strings.Repeat("[", 1<<20) + strings.Repeat("]", 1<<20), "exceeded max depth"},
+		"deep JSON":     {`{"apiVersion": "v1", "data": ` + strings.Repeat("[", 1<<20) + strings.Repeat("]", 1<<20) + "}", "nested deeper than 100"},
+		"too long":      {"a: " + strings.Repeat("x", MaxManifestBytes), "longer than the limit"},
+		"too many":      {many.String(), "more than 256 objects"},
+		"invalid UTF-8": {"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: \"\xff\"}\n", "invalid UTF-8"},
+		"a BOM":         {"\ufeffapiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", "U+FEFF"},
+	} {
+		_, _, err := Manifest([]byte(c.manifest), "dev", snapshotTable(t))
+		if err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s: %v, want an error saying %q", name, err, c.says)
+		}
 	}
 }

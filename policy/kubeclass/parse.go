@@ -41,18 +41,8 @@ type document struct {
 // strictly: see the package documentation for what is refused. Empty
 // documents (only comments, or null) are skipped, as kubectl skips them.
 func parseDocuments(data []byte) ([]document, error) {
-	switch {
-	case len(data) > MaxManifestBytes:
-		return nil, refused(0, 0, "", "the manifest is %d bytes, longer than the limit of %d", len(data), MaxManifestBytes)
-	case !utf8.Valid(data):
-		return nil, syntaxErr(0, 0, "invalid UTF-8")
-	}
-	if i := bytes.IndexFunc(data, forbidden); i >= 0 {
-		r, _ := utf8.DecodeRune(data[i:])
-		return nil, syntaxErr(0, lineAt(data, i), "character %U: manifests may hold tabs and line feeds (a carriage return only before a line feed), and no other control character or line separator", r)
-	}
-	if i := bytes.IndexByte(data, '\r'); i >= 0 && bytes.Count(data, []byte("\r")) != bytes.Count(data, []byte("\r\n")) {
-		return nil, syntaxErr(0, lineAt(data, bytes.Index(data, []byte("\r"))), "a carriage return not followed by a line feed (YAML reads it as a line break, kubectl's document splitter does not)")
+	if err := checkText(data); err != nil {
+		return nil, err
 	}
 	trimmed := bytes.TrimLeftFunc(data, unicode.IsSpace)
 	if len(trimmed) == 0 {
@@ -72,6 +62,25 @@ func parseDocuments(data []byte) ([]document, error) {
 		return nil, refused(0, 0, "", "the manifest holds no object (only comments or empty documents)")
 	}
 	return docs, nil
+}
+
+// checkText refuses a text too long, not UTF-8, or with characters that
+// parsers read differently.
+func checkText(data []byte) error {
+	switch {
+	case len(data) > MaxManifestBytes:
+		return refused(0, 0, "", "the manifest is %d bytes, longer than the limit of %d", len(data), MaxManifestBytes)
+	case !utf8.Valid(data):
+		return syntaxErr(0, 0, "invalid UTF-8")
+	}
+	if i := bytes.IndexFunc(data, forbidden); i >= 0 {
+		r, _ := utf8.DecodeRune(data[i:])
+		return syntaxErr(0, lineAt(data, i), "character %U: manifests may hold tabs and line feeds (a carriage return only before a line feed), and no other control character or line separator", r)
+	}
+	if bytes.Count(data, []byte("\r")) != bytes.Count(data, []byte("\r\n")) {
+		return syntaxErr(0, lineAt(data, bytes.Index(data, []byte("\r"))), "a carriage return not followed by a line feed (YAML reads it as a line break, kubectl's document splitter does not)")
+	}
+	return nil
 }
 
 // forbidden are the characters a manifest may not hold: control
@@ -115,7 +124,9 @@ func parseYAML(data []byte) ([]document, error) {
 			line = starts[i-1]
 		}
 		if err != nil {
-			return nil, syntaxErr(i, line, "%s", strings.TrimPrefix(err.Error(), "error converting YAML to JSON: "))
+			// The splitter's error quotes the line: say what is wrong
+			// without it (it may be anyone's data).
+			return nil, syntaxErr(i, line, "a line that begins with --- has text after it (kubectl's document separator is a line of its own: ---, then nothing but a comment)")
 		}
 		v, err := parseChunk(chunk, i, line)
 		if err != nil {
@@ -308,139 +319,6 @@ func (c *converter) scalar(n *yaml.Node, path string) (any, error) {
 		return f, nil
 	}
 	return nil, refused(c.doc, c.line(n), path, "a %s value, which JSON cannot hold", strings.TrimPrefix(n.ShortTag(), "!!"))
-}
-
-// parseJSON reads a stream of JSON objects (kubectl reads a manifest
-// whose first character is '{' so), refusing duplicate keys.
-func parseJSON(data []byte) ([]document, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var docs []document
-	for i := 1; ; i++ {
-		off := int(dec.InputOffset())
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		line := lineAt(data, off+len(data[off:])-len(bytes.TrimLeftFunc(data[off:], unicode.IsSpace)))
-		if err != nil {
-			return nil, syntaxErr(i, line, "%v", err)
-		}
-		if tok != json.Delim('{') {
-			return nil, refused(i, line, "", "a JSON manifest is a stream of JSON objects, and this is %v", tok)
-		}
-		j := jsonReader{dec: dec, data: data, doc: i}
-		v, err := j.object("", 0)
-		if err != nil {
-			return nil, err
-		}
-		docs = append(docs, document{index: i, line: line, value: v})
-	}
-	return docs, nil
-}
-
-type jsonReader struct {
-	dec  *json.Decoder
-	data []byte
-	doc  int
-}
-
-func (j *jsonReader) fail(path, format string, args ...any) error {
-	return refused(j.doc, lineAt(j.data, int(j.dec.InputOffset())), path, format, args...)
-}
-
-func (j *jsonReader) syntax(err error) error {
-	return syntaxErr(j.doc, lineAt(j.data, int(j.dec.InputOffset())), "%v", err)
-}
-
-// object reads the rest of an object whose '{' was read.
-func (j *jsonReader) object(path string, depth int) (map[string]any, error) {
-	if depth > MaxDepth {
-		return nil, j.fail(path, "nested deeper than %d levels", MaxDepth)
-	}
-	m := map[string]any{}
-	for j.dec.More() {
-		tok, err := j.dec.Token()
-		if err != nil {
-			return nil, j.syntax(err)
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, j.fail(path, "a key that is not a string")
-		}
-		if _, dup := m[key]; dup {
-			return nil, j.fail(path, "duplicate key %q: Warden refuses duplicate keys, which parsers resolve differently", key)
-		}
-		v, err := j.value(join(path, key), depth+1)
-		if err != nil {
-			return nil, err
-		}
-		m[key] = v
-	}
-	if _, err := j.dec.Token(); err != nil { // '}'
-		return nil, j.syntax(err)
-	}
-	return m, nil
-}
-
-func (j *jsonReader) value(path string, depth int) (any, error) {
-	if depth > MaxDepth {
-		return nil, j.fail(path, "nested deeper than %d levels", MaxDepth)
-	}
-	tok, err := j.dec.Token()
-	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, j.syntax(err)
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			return j.object(path, depth)
-		case '[':
-			s := []any{}
-			for j.dec.More() {
-				v, err := j.value(fmt.Sprintf("%s[%d]", path, len(s)), depth+1)
-				if err != nil {
-					return nil, err
-				}
-				s = append(s, v)
-			}
-			if _, err := j.dec.Token(); err != nil { // ']'
-				return nil, j.syntax(err)
-			}
-			return s, nil
-		}
-		return nil, j.fail(path, "unexpected %v", t)
-	case json.Number:
-		return j.number(path, t)
-	case string, bool, nil:
-		return t, nil
-	}
-	return nil, j.fail(path, "unexpected token %v", tok)
-}
-
-// number is n as the value Warden sends: an integer as int64 (or
-// uint64), anything else as float64; a number that would change on the
-// way (an integer too large) is refused.
-func (j *jsonReader) number(path string, n json.Number) (any, error) {
-	s := n.String()
-	if !strings.ContainsAny(s, ".eE") {
-		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return i, nil
-		}
-		if u, err := strconv.ParseUint(s, 10, 64); err == nil {
-			return u, nil
-		}
-		return nil, j.fail(path, "an integer out of range")
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsInf(f, 0) {
-		return nil, j.fail(path, "a number out of range")
-	}
-	return f, nil
 }
 
 func join(path, key string) string {

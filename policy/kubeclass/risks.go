@@ -7,13 +7,16 @@ import "strings"
 // (policy.Part.Risks); statement.risks lists them in a `when`.
 const (
 	// RiskPrivileged: a privileged container (securityContext.privileged),
-	// a Windows host process (windowsOptions.hostProcess), or an unmasked
-	// /proc (procMount: Unmasked).
+	// a Windows host process (windowsOptions.hostProcess), an unmasked
+	// /proc (procMount: Unmasked), a device claimed with adminAccess, or
+	// a Namespace whose Pod Security Admission label enforces less than
+	// baseline.
 	RiskPrivileged = "privileged"
 	// RiskPrivilegeEscalation: allowPrivilegeEscalation: true.
 	RiskPrivilegeEscalation = "privilege-escalation"
 	// RiskHostPath: a hostPath volume (or a PersistentVolume's hostPath
-	// or local path): the node's files.
+	// or local path): the node's files; or a gitRepo volume, which runs
+	// git on the node.
 	RiskHostPath = "host-path"
 	// RiskHostNetwork, RiskHostPID, RiskHostIPC: the node's network,
 	// process and IPC namespaces.
@@ -38,16 +41,22 @@ const (
 	// its namespace's default (serviceAccountName).
 	RiskServiceAccount = "service-account"
 	// RiskSecretRef: an object that reads a Secret by reference (an env
-	// var's secretKeyRef, envFrom's secretRef, a secret volume, any
-	// secretRef of a custom resource): whoever sees the pod's output or
-	// the controller's work sees the Secret.
+	// var's secretKeyRef, envFrom's secretRef, a secret volume, any field
+	// named ...SecretRef, as CSI volumes and custom resources have):
+	// whoever sees the pod's output or the controller's work sees the
+	// Secret.
 	RiskSecretRef = "secret-ref"
 	// RiskNodeName: a pod pinned to a node past the scheduler (nodeName,
 	// or a Binding).
 	RiskNodeName = "node-name"
-	// RiskExternalIP: a Service with externalIPs, which can capture
-	// another address's traffic on the nodes.
+	// RiskExternalIP: a Service with externalIPs, or Endpoints and
+	// EndpointSlices written: traffic sent to an address the caller
+	// chooses.
 	RiskExternalIP = "external-ip"
+	// RiskIngressSnippet: an annotation whose key ends in -snippet (the
+	// ingress-nginx configuration-snippet, server-snippet...): text the
+	// ingress controller runs as its own configuration.
+	RiskIngressSnippet = "ingress-snippet"
 	// RiskSecret: a Secret written.
 	RiskSecret = "secret"
 	// RiskRBAC: an RBAC object (Role, ClusterRole, RoleBinding,
@@ -82,7 +91,9 @@ const (
 	RiskExec = "exec"
 	// RiskProxy: a request proxied to a pod, service or node.
 	RiskProxy = "proxy"
-	// RiskToken: a ServiceAccount token requested (serviceaccounts/token).
+	// RiskToken: a ServiceAccount token requested (serviceaccounts/token),
+	// or a Secret of type kubernetes.io/service-account-token, which the
+	// cluster fills with a token that never expires.
 	RiskToken = "token"
 	// RiskImpersonate: the impersonate verb.
 	RiskImpersonate = "impersonate"
@@ -92,7 +103,7 @@ const (
 var Risks = []string{
 	RiskPrivileged, RiskPrivilegeEscalation, RiskHostPath, RiskHostNetwork, RiskHostPID, RiskHostIPC, RiskHostPort,
 	RiskCapabilities, RiskRunAsRoot, RiskUnconfined, RiskTokenMount, RiskServiceAccount, RiskSecretRef, RiskNodeName,
-	RiskExternalIP, RiskSecret, RiskRBAC, RiskRBACWildcard, RiskRBACEscalate, RiskWebhook, RiskCRD, RiskAPIService,
+	RiskExternalIP, RiskIngressSnippet, RiskSecret, RiskRBAC, RiskRBACWildcard, RiskRBACEscalate, RiskWebhook, RiskCRD, RiskAPIService,
 	RiskCertificates, RiskCustomResource, RiskExec, RiskProxy, RiskToken, RiskImpersonate,
 }
 
@@ -131,6 +142,8 @@ func kindRisks(res Resource, s riskSet) {
 		s[RiskSecret] = true
 	case "/bindings":
 		s[RiskNodeName] = true
+	case "/endpoints", "discovery.k8s.io/endpointslices":
+		s[RiskExternalIP] = true
 	case "rbac.authorization.k8s.io/roles", "rbac.authorization.k8s.io/clusterroles",
 		"rbac.authorization.k8s.io/rolebindings", "rbac.authorization.k8s.io/clusterrolebindings":
 		s[RiskRBAC] = true
@@ -183,6 +196,26 @@ func objectRisks(res Resource, body map[string]any) []string {
 		scan(withoutSchema(body), s)
 		return s.list()
 	}
+	switch res.Group + "/" + res.Resource {
+	case "/namespaces":
+		// Pod Security Admission's labels: a namespace that enforces
+		// less than baseline admits privileged pods.
+		if labels, ok := field(body, "metadata", "labels").(map[string]any); ok {
+			for k, v := range labels {
+				if strings.HasPrefix(strings.ToLower(k), "pod-security.kubernetes.io/enforce") && !strings.HasSuffix(strings.ToLower(k), "-version") {
+					if lvl, _ := v.(string); lvl != "baseline" && lvl != "restricted" {
+						s[RiskPrivileged] = true
+					}
+				}
+			}
+		}
+	case "/secrets":
+		// A Secret of this type gets a token of the ServiceAccount it
+		// names, minted by the cluster, that never expires.
+		if typ, _ := foldGet(body, "type").(string); typ == "kubernetes.io/service-account-token" {
+			s[RiskToken] = true
+		}
+	}
 	top := body
 	if res.Group == "" && (res.Resource == "configmaps" || res.Resource == "secrets") {
 		// data values are opaque strings, their keys anyone's.
@@ -213,7 +246,7 @@ func scan(v any, s riskSet) {
 		}
 	case map[string]any:
 		for k, val := range t {
-			switch strings.ToLower(k) {
+			switch foldKey(k) {
 			case "labels", "matchlabels", "nodeselector":
 				continue // string maps: anyone's keys
 			case "annotations":
@@ -231,9 +264,13 @@ func scan(v any, s riskSet) {
 				if set(val) {
 					s[RiskPrivilegeEscalation] = true
 				}
-			case "hostpath":
+			case "hostpath", "gitrepo":
 				if val != nil {
 					s[RiskHostPath] = true
+				}
+			case "adminaccess":
+				if set(val) {
+					s[RiskPrivileged] = true
 				}
 			case "local":
 				if m, ok := val.(map[string]any); ok && foldGet(m, "path") != nil {
@@ -295,12 +332,14 @@ func scan(v any, s riskSet) {
 				if str, ok := val.(string); val != nil && (!ok || str != "" && str != "default") {
 					s[RiskServiceAccount] = true
 				}
-			case "secretkeyref", "secretref":
-				if val != nil {
-					s[RiskSecretRef] = true
-				}
 			case "secret":
 				if _, ok := val.(map[string]any); ok {
+					s[RiskSecretRef] = true
+				}
+			default:
+				// secretKeyRef, secretRef, and the CSI and storage
+				// classes' nodePublishSecretRef, controllerExpandSecretRef...
+				if lk := foldKey(k); (strings.HasSuffix(lk, "secretref") || strings.HasSuffix(lk, "secretkeyref")) && val != nil {
 					s[RiskSecretRef] = true
 				}
 			case "nodename":
@@ -324,8 +363,11 @@ func annotationRisks(v any, s riskSet) {
 		return
 	}
 	for k, val := range m {
-		k = strings.ToLower(k)
+		k = foldKey(k)
 		str, _ := val.(string)
+		if strings.HasSuffix(k, "-snippet") || strings.HasSuffix(k, "-snippets") {
+			s[RiskIngressSnippet] = true
+		}
 		if (strings.HasPrefix(k, "container.apparmor.security.beta.kubernetes.io/") || strings.HasPrefix(k, "seccomp.security.alpha.kubernetes.io/") ||
 			strings.HasPrefix(k, "container.seccomp.security.alpha.kubernetes.io/")) && strings.Contains(strings.ToLower(str), "unconfined") {
 			s[RiskUnconfined] = true
@@ -430,6 +472,15 @@ func withoutSchema(body map[string]any) map[string]any {
 	out["spec"] = sp
 	return out
 }
+
+// foldKey is k as a decoder that ignores case would match it: lower
+// case, with the two letters encoding/json's folding also takes for
+// ASCII ones (U+017F for s, the Kelvin sign for k).
+func foldKey(k string) string {
+	return strings.ToLower(jsonFolds.Replace(k))
+}
+
+var jsonFolds = strings.NewReplacer("\u017f", "s", "\u212a", "k")
 
 // set reports whether a flag is anything but false or absent.
 func set(v any) bool { return v != nil && v != false }

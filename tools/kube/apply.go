@@ -102,6 +102,13 @@ func Apply(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a App
 		return nil, manifestRefusal(ctx, s, op, err)
 	}
 	p := &plan{k: k, objs: objs}
+	if p.hasSecret() {
+		// The audit trail keeps the objects with their values masked; the
+		// approval keeps the call as sent, to run it once approved.
+		r := a
+		r.Manifest = p.manifest()
+		op.Redacted = mustJSON(r)
+	}
 	for _, o := range objs {
 		if o.Name == "" {
 			return nil, s.Invalid(ctx, op, gateway.NewError(gateway.CodeInvalidArgument, "Give the object a metadata.name",
@@ -190,8 +197,22 @@ type plan struct {
 // statement is the objects as they will be sent (Secret values masked),
 // for the audit trail and the approver.
 func (p *plan) statement() string {
+	return "apply --server-side --field-manager=" + FieldManager + "\n" + p.manifest()
+}
+
+// hasSecret reports whether an object of the manifest is a Secret.
+func (p *plan) hasSecret() bool {
+	for _, o := range p.objs {
+		if isSecrets(connRes(o.Resource)) {
+			return true
+		}
+	}
+	return false
+}
+
+// manifest is the objects as YAML documents, Secret values masked.
+func (p *plan) manifest() string {
 	var b strings.Builder
-	b.WriteString("apply --server-side --field-manager=" + FieldManager + "\n")
 	for _, o := range p.objs {
 		body := cloneJSON(o.Body)
 		maskObject(body, isSecrets(connRes(o.Resource)), false)

@@ -181,6 +181,10 @@ func TestGet(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// list_connections offers the cluster's tools on it.
+	if res, err := f.call(t, tools.ToolListConnections, map[string]any{}); err != nil || !strings.Contains(res.Text, "kubectl_get: allow, read-only") || !strings.Contains(res.Text, "k (kubernetes)") {
+		t.Errorf("list_connections: %v\n%s", err, res.Text)
+	}
 	// A table as kubectl prints it, from the server's Table, through a short name.
 	res, err := f.call(t, kubetools.ToolGet, map[string]any{"resource": "po", "namespace": f.ns[0], "label_selector": "app=web"})
 	if err != nil {
@@ -368,6 +372,19 @@ func TestApply(t *testing.T) {
 	if s, err := f.admin.CoreV1().Secrets(ns).Get(ctx, "db", metav1.GetOptions{}); err != nil || string(s.Data["password"]) != "s3cr3t-value" {
 		t.Errorf("the applied secret: %v", err)
 	}
+	// The audit trail keeps neither the value nor its base64.
+	if err := f.store.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := f.store.Get(ctx, r.AuditID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{string(ev.Arguments), ev.Statement} {
+		if strings.Contains(field, "s3cr3t") || strings.Contains(field, "czNjcjN0") || !strings.Contains(field, "***") {
+			t.Errorf("the audit event of a Secret's apply: %s", field)
+		}
+	}
 
 	// A dry-run the server refuses (an immutable ConfigMap's data):
 	// nothing is applied, and the error says so.
@@ -433,6 +450,12 @@ spec:
 	var pa *gateway.PendingApproval
 	if !errors.As(err, &pa) {
 		t.Fatalf("held apply: %v", err)
+	}
+	if err := f.store.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := f.store.Get(ctx, gateway.AsError(err).AuditID); err != nil || ev.Decision != "review" || ev.Credential == "" || ev.Credential == gateway.StaticCredentialLabel {
+		t.Errorf("the held apply's event does not name the preview's credential: %+v %v", ev, err)
 	}
 	if _, err := f.admin.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the held apply created the deployment: %v", err)
