@@ -448,3 +448,62 @@ func dumpEvents(t *testing.T, f *fixture) {
 		t.Logf("%s %s %s %s %q %s", ev.Tool, ev.Status, ev.Decision, ev.Rule, ev.Statement, ev.Error)
 	}
 }
+
+// TestKubectlSecretMasked: a Secret's values never come back through the
+// proxy, read, listed or watched; its keys do.
+func TestKubectlSecretMasked(t *testing.T) {
+	f := newFixture(t)
+	kc := f.kubeconfig(t, f.token(t))
+	const value = "hunter2-very-secret"
+	if _, err := f.admin.CoreV1().Secrets(f.ns[0]).Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		StringData: map[string]string{"password": value}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"get", "secret", "db", "-o", "yaml"},
+		{"get", "secrets", "-o", "json"},
+		{"get", "secret", "db", "-o", "jsonpath={.data.password}"},
+		{"describe", "secret", "db"},
+	} {
+		out, err := f.kubectl(t, kc, "", args...)
+		b64 := base64.StdEncoding.EncodeToString([]byte(value))
+		if err != nil || strings.Contains(out, value) || strings.Contains(out, b64) {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		if args[0] == "get" && !strings.Contains(out, "Kioq") {
+			t.Fatalf("%v: no masked value:\n%s", args, out)
+		}
+	}
+	out, err := f.kubectl(t, kc, "", "get", "secrets")
+	if err != nil || !strings.Contains(out, "db") {
+		t.Fatalf("get secrets: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, f.kc.Kubectl, "--kubeconfig", kc, "--cache-dir", filepath.Join(f.dir, "cache"), "get", "secrets", "-w", "-o", "json")
+	buf := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = buf, buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	for !strings.Contains(buf.String(), `"db"`) {
+		if ctx.Err() != nil {
+			t.Fatalf("watch: %s", buf.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := f.admin.CoreV1().Secrets(f.ns[0]).Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db2"},
+		StringData: map[string]string{"password": value}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(buf.String(), `"db2"`) {
+		if ctx.Err() != nil {
+			t.Fatalf("watch: %s", buf.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := buf.String(); strings.Contains(s, value) || strings.Contains(s, base64.StdEncoding.EncodeToString([]byte(value))) {
+		t.Fatalf("the watch shows the value:\n%s", s)
+	}
+}

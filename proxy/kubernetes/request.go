@@ -145,7 +145,12 @@ func (c *client) serve(w http.ResponseWriter, r *http.Request, p identity.Princi
 	if req.contentType != "" {
 		r.Header.Set("Content-Type", req.contentType)
 	}
-	c.forward(w, r, k, gr, rest, req.body, req.upgrade)
+	var secrets *secretMasker
+	if req.res.Group == "" && req.res.Resource == "secrets" && req.info.Subresource == "" {
+		// Reads and writes alike answer with the Secret.
+		secrets = &secretMasker{watch: req.info.Verb == kubeclass.VerbWatch}
+	}
+	c.forward(w, r, k, gr, rest, req.body, req.upgrade, secrets)
 }
 
 // discovery forwards a discovery read as Warden's own credential: its
@@ -159,7 +164,7 @@ func (c *client) discovery(w http.ResponseWriter, r *http.Request, p identity.Pr
 	}
 	gr := gs.Control(r.Context(), gateway.Operation{Tool: ToolDiscovery, Arguments: args, Statement: "GET " + rest},
 		"discovery: the API server's description of itself, the same for every caller")
-	c.forward(w, r, k, gr, rest, nil, false)
+	c.forward(w, r, k, gr, rest, nil, false, nil)
 }
 
 // arguments are the request as the audit trail records it and an

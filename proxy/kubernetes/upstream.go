@@ -72,7 +72,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // as it comes (watch, logs -f) and an upgrade (exec, attach,
 // port-forward) passed through. The grant is finished when the answer
 // ends.
-func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *gateway.Grant, rest string, body []byte, upgrade bool) {
+func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *gateway.Grant, rest string, body []byte, upgrade bool, secrets *secretMasker) {
 	target, rt, err := k.Upstream(gr.Credential, upgrade)
 	if err != nil {
 		gr.Finish(context.WithoutCancel(r.Context()), gateway.Outcome{Err: err})
@@ -102,6 +102,12 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 				out.Body, out.ContentLength = http.NoBody, 0
 				out.Header.Del("Content-Length")
 			}
+			if secrets != nil {
+				// JSON, uncompressed (the transport's own gzip is undone by
+				// it), so that every value can be masked.
+				out.Header.Set("Accept", "application/json")
+				out.Header.Del("Accept-Encoding")
+			}
 		},
 		Transport:     gatedTransport{rt: rt, gr: gr},
 		FlushInterval: -1, // watch events and followed logs as they come
@@ -110,9 +116,17 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 			writeStatus(w, http.StatusBadGateway, metav1.StatusReasonServiceUnavailable, "the API server could not be reached: "+scrub(err))
 		},
 	}
+	if secrets != nil {
+		rp.ModifyResponse = secrets.modify
+	}
 	sw := &statusWriter{ResponseWriter: w}
 	rp.ServeHTTP(sw, r)
 	out := gateway.Outcome{}
+	if secrets != nil {
+		if n := secrets.masked.Load(); n > 0 {
+			out.Masked = map[string]int64{"secret": n}
+		}
+	}
 	switch {
 	case upstreamErr != nil:
 		out.Err = fmt.Errorf("kubernetes: %s", scrub(upstreamErr))
