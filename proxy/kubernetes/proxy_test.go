@@ -3,10 +3,15 @@ package kubernetes_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -505,5 +510,67 @@ func TestKubectlSecretMasked(t *testing.T) {
 	}
 	if s := buf.String(); strings.Contains(s, value) || strings.Contains(s, base64.StdEncoding.EncodeToString([]byte(value))) {
 		t.Fatalf("the watch shows the value:\n%s", s)
+	}
+}
+
+// TestHostileRequests: requests kubectl would not send, each refused
+// with a Status before anything reaches the API server, and nothing
+// changed.
+func TestHostileRequests(t *testing.T) {
+	f := newFixture(t)
+	token := f.token(t)
+	if _, err := f.admin.CoreV1().ConfigMaps(f.ns[0]).Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(f.pemCert)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 20 * time.Second}
+	base := kubeproxy.ServerURL(f.addr, "k")
+	cm := "/api/v1/namespaces/" + f.ns[0] + "/configmaps"
+	cases := []struct {
+		name, method, path, ctype, body string
+		code                            int
+		want                            string
+	}{
+		{"unknown strategic directive", "PATCH", cm + "/c", "application/strategic-merge-patch+json", `{"$weird":1,"data":{"k":"x"}}`, 400, "directive"},
+		{"bad $patch", "PATCH", cm + "/c", "application/strategic-merge-patch+json", `{"data":{"$patch":"sideways"}}`, 400, "$patch must be"},
+		{"duplicate keys", "PATCH", cm + "/c", "application/merge-patch+json", `{"data":{"k":"x"},"data":{"k":"y"}}`, 400, "duplicate"},
+		{"json patch copy", "PATCH", cm + "/c", "application/json-patch+json", `[{"op":"copy","from":"/data/k","path":"/data/z"}]`, 403, "copy"},
+		{"json patch on kind", "PATCH", cm + "/c", "application/json-patch+json", `[{"op":"replace","path":"/kind","value":"Secret"}]`, 400, "may not change"},
+		{"protobuf patch", "PATCH", cm + "/c", "application/vnd.kubernetes.protobuf", "\x6b\x38\x73\x00", 400, "not one Warden classifies"},
+		{"kind mismatch", "POST", cm, "application/json", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"stringData":{"a":"b"}}`, 400, "the body is a secrets"},
+		{"name mismatch", "PUT", cm + "/c", "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"other"}}`, 400, "names"},
+		{"two objects", "POST", cm, "application/yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n", 400, "2 objects"},
+		{"not clean path", "GET", "/api/v1/namespaces/" + f.ns[0] + "/configmaps/../secrets", "", "", 400, "clean form"},
+		{"metrics", "GET", "/metrics", "", "", 403, "not an API resource request"},
+		{"pod proxy", "GET", "/api/v1/namespaces/" + f.ns[0] + "/pods/p/proxy", "", "", 403, "proxy subresource"},
+		{"namespace outside the connection", "GET", "/api/v1/namespaces/kube-system/configmaps", "", "", 403, "kube-system"},
+		{"unknown resource", "GET", "/apis/nope.example.com/v1/namespaces/" + f.ns[0] + "/things", "", "", 400, "no such resource"},
+		{"status subresource write", "PUT", cm + "/c/status", "application/json", `{}`, 403, "status subresource"},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest(c.method, base+c.path, strings.NewReader(c.body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if c.ctype != "" {
+			req.Header.Set("Content-Type", c.ctype)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var st metav1.Status
+		json.Unmarshal(b, &st)
+		if resp.StatusCode != c.code || st.Kind != "Status" || !strings.Contains(st.Message, c.want) {
+			t.Errorf("%s: %d %s; want %d with %q", c.name, resp.StatusCode, b, c.code, c.want)
+		}
+	}
+	got, err := f.admin.CoreV1().ConfigMaps(f.ns[0]).Get(context.Background(), "c", metav1.GetOptions{})
+	if err != nil || got.Data["k"] != "v" || len(got.Data) != 1 {
+		t.Fatalf("the configmap changed: %v %v", err, got.Data)
+	}
+	if _, err := f.admin.CoreV1().Secrets(f.ns[0]).Get(context.Background(), "s", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the secret exists: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,6 +45,7 @@ type cluster interface {
 	connectors.KubeAPI
 	Upstream(cred connectors.Credential, http1 bool) (*url.URL, http.RoundTripper, error)
 	ResolveResource(ctx context.Context, group, version, resource string) (connectors.KubeResource, error)
+	Namespaces() []string
 }
 
 // infoFactory is the API server's own request-info parser.
@@ -225,6 +227,8 @@ func (c *client) parse(ctx context.Context, r *http.Request, k cluster, rest str
 		ns = ""
 	} else if ns == "" {
 		return req, refuse("%s %s in every namespace is not carried: name a namespace (kubectl -n NAMESPACE)", verb, res.GroupResource())
+	} else if !slices.Contains(k.Namespaces(), ns) {
+		return req, refuse("namespace %q is not one this connection serves (%s)", ns, strings.Join(k.Namespaces(), ", "))
 	}
 	rbacVerbs := []string{verb}
 	switch {
