@@ -61,7 +61,9 @@ type fixture struct {
 
 // newFixture: the pipeline over the test cluster and the proxy on a
 // loopback port. ns[0]: read, and configmaps written; ns[1]: read only.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureTB(t) }
+
+func newFixtureTB(t testing.TB) *fixture {
 	t.Helper()
 	kc := testenv.Kube(t)
 	if kc.Kubectl == "" {
