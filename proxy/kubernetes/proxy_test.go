@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -53,6 +54,7 @@ type fixture struct {
 	admin   *k8s.Clientset
 	ns      []string
 	store   *auditsqlite.Store
+	svc     *approvals.Service
 	tokens  *proxy.Tokens
 	addr    string
 	pemCert []byte
@@ -90,11 +92,14 @@ rules:
     read_only: false
     statements: [create, update, patch]
     kubernetes: {namespaces: [%[4]s], resources: [configmaps]}
-  - name: no-delete
+  - name: delete-review
     subjects: {groups: [agents]}
     tools: [kubectl_delete]
-    effect: deny
-    message: deleting through Warden needs a change request
+    effect: review
+    read_only: false
+    statements: [delete]
+    kubernetes: {namespaces: [%[5]s], resources: [configmaps]}
+    approvers: {groups: [dba]}
 `, kc.Server, kc.CAFile, kc.TokenFile, ns[0], ns[1], sessionNS)))
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +165,7 @@ rules:
 		<-done
 		g.Close()
 	})
-	return &fixture{kc: kc, admin: admin, ns: ns, store: store, tokens: tokens, addr: ln.Addr().String(), pemCert: pemCert, dir: dir}
+	return &fixture{kc: kc, admin: admin, ns: ns, store: store, svc: svc, tokens: tokens, addr: ln.Addr().String(), pemCert: pemCert, dir: dir}
 }
 
 // kubeconfig writes a kubeconfig for the proxy with a bearer token (the
@@ -399,7 +404,7 @@ spec:
   containers: [{name: c, image: busybox, securityContext: {privileged: true}}]
 `, []string{"apply", "-f", "-"}, "Forbidden"},
 		{"configmap in the read-only namespace", cm, []string{"apply", "-n", f.ns[1], "-f", "-"}, "Forbidden"},
-		{"delete", "", []string{"delete", "configmap", "app"}, "needs a change request"},
+		{"delete", "", []string{"delete", "configmap", "app"}, "refused"},
 		{"json patch move", "", []string{"patch", "configmap", "app", "--type", "json", "-p", `[{"op":"move","from":"/data/mode","path":"/data/x"}]`}, "move copies a value"},
 		{"patch that renames", "", []string{"patch", "configmap", "app", "--type", "merge", "-p", `{"metadata":{"name":"other"}}`}, "metadata.name"},
 		{"impersonation", "", []string{"get", "configmaps", "--as", "system:admin"}, "Impersonate-User header is refused"},
@@ -439,7 +444,7 @@ spec:
 	// refused at connect, with the rule's reason.
 	denied := 0
 	for _, ev := range append(f.events(t, "kubectl_delete"), f.events(t, gateway.ToolProxyConnect)...) {
-		if ev.Rule == "no-delete" && ev.Status == audit.StatusDenied {
+		if ev.Status == audit.StatusDenied && (ev.Tool == "kubectl_delete" || strings.Contains(ev.Error, "kubectl_delete")) {
 			denied++
 		}
 	}
@@ -575,4 +580,36 @@ func TestHostileRequests(t *testing.T) {
 	if _, err := f.admin.CoreV1().Secrets(f.ns[0]).Get(context.Background(), "s", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the secret exists: %v", err)
 	}
+}
+
+// TestKubectlDeleteReview: a delete a rule holds for review is refused
+// while held, with the request's id; once a person approves it, the same
+// kubectl command runs it, once.
+func TestKubectlDeleteReview(t *testing.T) {
+	f := newFixture(t)
+	kc := f.kubeconfig(t, f.token(t))
+	ctx := context.Background()
+	if _, err := f.admin.CoreV1().ConfigMaps(f.ns[1]).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "old"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.kubectl(t, kc, "", "delete", "configmap", "old", "-n", f.ns[1])
+	m := regexp.MustCompile(`request (\S+) needs`).FindStringSubmatch(out)
+	if err == nil || m == nil {
+		t.Fatalf("delete not held: %v\n%s", err, out)
+	}
+	if _, err := f.admin.CoreV1().ConfigMaps(f.ns[1]).Get(ctx, "old", metav1.GetOptions{}); err != nil {
+		t.Fatalf("deleted while held: %v", err)
+	}
+	dba := identity.Principal{Subject: "bob", Groups: []string{"dba"}, Issuer: "local"}
+	if _, err := f.svc.Decide(ctx, dba, m[1], approvals.VerdictApprove, "ok", "api"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = f.kubectl(t, kc, "", "delete", "configmap", "old", "-n", f.ns[1])
+	if err != nil || !strings.Contains(out, "deleted") {
+		t.Fatalf("approved delete: %v\n%s", err, out)
+	}
+	if _, err := f.admin.CoreV1().ConfigMaps(f.ns[1]).Get(ctx, "old", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("not deleted: %v", err)
+	}
+	f.noSessionAccounts(t)
 }
