@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -93,6 +94,27 @@ func TestKubeProxyKubectl(t *testing.T) {
 	list, err := exec.Command(wardenBin, "audit", "list", "--config", e.config, "--tool", "kubectl_get").CombinedOutput()
 	if err != nil || !strings.Contains(string(list), "kubectl_get") {
 		t.Fatalf("audit list: %v\n%s", err, list)
+	}
+	// The first kubectl's connection is a session: replay shows its
+	// requests.
+	raw, err = exec.Command(wardenBin, "audit", "list", "--config", e.config, "--tool", "kubectl_get", "--json").Output()
+	type event struct {
+		Session   string `json:"session"`
+		Transport string `json:"transport"`
+	}
+	var evs []event
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var ev event
+		if json.Unmarshal([]byte(line), &ev) == nil {
+			evs = append(evs, ev)
+		}
+	}
+	if err != nil || len(evs) == 0 || evs[0].Transport != "kubernetes-proxy" {
+		t.Fatalf("audit list --json: %v\n%s", err, raw)
+	}
+	replay, err := exec.Command(wardenBin, "replay", evs[len(evs)-1].Session, "--config", e.config).CombinedOutput()
+	if err != nil || !strings.Contains(string(replay), "list configmaps -n "+ns) {
+		t.Fatalf("replay: %v\n%s", err, replay)
 	}
 	if strings.Contains(logs.String(), kc.Token) {
 		t.Fatal("the cluster admin token is in Warden's logs")

@@ -269,7 +269,9 @@ func (c *client) parse(ctx context.Context, r *http.Request, k cluster, rest str
 			return req, &refusal{code: http.StatusRequestEntityTooLarge, reason: metav1.StatusReasonRequestEntityTooLarge,
 				msg: fmt.Sprintf("the body is over %d bytes (proxy.kubernetes.max_body_bytes)", c.e.o.MaxBodyBytes)}
 		}
-		req.body = body
+		if len(body) > 0 {
+			req.body = body
+		}
 	}
 	if f, rf := classifyBody(ctx, k, req, r.Header.Get("Content-Type")); rf != nil {
 		return req, rf
