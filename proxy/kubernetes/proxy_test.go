@@ -92,6 +92,12 @@ rules:
     read_only: false
     statements: [create, update, patch]
     kubernetes: {namespaces: [%[4]s], resources: [configmaps]}
+  - name: exec-dev
+    subjects: {groups: [agents]}
+    tools: [kubectl_exec]
+    effect: allow
+    read_only: false
+    kubernetes: {namespaces: [%[4]s], resources: [pods/exec], allow_risks: [exec]}
   - name: delete-review
     subjects: {groups: [agents]}
     tools: [kubectl_delete]
@@ -610,6 +616,46 @@ func TestKubectlDeleteReview(t *testing.T) {
 	}
 	if _, err := f.admin.CoreV1().ConfigMaps(f.ns[1]).Get(ctx, "old", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("not deleted: %v", err)
+	}
+	f.noSessionAccounts(t)
+}
+
+// TestKubectlExecDecided: kubectl exec is decided as kubectl_exec. In the
+// namespace a rule admits it, the upgrade reaches the API server as the
+// session account (which, without a kubelet, answers that the pod has no
+// node: the request passed Warden, the token and RBAC); elsewhere Warden
+// refuses it before the API server.
+func TestKubectlExecDecided(t *testing.T) {
+	f := newFixture(t)
+	kc := f.kubeconfig(t, f.token(t))
+	ctx := context.Background()
+	for _, ns := range f.ns {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+		if _, err := f.admin.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := f.kubectl(t, kc, "", "exec", "p", "-n", f.ns[0], "--", "true")
+	if err == nil || strings.Contains(out, "Warden:") || !strings.Contains(out, "does not have a host assigned") {
+		t.Fatalf("exec in %s: want the API server's answer, got %v\n%s", f.ns[0], err, out)
+	}
+	out, err = f.kubectl(t, kc, "", "exec", "p", "-n", f.ns[1], "--", "true")
+	if err == nil || !strings.Contains(out, "Warden:") {
+		t.Fatalf("exec in %s: want Warden's refusal, got %v\n%s", f.ns[1], err, out)
+	}
+	evs := f.events(t, "kubectl_exec")
+	var ok, denied int
+	for _, ev := range evs {
+		switch {
+		case ev.Rule == "exec-dev" && ev.Credential != "":
+			ok++
+		case ev.Status == "denied":
+			denied++
+		}
+	}
+	if ok == 0 || denied == 0 {
+		dumpEvents(t, f)
+		t.Fatalf("exec events: %d allowed, %d denied", ok, denied)
 	}
 	f.noSessionAccounts(t)
 }
