@@ -37,6 +37,7 @@ import (
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/internal/testenv"
+	"github.com/wardenhq/warden/internal/testoidc"
 	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/proxy"
@@ -63,9 +64,9 @@ type fixture struct {
 
 // newFixture: the pipeline over the test cluster and the proxy on a
 // loopback port. ns[0]: read, and configmaps written; ns[1]: read only.
-func newFixture(t *testing.T) *fixture { return newFixtureTB(t) }
+func newFixture(t *testing.T, oidc ...kubeproxy.TokenVerifier) *fixture { return newFixtureTB(t, oidc...) }
 
-func newFixtureTB(t testing.TB) *fixture {
+func newFixtureTB(t testing.TB, oidc ...kubeproxy.TokenVerifier) *fixture {
 	t.Helper()
 	kc := testenv.Kube(t)
 	if kc.Kubectl == "" {
@@ -152,7 +153,11 @@ rules:
 		t.Fatalf("certificate: %v (created %v)", err, created)
 	}
 	tokens := proxy.NewTokens(15 * time.Minute)
-	e, err := kubeproxy.New(kubeproxy.Options{Gateway: g, Certificate: cert, Tokens: tokens, Connections: cfg.Connections, Logger: logger})
+	opts := kubeproxy.Options{Gateway: g, Certificate: cert, Tokens: tokens, Connections: cfg.Connections, Logger: logger}
+	if len(oidc) > 0 {
+		opts.OIDC = oidc[0]
+	}
+	e, err := kubeproxy.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -658,4 +663,26 @@ func TestKubectlExecDecided(t *testing.T) {
 		t.Fatalf("exec events: %d allowed, %d denied", ok, denied)
 	}
 	f.noSessionAccounts(t)
+}
+
+// TestKubectlOIDC: an OIDC access token is a bearer token the proxy
+// accepts: kubectl runs as its subject and groups.
+func TestKubectlOIDC(t *testing.T) {
+	const resource = "https://warden.test/mcp"
+	idp := testoidc.Start(t, testoidc.Options{Audience: []string{resource},
+		Clients: []testoidc.Client{{ID: "ci-bot", Secret: "ci-bot-secret", Groups: []string{"agents"}}}})
+	verifier, err := identity.NewOIDC(identity.OIDCOptions{Issuers: []config.OIDCIssuer{{Name: "test", Issuer: idp.Issuer,
+		Audience: resource, SubjectClaim: "sub", GroupsClaim: "groups"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, verifier)
+	out, err := f.kubectl(t, f.kubeconfig(t, idp.ClientCredentials(t, "ci-bot", "ci-bot-secret")), "", "get", "configmaps")
+	if err != nil || !strings.Contains(out, "kube-root-ca.crt") {
+		t.Fatalf("kubectl with an OIDC token: %v\n%s", err, out)
+	}
+	evs := f.events(t, "kubectl_get")
+	if len(evs) == 0 || evs[0].Identity != "ci-bot" {
+		t.Fatalf("events: %+v", evs)
+	}
 }
