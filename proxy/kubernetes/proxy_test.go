@@ -64,7 +64,9 @@ type fixture struct {
 
 // newFixture: the pipeline over the test cluster and the proxy on a
 // loopback port. ns[0]: read, and configmaps written; ns[1]: read only.
-func newFixture(t *testing.T, oidc ...kubeproxy.TokenVerifier) *fixture { return newFixtureTB(t, oidc...) }
+func newFixture(t *testing.T, oidc ...kubeproxy.TokenVerifier) *fixture {
+	return newFixtureTB(t, oidc...)
+}
 
 func newFixtureTB(t testing.TB, oidc ...kubeproxy.TokenVerifier) *fixture {
 	t.Helper()
