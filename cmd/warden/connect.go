@@ -22,15 +22,16 @@ import (
 	pgproxy "github.com/wardenhq/warden/proxy/postgres"
 )
 
-// runConnect asks a running Warden for a short-lived login token for its
-// PostgreSQL proxy and prints how to connect with it.
+// runConnect asks a running Warden for a short-lived login token for one
+// of its proxies and prints how to connect with it (PostgreSQL, SSH), or
+// writes a kubeconfig (Kubernetes).
 func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("connect", `connect CONNECTION [--server URL | --config warden.yaml] [--json]
+	fs := newFlags("connect", `connect CONNECTION [--server URL | --config warden.yaml] [--json] [--kubeconfig FILE]
 
 Asks a running Warden for a short-lived token to log in to its PostgreSQL
-or SSH proxy as you (the identity of your warden login, or the local identity when
-the server allows anonymous loopback clients), for the postgres connection
-CONNECTION, and prints a ready psql command and DSN. The token is good for
+or SSH proxy as you (the identity of your warden login, or the local
+identity when the server allows anonymous loopback clients), for the
+connection CONNECTION, and prints a ready psql (or ssh) command. The token is good for
 logging in until it expires; a session it opened lives on after.
 
 For a kubernetes connection it writes a kubeconfig instead (--kubeconfig,

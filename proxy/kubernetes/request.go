@@ -109,7 +109,7 @@ func (c *client) serve(w http.ResponseWriter, r *http.Request, p identity.Princi
 			return
 		}
 	}
-	if r.Method == http.MethodGet && discoveryPath.MatchString(rest) {
+	if r.Method == http.MethodGet && discoveryPath.MatchString(rest) && !isUpgrade(r) {
 		c.discovery(w, r, p, connection, k, rest, args)
 		return
 	}
