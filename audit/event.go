@@ -14,6 +14,7 @@ const (
 	TransportPostgresProxy = "postgres-proxy"
 	TransportSSHProxy      = "ssh-proxy"
 	TransportMySQLProxy    = "mysql-proxy"
+	TransportKubeProxy     = "kubernetes-proxy"
 	TransportInternal      = "internal"
 )
 

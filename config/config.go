@@ -43,6 +43,8 @@ type Listen struct {
 	SSH string `yaml:"ssh"`
 	// MySQL is the MySQL wire-protocol proxy's address; empty: off.
 	MySQL string `yaml:"mysql"`
+	// Kubernetes is the Kubernetes API proxy's address (HTTPS); empty: off.
+	Kubernetes string `yaml:"kubernetes"`
 }
 
 // Identity says who callers are.

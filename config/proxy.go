@@ -14,6 +14,8 @@ type Proxy struct {
 	Postgres PostgresProxy `yaml:"postgres"`
 	SSH      SSHProxy      `yaml:"ssh"`
 	MySQL    MySQLProxy    `yaml:"mysql"`
+	// Kubernetes configures the Kubernetes API proxy (kubeproxy.go).
+	Kubernetes KubeProxy `yaml:"kubernetes"`
 }
 
 // SSHProxy configures the SSH proxy.
@@ -129,7 +131,8 @@ func (c *Config) validateProxy() Errors {
 		add("proxy.postgres.max_message_bytes", "proxy.postgres.max_message_bytes: must be positive, got %d", pp.MaxMessageBytes)
 	}
 	errs = append(errs, c.validateSSHProxy()...)
-	return append(errs, c.validateMySQLProxy()...)
+	errs = append(errs, c.validateMySQLProxy()...)
+	return append(errs, c.validateKubeProxy()...)
 }
 
 // validateSSHProxy checks listen.ssh and proxy.ssh and applies defaults.

@@ -13,6 +13,7 @@ const (
 	TransportPostgresProxy = audit.TransportPostgresProxy
 	TransportSSHProxy      = audit.TransportSSHProxy
 	TransportMySQLProxy    = audit.TransportMySQLProxy
+	TransportKubeProxy     = audit.TransportKubeProxy
 	// TransportInternal marks Warden's own operations (minting, revoking).
 	TransportInternal = audit.TransportInternal
 )

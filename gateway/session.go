@@ -66,7 +66,8 @@ type Admission struct {
 	// (no statement), which must not deny.
 	Decision policy.Decision
 	// Credential is the session's first credential, for the front door to
-	// log in to the target with.
+	// log in to the target with; none for a connector that mints per
+	// operation (connectors.ScopedGranter: each operation's Require).
 	Credential connectors.Credential
 }
 
@@ -74,7 +75,8 @@ type Admission struct {
 // (a proxy client connection): a decision without a statement (the
 // connection-level one describe_schema gets) must not deny. It records
 // the connection (proxy.connect) and mints the session's first
-// credential. End must be called when the session ends.
+// credential (except for a connector that mints per operation's scope).
+// End must be called when the session ends.
 func (g *Gateway) Open(ctx context.Context, caller Caller, connection, tool string) (*Session, Admission, error) {
 	s := g.Session(caller, connection)
 	o := s.newOp(Operation{Tool: ToolProxyConnect})
@@ -92,12 +94,20 @@ func (g *Gateway) Open(ctx context.Context, caller Caller, connection, tool stri
 		return nil, Admission{Decision: d}, o.refuse(ctx, "denied", &Error{Code: CodeDenied, Rule: d.Rule, Message: "refused by policy: " + d.Reason})
 	}
 	s.opened, s.creds, s.done = true, map[string]*sessionCred{}, make(chan struct{})
-	cred, err := s.mint(ctx, d, nil)
+	// A connector that mints per operation's scope (a cluster) has
+	// nothing to mint before the first operation says what it needs.
+	var cred connectors.Credential
+	_, scoped := s.conn.(connectors.ScopedGranter)
+	if !scoped {
+		cred, err = s.mint(ctx, d, nil)
+	}
 	if err != nil {
 		return nil, Admission{Decision: d}, o.refuse(ctx, "error", &Error{Code: CodeUnavailable, Rule: d.Rule,
 			Message: "no credential could be issued for this connection", err: err})
 	}
-	o.ev.Credential = CredentialLabel(cred)
+	if !scoped {
+		o.ev.Credential = CredentialLabel(cred)
+	}
 	o.ev.Status = audit.StatusOK
 	o.ev.Duration = time.Since(o.start)
 	if err := g.recorder.Record(ctx, o.ev); err != nil {

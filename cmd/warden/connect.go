@@ -23,9 +23,10 @@ import (
 )
 
 // runConnect asks a running Warden for a short-lived login token for one
-// of its proxies and prints how to connect with it.
+// of its proxies and prints how to connect with it (PostgreSQL, MySQL,
+// SSH), or writes a kubeconfig (Kubernetes).
 func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("connect", `connect CONNECTION [--server URL | --config warden.yaml] [--json]
+	fs := newFlags("connect", `connect CONNECTION [--server URL | --config warden.yaml] [--json] [--kubeconfig FILE]
 
 Asks a running Warden for a short-lived token to log in to one of its
 proxies as you (the identity of your warden login, or the local identity
@@ -35,6 +36,11 @@ postgres connection, mysql and mariadb commands and a go-sql-driver DSN
 for a mysql one, an ssh command for an ssh one. The token is good for
 logging in until it expires; a session it opened lives on after.
 
+For a kubernetes connection it writes a kubeconfig instead (--kubeconfig,
+default CONNECTION.kubeconfig, mode 0600): the proxy's URL, its
+certificate, and a credential plugin that runs warden kube-credential, so
+that kubectl --kubeconfig FILE works as you, through Warden's policy.
+
 The Warden asked is, first found: --server; the one the --config file
 describes; WARDEN_SERVER; the one WARDEN_CONFIG or ./warden.yaml (when it
 exists) describes; `+defaultServer+`. A configuration describes the
@@ -43,6 +49,7 @@ listen.mcp. The one asked is printed on stderr.`, stdout)
 	server := fs.String("server", "", "Warden's MCP URL (env WARDEN_SERVER; default: from the configuration)")
 	cfgPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print the connection details as JSON")
+	kubeconfig := fs.String("kubeconfig", "", "for a kubernetes connection: the kubeconfig file to write (default CONNECTION.kubeconfig)")
 	connection, err := parsePositional(fs, args)
 	if err != nil {
 		return err
@@ -59,6 +66,45 @@ listen.mcp. The one asked is printed on stderr.`, stdout)
 		return err
 	}
 	fmt.Fprintf(stderr, "warden connect: asking the Warden at %s (%s)\n", serverURL, from)
+	raw, err := requestProxyToken(ctx, serverURL, connection)
+	if err != nil {
+		return err
+	}
+	var kind struct {
+		Kind string `json:"kind"`
+	}
+	if err := json.Unmarshal(raw, &kind); err != nil {
+		return fmt.Errorf("%s: %w", serverURL, err)
+	}
+	switch kind.Kind {
+	case "ssh":
+		return printSSHConnect(raw, *asJSON, stdout, stderr)
+	case "mysql":
+		return printMySQLConnect(raw, *asJSON, stdout, stderr)
+	case "kubernetes":
+		return writeKubeconfig(raw, serverURL, *kubeconfig, *asJSON, stdout, stderr)
+	}
+	var info pgproxy.ConnectInfo
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return fmt.Errorf("%s: %w", serverURL, err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(info)
+	}
+	fmt.Fprintf(stdout, "# Warden PostgreSQL proxy: connection %s, token valid for logging in until %s\n", info.Connection, info.Expires.Local().Format(time.RFC3339))
+	fmt.Fprintf(stdout, "PGPASSWORD=%s psql \"host=%s port=%s dbname=%s user=%s sslmode=%s\"\n",
+		info.Password, info.Host, info.Port, info.Database, info.User, info.SSLMode)
+	fmt.Fprintf(stdout, "# DSN:\n%s\n", info.DSN)
+	fmt.Fprintln(stderr, "The token is a password: do not share it. Every statement runs as you, under Warden's policy, and is recorded.")
+	return nil
+}
+
+// requestProxyToken asks the Warden at serverURL (its MCP URL) for a
+// proxy token for connection, as the caller of the cached warden login
+// (or anonymously), and returns the proxy's answer.
+func requestProxyToken(ctx context.Context, serverURL, connection string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var bearer string
@@ -77,7 +123,7 @@ listen.mcp. The one asked is printed on stderr.`, stdout)
 	}
 	resp, err := loginHTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("ask %s for a token: %w", u, err)
+		return nil, fmt.Errorf("ask %s for a token: %w", u, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -92,35 +138,9 @@ listen.mcp. The one asked is printed on stderr.`, stdout)
 		if resp.StatusCode == http.StatusUnauthorized && bearer == "" {
 			e.Error += " (log in first: warden login --server " + serverURL + ")"
 		}
-		return fmt.Errorf("%s: %s", u, e.Error)
+		return nil, fmt.Errorf("%s: %s", u, e.Error)
 	}
-	var kind struct {
-		Kind string `json:"kind"`
-	}
-	if err := json.Unmarshal(raw, &kind); err != nil {
-		return fmt.Errorf("%s: %w", u, err)
-	}
-	switch kind.Kind {
-	case "ssh":
-		return printSSHConnect(raw, *asJSON, stdout, stderr)
-	case "mysql":
-		return printMySQLConnect(raw, *asJSON, stdout, stderr)
-	}
-	var info pgproxy.ConnectInfo
-	if err := json.Unmarshal(raw, &info); err != nil {
-		return fmt.Errorf("%s: %w", u, err)
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(info)
-	}
-	fmt.Fprintf(stdout, "# Warden PostgreSQL proxy: connection %s, token valid for logging in until %s\n", info.Connection, info.Expires.Local().Format(time.RFC3339))
-	fmt.Fprintf(stdout, "PGPASSWORD=%s psql \"host=%s port=%s dbname=%s user=%s sslmode=%s\"\n",
-		info.Password, info.Host, info.Port, info.Database, info.User, info.SSLMode)
-	fmt.Fprintf(stdout, "# DSN:\n%s\n", info.DSN)
-	fmt.Fprintln(stderr, "The token is a password: do not share it. Every statement runs as you, under Warden's policy, and is recorded.")
-	return nil
+	return raw, nil
 }
 
 // defaultServer is the Warden connect asks when nothing names one: serve's

@@ -136,6 +136,11 @@ func serveHTTPWith(ctx context.Context, a *app, addr string, log *slog.Logger, i
 		return err
 	}
 	defer stopMySQL()
+	stopKube, err := startKubeProxy(ctx, a, issuers, log)
+	if err != nil {
+		return err
+	}
+	defer stopKube()
 	mux.Handle(proxy.TokenPath, proxy.TokenHandler(ident, issuers))
 
 	ln, err := net.Listen("tcp", addr)

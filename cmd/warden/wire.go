@@ -16,6 +16,7 @@ import (
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
+	kubeproxy "github.com/wardenhq/warden/proxy/kubernetes"
 	sshproxy "github.com/wardenhq/warden/proxy/ssh"
 	"github.com/wardenhq/warden/tools"
 	toolsbuiltin "github.com/wardenhq/warden/tools/builtin"
@@ -53,7 +54,7 @@ func loadConfig(path string) (*config.Config, *policy.Engine, error) {
 // policyTools are the names rules may use in tools: the MCP tools and the
 // proxies' own operations (ssh_shell, ssh_sftp).
 func policyTools() []string {
-	return append(tools.Names(toolsbuiltin.Tools()), sshproxy.Tools()...)
+	return append(append(tools.Names(toolsbuiltin.Tools()), sshproxy.Tools()...), kubeproxy.Tools()...)
 }
 
 // compilePolicy compiles cfg's rules for the tools this build has, those
