@@ -1,8 +1,6 @@
 package config
 
 import (
-	"net"
-	"os"
 	"time"
 )
 
@@ -43,18 +41,12 @@ func (c *Config) validateKubeProxy() Errors {
 	var errs Errors
 	add := func(path, format string, args ...any) { errs = append(errs, c.Errorf(path, format, args...)) }
 	kp := &c.Proxy.Kubernetes
-	if c.Listen.Kubernetes != "" {
-		if _, _, err := net.SplitHostPort(c.Listen.Kubernetes); err != nil {
-			add("listen.kubernetes", "listen.kubernetes: expected host:port, got %q", c.Listen.Kubernetes)
-		}
-	}
-	if kp.Address == "" {
-		kp.Address = c.Listen.Kubernetes
-	} else if _, _, err := net.SplitHostPort(kp.Address); err != nil {
-		add("proxy.kubernetes.address", "proxy.kubernetes.address: expected host:port, got %q", kp.Address)
-	}
+	tlsSet := c.checkProxyCommon(proxyCommon{name: "kubernetes", listen: c.Listen.Kubernetes, address: &kp.Address, tls: &kp.TLS,
+		tokenTTL: &kp.TokenTTL, minTokenTTL: time.Minute, maxConns: &kp.MaxConnections, approvalWait: kp.ApprovalWait}, add)
 	switch {
 	case kp.TLS.Cert == "" && kp.TLS.Key == "":
+		// No TLS files: the self-signed certificate Warden makes is kept
+		// here.
 		if kp.CertFile == "" {
 			kp.CertFile = "kube_proxy.crt"
 		}
@@ -62,31 +54,8 @@ func (c *Config) validateKubeProxy() Errors {
 			kp.KeyFile = "kube_proxy.key"
 		}
 		kp.CertFile, kp.KeyFile = c.resolve(kp.CertFile), c.resolve(kp.KeyFile)
-	case kp.TLS.Cert == "" || kp.TLS.Key == "":
-		add("proxy.kubernetes.tls", "proxy.kubernetes.tls: cert and key go together (PEM files)")
-	default:
-		if kp.CertFile != "" || kp.KeyFile != "" {
-			add("proxy.kubernetes.cert_file", "proxy.kubernetes: cert_file and key_file keep the self-signed certificate made when tls is not set; with tls they are not used")
-		}
-		kp.TLS.Cert, kp.TLS.Key = c.resolve(kp.TLS.Cert), c.resolve(kp.TLS.Key)
-		for _, f := range []struct{ key, path string }{{"cert", kp.TLS.Cert}, {"key", kp.TLS.Key}} {
-			if _, err := os.Stat(f.path); err != nil {
-				add("proxy.kubernetes.tls."+f.key, "proxy.kubernetes.tls.%s: %v", f.key, err)
-			}
-		}
-	}
-	if kp.TokenTTL == 0 {
-		kp.TokenTTL = DefaultProxyTokenTTL
-	} else if kp.TokenTTL < time.Minute {
-		add("proxy.kubernetes.token_ttl", "proxy.kubernetes.token_ttl: must be at least 1m, got %s", kp.TokenTTL)
-	}
-	if kp.MaxConnections == 0 {
-		kp.MaxConnections = DefaultProxyMaxConnections
-	} else if kp.MaxConnections < 0 {
-		add("proxy.kubernetes.max_connections", "proxy.kubernetes.max_connections: must be positive, got %d", kp.MaxConnections)
-	}
-	if kp.ApprovalWait < 0 {
-		add("proxy.kubernetes.approval_wait", "proxy.kubernetes.approval_wait: must be positive, got %s", kp.ApprovalWait)
+	case tlsSet && (kp.CertFile != "" || kp.KeyFile != ""):
+		add("proxy.kubernetes.cert_file", "proxy.kubernetes: cert_file and key_file keep the self-signed certificate made when tls is not set; with tls they are not used")
 	}
 	if kp.MaxBodyBytes == 0 {
 		kp.MaxBodyBytes = DefaultKubeProxyMaxBodyBytes

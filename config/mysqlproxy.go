@@ -2,8 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net"
-	"os"
 	"time"
 )
 
@@ -37,41 +35,8 @@ func (c *Config) validateMySQLProxy() Errors {
 	var errs Errors
 	add := func(path, format string, args ...any) { errs = append(errs, c.Errorf(path, format, args...)) }
 	mp := &c.Proxy.MySQL
-	if c.Listen.MySQL != "" {
-		if _, _, err := net.SplitHostPort(c.Listen.MySQL); err != nil {
-			add("listen.mysql", "listen.mysql: expected host:port, got %q", c.Listen.MySQL)
-		}
-	}
-	if mp.Address == "" {
-		mp.Address = c.Listen.MySQL
-	} else if _, _, err := net.SplitHostPort(mp.Address); err != nil {
-		add("proxy.mysql.address", "proxy.mysql.address: expected host:port, got %q", mp.Address)
-	}
-	switch {
-	case mp.TLS.Cert == "" && mp.TLS.Key == "":
-	case mp.TLS.Cert == "" || mp.TLS.Key == "":
-		add("proxy.mysql.tls", "proxy.mysql.tls: cert and key go together (PEM files)")
-	default:
-		mp.TLS.Cert, mp.TLS.Key = c.resolve(mp.TLS.Cert), c.resolve(mp.TLS.Key)
-		for _, f := range []struct{ key, path string }{{"cert", mp.TLS.Cert}, {"key", mp.TLS.Key}} {
-			if _, err := os.Stat(f.path); err != nil {
-				add("proxy.mysql.tls."+f.key, "proxy.mysql.tls.%s: %v", f.key, err)
-			}
-		}
-	}
-	if mp.TokenTTL == 0 {
-		mp.TokenTTL = DefaultProxyTokenTTL
-	} else if mp.TokenTTL < 0 {
-		add("proxy.mysql.token_ttl", "proxy.mysql.token_ttl: must be positive, got %s", mp.TokenTTL)
-	}
-	if mp.MaxConnections == 0 {
-		mp.MaxConnections = DefaultProxyMaxConnections
-	} else if mp.MaxConnections < 0 {
-		add("proxy.mysql.max_connections", "proxy.mysql.max_connections: must be positive, got %d", mp.MaxConnections)
-	}
-	if mp.ApprovalWait < 0 {
-		add("proxy.mysql.approval_wait", "proxy.mysql.approval_wait: must be positive, got %s", mp.ApprovalWait)
-	}
+	c.checkProxyCommon(proxyCommon{name: "mysql", listen: c.Listen.MySQL, address: &mp.Address, tls: &mp.TLS,
+		tokenTTL: &mp.TokenTTL, maxConns: &mp.MaxConnections, approvalWait: mp.ApprovalWait}, add)
 	return errs
 }
 

@@ -90,41 +90,8 @@ func (c *Config) validateProxy() Errors {
 	var errs Errors
 	add := func(path, format string, args ...any) { errs = append(errs, c.Errorf(path, format, args...)) }
 	pp := &c.Proxy.Postgres
-	if c.Listen.Postgres != "" {
-		if _, _, err := net.SplitHostPort(c.Listen.Postgres); err != nil {
-			add("listen.postgres", "listen.postgres: expected host:port, got %q", c.Listen.Postgres)
-		}
-	}
-	if pp.Address == "" {
-		pp.Address = c.Listen.Postgres
-	} else if _, _, err := net.SplitHostPort(pp.Address); err != nil {
-		add("proxy.postgres.address", "proxy.postgres.address: expected host:port, got %q", pp.Address)
-	}
-	switch {
-	case pp.TLS.Cert == "" && pp.TLS.Key == "":
-	case pp.TLS.Cert == "" || pp.TLS.Key == "":
-		add("proxy.postgres.tls", "proxy.postgres.tls: cert and key go together (PEM files)")
-	default:
-		pp.TLS.Cert, pp.TLS.Key = c.resolve(pp.TLS.Cert), c.resolve(pp.TLS.Key)
-		for _, f := range []struct{ key, path string }{{"cert", pp.TLS.Cert}, {"key", pp.TLS.Key}} {
-			if _, err := os.Stat(f.path); err != nil {
-				add("proxy.postgres.tls."+f.key, "proxy.postgres.tls.%s: %v", f.key, err)
-			}
-		}
-	}
-	if pp.TokenTTL == 0 {
-		pp.TokenTTL = DefaultProxyTokenTTL
-	} else if pp.TokenTTL < 0 {
-		add("proxy.postgres.token_ttl", "proxy.postgres.token_ttl: must be positive, got %s", pp.TokenTTL)
-	}
-	if pp.MaxConnections == 0 {
-		pp.MaxConnections = DefaultProxyMaxConnections
-	} else if pp.MaxConnections < 0 {
-		add("proxy.postgres.max_connections", "proxy.postgres.max_connections: must be positive, got %d", pp.MaxConnections)
-	}
-	if pp.ApprovalWait < 0 {
-		add("proxy.postgres.approval_wait", "proxy.postgres.approval_wait: must be positive, got %s", pp.ApprovalWait)
-	}
+	c.checkProxyCommon(proxyCommon{name: "postgres", listen: c.Listen.Postgres, address: &pp.Address, tls: &pp.TLS,
+		tokenTTL: &pp.TokenTTL, maxConns: &pp.MaxConnections, approvalWait: pp.ApprovalWait}, add)
 	if pp.MaxMessageBytes == 0 {
 		pp.MaxMessageBytes = max(c.Limits.MaxSQLBytes, 0) + DefaultProxyBindBytes
 	} else if pp.MaxMessageBytes < 0 {
@@ -186,4 +153,77 @@ func (c *Config) proxyWarnings() []string {
 		out = append(out, fmt.Sprintf("%s:%d: proxy.postgres.allow_plaintext is on: clients on other hosts may send their access token in the clear", c.Path, c.Pos("proxy.postgres.allow_plaintext").Line))
 	}
 	return out
+}
+
+// proxyCommon is what the wire proxies' settings share: the listen
+// address, proxy.NAME's own address, TLS, token lifetime, connection limit
+// and approval wait.
+type proxyCommon struct {
+	name         string // postgres, mysql, kubernetes
+	listen       string
+	address      *string
+	tls          *ProxyTLS
+	tokenTTL     *time.Duration
+	minTokenTTL  time.Duration // the shortest token_ttl accepted (0: any positive)
+	maxConns     *int
+	approvalWait time.Duration
+}
+
+// checkProxyCommon checks p's settings, applies their defaults and
+// resolves TLS file names; add records a problem at a key path. It
+// reports whether TLS files are configured.
+func (c *Config) checkProxyCommon(p proxyCommon, add func(path, format string, args ...any)) (tlsSet bool) {
+	key := "proxy." + p.name
+	if p.listen != "" {
+		if _, _, err := net.SplitHostPort(p.listen); err != nil {
+			add("listen."+p.name, "listen.%s: expected host:port, got %q", p.name, p.listen)
+		}
+	}
+	if *p.address == "" {
+		*p.address = p.listen
+	} else if _, _, err := net.SplitHostPort(*p.address); err != nil {
+		add(key+".address", "%s.address: expected host:port, got %q", key, *p.address)
+	}
+	switch t := p.tls; {
+	case t.Cert == "" && t.Key == "":
+	case t.Cert == "" || t.Key == "":
+		add(key+".tls", "%s.tls: cert and key go together (PEM files)", key)
+	default:
+		tlsSet = true
+		t.Cert, t.Key = c.resolve(t.Cert), c.resolve(t.Key)
+		for _, f := range []struct{ key, path string }{{"cert", t.Cert}, {"key", t.Key}} {
+			if _, err := os.Stat(f.path); err != nil {
+				add(key+".tls."+f.key, "%s.tls.%s: %v", key, f.key, err)
+			}
+		}
+	}
+	switch {
+	case *p.tokenTTL == 0:
+		*p.tokenTTL = DefaultProxyTokenTTL
+	case p.minTokenTTL > 0 && *p.tokenTTL < p.minTokenTTL:
+		add(key+".token_ttl", "%s.token_ttl: must be at least %s, got %s", key, shortDuration(p.minTokenTTL), *p.tokenTTL)
+	case *p.tokenTTL < 0:
+		add(key+".token_ttl", "%s.token_ttl: must be positive, got %s", key, *p.tokenTTL)
+	}
+	if *p.maxConns == 0 {
+		*p.maxConns = DefaultProxyMaxConnections
+	} else if *p.maxConns < 0 {
+		add(key+".max_connections", "%s.max_connections: must be positive, got %d", key, *p.maxConns)
+	}
+	if p.approvalWait < 0 {
+		add(key+".approval_wait", "%s.approval_wait: must be positive, got %s", key, p.approvalWait)
+	}
+	return tlsSet
+}
+
+// shortDuration writes d as a config would (1m, not 1m0s).
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
