@@ -3,8 +3,12 @@
 # describe the real Kubernetes API server Warden's Kubernetes tests use:
 # etcd, kube-apiserver and kube-controller-manager (the controllers that
 # aggregate ClusterRoles, mint ServiceAccount tokens' root CA, delete
-# namespaces and collect garbage) on 127.0.0.1 only. There is no kubelet:
-# pods are stored, never run.
+# namespaces and collect garbage) on 127.0.0.1 only, and kwok
+# (sigs.k8s.io/kwok) as the kubelet of one node, kwok-0: pods bound to it
+# (spec.nodeName: kwok-0; there is no scheduler) become Running, and their
+# logs, exec and port-forward are served by kwok from what the kwok.x-k8s.io
+# Logs, Exec and PortForward objects a test creates say (a local file, a
+# local command, a local address).
 #
 #   scripts/kube.sh build   # build the binaries if missing (~17 min cold on 2 cores)
 #   scripts/kube.sh start   # idempotent; builds first if needed; prints the env file to source
@@ -18,6 +22,8 @@ set -euo pipefail
 KUBE_VERSION="${KUBE_VERSION:-v1.37.2}"
 STAGING_VERSION="v0${KUBE_VERSION#v1}"
 ETCD_VERSION="${ETCD_VERSION:-v3.7.4}"
+KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+KWOK_BIN="${WARDEN_CACHE:-$HOME/.cache/warden}/kwok-$KWOK_VERSION/bin"
 CACHE="${WARDEN_CACHE:-$HOME/.cache/warden}/kube-$KUBE_VERSION"
 BIN="$CACHE/bin"
 ROOT="${WARDEN_TEST_DIR:-/tmp/warden-test}"
@@ -25,6 +31,7 @@ D="$ROOT/kube"
 ENVFILE="$ROOT/kube.env"
 ETCD_PORT="${WARDEN_TEST_ETCD_PORT:-12379}"
 API_PORT="${WARDEN_TEST_KUBE_PORT:-16443}"
+KWOK_PORT="${WARDEN_TEST_KWOK_PORT:-16450}"
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 
 staging="api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider
@@ -33,7 +40,58 @@ cri-client cri-streaming csi-translation-lib dynamic-resource-allocation endpoin
 externaljwt kms kube-aggregator kube-controller-manager kube-proxy kube-scheduler kubectl
 kubelet metrics mount-utils pod-security-admission sample-apiserver streaming"
 
+# build_kwok installs kwok (its module has no replace directives, so a
+# plain go install works) next to the Kubernetes binaries' cache.
+build_kwok() {
+  [[ -x "$KWOK_BIN/kwok" ]] && return
+  echo "kube.sh: installing kwok $KWOK_VERSION into $KWOK_BIN (cached)" >&2
+  mkdir -p "$KWOK_BIN"
+  (cd / && GOFLAGS= GOBIN="$KWOK_BIN" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION") >&2
+}
+
+# kwok_module prints the directory of kwok's module source, where its
+# default stages (what makes a node Ready and a pod Running) and its CRDs are.
+kwok_module() { (cd / && GOFLAGS= go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION") | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
+
+# start_kwok runs kwok as the kubelet of node kwok-0, on 127.0.0.1 (its
+# addresses, InternalIP and Hostname, are both 127.0.0.1 so that the API
+# server's kubelet client reaches kwok's server whatever address type it
+# prefers), with the Logs/Exec/PortForward/Attach kinds as CRDs so that
+# each test says per pod what its logs, exec and port-forward do.
+start_kwok() {
+  local mod crds kinds
+  mod="$(kwok_module)"
+  [[ -d "$mod" ]] || { echo "kube.sh: kwok's module source not found" >&2; exit 1; }
+  for f in node/fast/node-initialize node/heartbeat/node-heartbeat pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    cat "$mod/kustomize/stage/$f.yaml"; echo "---"
+  done > "$D/kwok-stages.yaml"
+  kinds=(Logs ClusterLogs Exec ClusterExec PortForward ClusterPortForward Attach ClusterAttach)
+  crds=()
+  for k in logs clusterlogs execs clusterexecs portforwards clusterportforwards attaches clusterattaches; do
+    crds+=(-f "$mod/kustomize/crd/bases/kwok.x-k8s.io_$k.yaml")
+  done
+  "$BIN/kubectl" --kubeconfig "$D/admin.kubeconfig" apply --server-side "${crds[@]}" >/dev/null
+  "$BIN/kubectl" --kubeconfig "$D/admin.kubeconfig" wait --for condition=established --timeout=60s "${crds[@]}" >/dev/null
+  "$KWOK_BIN/kwok" --kubeconfig "$D/admin.kubeconfig" --config "$D/kwok-stages.yaml" \
+    --enable-crds "$(IFS=,; echo "${kinds[*]}")" \
+    --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+    --node-ip 127.0.0.1 --node-name 127.0.0.1 --node-port "$KWOK_PORT" \
+    --server-address "127.0.0.1:$KWOK_PORT" --cidr 10.244.0.0/24 >"$D/kwok.log" 2>&1 &
+  echo $! > "$D/kwok.pid"
+  "$BIN/kubectl" --kubeconfig "$D/admin.kubeconfig" apply -f - >/dev/null <<'EON'
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-0
+  annotations: {kwok.x-k8s.io/node: fake}
+  labels: {type: kwok, kubernetes.io/hostname: kwok-0}
+EON
+  "$BIN/kubectl" --kubeconfig "$D/admin.kubeconfig" wait --for condition=Ready --timeout=60s node/kwok-0 >/dev/null ||
+    { tail -30 "$D/kwok.log" >&2; exit 1; }
+}
+
 build() {
+  build_kwok
   local want=(kube-apiserver kube-controller-manager kubectl etcd) missing=()
   for b in "${want[@]}"; do [[ -x "$BIN/$b" ]] || missing+=("$b"); done
   [[ ${#missing[@]} -eq 0 ]] && return
@@ -132,6 +190,7 @@ EOK
       --controllers=clusterrole-aggregation-controller,serviceaccount-controller,namespace-controller,garbage-collector-controller,root-ca-certificate-publisher-controller \
       --root-ca-file="$D/pki/apiserver.crt" --service-account-private-key-file="$D/sa.key" >"$D/controller-manager.log" 2>&1 &
     echo $! > "$D/controller-manager.pid"
+    start_kwok
   fi
   umask 077
   cat > "$ENVFILE" <<EOV
@@ -140,6 +199,7 @@ export WARDEN_TEST_KUBE_CA_FILE=$D/pki/apiserver.crt
 export WARDEN_TEST_KUBE_TOKEN_FILE=$D/admin.token
 export WARDEN_TEST_KUBECONFIG=$D/admin.kubeconfig
 export WARDEN_TEST_KUBECTL=$BIN/kubectl
+export WARDEN_TEST_KWOK_NODE=kwok-0
 EOV
   echo "$ENVFILE"
 }
@@ -149,7 +209,7 @@ EOV
 # caller may remove the directory next.
 stop() {
   local p pid i
-  for p in controller-manager apiserver etcd; do
+  for p in kwok controller-manager apiserver etcd; do
     [[ -f "$D/$p.pid" ]] || continue
     pid="$(cat "$D/$p.pid")"
     kill "$pid" 2>/dev/null || true

@@ -46,12 +46,13 @@ else
   WARDEN_TEST_SSH_PORT="$(free_port)"
   WARDEN_TEST_MYSQL_PORT="$(free_port)"
   WARDEN_TEST_KUBE_PORT="$(free_port)"
+  WARDEN_TEST_KWOK_PORT="$(free_port)"
   # etcd listens on its client port and the next one (peers).
   for _ in $(seq 1 50); do
     WARDEN_TEST_ETCD_PORT="$(free_port)"
     (exec 3<>"/dev/tcp/127.0.0.1/$((WARDEN_TEST_ETCD_PORT + 1))") 2>/dev/null || break
   done
-  export WARDEN_TEST_PG_PORT WARDEN_TEST_SSH_PORT WARDEN_TEST_MYSQL_PORT WARDEN_TEST_KUBE_PORT WARDEN_TEST_ETCD_PORT
+  export WARDEN_TEST_PG_PORT WARDEN_TEST_SSH_PORT WARDEN_TEST_MYSQL_PORT WARDEN_TEST_KUBE_PORT WARDEN_TEST_KWOK_PORT WARDEN_TEST_ETCD_PORT
   cleanup() {
     scripts/kube.sh stop || true
     scripts/pg.sh stop || true
