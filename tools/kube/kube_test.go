@@ -265,8 +265,47 @@ func TestGet(t *testing.T) {
 	}
 }
 
-// TestLogs: pods never run in the test cluster (no kubelet), so the
-// server's refusal is what comes back; the positive path needs kwok.
+// TestLogsRunning reads the log of a pod that runs (on the kwok node):
+// lines come back masked by the rule's detectors, tail_lines is the
+// server's, and a log past the cap is cut and flagged.
+func TestLogsRunning(t *testing.T) {
+	f := newFixture(t)
+	p := &testenv.RunningPod{Namespace: f.ns[0], Name: "api", Logs: []string{"started", "login by alice@example.com", "ready"}}
+	testenv.KubeRunningPod(t, f.admin, p)
+	res, err := f.call(t, kubetools.ToolLogs, map[string]any{"namespace": f.ns[0], "pod": "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Structured.(*kubetools.LogsResult)
+	if strings.Contains(r.Logs, "alice@example.com") || !strings.Contains(r.Logs, "started\n") || !strings.Contains(r.Logs, "ready\n") ||
+		!strings.Contains(r.Logs, "login by ") || r.Masked["detector:email"] != 1 || r.Truncated {
+		t.Fatalf("logs of a running pod: %+v", r)
+	}
+	res, err = f.call(t, kubetools.ToolLogs, map[string]any{"namespace": f.ns[0], "pod": "api", "tail_lines": 1})
+	if err != nil || res.Structured.(*kubetools.LogsResult).Logs != "ready\n" {
+		t.Fatalf("tail_lines 1: %+v %v", res, err)
+	}
+	// Past the cap: the first MaxOutputBytes bytes, flagged.
+	line := strings.Repeat("x", 1000)
+	var many []string
+	for range kubetools.MaxOutputBytes/1000 + 10 {
+		many = append(many, line)
+	}
+	p.AppendLog(t, many...)
+	// (Masking shortens the email's line by a byte, so the cap is judged
+	// on what the server sent.)
+	res, err = f.call(t, kubetools.ToolLogs, map[string]any{"namespace": f.ns[0], "pod": "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = res.Structured.(*kubetools.LogsResult)
+	if !r.Truncated || len(r.Logs) > kubetools.MaxOutputBytes || !strings.Contains(res.Text, "logs truncated") {
+		t.Fatalf("a log past the cap: truncated=%v len=%d bytes=%d", r.Truncated, len(r.Logs), r.Bytes)
+	}
+}
+
+// TestLogs: the refusals, and a pod that is not scheduled (no node, so
+// no log).
 func TestLogs(t *testing.T) {
 	f := newFixture(t)
 	f.pod(t, f.ns[0], "web", nil)

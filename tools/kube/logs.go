@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -102,15 +103,18 @@ func Logs(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a Logs
 	if err != nil {
 		return nil, gr.Finish(ctx, gateway.Outcome{Err: apiError(err, "")})
 	}
+	// What the server sent is counted before masking, which may shorten
+	// it: one byte past the cap is what says there was more.
+	sent := &counter{w: w}
 	_, err = k.Kube(ctx, connectors.KubeRequest{Verb: "get", Resource: podsResource, Namespace: a.Namespace, Name: a.Pod, Subresource: "log",
-		Query: q, Accept: "*/*", Credential: gr.Credential, Timeout: gr.Timeout, Output: w, Gate: gr.Gate})
+		Query: q, Accept: "*/*", Credential: gr.Credential, Timeout: gr.Timeout, Output: sent, Gate: gr.Gate})
 	w.Close()
 	masked := w.Summary()
 	if err != nil {
 		return nil, gr.Finish(ctx, gateway.Outcome{Err: apiError(err, ""), Masked: masked})
 	}
 	r := &LogsResult{Connection: a.Connection, Namespace: a.Namespace, Pod: a.Pod, Container: a.Container,
-		Logs: out.String(), Truncated: out.truncated(), Bytes: out.total, Masked: masked}
+		Logs: out.String(), Truncated: out.truncated() || sent.n > MaxOutputBytes, Bytes: out.total, Masked: masked}
 	if e := gr.Finish(ctx, gateway.Outcome{Truncated: r.Truncated, Masked: masked}); e != nil {
 		return nil, e
 	}
@@ -179,3 +183,14 @@ var logsOutputSchema = json.RawMessage(`{
   },
   "required": ["connection", "namespace", "pod", "logs", "truncated"]
 }`)
+
+// counter counts the bytes written through it.
+type counter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return c.w.Write(p)
+}
