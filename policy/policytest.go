@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/wardenhq/warden/config"
@@ -32,8 +33,11 @@ type TestCase struct {
 	// Manifest is a Kubernetes manifest, for a kubernetes connection (the
 	// tool defaults to kubectl_apply), applied in Namespace unless its
 	// objects name theirs; a case gives one of sql, command and manifest.
-	Manifest  string `yaml:"manifest"`
-	Namespace string `yaml:"namespace"`
+	Manifest string `yaml:"manifest"`
+	// ManifestFile is a file that holds the manifest instead (relative to
+	// the test file's directory).
+	ManifestFile string `yaml:"manifest_file"`
+	Namespace    string `yaml:"namespace"`
 	// Expect is allow, deny or review.
 	Expect string `yaml:"expect"`
 	// Rule, if set, is the rule that must make the decision ("" for the
@@ -54,6 +58,9 @@ type TestResult struct {
 	Effect   Effect   `json:"effect"`
 	Rule     string   `json:"rule"`
 	Reason   string   `json:"reason"`
+	// Discovery is the Explanation's: what a manifest's kinds were
+	// resolved with.
+	Discovery string `json:"discovery,omitempty"`
 }
 
 // LoadTests reads a policy test file.
@@ -70,8 +77,22 @@ func LoadTests(path string) (*TestFile, error) {
 		if tc.Name == "" {
 			return nil, fmt.Errorf("%s: tests[%d]: name is required", path, i)
 		}
-		if n := nonEmpty(tc.SQL, tc.Command, tc.Manifest); n > 1 {
-			return nil, fmt.Errorf("%s: test %q: give one of sql, command and manifest", path, tc.Name)
+		if n := nonEmpty(tc.SQL, tc.Command, tc.Manifest, tc.ManifestFile); n > 1 {
+			return nil, fmt.Errorf("%s: test %q: give one of sql, command, manifest and manifest_file", path, tc.Name)
+		}
+		if tc.ManifestFile != "" {
+			f := tc.ManifestFile
+			if !filepath.IsAbs(f) {
+				f = filepath.Join(filepath.Dir(path), f)
+			}
+			m, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("%s: test %q: manifest_file: %w", path, tc.Name, err)
+			}
+			if len(m) == 0 {
+				return nil, fmt.Errorf("%s: test %q: manifest_file %s is empty", path, tc.Name, f)
+			}
+			tf.Tests[i].Manifest = string(m)
 		}
 		switch tc.Expect {
 		case string(Allow), string(Deny), string(Review):
@@ -93,7 +114,7 @@ func RunTests(ctx context.Context, e *Engine, cfg *config.Config, classifiers Cl
 		if err != nil {
 			r.Problems = append(r.Problems, err.Error())
 		}
-		r.Decision, r.Effect, r.Rule, r.Reason = d.Decision, d.Effect, d.Rule, d.Reason
+		r.Decision, r.Effect, r.Rule, r.Reason, r.Discovery = d.Decision, d.Effect, d.Rule, d.Reason, d.Discovery
 		if err == nil {
 			if string(d.Effect) != tc.Expect {
 				r.Problems = append(r.Problems, fmt.Sprintf("decision is %s, expected %s (%s)", d.Effect, tc.Expect, d.Reason))
@@ -152,7 +173,15 @@ type Explanation struct {
 	// ClassifyError is set when the statement could not be classified
 	// (the decision is then deny).
 	ClassifyError string
+	// Discovery, for a manifest, names the discovery its kinds were
+	// resolved with, when the classifier says (a kubernetes connection's
+	// offline classifier: the built-in discovery, not the cluster's).
+	Discovery string
 }
+
+// discoverer is a classifier that says which discovery it resolves
+// Kubernetes kinds with.
+type discoverer interface{ Discovery() string }
 
 // Classifiers returns the classifier of a configured connection as its
 // connector would classify offline (without the target's catalog), or nil
@@ -211,6 +240,9 @@ func ExplainRequest(ctx context.Context, e *Engine, cfg *config.Config, classifi
 		creq := ClassifyRequest{Statement: statement, MaxBytes: cfg.Limits.MaxSQLBytes, Namespace: req.Namespace}
 		if req.Manifest != "" {
 			creq.MaxBytes = 0 // a manifest's limit is its classifier's
+			if d, ok := cl.(discoverer); ok {
+				ex.Discovery = d.Discovery()
+			}
 		}
 		f, err := cl.Classify(ctx, creq)
 		if err != nil {

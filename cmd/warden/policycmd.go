@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/policy"
+	"github.com/wardenhq/warden/policy/kubeclass"
 )
 
 func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -26,8 +28,12 @@ func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case "-h", "--help":
 		fmt.Fprintln(stdout, `Usage:
   warden policy check   --config F [--json]
-  warden policy explain --config F --as IDENTITY [--group G ...] --connection C [--tool T] (--sql '...' | --command '...') [--json]
-  warden policy test    --config F [--json] TESTS.yaml ...`)
+  warden policy explain --config F --as IDENTITY [--group G ...] --connection C [--tool T] (--sql '...' | --command '...' | --manifest FILE [--namespace NS]) [--json]
+  warden policy test    --config F [--json] TESTS.yaml ...
+
+A manifest (kubectl_apply on a kubernetes connection) is classified
+offline with the built-in discovery of Kubernetes `+kubeclass.BuiltinVersion+`
+(no custom resources): the output says so.`)
 		return nil
 	}
 	return usageError{fmt.Sprintf("unknown subcommand %q: expected check, explain or test", args[0])}
@@ -94,7 +100,7 @@ func writeJSON(w io.Writer, v any) error {
 
 // policyExplain decides one request offline and shows why.
 func policyExplain(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlags("policy explain", "policy explain --config F --as IDENTITY --connection C (--sql '...' | --command '...') [flags]", stdout)
+	fs := newFlags("policy explain", "policy explain --config F --as IDENTITY --connection C (--sql '...' | --command '...' | --manifest FILE) [flags]", stdout)
 	cfgPath := configFlag(fs)
 	var req policy.Request
 	var groups stringList
@@ -105,6 +111,8 @@ func policyExplain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&req.Transport, "transport", "stdio", "how the call arrives: stdio, http or postgres-proxy")
 	fs.StringVar(&req.SQL, "sql", "", "the SQL statement")
 	fs.StringVar(&req.Command, "command", "", "the shell command line (an ssh connection)")
+	manifest := fs.String("manifest", "", "a file of the Kubernetes manifest to apply (a kubernetes connection; the tool defaults to kubectl_apply), YAML or JSON; kinds resolve through the built-in discovery of Kubernetes "+kubeclass.BuiltinVersion)
+	fs.StringVar(&req.Namespace, "namespace", "", "with --manifest: where objects that name no namespace go (default: the connection's default namespace)")
 	asJSON := fs.Bool("json", false, "print the explanation as JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -112,8 +120,18 @@ func policyExplain(ctx context.Context, args []string, stdout io.Writer) error {
 	if req.As == "" || req.Connection == "" {
 		return usageError{"--as and --connection are required"}
 	}
-	if req.SQL != "" && req.Command != "" {
-		return usageError{"give --sql or --command, not both"}
+	if nonEmptyFlags(req.SQL, req.Command, *manifest) > 1 {
+		return usageError{"give one of --sql, --command and --manifest"}
+	}
+	if req.Namespace != "" && *manifest == "" {
+		return usageError{"--namespace goes with --manifest"}
+	}
+	if *manifest != "" {
+		m, err := readManifest(*manifest)
+		if err != nil {
+			return err
+		}
+		req.Manifest = m
 	}
 	if len(groups) > 0 {
 		req.Groups = groups
@@ -133,15 +151,39 @@ func policyExplain(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
+// readManifest reads --manifest's file.
+func readManifest(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read the manifest: %w", err)
+	}
+	if len(data) == 0 {
+		return "", usageError{fmt.Sprintf("the manifest %s is empty", path)}
+	}
+	return string(data), nil
+}
+
+func nonEmptyFlags(ss ...string) int {
+	n := 0
+	for _, s := range ss {
+		if s != "" {
+			n++
+		}
+	}
+	return n
+}
+
 type explainOut struct {
-	Decision      policy.Effect      `json:"decision"`
-	Rule          string             `json:"rule"`
-	Reason        string             `json:"reason"`
-	ReadOnly      bool               `json:"read_only"`
-	MaxRows       int                `json:"max_rows,omitempty"`
-	ClassifyError string             `json:"classify_error,omitempty"`
-	Statements    []statementOut     `json:"statements,omitempty"`
-	Rules         []policy.RuleTrace `json:"rules"`
+	Decision      policy.Effect `json:"decision"`
+	Rule          string        `json:"rule"`
+	Reason        string        `json:"reason"`
+	ReadOnly      bool          `json:"read_only"`
+	MaxRows       int           `json:"max_rows,omitempty"`
+	ClassifyError string        `json:"classify_error,omitempty"`
+	// Discovery, for a manifest, is what its kinds were resolved with.
+	Discovery  string             `json:"discovery,omitempty"`
+	Statements []statementOut     `json:"statements,omitempty"`
+	Rules      []policy.RuleTrace `json:"rules"`
 }
 
 type statementOut struct {
@@ -154,16 +196,19 @@ type statementOut struct {
 	TablesRead    []string `json:"tables_read,omitempty"`
 	TablesWritten []string `json:"tables_written,omitempty"`
 	Functions     []string `json:"functions,omitempty"`
-	Reasons       []string `json:"reasons,omitempty"`
+	// Risks, for a Kubernetes object, are what it asks for that a rule's
+	// allow_risks must name.
+	Risks   []string `json:"risks,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
 }
 
 func explainJSON(ex policy.Explanation) explainOut {
 	out := explainOut{Decision: ex.Effect, Rule: ex.Rule, Reason: ex.Reason, ReadOnly: ex.ReadOnly, MaxRows: ex.MaxRows,
-		ClassifyError: ex.ClassifyError, Rules: ex.Trace}
+		ClassifyError: ex.ClassifyError, Discovery: ex.Discovery, Rules: ex.Trace}
 	if ex.Facts != nil {
 		for _, st := range ex.Facts.Parts {
 			out.Statements = append(out.Statements, statementOut{Tag: st.Tag, Args: argTexts(st.Args), Via: wrapperTexts(st.Wrappers),
-				Kinds: st.Kinds, TablesRead: resourceTexts(st.Read), TablesWritten: resourceTexts(st.Written), Functions: st.Functions, Reasons: st.Reasons})
+				Kinds: st.Kinds, TablesRead: resourceTexts(st.Read), TablesWritten: resourceTexts(st.Written), Functions: st.Functions, Risks: st.Risks, Reasons: st.Reasons})
 		}
 	}
 	if out.Rules == nil {
@@ -189,6 +234,9 @@ func printExplanation(w io.Writer, ex policy.Explanation) {
 		}
 		fmt.Fprintln(w)
 	}
+	if ex.Discovery != "" {
+		fmt.Fprintf(w, "kinds:    resolved with the %s\n", ex.Discovery)
+	}
 	if ex.ClassifyError != "" {
 		fmt.Fprintf(w, "\nthe statement could not be classified: %s\n", ex.ClassifyError)
 	}
@@ -210,6 +258,9 @@ func printExplanation(w io.Writer, ex policy.Explanation) {
 			}
 			if len(st.Functions) > 0 {
 				fmt.Fprintf(w, "     functions: %s\n", strings.Join(st.Functions, ", "))
+			}
+			if len(st.Risks) > 0 {
+				fmt.Fprintf(w, "     risks:     %s\n", strings.Join(st.Risks, ", "))
 			}
 			for _, r := range st.Reasons {
 				fmt.Fprintf(w, "     why:       %s\n", r)
@@ -271,6 +322,16 @@ func policyTest(ctx context.Context, args []string, stdout io.Writer) error {
 		Results []policy.TestResult `json:"results"`
 	}
 	var all []fileResult
+	discoveryOf := func(fs []fileResult) string {
+		for _, f := range fs {
+			for _, r := range f.Results {
+				if r.Discovery != "" {
+					return r.Discovery
+				}
+			}
+		}
+		return ""
+	}
 	failed, total := 0, 0
 	for _, path := range fs.Args() {
 		tf, err := policy.LoadTests(path)
@@ -300,6 +361,9 @@ func policyTest(ctx context.Context, args []string, stdout io.Writer) error {
 					fmt.Fprintf(stdout, "        %s\n", p)
 				}
 			}
+		}
+		if d := discoveryOf(all); d != "" {
+			fmt.Fprintf(stdout, "manifests' kinds resolved with the %s\n", d)
 		}
 		fmt.Fprintf(stdout, "%d passed, %d failed\n", total-failed, failed)
 	}

@@ -23,8 +23,9 @@ func Registry() connectors.Registry {
 		config.KindSQLite:   {Open: withLogger(sqlite.Open), Classifier: sqlite.Classifier},
 		config.KindSSH:      {Open: ssh.Open, Classifier: shellClassifier},
 		// Kubernetes requests are classified by their tools (policy/kubeclass
-		// over discovery), not from a statement string.
-		config.KindKubernetes: {Open: kubernetes.Open},
+		// over the cluster's discovery); the kind's Classifier is for
+		// policy explain and test, over the built-in discovery.
+		config.KindKubernetes: {Open: kubernetes.Open, Classifier: kubernetes.OfflineClassifier},
 	}
 }
 
