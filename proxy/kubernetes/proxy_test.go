@@ -101,6 +101,12 @@ rules:
     effect: allow
     read_only: false
     kubernetes: {namespaces: [%[4]s], resources: [pods/exec], allow_risks: [exec]}
+  - name: forward-dev
+    subjects: {groups: [agents]}
+    tools: [kubectl_port_forward]
+    effect: allow
+    read_only: false
+    kubernetes: {namespaces: [%[4]s], resources: [pods/portforward], allow_risks: [exec]}
   - name: delete-review
     subjects: {groups: [agents]}
     tools: [kubectl_delete]
@@ -343,8 +349,25 @@ func TestKubectlWatch(t *testing.T) {
 	}
 	ws = nil
 	f.noSessionAccounts(t)
-	if evs := f.events(t, "kubectl_get"); len(evs) < 5 {
+	evs := f.events(t, "kubectl_get")
+	if len(evs) < 5 {
 		t.Fatalf("%d watch events", len(evs))
+	}
+	// A watch the client stopped ends its operation (not left running,
+	// nor a failure: the client chose to stop).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var running []string
+		for _, ev := range f.events(t, "kubectl_get") {
+			if ev.Status != "ok" {
+				running = append(running, ev.Status+" "+ev.Statement)
+			}
+		}
+		if len(running) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("watches whose client stopped, not ended ok: %v", running)
+		}
 	}
 }
 

@@ -120,7 +120,7 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 		rp.ModifyResponse = secrets.modify
 	}
 	sw := &statusWriter{ResponseWriter: w}
-	rp.ServeHTTP(sw, r)
+	aborted := serveAbortable(rp, sw, r)
 	out := gateway.Outcome{}
 	if secrets != nil {
 		if n := secrets.masked.Load(); n > 0 {
@@ -128,6 +128,9 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 		}
 	}
 	switch {
+	case aborted && r.Context().Err() == nil:
+		// The answer broke off while the client still listened.
+		out.Err = fmt.Errorf("kubernetes: the API server's answer broke off")
 	case upstreamErr != nil:
 		out.Err = fmt.Errorf("kubernetes: %s", scrub(upstreamErr))
 	case sw.code >= 400:
@@ -136,6 +139,29 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 	if e := gr.Finish(context.WithoutCancel(r.Context()), out); e != nil {
 		c.e.log.Error("kubernetes request: audit outcome", "session", c.session, "err", e)
 	}
+	if aborted {
+		// What httputil.ReverseProxy does when copying the answer fails
+		// (here: once the outcome is recorded): the server drops the
+		// stream rather than end it as if complete.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// serveAbortable runs rp and reports whether it aborted the answer
+// midway (its panic with http.ErrAbortHandler when copying fails, as when
+// a client stops `logs -f` or `get -w`), so that the caller still records
+// the outcome. Any other panic is not ours to catch.
+func serveAbortable(rp *httputil.ReverseProxy, w http.ResponseWriter, r *http.Request) (aborted bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler {
+				panic(p)
+			}
+			aborted = true
+		}
+	}()
+	rp.ServeHTTP(w, r)
+	return false
 }
 
 // scrub keeps an upstream error's text free of what a URL could carry.

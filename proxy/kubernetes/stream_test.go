@@ -1,0 +1,149 @@
+package kubernetes_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardenhq/warden/internal/testenv"
+)
+
+// TestKubectlStreams: streams stay streams through the proxy, against a
+// pod that runs (kwok serves its exec, port-forward and logs): kubectl
+// exec with and without stdin, port-forward carrying TCP both ways, and
+// logs -f showing a line written after it started; each decided by its
+// tool and run as the session account.
+func TestKubectlStreams(t *testing.T) {
+	f := newFixture(t)
+	kc := f.kubeconfig(t, f.token(t))
+
+	// What the pod's port 8080 forwards to: an echo server on 127.0.0.1.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(c, c) }()
+		}
+	}()
+	work := t.TempDir()
+	if err := os.WriteFile(filepath.Join(work, "marker"), []byte("in the pod's workdir\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := &testenv.RunningPod{Namespace: f.ns[0], Name: "web", Logs: []string{"first line", "second line"}, WorkDir: work,
+		Forward: map[int]int{8080: ln.Addr().(*net.TCPAddr).Port}}
+	testenv.KubeRunningPod(t, f.admin, p)
+
+	t.Run("exec", func(t *testing.T) {
+		out, err := f.kubectl(t, kc, "", "exec", "web", "--", "sh", "-c", "echo out; echo err >&2; cat marker; exit 3")
+		if !strings.Contains(out, "out\n") || !strings.Contains(out, "err\n") || !strings.Contains(out, "in the pod's workdir") {
+			t.Fatalf("exec output: %v\n%s", err, out)
+		}
+		// kwok reports a command's failure as an error naming its exit
+		// status (a kubelet would send the status itself); kubectl, direct
+		// or through Warden, exits 1 with that message.
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || !strings.Contains(out, "exit status 3") {
+			t.Fatalf("exec's failure: want kwok's exit status 3, got %v\n%s", err, out)
+		}
+		// (kwok does not end a command at its stdin's end, so the command
+		// reads what it needs rather than to EOF.)
+		out, err = f.kubectl(t, kc, "line one\nline two\n", "exec", "-i", "web", "--", "sh", "-c", "read a; read b; echo \"$b|$a\"")
+		if err != nil || out != "line two|line one\n" {
+			t.Fatalf("exec -i cat: %v %q", err, out)
+		}
+	})
+
+	t.Run("port-forward", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, f.kc.Kubectl, "--kubeconfig", kc, "--cache-dir", filepath.Join(f.dir, "cache"),
+			"port-forward", "--address", "127.0.0.1", "pod/web", ":8080")
+		stdout, _ := cmd.StdoutPipe()
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cancel(); cmd.Wait() }()
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		m := regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+) -> 8080`).FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("port-forward: %v %q %s", err, line, stderr.String())
+		}
+		for i := range 3 { // several connections over the one forward
+			c, err := net.DialTimeout("tcp", "127.0.0.1:"+m[1], 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			msg := strings.Repeat("ping ", 1000) + string(rune('0'+i)) + "\n"
+			if _, err := io.WriteString(c, msg); err != nil {
+				t.Fatal(err)
+			}
+			got, err := bufio.NewReaderSize(c, 1<<16).ReadString('\n')
+			c.Close()
+			if err != nil || got != msg {
+				t.Fatalf("through the forward, connection %d: %v (%d bytes back, want %d)\n%s", i, err, len(got), len(msg), stderr.String())
+			}
+		}
+	})
+
+	t.Run("logs -f", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, f.kc.Kubectl, "--kubeconfig", kc, "--cache-dir", filepath.Join(f.dir, "cache"), "logs", "-f", "web")
+		stdout, _ := cmd.StdoutPipe()
+		var stderr syncBuffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cancel(); cmd.Wait() }()
+		r := bufio.NewReader(stdout)
+		for _, want := range []string{"first line\n", "second line\n"} {
+			if got, err := r.ReadString('\n'); got != want {
+				t.Fatalf("logs -f: want %q, got %q %v %s", want, got, err, stderr.String())
+			}
+		}
+		// Written after kubectl started following: arrives while it runs.
+		p.AppendLog(t, "third line, later")
+		if got, err := r.ReadString('\n'); got != "third line, later\n" {
+			t.Fatalf("logs -f after a write: %q %v %s", got, err, stderr.String())
+		}
+	})
+
+	// A stream's outcome is recorded when it ends, which for logs -f is
+	// when kubectl is stopped: wait for it.
+	for tool, rule := range map[string]string{"kubectl_exec": "exec-dev", "kubectl_port_forward": "forward-dev", "kubectl_logs": "read"} {
+		var ran int
+		for deadline := time.Now().Add(10 * time.Second); ran == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			for _, ev := range f.events(t, tool) {
+				if ev.Rule == rule && ev.Credential != "" && ev.Status != "running" {
+					ran++
+				}
+			}
+		}
+		if ran == 0 {
+			for _, ev := range f.events(t, tool) {
+				t.Logf("%s: %s rule=%s credential=%q", tool, ev.Status, ev.Rule, ev.Credential)
+			}
+			t.Errorf("%s: no call allowed by %s with a session credential", tool, rule)
+		}
+	}
+}
