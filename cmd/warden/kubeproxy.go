@@ -22,6 +22,7 @@ import (
 	"github.com/wardenhq/warden/config"
 	"github.com/wardenhq/warden/proxy"
 	kubeproxy "github.com/wardenhq/warden/proxy/kubernetes"
+	"github.com/wardenhq/warden/recording"
 )
 
 // startKubeProxy starts the Kubernetes API proxy when listen.kubernetes
@@ -51,7 +52,7 @@ func startKubeProxy(ctx context.Context, a *app, issuers map[string]proxy.Issuer
 	}
 	tokens := proxy.NewTokens(kc.TokenTTL)
 	opts := kubeproxy.Options{Gateway: a.gateway, Certificate: cert, Tokens: tokens, Connections: a.cfg.Connections,
-		ApprovalWait: kc.ApprovalWait, MaxBodyBytes: kc.MaxBodyBytes, Logger: plog}
+		ApprovalWait: kc.ApprovalWait, MaxBodyBytes: kc.MaxBodyBytes, Logger: plog, Record: a.startKubeRecording}
 	oidc, err := a.tokenIdentifier()
 	if err != nil {
 		return nil, err
@@ -272,4 +273,12 @@ func (c *kubeCredentialCache) put(server, connection, token string, expires time
 		return err
 	}
 	return nil
+}
+
+// startKubeRecording starts the recording of an exec or attach stream
+// through the Kubernetes API proxy, into the audit store (as SSH shells
+// are; `warden replay` plays either).
+func (a *app) startKubeRecording(ctx context.Context, st kubeproxy.RecordingStart) (kubeproxy.Recording, error) {
+	h := recording.Header{Timestamp: st.Time, Command: st.Command}
+	return recording.Start(ctx, a.stores.audit, st.ID, h, recording.Options{Logger: a.logger.With("component", "recording")})
 }

@@ -59,7 +59,10 @@ type Options struct {
 	// MaxBodyBytes bounds a write's body (default
 	// config.DefaultKubeProxyMaxBodyBytes).
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// Record, when set, starts the recording of an exec or attach stream
+	// (which must then come over WebSocket); nil records none.
+	Record func(ctx context.Context, start RecordingStart) (Recording, error)
+	Logger *slog.Logger
 }
 
 // Engine is the Kubernetes API proxy: a proxy.Engine.

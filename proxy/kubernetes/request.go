@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -152,7 +153,23 @@ func (c *client) serve(w http.ResponseWriter, r *http.Request, p identity.Princi
 		// Reads and writes alike answer with the Secret.
 		secrets = &secretMasker{watch: req.info.Verb == kubeclass.VerbWatch}
 	}
-	c.forward(w, r, k, gr, rest, req.body, req.upgrade, secrets)
+	var rec Recording
+	if req.tool == ToolExec && req.upgrade && c.e.o.Record != nil {
+		if !isWebSocket(r) {
+			msg := "exec and attach are recorded, which Warden can do over WebSocket only (v5.channel.k8s.io; kubectl 1.30 and later), not SPDY"
+			gr.Finish(context.WithoutCancel(ctx), gateway.Outcome{Err: gateway.NewError(gateway.CodeDenied, "", "%s", msg)})
+			writeStatus(w, http.StatusForbidden, metav1.StatusReasonForbidden, msg)
+			return
+		}
+		rec, err = c.e.o.Record(ctx, RecordingStart{ID: gr.AuditID(), Command: execCommand(r), TTY: r.URL.Query().Get("tty") == "true", Time: time.Now()})
+		if err != nil {
+			c.e.log.Error("kubernetes exec: recording could not start", "session", c.session, "err", err)
+			gr.Finish(context.WithoutCancel(ctx), gateway.Outcome{Err: fmt.Errorf("the recording could not start: %w", err)})
+			writeStatus(w, http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, "the session recording could not start, so the exec does not run")
+			return
+		}
+	}
+	c.forward(w, r, k, gr, rest, req.body, req.upgrade, secrets, rec)
 }
 
 // discovery forwards a discovery read as Warden's own credential: its
@@ -166,7 +183,7 @@ func (c *client) discovery(w http.ResponseWriter, r *http.Request, p identity.Pr
 	}
 	gr := gs.Control(r.Context(), gateway.Operation{Tool: ToolDiscovery, Arguments: args, Statement: "GET " + rest},
 		"discovery: the API server's description of itself, the same for every caller")
-	c.forward(w, r, k, gr, rest, nil, false, nil)
+	c.forward(w, r, k, gr, rest, nil, false, nil, nil)
 }
 
 // arguments are the request as the audit trail records it and an

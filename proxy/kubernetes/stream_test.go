@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wardenhq/warden/internal/testenv"
+	"github.com/wardenhq/warden/recording"
 )
 
 // TestKubectlStreams: streams stay streams through the proxy, against a
@@ -65,7 +66,35 @@ func TestKubectlStreams(t *testing.T) {
 		// reads what it needs rather than to EOF.)
 		out, err = f.kubectl(t, kc, "line one\nline two\n", "exec", "-i", "web", "--", "sh", "-c", "read a; read b; echo \"$b|$a\"")
 		if err != nil || out != "line two|line one\n" {
-			t.Fatalf("exec -i cat: %v %q", err, out)
+			t.Fatalf("exec -i: %v %q", err, out)
+		}
+		// Both recorded as the exec operations' recordings: output,
+		// stdin, the exit status.
+		casts := map[string]string{}
+		for _, ev := range f.events(t, "kubectl_exec") {
+			if ev.Rule != "exec-dev" {
+				continue
+			}
+			rd, err := f.store.Recording(context.Background(), ev.ID)
+			if err != nil {
+				t.Fatalf("recording of %s (%s): %v", ev.ID, ev.Statement, err)
+			}
+			h, evs, err := recording.Decode(rd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for _, e := range evs {
+				b.WriteString(e.Type + ":" + e.Data + ";")
+			}
+			casts[h.Command] = b.String()
+		}
+		first := casts["sh -c echo out; echo err >&2; cat marker; exit 3"]
+		second := casts[`sh -c read a; read b; echo "$b|$a"`]
+		if !strings.Contains(first, "o:out\n;") || !strings.Contains(first, "o:err\n;") || !strings.Contains(first, "in the pod's workdir") ||
+			!strings.Contains(first, "x:1;") || !strings.Contains(second, "i:line one\nline two\n;") ||
+			!strings.Contains(second, "o:line two|line one\n;") || !strings.Contains(second, "x:0;") {
+			t.Fatalf("recordings: %q", casts)
 		}
 	})
 

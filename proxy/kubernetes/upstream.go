@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -72,7 +73,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // as it comes (watch, logs -f) and an upgrade (exec, attach,
 // port-forward) passed through. The grant is finished when the answer
 // ends.
-func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *gateway.Grant, rest string, body []byte, upgrade bool, secrets *secretMasker) {
+func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *gateway.Grant, rest string, body []byte, upgrade bool, secrets *secretMasker, rec Recording) {
 	target, rt, err := k.Upstream(gr.Credential, upgrade)
 	if err != nil {
 		gr.Finish(context.WithoutCancel(r.Context()), gateway.Outcome{Err: err})
@@ -118,6 +119,19 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 	}
 	if secrets != nil {
 		rp.ModifyResponse = secrets.modify
+	}
+	if rec != nil {
+		defer rec.Close()
+		rp.ModifyResponse = func(resp *http.Response) error {
+			if resp.StatusCode == http.StatusSwitchingProtocols {
+				rwc, ok := resp.Body.(io.ReadWriteCloser)
+				if !ok {
+					return errors.New("the API server's upgraded stream cannot be recorded")
+				}
+				resp.Body = newRecordedStream(rwc, rec)
+			}
+			return nil
+		}
 	}
 	sw := &statusWriter{ResponseWriter: w}
 	aborted := serveAbortable(rp, sw, r)
