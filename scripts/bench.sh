@@ -120,3 +120,15 @@ KUBEENV="$(scripts/kube.sh start)"
 source "$KUBEENV"
 echo "== Kubernetes: ${KUBE_BENCH_DURATION:-5s} per scenario, clients ${KUBE_BENCH_CLIENTS:-1,8}"
 go run ./bench -kube -warden bin/warden -duration "${KUBE_BENCH_DURATION:-5s}" -clients "${KUBE_BENCH_CLIENTS:-1,8}"
+
+# The Kubernetes API proxy against direct to the API server: a list of
+# pods (p50/p99 per request, one kept-alive client-go connection each) and
+# the time to stream a watch of 10,000 events (ratio, events/s, and this
+# process's CPU per event on each side: the proxy runs in it, so its own
+# CPU per event is the difference).
+echo "== Kubernetes API proxy vs direct"
+for b in "ListPods ${KUBE_PROXY_LIST_TIMES:-300x}" "WatchEvents ${KUBE_PROXY_WATCH_TIMES:-5x}"; do
+  set -- $b
+  WARDEN_TEST_REQUIRE=1 go test ./proxy/kubernetes -run '^$' -bench "^Benchmark$1\$" -benchtime "$2" 2>&1 |
+    grep -E '^(Benchmark|FAIL|---)'
+done
