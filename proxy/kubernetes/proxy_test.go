@@ -38,11 +38,11 @@ import (
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/internal/testenv"
 	"github.com/wardenhq/warden/internal/testoidc"
-	"github.com/wardenhq/warden/recording"
 	"github.com/wardenhq/warden/masking"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/proxy"
 	kubeproxy "github.com/wardenhq/warden/proxy/kubernetes"
+	"github.com/wardenhq/warden/recording"
 	"github.com/wardenhq/warden/tools"
 	toolsbuiltin "github.com/wardenhq/warden/tools/builtin"
 )
