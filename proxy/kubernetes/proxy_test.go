@@ -300,7 +300,8 @@ func TestKubectlGet(t *testing.T) {
 }
 
 // TestKubectlWatch: five concurrent `kubectl get -w` on one proxy each
-// see a change made while they run, as it happens.
+// see a change made while they run, as it happens, while an interactive
+// exec on the same proxy answers each line it is sent.
 func TestKubectlWatch(t *testing.T) {
 	f := newFixture(t)
 	kc := f.kubeconfig(t, f.token(t))
@@ -340,7 +341,26 @@ func TestKubectlWatch(t *testing.T) {
 		}
 	}
 	waitAll("configmap/kube-root-ca.crt")
+	// And an exec that stays open while the watches run: each line it
+	// is sent comes back while they see their changes.
+	p := &testenv.RunningPod{Namespace: f.ns[0], Name: "sh", WorkDir: t.TempDir()}
+	testenv.KubeRunningPod(t, f.admin, p)
+	ex := exec.CommandContext(ctx, f.kc.Kubectl, "--kubeconfig", kc, "--cache-dir", filepath.Join(f.dir, "cache"),
+		"exec", "-i", "sh", "--", "sh", "-c", "while read l; do echo \"got $l\"; done")
+	exIn, _ := ex.StdinPipe()
+	exOut := &syncBuffer{}
+	ex.Stdout, ex.Stderr = exOut, exOut
+	if err := ex.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ex.Process.Kill(); ex.Wait() }()
 	for i := 0; i < 3; i++ {
+		fmt.Fprintf(exIn, "line %d\n", i)
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(exOut.String(), fmt.Sprintf("got line %d\n", i)); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the exec beside the watches did not answer line %d: %q", i, exOut.String())
+			}
+		}
 		name := fmt.Sprintf("w%d", i)
 		if _, err := f.admin.CoreV1().ConfigMaps(f.ns[0]).Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -352,6 +372,8 @@ func TestKubectlWatch(t *testing.T) {
 		w.cmd.Wait()
 	}
 	ws = nil
+	ex.Process.Kill()
+	ex.Wait()
 	f.noSessionAccounts(t)
 	evs := f.events(t, "kubectl_get")
 	if len(evs) < 5 {
