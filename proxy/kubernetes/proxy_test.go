@@ -87,8 +87,11 @@ connections:
     token: {file: %s}
     namespaces: [%s, %s]
     session_namespace: %s
+masking:
+  profiles:
+    pii: {detectors: [email]}
 rules:
-  - {name: read, subjects: {groups: [agents]}, tools: [kubectl_get, kubectl_logs], effect: allow, statements: [read]}
+  - {name: read, subjects: {groups: [agents]}, tools: [kubectl_get, kubectl_logs], effect: allow, statements: [read], masking: pii}
   - name: apply-config
     subjects: {groups: [agents]}
     tools: [kubectl_apply]

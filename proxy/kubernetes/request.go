@@ -169,7 +169,11 @@ func (c *client) serve(w http.ResponseWriter, r *http.Request, p identity.Princi
 			return
 		}
 	}
-	c.forward(w, r, k, gr, rest, req.body, req.upgrade, secrets, rec)
+	var logs *logMasker
+	if req.res.Group == "" && req.res.Resource == "pods" && req.info.Subresource == "log" {
+		logs = &logMasker{gr: gr}
+	}
+	c.forward(w, r, k, gr, rest, req.body, req.upgrade, secrets, rec, logs)
 }
 
 // discovery forwards a discovery read as Warden's own credential: its
@@ -183,7 +187,7 @@ func (c *client) discovery(w http.ResponseWriter, r *http.Request, p identity.Pr
 	}
 	gr := gs.Control(r.Context(), gateway.Operation{Tool: ToolDiscovery, Arguments: args, Statement: "GET " + rest},
 		"discovery: the API server's description of itself, the same for every caller")
-	c.forward(w, r, k, gr, rest, nil, false, nil, nil)
+	c.forward(w, r, k, gr, rest, nil, false, nil, nil, nil)
 }
 
 // arguments are the request as the audit trail records it and an

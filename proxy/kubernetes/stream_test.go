@@ -150,13 +150,30 @@ func TestKubectlStreams(t *testing.T) {
 				t.Fatalf("logs -f: want %q, got %q %v %s", want, got, err, stderr.String())
 			}
 		}
-		// Written after kubectl started following: arrives while it runs.
+		// Written after kubectl started following: arrives while it runs,
+		// masked by the rule's detectors as kubectl_logs's are.
 		p.AppendLog(t, "third line, later")
 		if got, err := r.ReadString('\n'); got != "third line, later\n" {
 			t.Fatalf("logs -f after a write: %q %v %s", got, err, stderr.String())
 		}
+		p.AppendLog(t, "signed in: alice@example.com")
+		if got, err := r.ReadString('\n'); got != "signed in: [REDACTED:email]\n" {
+			t.Fatalf("logs -f, a line with an address: %q %v %s", got, err, stderr.String())
+		}
 	})
 
+	// The plain log masked too, and counted.
+	out, err := f.kubectl(t, kc, "", "logs", "web")
+	if err != nil || strings.Contains(out, "alice@") || !strings.Contains(out, "signed in: [REDACTED:email]\n") || !strings.HasPrefix(out, "first line\n") {
+		t.Fatalf("logs: %v\n%s", err, out)
+	}
+	var maskedLogs int64
+	for _, ev := range f.events(t, "kubectl_logs") {
+		maskedLogs += ev.Masked["detector:email"]
+	}
+	if maskedLogs < 1 {
+		t.Errorf("no masked address counted in the kubectl_logs events")
+	}
 	// A stream's outcome is recorded when it ends, which for logs -f is
 	// when kubectl is stopped: wait for it.
 	for tool, rule := range map[string]string{"kubectl_exec": "exec-dev", "kubectl_port_forward": "forward-dev", "kubectl_logs": "read"} {

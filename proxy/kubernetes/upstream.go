@@ -73,7 +73,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // as it comes (watch, logs -f) and an upgrade (exec, attach,
 // port-forward) passed through. The grant is finished when the answer
 // ends.
-func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *gateway.Grant, rest string, body []byte, upgrade bool, secrets *secretMasker, rec Recording) {
+func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *gateway.Grant, rest string, body []byte, upgrade bool, secrets *secretMasker, rec Recording, logs *logMasker) {
 	target, rt, err := k.Upstream(gr.Credential, upgrade)
 	if err != nil {
 		gr.Finish(context.WithoutCancel(r.Context()), gateway.Outcome{Err: err})
@@ -103,6 +103,9 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 				out.Body, out.ContentLength = http.NoBody, 0
 				out.Header.Del("Content-Length")
 			}
+			if logs != nil {
+				out.Header.Del("Accept-Encoding") // plain text, for the detectors
+			}
 			if secrets != nil {
 				// JSON, uncompressed (the transport's own gzip is undone by
 				// it), so that every value can be masked.
@@ -119,6 +122,9 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 	}
 	if secrets != nil {
 		rp.ModifyResponse = secrets.modify
+	}
+	if logs != nil {
+		rp.ModifyResponse = logs.modify
 	}
 	if rec != nil {
 		defer rec.Close()
@@ -140,6 +146,9 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 		if n := secrets.masked.Load(); n > 0 {
 			out.Masked = map[string]int64{"secret": n}
 		}
+	}
+	if logs != nil {
+		out.Masked = logs.masked()
 	}
 	switch {
 	case aborted && r.Context().Err() == nil:
