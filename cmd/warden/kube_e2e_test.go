@@ -69,6 +69,12 @@ rules:
     effect: review
     read_only: false
     statements: [delete]
+  - name: agents-exec
+    subjects: {groups: [agents]}
+    tools: [kubectl_exec]
+    effect: allow
+    read_only: false
+    kubernetes: {resources: [pods/exec], allow_risks: [exec]}
 `, kc.Server, kc.CAFile, kc.TokenFile, ns, sessions)
 	path := filepath.Join(dir, "warden.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {

@@ -116,6 +116,27 @@ func TestKubeProxyKubectl(t *testing.T) {
 	if err != nil || !strings.Contains(string(replay), "list configmaps -n "+ns) {
 		t.Fatalf("replay: %v\n%s", err, replay)
 	}
+	// An exec is recorded, and warden replay plays it.
+	testenv.KubeRunningPod(t, admin, &testenv.RunningPod{Namespace: ns, Name: "web", WorkDir: e.dir})
+	out2, err = kubectl("", "exec", "web", "--", "sh", "-c", "echo recorded output")
+	if err != nil || out2 != "recorded output\n" {
+		t.Fatalf("kubectl exec: %v\n%s", err, out2)
+	}
+	raw, err = exec.Command(wardenBin, "audit", "list", "--config", e.config, "--tool", "kubectl_exec", "--json").Output()
+	var execEv struct {
+		ID string `json:"id"`
+	}
+	if err != nil || json.Unmarshal([]byte(strings.Split(strings.TrimSpace(string(raw)), "\n")[0]), &execEv) != nil || execEv.ID == "" {
+		t.Fatalf("audit list --tool kubectl_exec: %v\n%s", err, raw)
+	}
+	played, err := exec.Command(wardenBin, "replay", execEv.ID, "--play", "--speed", "100", "--config", e.config).CombinedOutput()
+	if err != nil || !strings.Contains(string(played), "recorded output") {
+		t.Fatalf("replay --play of the exec: %v\n%s", err, played)
+	}
+	described, err := exec.Command(wardenBin, "replay", execEv.ID, "--config", e.config).CombinedOutput()
+	if err != nil || !strings.Contains(string(described), "sh -c echo recorded output") {
+		t.Fatalf("replay of the exec: %v\n%s", err, described)
+	}
 	if strings.Contains(logs.String(), kc.Token) {
 		t.Fatal("the cluster admin token is in Warden's logs")
 	}
