@@ -26,6 +26,19 @@ type Sink interface {
 	AppendRecording(ctx context.Context, id string, seq int, chunk []byte) error
 }
 
+// Writer is what a proxy records one stream into (an SSH channel, a
+// Kubernetes exec): output as the client saw it, input, window changes
+// and the exit. *Recorder implements it.
+type Writer interface {
+	Output(p []byte)
+	Input(p []byte)
+	Resize(width, height int)
+	Exit(status int)
+	Close() error
+}
+
+var _ Writer = (*Recorder)(nil)
+
 // Defaults of Options, and limits.
 const (
 	DefaultFlushInterval = 200 * time.Millisecond

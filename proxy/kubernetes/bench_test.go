@@ -25,18 +25,7 @@ import (
 // one kept-alive connection each. Reports p50 and p99 per list.
 func BenchmarkListPods(b *testing.B) {
 	f := newFixtureTB(b)
-	direct, err := k8s.NewForConfig(&rest.Config{Host: f.kc.Server, BearerToken: f.kc.Token, TLSClientConfig: rest.TLSClientConfig{CAFile: f.kc.CAFile}, QPS: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	is, err := f.tokens.Issue(agent, "k")
-	if err != nil {
-		b.Fatal(err)
-	}
-	proxied, err := k8s.NewForConfig(&rest.Config{Host: kubeproxy.ServerURL(f.addr, "k"), BearerToken: is.Password, TLSClientConfig: rest.TLSClientConfig{CAData: f.pemCert}, QPS: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	direct, proxied := benchClients(b, f)
 	for _, c := range []struct {
 		name string
 		cs   *k8s.Clientset
@@ -77,18 +66,7 @@ func BenchmarkWatchEvents(b *testing.B) {
 	if s := os.Getenv("WARDEN_BENCH_WATCH_EVENTS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	direct, err := k8s.NewForConfig(&rest.Config{Host: f.kc.Server, BearerToken: f.kc.Token, TLSClientConfig: rest.TLSClientConfig{CAFile: f.kc.CAFile}, QPS: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	is, err := f.tokens.Issue(agent, "k")
-	if err != nil {
-		b.Fatal(err)
-	}
-	proxied, err := k8s.NewForConfig(&rest.Config{Host: kubeproxy.ServerURL(f.addr, "k"), BearerToken: is.Password, TLSClientConfig: rest.TLSClientConfig{CAData: f.pemCert}, QPS: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	direct, proxied := benchClients(b, f)
 	ctx := context.Background()
 	var g errgroup.Group
 	g.SetLimit(16)
@@ -141,4 +119,23 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchClients are a client-go client direct to the API server (its
+// admin token) and one through the proxy (a Warden token), unthrottled.
+func benchClients(b *testing.B, f *fixture) (direct, proxied *k8s.Clientset) {
+	b.Helper()
+	direct, err := k8s.NewForConfig(&rest.Config{Host: f.kc.Server, BearerToken: f.kc.Token, TLSClientConfig: rest.TLSClientConfig{CAFile: f.kc.CAFile}, QPS: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	is, err := f.tokens.Issue(agent, "k")
+	if err != nil {
+		b.Fatal(err)
+	}
+	proxied, err = k8s.NewForConfig(&rest.Config{Host: kubeproxy.ServerURL(f.addr, "k"), BearerToken: is.Password, TLSClientConfig: rest.TLSClientConfig{CAData: f.pemCert}, QPS: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return direct, proxied
 }

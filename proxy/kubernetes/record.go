@@ -10,19 +10,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wardenhq/warden/recording"
 )
 
 // Recording is one exec or attach stream's recording as the proxy writes
 // it: the container's output (stdout and stderr, as the client got them),
 // the client's input, terminal resizes and the exit status.
-// recording.Recorder implements it.
-type Recording interface {
-	Output(p []byte)
-	Input(p []byte)
-	Resize(width, height int)
-	Exit(status int)
-	Close() error
-}
+type Recording = recording.Writer
 
 // RecordingStart is what a recording's header says.
 type RecordingStart struct {

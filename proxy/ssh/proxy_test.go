@@ -350,6 +350,10 @@ func TestRefused(t *testing.T) {
 	if err := s.Wait(); err == nil {
 		t.Error("sftp ran without a rule")
 	}
+	// The refusal's event may be written just after the channel closes.
+	for deadline := time.Now().Add(5 * time.Second); len(f.events(t, gateway.ToolProxyConnect)) == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	for _, tool := range []string{"ssh.forward", "ssh.env", "ssh.agent", gateway.ToolProxyConnect} {
 		evs := f.events(t, tool)
 		if len(evs) == 0 {

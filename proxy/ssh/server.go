@@ -18,6 +18,7 @@ import (
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/identity"
 	"github.com/wardenhq/warden/proxy"
+	"github.com/wardenhq/warden/recording"
 )
 
 // Operations of the proxy that are not MCP tools: what rules name in
@@ -45,14 +46,7 @@ type TokenVerifier interface {
 
 // Recording is one channel's recording as the proxy writes it: output as
 // the client saw it (masked), input, window changes and the exit.
-// recording.Recorder implements it.
-type Recording interface {
-	Output(p []byte)
-	Input(p []byte)
-	Resize(width, height int)
-	Exit(status int)
-	Close() error
-}
+type Recording = recording.Writer
 
 // RecordingStart is what a recording's header says.
 type RecordingStart struct {
