@@ -2,31 +2,24 @@ package kubernetes
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/wardenhq/warden/connectors/kubernetes/kubemask"
 )
-
-// maskedValue is what a Secret's value reads as through the proxy: "***",
-// base64-encoded in data (so that a client decoding the Secret into its
-// type still can), plain in stringData.
-var maskedData = base64.StdEncoding.EncodeToString([]byte("***"))
-
-// lastApplied is the annotation client-side apply keeps the whole object
-// in: a Secret's values too.
-const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
 // maxSecretResponse bounds a Secret read's answer, which is read whole to
 // be masked.
 const maxSecretResponse = 64 << 20
 
 // maskSecretValues replaces, in a Secret, List or watch event (JSON),
-// every value of data and stringData, and the last-applied copy, and
-// returns how many it replaced.
+// every value of data and stringData, and the last-applied copy
+// (kubemask.SecretWire, what the MCP tools mask too), and returns how many it
+// replaced.
 func maskSecretValues(v map[string]any) int64 {
 	var n int64
 	if items, ok := v["items"].([]any); ok {
@@ -39,23 +32,7 @@ func maskSecretValues(v map[string]any) int64 {
 	if obj, ok := v["object"].(map[string]any); ok { // a watch event
 		n += maskSecretValues(obj)
 	}
-	for field, masked := range map[string]string{"data": maskedData, "stringData": "***"} {
-		if m, ok := v[field].(map[string]any); ok {
-			for k := range m {
-				m[k] = masked
-				n++
-			}
-		}
-	}
-	if md, ok := v["metadata"].(map[string]any); ok {
-		if an, ok := md["annotations"].(map[string]any); ok {
-			if _, ok := an[lastApplied]; ok {
-				an[lastApplied] = "***"
-				n++
-			}
-		}
-	}
-	return n
+	return n + kubemask.SecretWire(v)
 }
 
 // secretMasker rewrites the answer to a Secret read (asked for as JSON):
