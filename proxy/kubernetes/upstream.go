@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -72,7 +73,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // as it comes (watch, logs -f) and an upgrade (exec, attach,
 // port-forward) passed through. The grant is finished when the answer
 // ends.
-func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *gateway.Grant, rest string, body []byte, upgrade bool, secrets *secretMasker) {
+func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *gateway.Grant, rest string, body []byte, upgrade bool, m *masker) {
 	target, rt, err := k.Upstream(gr.Credential, upgrade)
 	if err != nil {
 		gr.Finish(context.WithoutCancel(r.Context()), gateway.Outcome{Err: err})
@@ -102,10 +103,10 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 				out.Body, out.ContentLength = http.NoBody, 0
 				out.Header.Del("Content-Length")
 			}
-			if secrets != nil {
+			if m != nil {
 				// JSON, uncompressed (the transport's own gzip is undone by
 				// it), so that every value can be masked.
-				out.Header.Set("Accept", "application/json")
+				out.Header.Set("Accept", m.accept)
 				out.Header.Del("Accept-Encoding")
 			}
 		},
@@ -113,17 +114,22 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 		FlushInterval: -1, // watch events and followed logs as they come
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			upstreamErr = err
+			var me *maskError
+			if errors.As(err, &me) {
+				writeStatus(w, http.StatusBadGateway, metav1.StatusReasonInternalError, "the answer is withheld: "+me.Error())
+				return
+			}
 			writeStatus(w, http.StatusBadGateway, metav1.StatusReasonServiceUnavailable, "the API server could not be reached: "+scrub(err))
 		},
 	}
-	if secrets != nil {
-		rp.ModifyResponse = secrets.modify
+	if m != nil {
+		rp.ModifyResponse = m.modify
 	}
 	sw := &statusWriter{ResponseWriter: w}
 	rp.ServeHTTP(sw, r)
 	out := gateway.Outcome{}
-	if secrets != nil {
-		if n := secrets.masked.Load(); n > 0 {
+	if m != nil {
+		if n := m.masked.Load(); n > 0 {
 			out.Masked = map[string]int64{"secret": n}
 		}
 	}

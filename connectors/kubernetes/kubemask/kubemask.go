@@ -8,6 +8,7 @@ package kubemask
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"path"
 )
 
@@ -85,29 +86,71 @@ func Object(obj map[string]any, secrets bool, m Masks) int64 {
 
 // ConfigMapKeys replaces the values of a ConfigMap's keys (in data and
 // binaryData) whose namespace/name/key matches one of globs, and the
-// last-applied copy of the object when it masked one.
+// last-applied copy of the object when it masked one or when the copy
+// holds a key that matches (also in an object without data: a
+// PartialObjectMetadata).
 func ConfigMapKeys(obj map[string]any, globs []string) int64 {
+	return configMapKeys(obj, globs, Masked)
+}
+
+// ConfigMapKeysWire is ConfigMapKeys for an object a Kubernetes client
+// decodes: binaryData values read as MaskedData (valid base64).
+func ConfigMapKeysWire(obj map[string]any, globs []string) int64 {
+	return configMapKeys(obj, globs, MaskedData)
+}
+
+func configMapKeys(obj map[string]any, globs []string, binary string) int64 {
 	md, _ := obj["metadata"].(map[string]any)
 	ns, _ := md["namespace"].(string)
 	name, _ := md["name"].(string)
+	matches := func(k string) bool {
+		for _, g := range globs {
+			if ok, _ := path.Match(g, ns+"/"+name+"/"+k); ok {
+				return true
+			}
+		}
+		return false
+	}
 	var n int64
-	for _, field := range []string{"data", "binaryData"} {
+	for field, masked := range map[string]string{"data": Masked, "binaryData": binary} {
 		data, ok := obj[field].(map[string]any)
 		if !ok {
 			continue
 		}
 		for k := range data {
-			for _, g := range globs {
-				if ok, _ := path.Match(g, ns+"/"+name+"/"+k); ok {
-					data[k] = Masked
-					n++
-					break
-				}
+			if matches(k) {
+				data[k] = masked
+				n++
 			}
 		}
 	}
-	if n > 0 {
+	if n > 0 || lastAppliedMatches(md, matches) {
 		n += maskLastApplied(obj)
 	}
 	return n
+}
+
+// lastAppliedMatches reports whether the last-applied copy in md holds a
+// data or binaryData key that matches, or cannot be read (so is masked).
+func lastAppliedMatches(md map[string]any, matches func(string) bool) bool {
+	an, _ := md["annotations"].(map[string]any)
+	s, ok := an[LastApplied].(string)
+	if !ok {
+		return an[LastApplied] != nil
+	}
+	var applied struct {
+		Data       map[string]any `json:"data"`
+		BinaryData map[string]any `json:"binaryData"`
+	}
+	if err := json.Unmarshal([]byte(s), &applied); err != nil {
+		return true
+	}
+	for _, m := range []map[string]any{applied.Data, applied.BinaryData} {
+		for k := range m {
+			if matches(k) {
+				return true
+			}
+		}
+	}
+	return false
 }

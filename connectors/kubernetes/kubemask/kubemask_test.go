@@ -37,3 +37,28 @@ func TestSecretAndConfigMap(t *testing.T) {
 		t.Fatalf("ConfigMap masked %d: %v", n, cm)
 	}
 }
+
+// TestConfigMapLastApplied: the last-applied copy is masked when it holds
+// a named key, also in an object without data (a PartialObjectMetadata,
+// what a Table's rows carry), and binaryData stays base64 on the wire.
+func TestConfigMapLastApplied(t *testing.T) {
+	globs := []string{"*/app/password"}
+	meta := func(applied string) map[string]any {
+		return map[string]any{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+			"metadata": map[string]any{"namespace": "ns", "name": "app", "annotations": map[string]any{LastApplied: applied}}}
+	}
+	for applied, want := range map[string]int64{
+		`{"data":{"password":"p","mode":"m"}}`: 1,
+		`{"binaryData":{"password":"cA=="}}`:   1,
+		`{"data":{"mode":"m"}}`:                0,
+		`not json`:                             1,
+	} {
+		if n := ConfigMapKeys(meta(applied), globs); n != want {
+			t.Errorf("%s: masked %d, want %d", applied, n, want)
+		}
+	}
+	cm := map[string]any{"metadata": map[string]any{"namespace": "ns", "name": "app"}, "binaryData": map[string]any{"password": "cA=="}}
+	if n := ConfigMapKeysWire(cm, globs); n != 1 || cm["binaryData"].(map[string]any)["password"] != MaskedData {
+		t.Fatalf("wire binaryData: %d %v", n, cm)
+	}
+}
