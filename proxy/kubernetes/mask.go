@@ -97,7 +97,7 @@ func maskableAccept(accept string) (string, bool) {
 		case as == "" && g == "" && v == "":
 			return "application/json", true
 		case (as == "Table" || as == "PartialObjectMetadata" || as == "PartialObjectMetadataList") && g == "meta.k8s.io" && (v == "v1" || v == "v1beta1"):
-			return mime.FormatMediaType("application/json", map[string]string{"as": as, "g": g, "v": v}), true
+			return "application/json;as=" + as + ";v=" + v + ";g=" + g, true // as kubectl writes it
 		}
 	}
 	return "", false
