@@ -1,6 +1,7 @@
 package kubernetes_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -92,6 +93,12 @@ masking:
     pii: {detectors: [email]}
 rules:
   - {name: read, subjects: {groups: [agents]}, tools: [kubectl_get, kubectl_logs], effect: allow, statements: [read], masking: pii}
+  - name: read-ops
+    subjects: {groups: [ops]}
+    tools: [kubectl_get]
+    effect: allow
+    statements: [read]
+    kubernetes: {reveal_secrets: true, mask_configmap_keys: ["*/app/password"]}
   - name: apply-config
     subjects: {groups: [agents]}
     tools: [kubectl_apply]
@@ -582,6 +589,177 @@ func TestKubectlSecretMasked(t *testing.T) {
 	}
 	if s := buf.String(); strings.Contains(s, value) || strings.Contains(s, base64.StdEncoding.EncodeToString([]byte(value))) {
 		t.Fatalf("the watch shows the value:\n%s", s)
+	}
+}
+
+// TestKubectlMaskPolicy: the deciding rule's kubernetes: reveal_secrets
+// and mask_configmap_keys, through the proxy, for what kubectl asks
+// (a Table for `get`, JSON for -o yaml) and the other formats a client
+// may ask: a Table's rows carry each object's metadata, whose
+// last-applied copy holds the values, so it is masked too; a format
+// Warden cannot mask (protobuf) is refused unless nothing is to be
+// masked.
+func TestKubectlMaskPolicy(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ns := f.ns[0]
+	const value, cmValue = "hunter2-very-secret", "cm-pass-123"
+	b64 := base64.StdEncoding.EncodeToString([]byte(value))
+	// As kubectl apply (client-side) leaves them: the whole object in the
+	// last-applied annotation.
+	applied := func(v any) map[string]string {
+		b, _ := json.Marshal(v)
+		return map[string]string{"kubectl.kubernetes.io/last-applied-configuration": string(b)}
+	}
+	sec := &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
+		StringData: map[string]string{"password": value}}
+	sec.Annotations = applied(sec)
+	cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: ns},
+		Data: map[string]string{"password": cmValue, "mode": "production"}}
+	cm.Annotations = applied(cm)
+	if _, err := f.admin.CoreV1().Secrets(ns).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.admin.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ops := identity.Principal{Subject: "olga", Groups: []string{"ops"}, Issuer: "local"}
+	is, err := f.tokens.Issue(ops, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentTok, opsTok := f.token(t), is.Password
+	agentKC, opsKC := f.kubeconfig(t, agentTok), f.kubeconfig(t, opsTok)
+
+	// kubectl, as people run it.
+	leaks := func(out string, values ...string) bool {
+		for _, v := range values {
+			if strings.Contains(out, v) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		kc     string
+		args   []string
+		want   []string
+		hidden []string
+	}{
+		{agentKC, []string{"get", "secrets"}, []string{"db", "Opaque", "1"}, []string{value, b64}},
+		{agentKC, []string{"get", "secrets", "-o", "wide", "--show-labels"}, []string{"db", "Opaque"}, []string{value, b64}},
+		{agentKC, []string{"get", "secret", "db", "-o", "yaml"}, []string{"password: Kioq", "last-applied-configuration: '***'"}, []string{value, b64}},
+		{opsKC, []string{"get", "secret", "db", "-o", "yaml"}, []string{"password: " + b64}, nil},
+		{opsKC, []string{"get", "secrets"}, []string{"db", "Opaque"}, nil},
+		{agentKC, []string{"get", "configmap", "app", "-o", "yaml"}, []string{cmValue, "production"}, nil},
+		{opsKC, []string{"get", "configmap", "app", "-o", "yaml"}, []string{"password: '***'", "production", "last-applied-configuration: '***'"}, []string{cmValue}},
+		{opsKC, []string{"get", "configmaps", "-o", "wide"}, []string{"app"}, []string{cmValue}},
+		{opsKC, []string{"get", "configmaps", "-o", "json"}, []string{`"production"`}, []string{cmValue}},
+	} {
+		out, err := f.kubectl(t, c.kc, "", c.args...)
+		if err != nil || leaks(out, c.hidden...) {
+			t.Errorf("%v: %v\n%s", c.args, err, out)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: no %q in\n%s", c.args, w, out)
+			}
+		}
+	}
+
+	// What kubectl receives: the Table (its rows' metadata, or with
+	// includeObject=Object the whole objects), PartialObjectMetadata, a
+	// Table watch; and a format Warden cannot mask.
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(f.pemCert)
+	// A connection is one identity's: one client per token.
+	clients := map[string]*http.Client{}
+	for _, tok := range []string{agentTok, opsTok} {
+		clients[tok] = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 20 * time.Second}
+	}
+	base := kubeproxy.ServerURL(f.addr, "k") + "/api/v1/namespaces/" + ns
+	get := func(token, path, accept string) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := clients[token].Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		var b []byte
+		if strings.Contains(path, "watch=true") {
+			// The first event.
+			b, _ = bufio.NewReader(resp.Body).ReadBytes('\n')
+		} else {
+			b, _ = io.ReadAll(resp.Body)
+		}
+		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	}
+	const table = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+	const meta = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
+	for _, c := range []struct {
+		token, path, accept string
+		want                []string
+		hidden              []string
+	}{
+		{agentTok, "/secrets", table, []string{`"kind":"Table"`, `"db"`, `last-applied-configuration":"***"`}, []string{value, b64}},
+		{agentTok, "/secrets?includeObject=Object", table, []string{`"kind":"Table"`, `"password":"Kioq"`}, []string{value, b64}},
+		{agentTok, "/secrets", meta, []string{`"PartialObjectMetadataList"`, `last-applied-configuration":"***"`}, []string{value, b64}},
+		{agentTok, "/secrets?watch=true", table, []string{`"type":"ADDED"`, `"kind":"Table"`}, []string{value, b64}},
+		{agentTok, "/secrets?watch=true&includeObject=Object", table, []string{`"type":"ADDED"`, `"password":"Kioq"`}, []string{value, b64}},
+		{opsTok, "/configmaps", table, []string{`"kind":"Table"`, `"app"`, `last-applied-configuration":"***"`}, []string{cmValue}},
+		{opsTok, "/configmaps/app", "", []string{`"password":"***"`, `"production"`}, []string{cmValue}},
+		{opsTok, "/secrets/db", "application/vnd.kubernetes.protobuf", []string{}, nil},
+	} {
+		code, ct, body := get(c.token, c.path, c.accept)
+		if code != 200 || leaks(body, c.hidden...) {
+			t.Errorf("%s (%s): %d %s", c.path, c.accept, code, body)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s (%s): no %s in %s", c.path, c.accept, w, body)
+			}
+		}
+		if c.accept == "application/vnd.kubernetes.protobuf" && ct != c.accept {
+			t.Errorf("ops's rule reveals Secrets, so protobuf is carried; got %q", ct)
+		}
+	}
+	for _, accept := range []string{"application/vnd.kubernetes.protobuf", "application/yaml", "application/json;as=Table;v=v2;g=meta.k8s.io"} {
+		code, _, body := get(agentTok, "/secrets/db", accept)
+		var st metav1.Status
+		json.Unmarshal([]byte(body), &st)
+		if code != http.StatusNotAcceptable || st.Kind != "Status" || !strings.Contains(st.Message, "only in JSON") || leaks(body, value, b64) {
+			t.Errorf("Accept %s: %d %s", accept, code, body)
+		}
+	}
+	code, _, body := get(opsTok, "/configmaps/app", "application/vnd.kubernetes.protobuf")
+	if code != http.StatusNotAcceptable || leaks(body, cmValue) {
+		t.Errorf("ops's configmap as protobuf: %d %s", code, body)
+	}
+
+	// Recorded: what was masked, and the refusals as failed operations.
+	var masked, failed int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		masked, failed = 0, 0
+		for _, ev := range f.events(t, "kubectl_get") {
+			masked += int(ev.Masked["secret"])
+			if ev.Status == "failed" && strings.Contains(ev.Error, "only in JSON") {
+				failed++
+			}
+		}
+		if masked > 0 && failed == 4 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if masked == 0 || failed != 4 {
+		dumpEvents(t, f)
+		t.Errorf("audit: %d masked, %d refused formats (want 4)", masked, failed)
 	}
 }
 

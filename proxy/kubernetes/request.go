@@ -148,10 +148,13 @@ func (c *client) serve(w http.ResponseWriter, r *http.Request, p identity.Princi
 	if req.contentType != "" {
 		r.Header.Set("Content-Type", req.contentType)
 	}
-	var secrets *secretMasker
-	if req.res.Group == "" && req.res.Resource == "secrets" && req.info.Subresource == "" {
-		// Reads and writes alike answer with the Secret.
-		secrets = &secretMasker{watch: req.info.Verb == kubeclass.VerbWatch}
+	// Reads and writes alike answer with the object: masked as the
+	// deciding rule says.
+	m, rf := newMasker(req, r.Header.Get("Accept"), gr.Decision)
+	if rf != nil {
+		gr.Finish(context.WithoutCancel(ctx), gateway.Outcome{Failed: rf.msg})
+		writeStatus(w, rf.code, rf.reason, rf.msg)
+		return
 	}
 	var rec Recording
 	if req.tool == ToolExec && req.upgrade && c.e.o.Record != nil {
@@ -173,7 +176,7 @@ func (c *client) serve(w http.ResponseWriter, r *http.Request, p identity.Princi
 	if req.res.Group == "" && req.res.Resource == "pods" && req.info.Subresource == "log" {
 		logs = &logMasker{gr: gr}
 	}
-	c.forward(w, r, k, gr, rest, req.body, req.upgrade, secrets, rec, logs)
+	c.forward(w, r, k, gr, rest, req.body, req.upgrade, m, rec, logs)
 }
 
 // discovery forwards a discovery read as Warden's own credential: its

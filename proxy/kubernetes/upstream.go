@@ -73,7 +73,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // as it comes (watch, logs -f) and an upgrade (exec, attach,
 // port-forward) passed through. The grant is finished when the answer
 // ends.
-func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *gateway.Grant, rest string, body []byte, upgrade bool, secrets *secretMasker, rec Recording, logs *logMasker) {
+func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *gateway.Grant, rest string, body []byte, upgrade bool, m *masker, rec Recording, logs *logMasker) {
 	target, rt, err := k.Upstream(gr.Credential, upgrade)
 	if err != nil {
 		gr.Finish(context.WithoutCancel(r.Context()), gateway.Outcome{Err: err})
@@ -106,10 +106,10 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 			if logs != nil {
 				out.Header.Del("Accept-Encoding") // plain text, for the detectors
 			}
-			if secrets != nil {
+			if m != nil {
 				// JSON, uncompressed (the transport's own gzip is undone by
 				// it), so that every value can be masked.
-				out.Header.Set("Accept", "application/json")
+				out.Header.Set("Accept", m.accept)
 				out.Header.Del("Accept-Encoding")
 			}
 		},
@@ -117,11 +117,16 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 		FlushInterval: -1, // watch events and followed logs as they come
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			upstreamErr = err
+			var me *maskError
+			if errors.As(err, &me) {
+				writeStatus(w, http.StatusBadGateway, metav1.StatusReasonInternalError, "the answer is withheld: "+me.Error())
+				return
+			}
 			writeStatus(w, http.StatusBadGateway, metav1.StatusReasonServiceUnavailable, "the API server could not be reached: "+scrub(err))
 		},
 	}
-	if secrets != nil {
-		rp.ModifyResponse = secrets.modify
+	if m != nil {
+		rp.ModifyResponse = m.modify
 	}
 	if logs != nil {
 		rp.ModifyResponse = logs.modify
@@ -142,8 +147,8 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 	sw := &statusWriter{ResponseWriter: w}
 	aborted := serveAbortable(rp, sw, r)
 	out := gateway.Outcome{}
-	if secrets != nil {
-		if n := secrets.masked.Load(); n > 0 {
+	if m != nil {
+		if n := m.masked.Load(); n > 0 {
 			out.Masked = map[string]int64{"secret": n}
 		}
 	}
