@@ -25,8 +25,9 @@ import (
 )
 
 // KubeCluster describes the test Kubernetes API server (scripts/kube.sh:
-// etcd, kube-apiserver and kube-controller-manager on 127.0.0.1; no
-// kubelet, so pods are stored and never run).
+// etcd, kube-apiserver and kube-controller-manager on 127.0.0.1, and
+// kwok as the kubelet of one node: only pods bound to it run, see
+// KubeRunningPod).
 type KubeCluster struct {
 	// Server is the API server's https URL; CAFile the CA of its
 	// certificate.
