@@ -45,7 +45,10 @@ const (
 // frame gets through unrecorded.
 const maxRecordedFrame = 4 << 20
 
-var errFrameTooLarge = errors.New("a WebSocket frame larger than Warden records")
+var (
+	errFrameTooLarge = errors.New("a WebSocket frame larger than Warden records")
+	errExtension     = errors.New("a WebSocket frame of an extension Warden cannot record")
+)
 
 // isWebSocket reports whether r asks to upgrade to WebSocket, the only
 // exec/attach transport whose stream Warden can record (SPDY is not).
@@ -75,6 +78,11 @@ func (f *wsFrames) feed(p []byte) error {
 		b := f.buf
 		if len(b) < 2 {
 			return nil
+		}
+		if b[0]&0x70 != 0 {
+			// A reserved bit: an extension (compression) Warden did not
+			// let through, whose frames it could not read.
+			return errExtension
 		}
 		fin, op := b[0]&0x80 != 0, b[0]&0x0f
 		masked, n, hdr := b[1]&0x80 != 0, uint64(b[1]&0x7f), 2

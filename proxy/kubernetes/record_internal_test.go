@@ -30,6 +30,11 @@ func TestFramesRefuseOversize(t *testing.T) {
 			t.Fatalf("fragment %d: %v", i, err)
 		}
 	}
+	// A compressed (RSV1) frame cannot be read: the stream ends.
+	f = wsFrames{onMessage: func([]byte) {}}
+	if err := f.feed([]byte{0xc2, 1, 'x'}); !errors.Is(err, errExtension) {
+		t.Fatalf("a compressed frame: %v", err)
+	}
 	// Split anywhere, a message is whole once: masked client frames, a
 	// ping between fragments.
 	var got []string

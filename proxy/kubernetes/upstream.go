@@ -106,6 +106,12 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 			if logs != nil {
 				out.Header.Del("Accept-Encoding") // plain text, for the detectors
 			}
+			if rec != nil {
+				// No extension (permessage-deflate): the recorder reads the
+				// frames as they pass. (It also ends a stream whose frames
+				// carry one anyway.)
+				out.Header.Del("Sec-Websocket-Extensions")
+			}
 			if m != nil {
 				// JSON, uncompressed (the transport's own gzip is undone by
 				// it), so that every value can be masked.
