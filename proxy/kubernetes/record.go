@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/moby/spdystream/spdy"
 	"github.com/wardenhq/warden/recording"
 )
 
@@ -50,10 +52,11 @@ var (
 	errExtension     = errors.New("a WebSocket frame of an extension Warden cannot record")
 )
 
-// isWebSocket reports whether r asks to upgrade to WebSocket, the only
-// exec/attach transport whose stream Warden can record (SPDY is not).
-func isWebSocket(r *http.Request) bool {
-	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+// isRecordable reports whether r asks to upgrade to a protocol whose
+// exec/attach stream Warden can record: WebSocket or SPDY/3.1.
+func isRecordable(r *http.Request) bool {
+	u := r.Header.Get("Upgrade")
+	return strings.EqualFold(u, "websocket") || strings.EqualFold(u, "SPDY/3.1")
 }
 
 // execCommand is the command an exec request runs, for the recording's
@@ -139,24 +142,41 @@ func (f *wsFrames) feed(p []byte) error {
 	}
 }
 
+// frameReader reads one direction of an upgraded stream as it passes.
+type frameReader interface {
+	feed(p []byte) error
+}
+
 // recordedStream is an upgraded exec or attach stream to the API server
 // whose both directions are read, as they pass, into a recording: what
 // the server sends (stdout, stderr, the exit status) and what the client
-// sends (stdin, resizes). The bytes pass unchanged.
+// sends (stdin, resizes). The bytes pass unchanged; a frame the recorder
+// cannot read ends the stream.
 type recordedStream struct {
 	io.ReadWriteCloser
-	rec        Recording
-	mu         sync.Mutex // the two directions are copied by two goroutines
-	down, up   wsFrames
-	downBroken error
-	upBroken   error
+	rec      Recording
+	mu       sync.Mutex // the two directions are copied by two goroutines
+	down, up frameReader
+	end      func() // what the recorder holds when the stream ends
 }
 
-func newRecordedStream(rwc io.ReadWriteCloser, rec Recording) *recordedStream {
-	s := &recordedStream{ReadWriteCloser: rwc, rec: rec}
-	s.down.onMessage = s.fromServer
-	s.up.onMessage = s.fromClient
-	return s
+// newRecordedStream reads rwc as protocol says, the Upgrade the API
+// server answered with: WebSocket (v4/v5.channel.k8s.io) or SPDY/3.1.
+func newRecordedStream(rwc io.ReadWriteCloser, rec Recording, protocol string) (*recordedStream, error) {
+	s := &recordedStream{ReadWriteCloser: rwc, rec: rec, end: func() {}}
+	switch {
+	case strings.EqualFold(protocol, "websocket"):
+		s.down = &wsFrames{onMessage: s.fromServer}
+		s.up = &wsFrames{onMessage: s.fromClient}
+	case strings.EqualFold(protocol, "SPDY/3.1"):
+		e := newSPDYExec(rec)
+		s.down = newSPDYFrames(func(fr spdy.Frame) error { return e.frame(fr, true) })
+		s.up = newSPDYFrames(func(fr spdy.Frame) error { return e.frame(fr, false) })
+		s.end = e.end
+	default:
+		return nil, fmt.Errorf("the API server switched to %q, a protocol Warden cannot record", protocol)
+	}
+	return s, nil
 }
 
 // Read is the server's side: recorded, then passed to the client.
@@ -184,6 +204,15 @@ func (s *recordedStream) Write(p []byte) (int, error) {
 		return 0, ferr
 	}
 	return s.ReadWriteCloser.Write(p)
+}
+
+// Close ends the stream and what its recording was waiting for.
+func (s *recordedStream) Close() error {
+	s.mu.Lock()
+	s.end()
+	s.end = func() {}
+	s.mu.Unlock()
+	return s.ReadWriteCloser.Close()
 }
 
 func (s *recordedStream) fromServer(msg []byte) {

@@ -158,8 +158,8 @@ func (c *client) serve(w http.ResponseWriter, r *http.Request, p identity.Princi
 	}
 	var rec Recording
 	if req.tool == ToolExec && req.upgrade && c.e.o.Record != nil {
-		if !isWebSocket(r) {
-			msg := "exec and attach are recorded, which Warden can do over WebSocket only (v5.channel.k8s.io; kubectl 1.30 and later), not SPDY"
+		if !isRecordable(r) {
+			msg := fmt.Sprintf("exec and attach are recorded, which Warden can do over WebSocket (v5.channel.k8s.io) and SPDY/3.1, not %q", r.Header.Get("Upgrade"))
 			gr.Finish(context.WithoutCancel(ctx), gateway.Outcome{Err: gateway.NewError(gateway.CodeDenied, "", "%s", msg)})
 			writeStatus(w, http.StatusForbidden, metav1.StatusReasonForbidden, msg)
 			return

@@ -51,24 +51,33 @@ func TestKubectlStreams(t *testing.T) {
 	testenv.KubeRunningPod(t, f.admin, p)
 
 	t.Run("exec", func(t *testing.T) {
-		out, err := f.kubectl(t, kc, "", "exec", "web", "--", "sh", "-c", "echo out; echo err >&2; cat marker; exit 3")
-		if !strings.Contains(out, "out\n") || !strings.Contains(out, "err\n") || !strings.Contains(out, "in the pod's workdir") {
-			t.Fatalf("exec output: %v\n%s", err, out)
+		// Over WebSocket (kubectl's default) and over SPDY/3.1 (its
+		// fallback, and older kubectls' only transport): the same
+		// commands, told apart by what they print.
+		transports := []struct {
+			name string
+			env  []string
+		}{{"websocket", nil}, {"spdy", kubectlSPDY}}
+		for _, tr := range transports {
+			out, err := f.kubectlEnv(t, tr.env, kc, "", "exec", "web", "--", "sh", "-c", "echo out-"+tr.name+"; echo err >&2; cat marker; exit 3")
+			if !strings.Contains(out, "out-"+tr.name+"\n") || !strings.Contains(out, "err\n") || !strings.Contains(out, "in the pod's workdir") {
+				t.Fatalf("exec over %s: %v\n%s", tr.name, err, out)
+			}
+			// kwok reports a command's failure as an error naming its exit
+			// status (a kubelet would send the status itself); kubectl, direct
+			// or through Warden, exits 1 with that message.
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || !strings.Contains(out, "exit status 3") {
+				t.Fatalf("exec's failure over %s: want kwok's exit status 3, got %v\n%s", tr.name, err, out)
+			}
+			// (kwok does not end a command at its stdin's end, so the command
+			// reads what it needs rather than to EOF.)
+			out, err = f.kubectlEnv(t, tr.env, kc, "line one\nline two\n", "exec", "-i", "web", "--", "sh", "-c", "read a; read b; echo \"$b|$a|"+tr.name+"\"")
+			if err != nil || out != "line two|line one|"+tr.name+"\n" {
+				t.Fatalf("exec -i over %s: %v %q", tr.name, err, out)
+			}
 		}
-		// kwok reports a command's failure as an error naming its exit
-		// status (a kubelet would send the status itself); kubectl, direct
-		// or through Warden, exits 1 with that message.
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || !strings.Contains(out, "exit status 3") {
-			t.Fatalf("exec's failure: want kwok's exit status 3, got %v\n%s", err, out)
-		}
-		// (kwok does not end a command at its stdin's end, so the command
-		// reads what it needs rather than to EOF.)
-		out, err = f.kubectl(t, kc, "line one\nline two\n", "exec", "-i", "web", "--", "sh", "-c", "read a; read b; echo \"$b|$a\"")
-		if err != nil || out != "line two|line one\n" {
-			t.Fatalf("exec -i: %v %q", err, out)
-		}
-		// Both recorded as the exec operations' recordings: output,
+		// Each recorded as its exec operation's recording: output,
 		// stdin, the exit status.
 		casts := map[string]map[string]string{}
 		for _, ev := range f.events(t, "kubectl_exec") {
@@ -92,12 +101,14 @@ func TestKubectlStreams(t *testing.T) {
 			}
 			casts[h.Command] = byType
 		}
-		first := casts["sh -c echo out; echo err >&2; cat marker; exit 3"]
-		second := casts[`sh -c read a; read b; echo "$b|$a"`]
-		if first == nil || !strings.Contains(first["o"], "out\n") || !strings.Contains(first["o"], "err\n") ||
-			!strings.Contains(first["o"], "in the pod's workdir") || first["x"] != "1" ||
-			second == nil || second["i"] != "line one\nline two\n" || second["o"] != "line two|line one\n" || second["x"] != "0" {
-			t.Fatalf("recordings: %q", casts)
+		for _, tr := range transports {
+			first := casts["sh -c echo out-"+tr.name+"; echo err >&2; cat marker; exit 3"]
+			second := casts[`sh -c read a; read b; echo "$b|$a|`+tr.name+`"`]
+			if first == nil || !strings.Contains(first["o"], "out-"+tr.name+"\n") || !strings.Contains(first["o"], "err\n") ||
+				!strings.Contains(first["o"], "in the pod's workdir") || first["x"] != "1" ||
+				second == nil || second["i"] != "line one\nline two\n" || second["o"] != "line two|line one|"+tr.name+"\n" || second["x"] != "0" {
+				t.Fatalf("recordings over %s: %q", tr.name, casts)
+			}
 		}
 	})
 

@@ -145,7 +145,12 @@ func (c *client) forward(w http.ResponseWriter, r *http.Request, k cluster, gr *
 				if !ok {
 					return errors.New("the API server's upgraded stream cannot be recorded")
 				}
-				resp.Body = newRecordedStream(rwc, rec)
+				rs, err := newRecordedStream(rwc, rec, resp.Header.Get("Upgrade"))
+				if err != nil {
+					rwc.Close()
+					return err
+				}
+				resp.Body = rs
 			}
 			return nil
 		}
