@@ -197,6 +197,7 @@ func classifyBody(ctx context.Context, k cluster, req *request, contentType stri
 	case info.Name != "" && o.Name != info.Name:
 		return nil, invalid("the body names %q, but the request writes %q", o.Name, info.Name)
 	}
+	req.written = o.Body
 	return kubeclass.ApplyFacts(objs, []string{verb}), nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/wardenhq/warden/connectors/kubernetes/kubemask"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/policy/kubeclass"
@@ -228,4 +230,21 @@ func (m *masker) rewrite(resp *http.Response) error {
 	resp.Body = pr
 	resp.ContentLength = -1
 	return nil
+}
+
+// maskedWrites refuses a write that would set a value to the mask a read
+// under d shows (kubemask.MaskedWrites): what kubectl edit, or get -o
+// yaml then apply or replace, sends back after a masked read. Written,
+// it would replace the real value with the mask.
+func maskedWrites(req *request, d policy.Decision) *refusal {
+	if req.written == nil || req.res.Group != "" {
+		return nil
+	}
+	fields := kubemask.MaskedWrites(req.written, req.res.Resource == "secrets", kubemask.Masks{RevealSecrets: d.RevealSecrets, ConfigMapKeys: d.MaskConfigMapKeys})
+	if len(fields) == 0 {
+		return nil
+	}
+	return &refusal{code: http.StatusUnprocessableEntity, reason: metav1.StatusReasonInvalid,
+		msg: fmt.Sprintf("%s is Warden's mask (%s), what a read through Warden shows under this rule; written, it would replace the real value: send the real values, or leave those keys out (kubectl apply --server-side, kubectl patch)",
+			strings.Join(fields, ", "), kubemask.Masked)}
 }

@@ -106,6 +106,13 @@ rules:
     read_only: false
     statements: [create, update, patch]
     kubernetes: {namespaces: [%[4]s], resources: [configmaps]}
+  - name: apply-ops
+    subjects: {groups: [ops]}
+    tools: [kubectl_apply]
+    effect: allow
+    read_only: false
+    statements: [create, update, patch]
+    kubernetes: {namespaces: [%[4]s], resources: [secrets, configmaps], allow_risks: [secret], mask_configmap_keys: ["*/app/password"]}
   - name: exec-dev
     subjects: {groups: [agents]}
     tools: [kubectl_exec]
@@ -677,6 +684,48 @@ func TestKubectlMaskPolicy(t *testing.T) {
 				t.Errorf("%v: no %q in\n%s", c.args, w, out)
 			}
 		}
+	}
+
+	// A masked read written back is refused, and changes nothing: the
+	// Secret as the agent read it (values Kioq, last-applied ***), the
+	// ConfigMap as ops read it (password ***), whatever the verb. The
+	// real values, or a write that leaves the values out, go through.
+	agentYAML, err := f.kubectl(t, agentKC, "", "get", "secret", "db", "-o", "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsYAML, err := f.kubectl(t, opsKC, "", "get", "configmap", "app", "-o", "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		stdin string
+		args  []string
+		field string
+	}{
+		{agentYAML, []string{"replace", "-f", "-"}, "data.password"},
+		{agentYAML, []string{"apply", "--server-side", "--force-conflicts", "-f", "-"}, "data.password"},
+		{"", []string{"patch", "secret", "db", "-p", `{"data":{"password":"Kioq"}}`}, "data.password"},
+		{"", []string{"patch", "secret", "db", "--type", "json", "-p", `[{"op":"replace","path":"/stringData","value":{"password":"***"}}]`}, "stringData.password"},
+		{opsYAML, []string{"apply", "--server-side", "--force-conflicts", "-f", "-"}, "data.password"},
+		{opsYAML, []string{"replace", "-f", "-"}, "data.password"},
+	} {
+		out, err := f.kubectl(t, opsKC, c.stdin, c.args...)
+		if err == nil || !strings.Contains(out, "Warden's mask") || !strings.Contains(out, c.field) {
+			t.Errorf("%v: want the masked write refused naming %s, got %v\n%s", c.args, c.field, err, out)
+		}
+	}
+	if out, err := f.kubectl(t, opsKC, "", "label", "secret", "db", "checked=yes"); err != nil {
+		t.Errorf("a label on the Secret: %v\n%s", err, out)
+	}
+	if out, err := f.kubectl(t, opsKC, "", "patch", "configmap", "app", "-p", `{"data":{"region":"eu"}}`); err != nil {
+		t.Errorf("a ConfigMap key that is not masked: %v\n%s", err, out)
+	}
+	if s, err := f.admin.CoreV1().Secrets(ns).Get(ctx, "db", metav1.GetOptions{}); err != nil || string(s.Data["password"]) != value || s.Labels["checked"] != "yes" {
+		t.Fatalf("the Secret after the refused writes: %v %q %v", err, s.Data["password"], s.Labels)
+	}
+	if c, err := f.admin.CoreV1().ConfigMaps(ns).Get(ctx, "app", metav1.GetOptions{}); err != nil || c.Data["password"] != cmValue || c.Data["region"] != "eu" {
+		t.Fatalf("the ConfigMap after the refused writes: %v %v", err, c.Data)
 	}
 
 	// What kubectl receives: the Table (its rows' metadata, or with

@@ -69,6 +69,9 @@ type request struct {
 	// on as the JSON classified).
 	contentType string
 	upgrade     bool
+	// written is what a write sets, as classified: the object, or the
+	// values a patch sets.
+	written map[string]any
 }
 
 // refusal is a request refused before the gateway: code, reason, message.
@@ -147,6 +150,11 @@ func (c *client) serve(w http.ResponseWriter, r *http.Request, p identity.Princi
 	}
 	if req.contentType != "" {
 		r.Header.Set("Content-Type", req.contentType)
+	}
+	if rf := maskedWrites(req, gr.Decision); rf != nil {
+		gr.Finish(context.WithoutCancel(ctx), gateway.Outcome{Err: gateway.NewError(gateway.CodeInvalidArgument, "", "%s", rf.msg)})
+		writeStatus(w, rf.code, rf.reason, rf.msg)
+		return
 	}
 	// Reads and writes alike answer with the object: masked as the
 	// deciding rule says.

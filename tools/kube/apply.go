@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/wardenhq/warden/connectors"
+	"github.com/wardenhq/warden/connectors/kubernetes/kubemask"
 	"github.com/wardenhq/warden/gateway"
 	"github.com/wardenhq/warden/policy"
 	"github.com/wardenhq/warden/policy/kubeclass"
@@ -123,6 +124,9 @@ func Apply(ctx context.Context, g *gateway.Gateway, caller gateway.Caller, a App
 	gr, err := s.Authorize(ctx, op)
 	if err != nil {
 		return nil, err
+	}
+	if e := maskedWrites(objs, masksOf(gr.Decision)); e != nil {
+		return nil, gr.Finish(ctx, gateway.Outcome{Err: e})
 	}
 	// What is applied is what the decision saw and the dry-run accepted,
 	// now: a dry-run that fails stops the call, whatever policy said.
@@ -378,3 +382,18 @@ var applyOutputSchema = json.RawMessage(`{
   },
   "required": ["connection", "objects", "diff"]
 }`)
+
+// maskedWrites refuses a manifest that would write a value back as the
+// mask a read under the same rule shows (kubemask.MaskedWrites): applied,
+// it would replace the real value with "***".
+func maskedWrites(objs []kubeclass.Object, m masks) *gateway.Error {
+	for _, o := range objs {
+		if fields := kubemask.MaskedWrites(o.Body, isSecrets(connRes(o.Resource)), m); len(fields) > 0 {
+			return gateway.NewError(gateway.CodeInvalidArgument,
+				"Send the real values, or leave those keys out of the manifest (server-side apply keeps what it does not name)",
+				"%s %s/%s: %s %s Warden's mask (%s), what a read under this rule shows; applied, it would replace the real value",
+				o.Resource.Name(), o.Namespace, o.Name, strings.Join(fields, ", "), map[bool]string{true: "is", false: "are"}[len(fields) == 1], kubemask.Masked)
+		}
+	}
+	return nil
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"path"
+	"slices"
 )
 
 // Masked is what a masked value reads as.
@@ -153,4 +154,53 @@ func lastAppliedMatches(md map[string]any, matches func(string) bool) bool {
 		}
 	}
 	return false
+}
+
+// MaskedWrites lists the values of obj, an object (or what a patch sets)
+// about to be written, that read as a mask where m masks them: a Secret's
+// data (MaskedData or Masked) and stringData (Masked) values, a named
+// ConfigMap key's value, the last-applied copy. Such a value is what a
+// read through Warden showed, sent back (kubectl edit, get -o yaml then
+// apply or replace): writing it would replace the real value with the
+// mask. Each is named as its field path (data.password).
+func MaskedWrites(obj map[string]any, secrets bool, m Masks) []string {
+	core := obj["apiVersion"] == "v1" || obj["apiVersion"] == nil
+	var found []string
+	check := func(field string, keep func(string) bool, masks ...string) {
+		data, _ := obj[field].(map[string]any)
+		for k, v := range data {
+			if s, ok := v.(string); ok && keep(k) && slices.Contains(masks, s) {
+				found = append(found, field+"."+k)
+			}
+		}
+	}
+	all := func(string) bool { return true }
+	switch {
+	case (secrets || (obj["kind"] == "Secret" && core)) && !m.RevealSecrets:
+		check("data", all, MaskedData, Masked)
+		check("stringData", all, Masked)
+	case obj["kind"] == "ConfigMap" && core && len(m.ConfigMapKeys) > 0:
+		md, _ := obj["metadata"].(map[string]any)
+		ns, _ := md["namespace"].(string)
+		name, _ := md["name"].(string)
+		matches := func(k string) bool {
+			for _, g := range m.ConfigMapKeys {
+				if ok, _ := path.Match(g, ns+"/"+name+"/"+k); ok {
+					return true
+				}
+			}
+			return false
+		}
+		check("data", matches, Masked)
+		check("binaryData", matches, MaskedData, Masked)
+	default:
+		return nil
+	}
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		if an, ok := md["annotations"].(map[string]any); ok && an[LastApplied] == Masked {
+			found = append(found, "metadata.annotations["+LastApplied+"]")
+		}
+	}
+	slices.Sort(found)
+	return found
 }
