@@ -432,6 +432,18 @@ func TestApply(t *testing.T) {
 		}
 	}
 
+	// The Secret as kubectl_get shows it, applied back: refused, as is
+	// the base64 form of the mask; the value stays.
+	for _, m := range []string{"stringData: {password: '***'}", "data: {password: Kioq}", "data: {password: '***'}"} {
+		_, err := apply("apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n" + m + "\n")
+		if err == nil || !strings.Contains(err.Error(), "Warden's mask") || !strings.Contains(err.Error(), "password") {
+			t.Errorf("%s: want refused as Warden's mask, got %v", m, err)
+		}
+	}
+	if s, err := f.admin.CoreV1().Secrets(ns).Get(ctx, "db", metav1.GetOptions{}); err != nil || string(s.Data["password"]) != "s3cr3t-value" {
+		t.Errorf("the secret after the masked applies: %v %q", err, s.Data["password"])
+	}
+
 	// A dry-run the server refuses (an immutable ConfigMap's data):
 	// nothing is applied, and the error says so.
 	yes := true

@@ -2,6 +2,8 @@ package kubemask
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"slices"
 	"testing"
 )
 
@@ -60,5 +62,42 @@ func TestConfigMapLastApplied(t *testing.T) {
 	cm := map[string]any{"metadata": map[string]any{"namespace": "ns", "name": "app"}, "binaryData": map[string]any{"password": "cA=="}}
 	if n := ConfigMapKeysWire(cm, globs); n != 1 || cm["binaryData"].(map[string]any)["password"] != MaskedData {
 		t.Fatalf("wire binaryData: %d %v", n, cm)
+	}
+}
+
+// TestMaskedWrites: what a masked read shows, written back, is found
+// where the rule masks it, and only there.
+func TestMaskedWrites(t *testing.T) {
+	obj := func(s string) map[string]any {
+		var o map[string]any
+		if err := json.Unmarshal([]byte(s), &o); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	globs := Masks{ConfigMapKeys: []string{"*/app/password"}}
+	for _, c := range []struct {
+		name    string
+		obj     string
+		secrets bool
+		m       Masks
+		want    []string
+	}{
+		{"a Secret as the proxy shows it", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db","annotations":{"` + LastApplied + `":"***"}},"data":{"password":"Kioq","user":"YWRtaW4="}}`,
+			false, Masks{}, []string{"data.password", "metadata.annotations[" + LastApplied + "]"}},
+		{"a Secret as kubectl_get shows it", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db"},"stringData":{"a":"***"},"data":{"b":"***"}}`,
+			false, Masks{}, []string{"data.b", "stringData.a"}},
+		{"a patch of secrets (no kind)", `{"data":{"password":"Kioq"}}`, true, Masks{}, []string{"data.password"}},
+		{"real values", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db"},"data":{"password":"aHVudGVyMg=="}}`, false, Masks{}, nil},
+		{"a rule that reveals Secrets", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db"},"data":{"password":"Kioq"}}`, false, Masks{RevealSecrets: true}, nil},
+		{"a Secret of another group", `{"apiVersion":"example.com/v1","kind":"Secret","metadata":{"name":"db"},"data":{"password":"Kioq"}}`, false, Masks{}, nil},
+		{"a masked ConfigMap key", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"app","namespace":"dev"},"data":{"password":"***","mode":"***"},"binaryData":{"password":"Kioq"}}`,
+			false, globs, []string{"binaryData.password", "data.password"}},
+		{"a ConfigMap no glob names", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"other","namespace":"dev"},"data":{"password":"***"}}`, false, globs, nil},
+		{"a ConfigMap where no key is masked", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"app","namespace":"dev"},"data":{"password":"***"}}`, false, Masks{}, nil},
+	} {
+		if got := MaskedWrites(obj(c.obj), c.secrets, c.m); !slices.Equal(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
 	}
 }
