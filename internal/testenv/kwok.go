@@ -23,7 +23,8 @@ type RunningPod struct {
 	Namespace, Name string
 	// Container is the pod's one container (default "app").
 	Container string
-	// Logs are the container's log lines so far; AppendLog adds more.
+	// Logs are the container's log lines so far; AppendLog adds more
+	// (kubectl attach follows them from its start).
 	Logs []string
 	// WorkDir, when set, makes exec run local commands there.
 	WorkDir string
@@ -62,6 +63,8 @@ func KubeRunningPod(t testing.TB, admin *k8s.Clientset, p *RunningPod) {
 		spec     any
 	}{
 		{"logs", map[string]any{"logs": []any{map[string]any{"containers": []string{p.Container}, "logsFile": p.logFile, "follow": true}}}},
+		// kubectl attach follows the same log, from its end.
+		{"attaches", map[string]any{"attaches": []any{map[string]any{"containers": []string{p.Container}, "logsFile": p.logFile}}}},
 	}
 	if p.WorkDir != "" {
 		crs = append(crs, struct {
@@ -79,7 +82,7 @@ func KubeRunningPod(t testing.TB, admin *k8s.Clientset, p *RunningPod) {
 			spec     any
 		}{"portforwards", map[string]any{"forwards": fw}})
 	}
-	kinds := map[string]string{"logs": "Logs", "execs": "Exec", "portforwards": "PortForward"}
+	kinds := map[string]string{"logs": "Logs", "attaches": "Attach", "execs": "Exec", "portforwards": "PortForward"}
 	for _, cr := range crs {
 		body, _ := json.Marshal(map[string]any{"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": kinds[cr.resource],
 			"metadata": map[string]any{"name": p.Name, "namespace": p.Namespace}, "spec": cr.spec})

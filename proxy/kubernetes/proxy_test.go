@@ -118,7 +118,7 @@ rules:
     tools: [kubectl_exec]
     effect: allow
     read_only: false
-    kubernetes: {namespaces: [%[4]s], resources: [pods/exec], allow_risks: [exec]}
+    kubernetes: {namespaces: [%[4]s], resources: [pods/exec, pods/attach], allow_risks: [exec]}
   - name: forward-dev
     subjects: {groups: [agents]}
     tools: [kubectl_port_forward]

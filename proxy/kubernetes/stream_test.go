@@ -112,6 +112,86 @@ func TestKubectlStreams(t *testing.T) {
 		}
 	})
 
+	t.Run("attach", func(t *testing.T) {
+		// kwok attaches to the container's log from its end: lines
+		// written after kubectl attached come out, over either transport,
+		// and are recorded as the attach operation's output. (A pod of
+		// its own, so that the log the next test follows is its own.)
+		ap := &testenv.RunningPod{Namespace: f.ns[0], Name: "att"}
+		testenv.KubeRunningPod(t, f.admin, ap)
+		for _, tr := range []struct {
+			name string
+			env  []string
+		}{{"websocket", nil}, {"spdy", kubectlSPDY}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			cmd := exec.CommandContext(ctx, f.kc.Kubectl, "--kubeconfig", kc, "--cache-dir", filepath.Join(f.dir, "cache"), "attach", "att")
+			cmd.Env = append(os.Environ(), tr.env...)
+			stdout, _ := cmd.StdoutPipe()
+			var stderr syncBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			lines := make(chan string)
+			go func() {
+				sc := bufio.NewScanner(stdout)
+				for sc.Scan() {
+					lines <- sc.Text()
+				}
+				close(lines)
+			}()
+			want := "attached over " + tr.name
+			seen := false
+			for i := 0; !seen && i < 100; i++ {
+				ap.AppendLog(t, want)
+				select {
+				case l, ok := <-lines:
+					seen = ok && l == want
+					if !ok {
+						i = 100
+					}
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+			cancel()
+			cmd.Wait()
+			if !seen {
+				t.Fatalf("attach over %s: no %q; stderr:\n%s", tr.name, want, stderr.String())
+			}
+		}
+		var recorded []string
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			recorded = recorded[:0]
+			for _, ev := range f.events(t, "kubectl_exec") {
+				if !strings.Contains(ev.Statement, "attach") || ev.Status == "running" {
+					continue
+				}
+				rd, err := f.store.Recording(context.Background(), ev.ID)
+				if err != nil {
+					continue
+				}
+				h, evs, err := recording.Decode(rd)
+				if err != nil || h.Command != "" {
+					t.Fatalf("attach recording of %s: %v %+v", ev.ID, err, h)
+				}
+				var out strings.Builder
+				for _, e := range evs {
+					if e.Type == "o" {
+						out.WriteString(e.Data)
+					}
+				}
+				recorded = append(recorded, out.String())
+			}
+			if len(recorded) == 2 || time.Now().After(deadline) {
+				break
+			}
+		}
+		joined := strings.Join(recorded, "|")
+		if len(recorded) != 2 || !strings.Contains(joined, "attached over websocket") || !strings.Contains(joined, "attached over spdy") {
+			t.Fatalf("attach recordings: %q", recorded)
+		}
+	})
+
 	t.Run("port-forward", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
