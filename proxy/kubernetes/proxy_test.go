@@ -715,6 +715,12 @@ func TestKubectlMaskPolicy(t *testing.T) {
 			t.Errorf("%v: want the masked write refused naming %s, got %v\n%s", c.args, c.field, err, out)
 		}
 	}
+	clientSide := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: " + ns + "}\ndata: {password: new-pass, mode: production}\n"
+	// Client-side apply computes its patch from the last-applied copy,
+	// which it reads masked: kubectl stops before it writes anything.
+	if out, err := f.kubectl(t, opsKC, clientSide, "apply", "-f", "-"); err == nil || !strings.Contains(out, "original:\n***\n") {
+		t.Errorf("client-side apply after a masked read: want kubectl's refusal to patch from ***, got %v\n%s", err, out)
+	}
 	if out, err := f.kubectl(t, opsKC, "", "label", "secret", "db", "checked=yes"); err != nil {
 		t.Errorf("a label on the Secret: %v\n%s", err, out)
 	}
