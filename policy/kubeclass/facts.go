@@ -70,7 +70,8 @@ func ApplyFacts(objs []Object, verbs []string) *policy.Facts {
 // for a cluster-scoped resource, or every namespace), on the object name
 // ("" for a collection). It carries the risks the request itself shows
 // (exec, proxy, token, the impersonate verb, writing a Secret or an RBAC
-// object); a write's body is classified by RequestBody.
+// object); a write's body is classified as an object (Manifest) by
+// the API proxy (proxy/kubernetes), which then replaces these facts.
 func Request(verb string, res Resource, subresource, namespace, name string) *policy.Facts {
 	verb = strings.ToLower(verb)
 	kind := res.Name()

@@ -153,38 +153,3 @@ func sameJSON(t *testing.T, a, b any) bool {
 	_ = json.Unmarshal(jb, &vb)
 	return reflect.DeepEqual(va, vb)
 }
-
-// FuzzRequestBody feeds RequestBody arbitrary bodies of each media type:
-// it must never panic, every error must be an *Error, and a body it
-// accepts is sent as JSON.
-func FuzzRequestBody(f *testing.F) {
-	tab := snapshotTable(f)
-	medias := []string{MediaJSON, MediaYAML, MediaApplyPatch, MediaMergePatch, MediaStrategicPatch, MediaJSONPatch}
-	for i, b := range []string{
-		`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"hostPID":true}}`,
-		"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
-		`[{"op":"add","path":"/spec/hostPID","value":true}]`,
-		`{"spec":{"template":{"spec":{"$patch":"replace"}}}}`,
-	} {
-		f.Add([]byte(b), uint8(i))
-	}
-	pods, _ := tab.ForName("pods")
-	f.Fuzz(func(t *testing.T, body []byte, m uint8) {
-		media := medias[int(m)%len(medias)]
-		verb := VerbCreate
-		if media != MediaJSON && media != MediaYAML {
-			verb = VerbPatch
-		}
-		send, facts, err := RequestBody(verb, pods, "", "dev", "p", media, body, tab)
-		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) {
-				t.Fatalf("error %v (%T) is not a kubeclass *Error", err, err)
-			}
-			return
-		}
-		if !json.Valid(send) || len(facts.Parts) != 1 {
-			t.Fatalf("send %q, facts %+v", send, facts)
-		}
-	})
-}

@@ -93,7 +93,7 @@ func (r resolver) ForName(name string) (kubeclass.Resource, error) {
 //   - subresources: scale (spec.replicas only) and eviction; exec,
 //     attach and port-forward carry no body. Other subresource writes
 //     (status, binding, token, approval...) are refused.
-func classifyBody(ctx context.Context, k cluster, req *request, contentType string) (*policy.Facts, *refusal) {
+func classifyBody(r kubeclass.Resolver, req *request, contentType string) (*policy.Facts, *refusal) {
 	info, body := req.info, req.body
 	verb, sub := info.Verb, info.Subresource
 	if req.tool == ToolExec || req.tool == ToolPortForward {
@@ -181,7 +181,7 @@ func classifyBody(ctx context.Context, k cluster, req *request, contentType stri
 	default:
 		return nil, invalid("a patch of type %q is not one Warden classifies (apply, merge, strategic or json)", contentType)
 	}
-	objs, _, err := kubeclass.Manifest(doc, ns, resolver{ctx, k})
+	objs, _, err := kubeclass.Manifest(doc, ns, r)
 	if err != nil {
 		return nil, invalid("the body is refused: %v", err)
 	}
@@ -307,12 +307,15 @@ func jsonPatchValues(body []byte) (map[string]any, *refusal) {
 		if err != nil {
 			return nil, invalid("operation %d: %v", i, err)
 		}
+		if op.Op == "test" {
+			continue // changes nothing (a guard: the name is what it says)
+		}
 		if len(tokens) > 0 && (tokens[0] == "apiVersion" || tokens[0] == "kind") ||
 			len(tokens) == 2 && tokens[0] == "metadata" && (tokens[1] == "name" || tokens[1] == "namespace") || len(tokens) == 1 && tokens[0] == "metadata" {
 			return nil, invalid("operation %d: the patch may not change %s", i, op.Path)
 		}
 		switch op.Op {
-		case "test", "remove":
+		case "remove":
 			continue
 		case "add", "replace":
 		case "move", "copy":

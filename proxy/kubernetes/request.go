@@ -305,7 +305,7 @@ func (c *client) parse(ctx context.Context, r *http.Request, k cluster, rest str
 			req.body = body
 		}
 	}
-	if f, rf := classifyBody(ctx, k, req, r.Header.Get("Content-Type")); rf != nil {
+	if f, rf := classifyBody(resolver{ctx, k}, req, r.Header.Get("Content-Type")); rf != nil {
 		return req, rf
 	} else if f != nil {
 		req.facts = f
