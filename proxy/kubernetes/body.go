@@ -153,6 +153,11 @@ func classifyBody(r kubeclass.Resolver, req *request, contentType string) (*poli
 		if mt != "application/json" && mt != "application/yaml" {
 			return nil, invalid("an object must be sent as application/json or application/yaml, not %q (Warden cannot classify it)", contentType)
 		}
+		if mt == "application/json" && !json.Valid(body) {
+			// The classifier reads YAML too; the API server would not
+			// read this as what Warden classified.
+			return nil, invalid("the body is not JSON, as its content type says")
+		}
 		doc = body
 	case mt == mediaApply:
 		doc = body

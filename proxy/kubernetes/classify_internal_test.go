@@ -45,6 +45,7 @@ func TestClassifyBody(t *testing.T) {
 		{"create a privileged pod", "create", "pods", "", "dev", "", "application/json", privPod, []string{kubeclass.RiskPrivileged}, ""},
 		{"create in YAML", "create", "pods", "", "dev", "", "application/yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostPID: true}\n", []string{kubeclass.RiskHostPID}, ""},
 		{"update a configmap", "update", "configmaps", "", "dev", "c", "application/json; charset=utf-8", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"privileged":"true"}}`, nil, ""},
+		{"YAML sent as JSON", "create", "pods", "", "dev", "", "application/json", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n", nil, "not JSON"},
 		{"update another name", "update", "configmaps", "", "dev", "c", "application/json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"d"}}`, nil, `names "d"`},
 		{"create in another namespace", "create", "pods", "", "dev", "", "application/json", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"kube-system"}}`, nil, "namespace"},
 		{"a kind that is not the URL's", "create", "configmaps", "", "dev", "", "application/json", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"}}`, nil, "the body is a secrets"},
