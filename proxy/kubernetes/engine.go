@@ -60,7 +60,8 @@ type Options struct {
 	// config.DefaultKubeProxyMaxBodyBytes).
 	MaxBodyBytes int64
 	// Record, when set, starts the recording of an exec or attach stream
-	// (which must then come over WebSocket); nil records none.
+	// (over WebSocket or SPDY/3.1; any other upgrade is then refused);
+	// nil records none.
 	Record func(ctx context.Context, start RecordingStart) (Recording, error)
 	Logger *slog.Logger
 }
