@@ -93,6 +93,10 @@ func (r resolver) ForName(name string) (kubeclass.Resource, error) {
 //   - subresources: scale (spec.replicas only) and eviction; exec,
 //     attach and port-forward carry no body. Other subresource writes
 //     (status, binding, token, approval...) are refused.
+//
+// An object (create, update, server-side apply) is then sent as it was
+// classified, written anew as JSON; a patch is sent as the client wrote
+// it, having been read strictly (JSON, no duplicate keys).
 func classifyBody(r kubeclass.Resolver, req *request, contentType string) (*policy.Facts, *refusal) {
 	info, body := req.info, req.body
 	verb, sub := info.Verb, info.Subresource
@@ -203,6 +207,19 @@ func classifyBody(r kubeclass.Resolver, req *request, contentType string) (*poli
 		return nil, invalid("the body names %q, but the request writes %q", o.Name, info.Name)
 	}
 	req.written = o.Body
+	if verb == kubeclass.VerbCreate || verb == kubeclass.VerbUpdate || mt == mediaApply {
+		// An object is sent as it was classified, written anew as JSON
+		// (which a server-side apply reads as YAML): the API server reads
+		// what Warden read, not its own parse of the client's text.
+		b, err := json.Marshal(o.Body)
+		if err != nil {
+			return nil, invalid("the body: %v", err)
+		}
+		req.body = b
+		if mt != mediaApply {
+			req.contentType = "application/json"
+		}
+	}
 	return kubeclass.ApplyFacts(objs, []string{verb}), nil
 }
 

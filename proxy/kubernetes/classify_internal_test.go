@@ -83,6 +83,14 @@ func TestClassifyBody(t *testing.T) {
 			if f.ReadOnly || len(f.Written) != 1 || req.written == nil {
 				t.Errorf("facts %+v, written %v", f, req.written)
 			}
+			// An object goes on as it was read, written anew as JSON.
+			if tt.verb != "patch" || tt.media == mtApply {
+				var sent map[string]any
+				if err := json.Unmarshal(req.body, &sent); err != nil || sent["kind"] != req.written["kind"] ||
+					(tt.media != mtApply && req.contentType != "application/json") {
+					t.Errorf("sends %q as %q", req.body, req.contentType)
+				}
+			}
 		})
 	}
 	// DeleteOptions: a JSON object, no facts of its own.
