@@ -102,16 +102,7 @@ func ConfigMapKeysWire(obj map[string]any, globs []string) int64 {
 
 func configMapKeys(obj map[string]any, globs []string, binary string) int64 {
 	md, _ := obj["metadata"].(map[string]any)
-	ns, _ := md["namespace"].(string)
-	name, _ := md["name"].(string)
-	matches := func(k string) bool {
-		for _, g := range globs {
-			if ok, _ := path.Match(g, ns+"/"+name+"/"+k); ok {
-				return true
-			}
-		}
-		return false
-	}
+	matches := keyMatcher(md, globs)
 	var n int64
 	for field, masked := range map[string]string{"data": Masked, "binaryData": binary} {
 		data, ok := obj[field].(map[string]any)
@@ -129,6 +120,21 @@ func configMapKeys(obj map[string]any, globs []string, binary string) int64 {
 		n += maskLastApplied(obj)
 	}
 	return n
+}
+
+// keyMatcher reports whether a key of the ConfigMap whose metadata is md
+// is one globs (of namespace/name/key) name.
+func keyMatcher(md map[string]any, globs []string) func(key string) bool {
+	ns, _ := md["namespace"].(string)
+	name, _ := md["name"].(string)
+	return func(k string) bool {
+		for _, g := range globs {
+			if ok, _ := path.Match(g, ns+"/"+name+"/"+k); ok {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // lastAppliedMatches reports whether the last-applied copy in md holds a
@@ -181,16 +187,7 @@ func MaskedWrites(obj map[string]any, secrets bool, m Masks) []string {
 		check("stringData", all, Masked)
 	case obj["kind"] == "ConfigMap" && core && len(m.ConfigMapKeys) > 0:
 		md, _ := obj["metadata"].(map[string]any)
-		ns, _ := md["namespace"].(string)
-		name, _ := md["name"].(string)
-		matches := func(k string) bool {
-			for _, g := range m.ConfigMapKeys {
-				if ok, _ := path.Match(g, ns+"/"+name+"/"+k); ok {
-					return true
-				}
-			}
-			return false
-		}
+		matches := keyMatcher(md, m.ConfigMapKeys)
 		check("data", matches, Masked)
 		check("binaryData", matches, MaskedData, Masked)
 	default:
